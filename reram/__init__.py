@@ -1,0 +1,18 @@
+"""reram: simulate ReRAM crossbar accelerators for CNN training and inference.
+
+Public API (names are a contract, see DESIGN.md): :class:`CrossbarConfig`,
+:class:`CrossbarLinear`, :class:`CrossbarConv2d`, :func:`convert`, :func:`convert_to_float`.
+"""
+from __future__ import annotations
+
+import os as _os
+
+# Running from a source checkout without installing: the sub-packages live in sibling folders
+# (kernels/, models/, ...), so let ``reram.kernels`` etc. resolve there. An installed copy has
+# them inside this folder and this does nothing.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_root, "setup.py")) and _os.path.isdir(_os.path.join(_root, "kernels")):
+    if _root not in __path__:
+        __path__.append(_root)
+
+__version__ = "0.1.0"
