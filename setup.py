@@ -40,6 +40,10 @@ setup(
     entry_points={
         "console_scripts": [
             "reram-demo=reram.demo:main",
+            "reram-train=reram.models.cli:main",
+            "reram-bn-search=reram.search.cli:main",
+            "reram-bench=reram.bench:main",
+            "reram-size=reram.analog.cli:main",
         ]
     },
 )
