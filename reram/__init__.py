@@ -16,3 +16,12 @@ if _os.path.isfile(_os.path.join(_root, "setup.py")) and _os.path.isdir(_os.path
         __path__.append(_root)
 
 __version__ = "0.1.0"
+
+from reram.config import PRESETS, CrossbarConfig
+from reram.convert import ConversionSummary, convert, convert_to_float, summarize
+from reram.layers import CrossbarConv2d, CrossbarLayer, CrossbarLinear, default_config
+
+__all__ = [
+    "CrossbarConfig", "PRESETS", "CrossbarLinear", "CrossbarConv2d", "CrossbarLayer",
+    "convert", "convert_to_float", "summarize", "ConversionSummary", "default_config",
+]

@@ -1,0 +1,137 @@
+"""Input streaming and the fused per-tile ADC-quantize-and-accumulate kernel.
+
+The crossbar forward pass is three steps: :func:`split_input_cycles` turns signed input codes
+into the bit-serial DAC cycles of each input phase, laid out per row tile; one batched matrix
+product (done by the caller in torch/BLAS) gives every column current of every tile, phase and
+cycle; :func:`adc_accumulate` digitizes each current with the ADC and shift-adds the codes over
+tiles, phases, cycles, slices and the differential pair in one pass.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit
+
+
+@jit(parallel=True)
+def _split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile, out):
+    m, k_total = codes.shape
+    radix = float(1 << cycle_bits) if cycle_bits > 0 else 1.0
+    for b in prange(m):
+        for k in range(k_total):
+            c = codes[b, k]
+            t = k // tile
+            col = k - t * tile
+            if c != c:  # NaN: poison every cycle of the first phase
+                for j in range(n_cycles):
+                    out[t, j * m + b, col] = c
+                continue
+            phase = 0 if c >= 0 else 1
+            if phase >= n_phases:
+                phase = 0
+            mag = abs(c)
+            if cycle_bits == 0:
+                out[t, phase * n_cycles * m + b, col] = mag
+                continue
+            for j in range(n_cycles):
+                higher = np.floor(mag / radix)
+                out[t, (phase * n_cycles + j) * m + b, col] = mag - higher * radix
+                mag = higher
+
+
+def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phases: int,
+                       tile: int) -> np.ndarray:
+    """Split signed input codes into DAC cycles and input phases, tiled over rows.
+
+    Args:
+        codes: an ``m x k`` float32 array of signed input codes (integers when the input is
+            quantized; any value in ``[-1, 1]`` when ``cycle_bits == 0``).
+        n_cycles: DAC cycles per phase (``ceil(magnitude_bits / dac_bits)``).
+        cycle_bits: bits applied per cycle; 0 streams the unquantized magnitude in one cycle.
+        n_phases: 2 to apply negative inputs in a second phase; 1 when no code is negative.
+        tile: crossbar rows per tile.
+
+    Returns:
+        A ``T x (n_phases * n_cycles * m) x tile`` float32 array, ``T = ceil(k / tile)``; row
+        ``(p * n_cycles + j) * m + b`` of tile ``t`` holds the cycle-``j`` digit (least
+        significant first) of phase ``p`` of input ``b`` on that tile's rows, zero-padded.
+    """
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be a 2-D m x k array, got shape {codes.shape}")
+    if n_phases not in (1, 2):
+        raise ValueError(f"n_phases must be 1 or 2, got {n_phases}")
+    if n_cycles < 1 or tile < 1 or cycle_bits < 0:
+        raise ValueError(f"n_cycles and tile must be >= 1 and cycle_bits >= 0, got "
+                         f"{n_cycles}, {tile}, {cycle_bits}")
+    if cycle_bits == 0 and n_cycles != 1:
+        raise ValueError("unquantized input (cycle_bits=0) streams in exactly one cycle")
+    m, k = codes.shape
+    n_tiles = max(1, -(-k // tile))
+    out = np.zeros((n_tiles, n_phases * n_cycles * m, tile), np.float32)
+    if m and k:
+        _split_input_cycles(np.ascontiguousarray(codes, dtype=np.float32), int(n_cycles),
+                            int(cycle_bits), int(n_phases), int(tile), out)
+    return out
+
+
+@jit(parallel=True)
+def _adc_accumulate(currents, m, row_coef, col_coef, n_out, inv_step, code_lo, code_hi, acc):
+    n_tiles = currents.shape[0]
+    n_row_groups = row_coef.shape[0]
+    n_col_groups = col_coef.shape[0]
+    for b in prange(m):
+        for t in range(n_tiles):
+            for r in range(n_row_groups):
+                row = r * m + b
+                rc = row_coef[r]
+                for g in range(n_col_groups):
+                    coef = rc * col_coef[g]
+                    base = g * n_out
+                    for o in range(n_out):
+                        code = np.rint(currents[t, row, base + o] * inv_step)
+                        if code > code_hi:
+                            code = code_hi
+                        elif code < code_lo:
+                            code = code_lo
+                        acc[b, o] += coef * code
+
+
+def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef: np.ndarray,
+                   n_out: int, step: float, code_lo: float, code_hi: float) -> np.ndarray:
+    """Digitize every column current and shift-add the ADC codes.
+
+    Args:
+        currents: a ``T x (R * m) x (G * n_out)`` float32 array of column currents (in units
+            of one input code times one conductance step), row-group major as produced by
+            :func:`split_input_cycles` and a batched product with the tiled cell levels.
+        m: inputs per row group.
+        row_coef: an ``R``-dim float64 array, the weight of each (phase, cycle) row group
+            (``+-2**(j * dac_bits)``).
+        col_coef: a ``G``-dim float64 array, the weight of each (array, slice) column group
+            (``+-2**(k * cell_bits)``).
+        n_out: output columns per column group.
+        step: ADC step (current per code).
+        code_lo: lowest ADC code (0 for a unipolar ADC).
+        code_hi: highest ADC code.
+
+    Returns:
+        An ``m x n_out`` float64 array: ``sum_t sum_r sum_g row_coef[r] * col_coef[g] *
+        clip(round(I / step), code_lo, code_hi)``. NaN currents propagate.
+    """
+    if currents.ndim != 3:
+        raise ValueError(f"currents must be 3-D (tiles x rows x cols), got shape {currents.shape}")
+    n_tiles, rows, cols = currents.shape
+    row_coef = np.ascontiguousarray(row_coef, dtype=np.float64)
+    col_coef = np.ascontiguousarray(col_coef, dtype=np.float64)
+    if rows != row_coef.shape[0] * m or cols != col_coef.shape[0] * n_out:
+        raise ValueError(f"currents shape {currents.shape} does not match {row_coef.shape[0]} "
+                         f"row groups of {m} and {col_coef.shape[0]} column groups of {n_out}")
+    if not step > 0:
+        raise ValueError(f"step must be positive, got {step}")
+    acc = np.zeros((m, n_out), np.float64)
+    if m and n_out:
+        _adc_accumulate(np.ascontiguousarray(currents, dtype=np.float32), int(m), row_coef,
+                        col_coef, int(n_out), 1.0 / float(step), float(code_lo), float(code_hi),
+                        acc)
+    return acc

@@ -1,0 +1,285 @@
+"""Crossbar configuration: the validated dataclass every crossbar layer is built from.
+
+Holds :class:`CrossbarConfig` and its named presets. Imports nothing from the rest of the
+package (it is the leaf every other module depends on).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional
+
+__all__ = ["CrossbarConfig", "UPDATE_MODES", "PRESETS"]
+
+UPDATE_MODES = ("nearest", "stochastic", "digital")
+WEIGHT_SCALINGS = ("layer", "channel")
+DIFFERENTIAL_MODES = ("digital", "analog")
+
+
+def _doc(text: str) -> dict:
+    return {"doc": text}
+
+
+@dataclass(frozen=True)
+class CrossbarConfig:
+    """How a layer's weights and inputs are mapped onto simulated ReRAM crossbars.
+
+    Every precision field accepts ``None``, meaning ideal (no quantization / no tiling).
+    The signal chain these fields parametrize is described in DESIGN.md and in
+    :mod:`reram.functional`.
+
+    Example:
+        >>> cfg = CrossbarConfig(weight_bits=6, adc_bits=None, update="nearest")
+        >>> cfg.n_slices
+        1
+    """
+
+    tile_size: Optional[int] = field(default=128, metadata=_doc(
+        "Rows (and columns) of one crossbar array; inputs longer than this are split over "
+        "row tiles whose partial sums are digitized separately. None: one unbounded tile."))
+    weight_bits: Optional[int] = field(default=8, metadata=_doc(
+        "Signed weight precision in bits: 1 sign bit (the differential pair) plus "
+        "weight_bits-1 magnitude bits. None: unquantized conductances."))
+    cell_bits: Optional[int] = field(default=2, metadata=_doc(
+        "Bits stored per ReRAM cell; the weight magnitude is bit-sliced over "
+        "ceil((weight_bits-1)/cell_bits) cells. None: one cell holds the whole magnitude."))
+    input_bits: Optional[int] = field(default=8, metadata=_doc(
+        "Signed input precision in bits (sign handled in two phases). None: unquantized."))
+    dac_bits: Optional[int] = field(default=1, metadata=_doc(
+        "Input bits applied per crossbar read cycle (bit-serial streaming). None: all "
+        "magnitude bits in one cycle."))
+    adc_bits: Optional[int] = field(default=8, metadata=_doc(
+        "Resolution of the per-column ADC, one conversion per tile, slice and cycle. "
+        "None: ideal ADC."))
+    adc_range: float = field(default=1.0, metadata=_doc(
+        "ADC full scale as a fraction of the largest possible column current "
+        "(tile_size x largest input code x largest cell level); currents above clip."))
+    g_min: float = field(default=1e-6, metadata=_doc(
+        "Lowest programmable conductance in siemens (high-resistance state)."))
+    g_max: float = field(default=1e-4, metadata=_doc(
+        "Highest programmable conductance in siemens (low-resistance state)."))
+    saf0_rate: float = field(default=0.0, metadata=_doc(
+        "Fraction of cells stuck at g_min (stuck-at-0 / stuck-off)."))
+    saf1_rate: float = field(default=0.0, metadata=_doc(
+        "Fraction of cells stuck at g_max (stuck-at-1 / stuck-on)."))
+    variation: float = field(default=0.0, metadata=_doc(
+        "Lognormal programming variation: each cell's conductance is multiplied by "
+        "exp(variation * N(0, 1)), drawn once per chip (layer seed)."))
+    weight_scaling: str = field(default="layer", metadata=_doc(
+        "Weight scale s_w = max|W| per 'layer' or per output 'channel'."))
+    differential: str = field(default="digital", metadata=_doc(
+        "Where the G+/G- column currents are subtracted: 'digital' (each column has its own "
+        "unipolar ADC conversion, subtraction after) or 'analog' (subtracted before one "
+        "bipolar conversion)."))
+    update: str = field(default="nearest", metadata=_doc(
+        "Weight update on the hardware: 'nearest' rounds w - lr*g onto the conductance grid "
+        "(updates under half a level vanish), 'stochastic' rounds stochastically, 'digital' "
+        "keeps a full-precision master copy."))
+    seed: int = field(default=0, metadata=_doc(
+        "Seed of the chip: device defects and variation are drawn from it once per layer."))
+
+    # ------------------------------------------------------------------ validation
+    def __post_init__(self) -> None:
+        def _int_or_none(name: str, lo: int, hi: int = 64) -> None:
+            v = getattr(self, name)
+            if v is None:
+                return
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ValueError(f"{name} must be None or an integer in [{lo}, {hi}], got {v!r}")
+
+        _int_or_none("tile_size", 1, 1 << 20)
+        _int_or_none("weight_bits", 2, 32)
+        _int_or_none("cell_bits", 1, 16)
+        _int_or_none("input_bits", 2, 32)
+        _int_or_none("dac_bits", 1, 32)
+        _int_or_none("adc_bits", 1 if self.differential == "digital" else 2, 32)
+        if self.cell_bits is not None and self.weight_bits is not None and self.cell_bits > self.weight_bits:
+            raise ValueError(
+                f"cell_bits ({self.cell_bits}) must not exceed weight_bits ({self.weight_bits})")
+        for name in ("adc_range", "g_max"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+        if not isinstance(self.g_min, (int, float)) or not math.isfinite(self.g_min) or self.g_min < 0:
+            raise ValueError(f"g_min must be a non-negative finite number (siemens), got {self.g_min!r}")
+        if self.g_min >= self.g_max:
+            raise ValueError(f"g_min ({self.g_min}) must be below g_max ({self.g_max})")
+        for name in ("saf0_rate", "saf1_rate"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be a fraction in [0, 1], got {v!r}")
+        if self.saf0_rate + self.saf1_rate > 1.0:
+            raise ValueError(
+                f"saf0_rate + saf1_rate must not exceed 1, got {self.saf0_rate + self.saf1_rate}")
+        if not isinstance(self.variation, (int, float)) or not math.isfinite(self.variation) or self.variation < 0:
+            raise ValueError(f"variation must be a non-negative number, got {self.variation!r}")
+        if self.update not in UPDATE_MODES:
+            raise ValueError(f"update must be one of {UPDATE_MODES}, got {self.update!r}")
+        if self.weight_scaling not in WEIGHT_SCALINGS:
+            raise ValueError(f"weight_scaling must be one of {WEIGHT_SCALINGS}, got {self.weight_scaling!r}")
+        if self.differential not in DIFFERENTIAL_MODES:
+            raise ValueError(f"differential must be one of {DIFFERENTIAL_MODES}, got {self.differential!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+    # ------------------------------------------------------------------ derived quantities
+    @property
+    def weight_magnitude_bits(self) -> Optional[int]:
+        """Bits of the weight magnitude (``weight_bits - 1``), None when unquantized."""
+        return None if self.weight_bits is None else self.weight_bits - 1
+
+    @property
+    def weight_levels(self) -> Optional[int]:
+        """Largest magnitude level ``2**(weight_bits-1) - 1``; None when unquantized."""
+        m = self.weight_magnitude_bits
+        return None if m is None else (1 << m) - 1
+
+    @property
+    def n_slices(self) -> int:
+        """Cells per weight magnitude: ``ceil((weight_bits - 1) / cell_bits)``."""
+        m = self.weight_magnitude_bits
+        if m is None or self.cell_bits is None:
+            return 1
+        return -(-m // self.cell_bits)
+
+    @property
+    def slice_bits(self) -> Optional[int]:
+        """Bits per slice actually used (``cell_bits`` capped by the magnitude bits)."""
+        m = self.weight_magnitude_bits
+        if m is None:
+            return None
+        return m if self.cell_bits is None else min(self.cell_bits, m)
+
+    @property
+    def input_levels(self) -> Optional[int]:
+        """Largest input magnitude code ``2**(input_bits-1) - 1``; None when unquantized."""
+        return None if self.input_bits is None else (1 << (self.input_bits - 1)) - 1
+
+    @property
+    def n_cycles(self) -> int:
+        """Read cycles per input phase: ``ceil((input_bits - 1) / dac_bits)``."""
+        if self.input_bits is None or self.dac_bits is None:
+            return 1
+        return -(-(self.input_bits - 1) // self.dac_bits)
+
+    @property
+    def cycle_bits(self) -> Optional[int]:
+        """Input bits applied per cycle (``dac_bits`` capped by the input magnitude bits)."""
+        if self.input_bits is None:
+            return None
+        m = self.input_bits - 1
+        return m if self.dac_bits is None else min(self.dac_bits, m)
+
+    @property
+    def has_defects(self) -> bool:
+        """True when stuck-at faults or programming variation are modelled."""
+        return self.saf0_rate > 0 or self.saf1_rate > 0 or self.variation > 0
+
+    @property
+    def is_ideal(self) -> bool:
+        """True when the crossbar computes exactly what the float layer computes."""
+        return (self.weight_bits is None and self.input_bits is None and self.adc_bits is None
+                and not self.has_defects)
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def ideal(cls, **overrides: Any) -> "CrossbarConfig":
+        """A config that reproduces the float layer exactly (every precision ``None``)."""
+        base = dict(tile_size=None, weight_bits=None, cell_bits=None, input_bits=None,
+                    dac_bits=None, adc_bits=None, update="digital")
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "CrossbarConfig":
+        """A named preset (see :data:`PRESETS`), with optional field overrides.
+
+        Raises:
+            ValueError: if ``name`` is not a known preset.
+        """
+        if name not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
+        if name == "ideal":
+            return cls.ideal(**overrides)
+        base = dict(PRESETS[name])
+        base.pop("_source", None)
+        base.update(overrides)
+        return cls(**base)
+
+    def replace(self, **changes: Any) -> "CrossbarConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """All fields as a plain JSON-serializable dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CrossbarConfig":
+        """Build from a dict of fields; unknown keys raise ``ValueError`` naming them.
+
+        Missing fields take their defaults, so ``{"weight_bits": 4}`` is a valid config.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"config must be a dict of CrossbarConfig fields, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown CrossbarConfig field(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**data)
+
+    def to_json(self, path: Optional[str] = None) -> str:
+        """Serialize to JSON; also write it to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            with open(path, "w") as fh:
+                fh.write(text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str) -> "CrossbarConfig":
+        """Load from a JSON string or the path of a JSON file."""
+        if os.path.exists(source):
+            with open(source) as fh:
+                source = fh.read()
+        try:
+            data = json.loads(source)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"config is neither an existing file nor valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def __repr__(self) -> str:
+        defaults = CrossbarConfig()
+        changed = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+                   if getattr(self, f.name) != getattr(defaults, f.name)]
+        return f"CrossbarConfig({', '.join(changed)})"
+
+    def describe(self) -> str:
+        """A one-line human summary (used in layer ``extra_repr``)."""
+        def b(v: Optional[int]) -> str:
+            return "ideal" if v is None else f"{v}b"
+        parts = [f"tile={self.tile_size or 'inf'}", f"w={b(self.weight_bits)}",
+                 f"cell={b(self.cell_bits)}x{self.n_slices}", f"in={b(self.input_bits)}",
+                 f"dac={b(self.dac_bits)}", f"adc={b(self.adc_bits)}", f"update={self.update}"]
+        if self.saf0_rate or self.saf1_rate:
+            parts.append(f"saf={self.saf0_rate:g}/{self.saf1_rate:g}")
+        if self.variation:
+            parts.append(f"var={self.variation:g}")
+        return " ".join(parts)
+
+
+#: Named presets. Numbers follow the published designs they are named for.
+PRESETS: dict[str, dict] = {
+    "ideal": {"_source": "exact float reference"},
+    # ISAAC (Shafiee et al., ISCA 2016): 128x128 crossbars, 2-bit cells, 16-bit weights and
+    # inputs, 1-bit DACs (inputs streamed bit-serially), 8-bit ADCs.
+    "isaac": dict(tile_size=128, weight_bits=16, cell_bits=2, input_bits=16, dac_bits=1,
+                  adc_bits=8, _source="Shafiee et al., ISAAC, ISCA 2016"),
+    # DNN+NeuroSim V2 defaults (Peng et al., 2020): 128-row arrays, 4-bit cells (multi-level),
+    # 8-bit weights and activations, 5-bit ADC.
+    "neurosim": dict(tile_size=128, weight_bits=8, cell_bits=4, input_bits=8, dac_bits=1,
+                     adc_bits=5, _source="Peng et al., DNN+NeuroSim V2.0, 2020"),
+}

@@ -1,0 +1,318 @@
+"""The crossbar forward pass as functions with straight-through gradients.
+
+Signal chain steps 2-5 of DESIGN.md: input quantization (per-sample scale, sign in two phases),
+bit-serial DAC cycles, the analog product per row tile, the per-column ADC and the digital
+shift-add. CPU tensors use the numba kernels of :mod:`reram.kernels`; other devices use the torch
+twins below, which compute the same thing. Gradients are straight-through: the input gradient is
+``grad_y @ effective_weight`` and the weight gradient ``grad_y^T @ quantized_input``.
+
+Imports ``reram.config``, ``reram.mapping`` and ``reram.kernels`` only.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reram.config import CrossbarConfig
+from reram.kernels import adc_accumulate, split_input_cycles
+from reram.mapping import AdcParams, ProgrammedWeights, adc_params, column_coefficients
+
+__all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_tiles",
+           "always_simulate_tiles"]
+
+#: Bytes of column currents held at once by the tiled simulation (chunked over inputs).
+CURRENT_BUFFER_BYTES = 8 << 20
+
+_ALWAYS_SIMULATE = [False]
+
+
+class always_simulate_tiles:
+    """Context manager: run the full tile/ADC simulation even where it is provably lossless.
+
+    By default a layer whose ADC cannot lose information (or is ideal) computes the equal,
+    much cheaper plain product with the effective weight; inside this context it streams every
+    cycle through every tile, which is how the tests check that the two agree.
+    """
+
+    def __enter__(self):
+        self._previous = _ALWAYS_SIMULATE[0]
+        _ALWAYS_SIMULATE[0] = True
+        return self
+
+    def __exit__(self, *exc):
+        _ALWAYS_SIMULATE[0] = self._previous
+        return False
+
+
+def quantize_input(x: torch.Tensor, config: CrossbarConfig, sample_dims: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale inputs per sample and quantize them to signed integer codes.
+
+    Args:
+        x: the input tensor; its last ``sample_dims`` dimensions form one sample.
+        config: the crossbar config (``input_bits=None`` keeps continuous codes in [-1, 1]).
+        sample_dims: how many trailing dimensions share one scale.
+
+    Returns:
+        ``(codes, scale)``: ``codes`` shaped like ``x`` (integers in ``[-L, L]``, ``L =
+        2**(input_bits-1) - 1``; straight-through, so ``d codes / d x = L / scale``), and the
+        detached per-sample scale ``max|x|`` shaped like ``x`` without its sample dims.
+    """
+    lead = x.shape[: x.dim() - sample_dims]
+    flat = x.detach().reshape(*lead, -1)
+    scale = flat.abs().amax(dim=-1) if flat.shape[-1] else flat.new_zeros(lead)
+    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+    levels = config.input_levels or 1
+    view = safe.reshape(*lead, *([1] * sample_dims))
+    codes = x * (levels / view)
+    if config.input_levels is not None:
+        codes = codes + (torch.round(codes).clamp(-levels, levels) - codes).detach()
+    return codes, scale
+
+
+def _row_coefficients(config: CrossbarConfig, n_phases: int) -> np.ndarray:
+    bits = config.cycle_bits or 0
+    shifts = np.array([float(1 << (j * bits)) for j in range(config.n_cycles)])
+    return np.concatenate([shifts, -shifts]) if n_phases == 2 else shifts
+
+
+def _split_input_cycles_torch(codes: torch.Tensor, n_cycles: int, cycle_bits: int,
+                              n_phases: int, tile: int) -> torch.Tensor:
+    """Torch twin of :func:`reram.kernels.split_input_cycles`."""
+    m, k = codes.shape
+    n_tiles = max(1, -(-k // tile))
+    mag = codes.abs()
+    phases = [torch.where(codes >= 0, mag, torch.zeros_like(mag))]
+    if n_phases == 2:
+        phases.append(torch.where(codes < 0, mag, torch.zeros_like(mag)))
+    nan = torch.isnan(codes)
+    rows = []
+    for p, part in enumerate(phases):
+        rem = part
+        for _ in range(n_cycles):
+            if cycle_bits == 0:
+                digit, rem = rem, rem
+            else:
+                higher = torch.floor(rem / (1 << cycle_bits))
+                digit, rem = rem - higher * (1 << cycle_bits), higher
+            if p == 0:
+                digit = torch.where(nan, codes, digit)
+            rows.append(digit)
+    stacked = torch.cat(rows, dim=0)                        # (R*m, k)
+    padded = stacked.new_zeros((stacked.shape[0], n_tiles * tile))
+    padded[:, :k] = stacked
+    return padded.reshape(-1, n_tiles, tile).permute(1, 0, 2).contiguous()
+
+
+def _adc_accumulate_torch(currents: torch.Tensor, m: int, row_coef: np.ndarray,
+                          col_coef: np.ndarray, n_out: int, adc: AdcParams) -> torch.Tensor:
+    """Torch twin of :func:`reram.kernels.adc_accumulate` (float64 accumulation)."""
+    codes = torch.round(currents.double() / adc.step).clamp(adc.code_lo, adc.code_hi)
+    n_tiles = currents.shape[0]
+    codes = codes.reshape(n_tiles, len(row_coef), m, len(col_coef), n_out)
+    rc = torch.as_tensor(row_coef, dtype=torch.float64, device=currents.device)
+    cc = torch.as_tensor(col_coef, dtype=torch.float64, device=currents.device)
+    return torch.einsum("trmgo,r,g->mo", codes, rc, cc)
+
+
+def simulate_tiles(codes: torch.Tensor, tiled: torch.Tensor, config: CrossbarConfig,
+                   adc: AdcParams) -> torch.Tensor:
+    """Run inputs through tiled crossbars with per-tile ADCs and shift-add the codes.
+
+    Args:
+        codes: an ``m x K`` tensor of signed input codes.
+        tiled: a ``T x tile x (G * n_out)`` tensor of cell levels (``ProgrammedWeights.tiled``).
+        config: the crossbar config.
+        adc: the ADC parameters for one tile.
+
+    Returns:
+        An ``m x n_out`` float64 tensor in units of (input code x weight level): multiply by
+        the input and weight scales to get the layer output.
+    """
+    m, k = codes.shape
+    n_tiles, tile, cols = tiled.shape
+    col_coef = column_coefficients(config)
+    n_out = cols // len(col_coef)
+    out = torch.zeros((m, n_out), dtype=torch.float64, device=codes.device)
+    if m == 0 or n_out == 0:
+        return out
+    codes = codes.detach().float().contiguous()
+    n_phases = 2 if bool((codes < 0).any()) else 1
+    row_coef = _row_coefficients(config, n_phases)
+    n_cycles, cycle_bits = config.n_cycles, config.cycle_bits or 0
+    per_input = n_tiles * len(row_coef) * cols * 4
+    chunk = max(1, CURRENT_BUFFER_BYTES // per_input)
+    cpu = codes.device.type == "cpu"
+    for start in range(0, m, chunk):
+        part = codes[start:start + chunk]
+        if cpu:
+            streamed = torch.from_numpy(
+                split_input_cycles(part.numpy(), n_cycles, cycle_bits, n_phases, tile))
+        else:
+            streamed = _split_input_cycles_torch(part, n_cycles, cycle_bits, n_phases, tile)
+        currents = torch.bmm(streamed, tiled)
+        if cpu:
+            acc = torch.from_numpy(adc_accumulate(currents.numpy(), part.shape[0], row_coef,
+                                                  col_coef, n_out, adc.step, adc.code_lo,
+                                                  adc.code_hi))
+        else:
+            acc = _adc_accumulate_torch(currents, part.shape[0], row_coef, col_coef, n_out, adc)
+        out[start:start + part.shape[0]] = acc
+    return out
+
+
+class _TiledCrossbar(torch.autograd.Function):
+    """``y = ADC-simulated(codes @ W) * scales`` with straight-through gradients."""
+
+    @staticmethod
+    def forward(ctx, codes, weight, unit_in, effective, tiled, config, adc, weight_unit):
+        acc = simulate_tiles(codes, tiled, config, adc)
+        y = acc * (adc.step * unit_in.double())[:, None] * weight_unit.double()[None, :]
+        ctx.save_for_backward(codes, unit_in, effective)
+        return y.to(codes.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        codes, unit_in, effective = ctx.saved_tensors
+        grad_codes = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_codes = (grad_y @ effective.to(grad_y.dtype)) * unit_in[:, None].to(grad_y.dtype)
+        if ctx.needs_input_grad[1]:
+            grad_weight = grad_y.t() @ (codes * unit_in[:, None]).to(grad_y.dtype)
+        return grad_codes, grad_weight, None, None, None, None, None, None
+
+
+def _needs_tiles(config: CrossbarConfig, k: int) -> Optional[AdcParams]:
+    """The ADC parameters when the tiled simulation changes the result, else None."""
+    rows = config.tile_size or max(k, 1)
+    adc = adc_params(config, rows)
+    if _ALWAYS_SIMULATE[0] and not config.is_ideal:
+        if adc is None:  # an ideal ADC: a step far below one code, nothing clips
+            return AdcParams(step=1e-9, code_lo=-1e30, code_hi=1e30, full_scale=1e30, lossless=True)
+        return adc
+    return None if adc is None or adc.lossless else adc
+
+
+def _straight_through(weight: torch.Tensor, effective: torch.Tensor) -> torch.Tensor:
+    effective = effective.to(weight.dtype).reshape(weight.shape)
+    return weight + (effective - weight).detach()
+
+
+def _matmul_groups(codes2d: torch.Tensor, unit_in: torch.Tensor, weight2d: torch.Tensor,
+                   program: ProgrammedWeights, config: CrossbarConfig, adc: AdcParams,
+                   groups: int) -> torch.Tensor:
+    out_features, k = weight2d.shape
+    per_group = out_features // groups
+    weight_unit = program.scale / float(config.weight_levels or 1)
+    tiles = program.tiled(config, groups)
+    outs = []
+    for g in range(groups):
+        rows = slice(g * per_group, (g + 1) * per_group)
+        outs.append(_TiledCrossbar.apply(
+            codes2d[:, g * k:(g + 1) * k], weight2d[rows], unit_in, program.effective[rows],
+            tiles[g], config, adc, weight_unit[rows]))
+    return outs[0] if groups == 1 else torch.cat(outs, dim=1)
+
+
+def crossbar_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                    program: ProgrammedWeights, config: CrossbarConfig) -> torch.Tensor:
+    """``y = x W^T + b`` computed through the crossbar described by ``config``.
+
+    Args:
+        x: a ``... x in`` tensor; each vector along the last dim is one sample (own scale).
+        weight: the ``out x in`` weight Parameter (receives the straight-through gradient).
+        bias: an ``out``-dim tensor or None.
+        program: ``weight`` programmed onto the crossbar (:func:`reram.mapping.program_weights`).
+        config: the crossbar config.
+
+    Returns:
+        A ``... x out`` tensor.
+    """
+    if config.is_ideal:
+        return F.linear(x, weight, bias)
+    codes, scale = quantize_input(x, config, sample_dims=1)
+    unit_in = scale / float(config.input_levels or 1)
+    adc = _needs_tiles(config, weight.shape[1])
+    if adc is None:
+        x_q = x if config.input_bits is None else codes * unit_in[..., None]
+        return F.linear(x_q, _straight_through(weight, program.effective), bias)
+    lead = x.shape[:-1]
+    y = _matmul_groups(codes.reshape(-1, x.shape[-1]), unit_in.reshape(-1), weight, program,
+                       config, adc, groups=1)
+    y = y.reshape(*lead, weight.shape[0])
+    return y if bias is None else y + bias
+
+
+def crossbar_conv2d(x: torch.Tensor, layer: torch.nn.Conv2d, program: ProgrammedWeights,
+                    config: CrossbarConfig) -> torch.Tensor:
+    """A 2-D convolution computed through the crossbar (im2col rows streamed as inputs).
+
+    Args:
+        x: an ``N x C x H x W`` tensor (each sample has one input scale).
+        layer: the conv module (geometry, ``weight`` Parameter and ``bias``).
+        program: ``layer.weight`` programmed onto the crossbar.
+        config: the crossbar config.
+
+    Returns:
+        An ``N x out_channels x H_out x W_out`` tensor.
+    """
+    if config.is_ideal:
+        return layer._conv_forward(x, layer.weight, layer.bias)
+    weight = layer.weight
+    codes, scale = quantize_input(x, config, sample_dims=3)
+    unit_in = scale / float(config.input_levels or 1)
+    k = weight[0].numel()
+    adc = _needs_tiles(config, k)
+    if adc is None:
+        x_q = x if config.input_bits is None else codes * unit_in[:, None, None, None]
+        return layer._conv_forward(x_q, _straight_through(weight, program.effective), layer.bias)
+    padding = layer.padding
+    if layer.padding_mode != "zeros" or isinstance(padding, str):
+        codes = _explicit_padding(codes, layer)
+        padding = 0
+    n = x.shape[0]
+    cols = F.unfold(codes, layer.kernel_size, dilation=layer.dilation, padding=padding,
+                    stride=layer.stride)                       # N x (C*kh*kw) x L
+    n_pos = cols.shape[-1]
+    codes2d = cols.transpose(1, 2).reshape(n * n_pos, -1)
+    unit_rows = unit_in.repeat_interleave(n_pos)
+    y = _matmul_groups(codes2d, unit_rows, weight.reshape(weight.shape[0], -1), program, config,
+                       adc, groups=layer.groups)
+    h_out, w_out = _output_size(x, layer)
+    y = y.reshape(n, h_out, w_out, -1).permute(0, 3, 1, 2)
+    if layer.bias is not None:
+        y = y + layer.bias[None, :, None, None]
+    return y.contiguous()
+
+
+def _explicit_padding(codes: torch.Tensor, layer: torch.nn.Conv2d) -> torch.Tensor:
+    if isinstance(layer.padding, str):  # "same" / "valid"
+        if layer.padding == "valid":
+            return codes
+        pads = []
+        for d, k in zip(reversed(layer.dilation), reversed(layer.kernel_size)):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]
+    else:
+        pads = [p for p in reversed(layer.padding) for _ in range(2)]
+    mode = "constant" if layer.padding_mode == "zeros" else layer.padding_mode
+    return F.pad(codes, pads, mode=mode)
+
+
+def _output_size(x: torch.Tensor, layer: torch.nn.Conv2d) -> tuple[int, int]:
+    sizes = []
+    for i in range(2):
+        size = x.shape[2 + i]
+        if isinstance(layer.padding, str):
+            if layer.padding == "same":
+                sizes.append(size)
+                continue
+            pad = 0
+        else:
+            pad = layer.padding[i]
+        eff = layer.dilation[i] * (layer.kernel_size[i] - 1) + 1
+        sizes.append((size + 2 * pad - eff) // layer.stride[i] + 1)
+    return sizes[0], sizes[1]

@@ -1,0 +1,107 @@
+"""split_input_cycles and adc_accumulate (numba) against NumPy twins."""
+import numpy as np
+import pytest
+
+from reram.kernels import adc_accumulate, split_input_cycles
+
+
+def split_input_cycles_twin(codes, n_cycles, cycle_bits, n_phases, tile):
+    m, k = codes.shape
+    n_tiles = max(1, -(-k // tile))
+    out = np.zeros((n_tiles, n_phases * n_cycles * m, tile), np.float32)
+    for b in range(m):
+        for i in range(k):
+            c = float(codes[b, i])
+            t, col = divmod(i, tile)
+            if np.isnan(c):
+                for j in range(n_cycles):
+                    out[t, j * m + b, col] = np.nan
+                continue
+            phase = 1 if (c < 0 and n_phases == 2) else 0
+            mag = abs(c)
+            for j in range(n_cycles):
+                if cycle_bits == 0:
+                    digit = mag
+                else:
+                    digit = (int(mag) >> (j * cycle_bits)) & ((1 << cycle_bits) - 1)
+                out[t, (phase * n_cycles + j) * m + b, col] = digit
+    return out
+
+
+def adc_accumulate_twin(currents, m, row_coef, col_coef, n_out, step, lo, hi):
+    t, rows, cols = currents.shape
+    c = np.clip(np.rint(currents.astype(np.float64) / step), lo, hi)
+    c = c.reshape(t, len(row_coef), m, len(col_coef), n_out)
+    return np.einsum("trmgo,r,g->mo", c, np.asarray(row_coef, float), np.asarray(col_coef, float))
+
+
+@pytest.mark.parametrize("m,k,tile", [(1, 1, 1), (3, 10, 4), (5, 16, 16), (0, 7, 3), (4, 0, 2), (2, 300, 128)])
+@pytest.mark.parametrize("cycles", [(1, 7), (7, 1), (4, 2), (1, 0)])
+@pytest.mark.parametrize("n_phases", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_matches_twin(m, k, tile, cycles, n_phases, dtype):
+    n_cycles, cycle_bits = cycles
+    rng = np.random.default_rng(0)
+    if cycle_bits == 0:
+        codes = rng.uniform(-1, 1, (m, k))
+    else:
+        codes = rng.integers(-127, 128, (m, k)).astype(float)
+    if n_phases == 1:
+        codes = np.abs(codes)
+    codes = codes.astype(dtype)
+    got = split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile)
+    want = split_input_cycles_twin(codes, n_cycles, cycle_bits, n_phases, tile)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_split_cycles_reassemble_and_nan_propagates():
+    codes = np.array([[5, -3, 0, np.nan]], np.float32)
+    got = split_input_cycles(codes, 3, 1, 2, 4)[0]           # (2 * 3 * 1, 4)
+    pos = sum(got[j] * 2 ** j for j in range(3))
+    neg = sum(got[3 + j] * 2 ** j for j in range(3))
+    np.testing.assert_array_equal((pos - neg)[:3], [5, -3, 0])
+    assert np.isnan(got[0, 3])
+
+
+def test_split_non_contiguous():
+    codes = np.arange(-20, 20, dtype=np.float32).reshape(8, 5)[::2, ::2]
+    np.testing.assert_array_equal(split_input_cycles(codes, 3, 2, 2, 2),
+                                  split_input_cycles_twin(np.ascontiguousarray(codes), 3, 2, 2, 2))
+
+
+@pytest.mark.parametrize("t,r,m,g,n_out", [(1, 1, 1, 1, 1), (3, 2, 5, 4, 7), (2, 8, 3, 16, 33), (1, 1, 0, 2, 3), (2, 2, 3, 2, 0)])
+@pytest.mark.parametrize("adc", [(3.7, 0, 255), (1.0, -128, 127), (0.5, 0, 15)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_accumulate_matches_twin(t, r, m, g, n_out, adc, dtype):
+    step, lo, hi = adc
+    rng = np.random.default_rng(5)
+    currents = rng.uniform(-200, 900, (t, r * m, g * n_out)).astype(dtype)
+    row_coef = rng.choice([-4.0, -1.0, 1.0, 2.0], r)
+    col_coef = rng.choice([-16.0, 1.0, 4.0], g)
+    got = adc_accumulate(currents, m, row_coef, col_coef, n_out, step, lo, hi)
+    want = adc_accumulate_twin(currents, m, row_coef, col_coef, n_out, step, lo, hi)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+
+
+def test_accumulate_clips_rounds_and_propagates_nan():
+    currents = np.array([[[0.4, 0.6, 1000.0, np.nan]]], np.float32)
+    got = adc_accumulate(currents, 1, np.array([1.0]), np.array([1.0, 10.0]), 2, 1.0, 0, 255)
+    # column group 0: codes 0 and 1; group 1 (x10): 255 (clipped) and NaN
+    assert got[0, 0] == 0 + 10 * 255
+    assert np.isnan(got[0, 1])
+
+
+def test_accumulate_non_contiguous():
+    rng = np.random.default_rng(6)
+    big = rng.uniform(0, 50, (2, 12, 16)).astype(np.float32)
+    view = big[:, ::2, ::2]                                      # (2, 6, 8)
+    got = adc_accumulate(view, 3, np.array([1.0, 2.0]), np.array([1.0, -1.0]), 4, 2.0, 0, 31)
+    want = adc_accumulate_twin(np.ascontiguousarray(view), 3, [1.0, 2.0], [1.0, -1.0], 4, 2.0, 0, 31)
+    np.testing.assert_allclose(got, want)
+
+
+def test_accumulate_bad_shape_raises():
+    with pytest.raises(ValueError, match="does not match"):
+        adc_accumulate(np.zeros((1, 4, 6), np.float32), 3, np.ones(1), np.ones(2), 3, 1.0, 0, 7)
+    with pytest.raises(ValueError, match="step"):
+        adc_accumulate(np.zeros((1, 3, 6), np.float32), 3, np.ones(1), np.ones(2), 3, 0.0, 0, 7)
