@@ -1,0 +1,254 @@
+"""Bayesian optimization over binary masks with BoTorch/GPyTorch (``method="bo"``).
+
+Model: a ``SingleTaskGP`` on the 0/1 inputs with BoTorch's default ARD squared-exponential
+kernel. On binary inputs ``(x_i - x'_i)^2`` is the indicator ``[x_i != x'_i]``, so this kernel
+*is* an ARD Hamming (categorical) kernel ``s^2 exp(-sum_i [x_i != x'_i] / (2 l_i^2))``, with
+BoTorch's dimension-scaled lengthscale prior; a fitted Gaussian likelihood models the noise of
+the objective (training runs are noisy). Outcomes are standardized.
+
+Cost control (the fit and the acquisition search are the per-iteration overhead):
+- hyperparameters are warm-started from the previous fit and refined with a short L-BFGS-B
+  run (``fit_maxiter``);
+- the acquisition, ``qLogNoisyExpectedImprovement`` (noise-aware, batches by sequential greedy
+  with pending points), is maximized over all unevaluated masks when ``2**dim`` is at most
+  ``exhaustive_limit``, else by steepest-ascent local search over one-flip (Hamming-1)
+  neighbours from a few starts, evaluating each step's neighbours as one tensor batch.
+
+Sparsity: the initial design and the random local-search starts are spread evenly over the
+number of ones (see ``weight_stratified_design``), so masks with few ones are sampled far more
+often than under fair coins. Evaluated or pending masks are never proposed again. Failed
+evaluations are left out of the model (their masks stay excluded).
+
+Imports torch, BoTorch and GPyTorch (the ``bo`` extra).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.exceptions import ModelFittingError
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms import Standardize
+from botorch.sampling import SobolQMCNormalSampler
+from gpytorch.mlls import ExactMarginalLogLikelihood
+
+from .baselines import initial_design_batch
+from .proposer import (
+    Proposer,
+    all_masks,
+    random_masks,
+    rng_for,
+    successes,
+    weight_stratified_design,
+)
+from .records import EvalRecord, mask_key
+
+__all__ = ["BOOptions", "BayesianOptimization"]
+
+_SALT_STARTS = 21
+_SALT_FALLBACK = 22
+_CHUNK = 1024
+
+
+@dataclass
+class BOOptions:
+    """Options of Bayesian optimization (``method="bo"``).
+
+    Attributes:
+        exhaustive_limit: maximize the acquisition over every unevaluated mask when
+            ``2**dim`` is at most this; otherwise use local search.
+        n_starts: local-search starts: half the best observed masks (by posterior mean),
+            half random weight-stratified masks.
+        max_local_steps: most one-flip moves per local-search start.
+        mc_samples: quasi-MC samples of ``qLogNoisyExpectedImprovement``.
+        fit_maxiter: most L-BFGS-B iterations per hyperparameter fit.
+        warm_start: start each fit from the previous hyperparameters (else from defaults).
+    """
+
+    exhaustive_limit: int = 4096
+    n_starts: int = 8
+    max_local_steps: int = 25
+    mc_samples: int = 128
+    fit_maxiter: int = 100
+    warm_start: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("exhaustive_limit", "n_starts", "max_local_steps", "mc_samples",
+                     "fit_maxiter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+class BayesianOptimization(Proposer):
+    """GP-based Bayesian optimization over ``{0, 1}^dim`` (see the module docstring).
+
+    Args:
+        dim: number of bits.
+        seed: seed of the search.
+        n_init: size of the weight-stratified initial design.
+        options: see ``BOOptions``.
+    """
+
+    name = "bo"
+
+    def __init__(self, dim: int, seed: int, n_init: int, options: BOOptions | None = None) -> None:
+        super().__init__(dim, seed, n_init)
+        self.options = options or BOOptions()
+        self._hypers: dict[str, list[Any]] | None = None
+        self.info = {"n_obs": [], "fit_s": [], "acq_s": []}
+
+    # ---- state (warm-start hyperparameters), JSON-serializable
+    def state_dict(self) -> dict[str, Any]:
+        return {"hypers": self._hypers}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._hypers = state.get("hypers")
+
+    # ---- model
+    def fit_model(self, X: np.ndarray, y: np.ndarray) -> SingleTaskGP:
+        """Fit the GP to minimization data.
+
+        Args:
+            X: `n x dim` 0/1 array of masks.
+            y: `n`-array of objective values (lower is better; negated inside).
+
+        Returns:
+            The fitted ``SingleTaskGP`` (on `-y`, so larger is better).
+        """
+        train_x = torch.as_tensor(X, dtype=torch.double)
+        train_y = -torch.as_tensor(y, dtype=torch.double).unsqueeze(-1)
+        model = SingleTaskGP(train_x, train_y, outcome_transform=Standardize(m=1))
+        if self.options.warm_start and self._hypers is not None:
+            with torch.no_grad():
+                for name, param in model.named_parameters():
+                    if name in self._hypers:
+                        param.copy_(torch.as_tensor(self._hypers[name], dtype=param.dtype))
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit_gpytorch_mll(
+                    mll, optimizer_kwargs={"options": {"maxiter": self.options.fit_maxiter}}
+                )
+            except ModelFittingError:
+                pass  # keep the (warm-started or default) hyperparameters
+        model.eval()
+        self._hypers = {
+            name: param.detach().tolist() for name, param in model.named_parameters()
+        }
+        return model
+
+    # ---- acquisition search
+    @staticmethod
+    def _values(acq: qLogNoisyExpectedImprovement, X: np.ndarray) -> np.ndarray:
+        out = np.empty(len(X))
+        with torch.no_grad():
+            for lo in range(0, len(X), _CHUNK):
+                batch = torch.as_tensor(X[lo : lo + _CHUNK], dtype=torch.double).unsqueeze(1)
+                out[lo : lo + _CHUNK] = acq(batch).numpy()
+        return out
+
+    def _local_search(
+        self, acq: qLogNoisyExpectedImprovement, starts: np.ndarray, excluded: set[bytes]
+    ) -> np.ndarray | None:
+        """Steepest ascent over one-flip neighbours from each start; best unexcluded mask."""
+        cache: dict[bytes, float] = {}
+
+        def values(X: np.ndarray) -> np.ndarray:
+            keys = [mask_key(x) for x in X]
+            todo = {k: x for k, x in zip(keys, X) if k not in cache and k not in excluded}
+            if todo:
+                vals = self._values(acq, np.asarray(list(todo.values())))
+                cache.update(zip(todo.keys(), vals))
+            return np.asarray([cache.get(k, -np.inf) for k in keys])
+
+        cur = starts.copy()
+        cur_val = values(cur)
+        idx = np.arange(self.dim)
+        for _ in range(self.options.max_local_steps):
+            if len(cur) == 0:
+                break
+            neigh = np.repeat(cur[:, None, :], self.dim, axis=1)  # m x d x d
+            neigh[:, idx, idx] = 1 - neigh[:, idx, idx]
+            vals = values(neigh.reshape(-1, self.dim)).reshape(len(cur), self.dim)
+            j = vals.argmax(axis=1)
+            best = vals[np.arange(len(cur)), j]
+            moved = best > cur_val
+            if not moved.any():
+                break
+            cur = neigh[np.arange(len(cur)), j][moved]
+            cur_val = best[moved]
+        if not cache:
+            return None
+        best_key = max(cache, key=cache.__getitem__)
+        return np.frombuffer(best_key, dtype=np.uint8).astype(np.int8)
+
+    def _maximize(
+        self,
+        acq: qLogNoisyExpectedImprovement,
+        model: SingleTaskGP,
+        X: np.ndarray,
+        excluded: set[bytes],
+        rng: np.random.Generator,
+    ) -> np.ndarray | None:
+        if 2**self.dim <= self.options.exhaustive_limit:
+            masks = all_masks(self.dim)
+            keep = np.fromiter((mask_key(m) not in excluded for m in masks), bool, len(masks))
+            cands = masks[keep]
+            if len(cands) == 0:
+                return None
+            return cands[int(np.argmax(self._values(acq, cands)))]
+        n_best = self.options.n_starts // 2
+        with torch.no_grad():
+            mean = model.posterior(torch.as_tensor(X, dtype=torch.double)).mean.squeeze(-1)
+        top = X[np.argsort(-mean.numpy(), kind="stable")[:n_best]]
+        rand = weight_stratified_design(self.dim, self.options.n_starts - len(top), rng, excluded)
+        return self._local_search(acq, np.concatenate([top, rand]).astype(np.int8), excluded)
+
+    def ask(self, history: Sequence[EvalRecord], q: int, excluded: set[bytes]) -> np.ndarray:
+        if len(history) < self.n_init:
+            return initial_design_batch(self.dim, self.seed, self.n_init, history, q, excluded)
+        X, y = successes(history)
+        if len(y) < 2:  # nothing to model yet: more of a sparse random design
+            rng = rng_for(self.seed, len(history), _SALT_FALLBACK)
+            return weight_stratified_design(self.dim, q, rng, excluded)
+        torch.manual_seed(self.seed * 100_003 + len(history))
+        t0 = time.perf_counter()
+        model = self.fit_model(X, y)
+        t1 = time.perf_counter()
+        sampler = SobolQMCNormalSampler(
+            sample_shape=torch.Size([self.options.mc_samples]), seed=self.seed + len(history)
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            acq = qLogNoisyExpectedImprovement(
+                model, torch.as_tensor(X, dtype=torch.double), sampler=sampler,
+                prune_baseline=True, cache_root=True,
+            )
+        rng = rng_for(self.seed, len(history), _SALT_STARTS)
+        chosen: list[np.ndarray] = []
+        taken = set(excluded)
+        for _ in range(q):
+            if chosen:
+                acq.set_X_pending(torch.as_tensor(np.asarray(chosen), dtype=torch.double))
+            x = self._maximize(acq, model, X, taken, rng)
+            if x is None:  # acquisition search found nothing new: any unevaluated mask
+                extra = random_masks(self.dim, 1, rng, taken)
+                if len(extra) == 0:
+                    break
+                x = extra[0]
+            chosen.append(np.asarray(x, dtype=np.int8))
+            taken.add(mask_key(x))
+        t2 = time.perf_counter()
+        self.info["n_obs"].append(len(y))
+        self.info["fit_s"].append(t1 - t0)
+        self.info["acq_s"].append(t2 - t1)
+        return np.asarray(chosen, dtype=np.int8).reshape(-1, self.dim)
