@@ -10,6 +10,7 @@ Imports ``reram.config``, ``reram.mapping`` and ``reram.kernels`` only.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -62,7 +63,7 @@ def quantize_input(x: torch.Tensor, config: CrossbarConfig, sample_dims: int
         detached per-sample scale ``max|x|`` shaped like ``x`` without its sample dims.
     """
     lead = x.shape[: x.dim() - sample_dims]
-    flat = x.detach().reshape(*lead, -1)
+    flat = x.detach().reshape(*lead, math.prod(x.shape[len(lead):]))
     scale = flat.abs().amax(dim=-1) if flat.shape[-1] else flat.new_zeros(lead)
     safe = torch.where(scale > 0, scale, torch.ones_like(scale))
     levels = config.input_levels or 1

@@ -252,5 +252,7 @@ def program_weights(w2d: torch.Tensor, scale: torch.Tensor, config: CrossbarConf
                           dtype=torch.float64, device=w.device)
     net = torch.einsum("k,koi->oi", shifts, (cells[0] - cells[1]).double())
     effective = (net * (s / norm)[:, None]).float()
+    if levels is None and faults is None and var is None:
+        effective = w.clone()  # unquantized, defect-free cells realize the weight exactly
     return ProgrammedWeights(scale=scale.float(), cells=cells if keep_cells else None,
                              effective=effective)
