@@ -10,8 +10,11 @@ Routing (one fixed rule, see docs/scheduler.md):
   producing crossbar layer, as ISAAC's per-tile sigmoid and max-pool units) by default, or
   ``"gpu"`` with ``elementwise_unit="gpu"``.
 
-Consecutive GPU layers form one group: the activations cross the link once into it and once
-out of it, and every such transfer is counted. Layers between barriers form a PipeLayer-style
+Consecutive GPU layers form one group: the batch's activations cross the link once into it and
+once out of it (one transfer each way per phase), and every such transfer is counted. A GPU
+group with no barrier (inference BN, or activations on the GPU) is a pipeline stage whose
+per-sample time is its batch cost divided by the batch size: the GPU works on the batch as it
+streams in, with one kernel launch per layer and one transfer per direction per batch. Layers between barriers form a PipeLayer-style
 inter-layer pipeline over the batch: a segment of stages with per-sample times ``t_i`` takes
 ``sum(t_i) + (batch_size - 1) * max(t_i)``. Training runs forward, then backward (reverse order,
 transposed crossbars, BN backward on the GPU), then the weight-update writes of all layers in
@@ -58,6 +61,7 @@ class LayerCost:
         phases: busy time per phase (``"forward"``, ``"backward"``, ``"update"``), s.
         crossbars: crossbars of one copy (reram layers).
         replicas: copies of the layer on the chip (reram layers).
+        tiles: tiles its copies occupy, ``ceil(crossbars * replicas / crossbars_per_tile)``.
         gpu_latency_s: the layer's time for one batch in the GPU-only baseline.
         gpu_energy_j: the layer's energy for one batch in the GPU-only baseline.
     """
@@ -71,6 +75,7 @@ class LayerCost:
     phases: dict[str, float] = field(default_factory=dict)
     crossbars: int = 0
     replicas: int = 1
+    tiles: int = 0
     gpu_latency_s: float = 0.0
     gpu_energy_j: float = 0.0
 
@@ -383,29 +388,28 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
             in_values = first.input_numel if phase == "forward" else first.output_numel
             out_values = last.output_numel if phase == "forward" else last.input_numel
             barrier = training and any(trace.layers[j].kind == "bn" for j in group)
-            n = batch if barrier else 1  # a barrier moves the batch at once, a stage one sample
-            t_in = link_cost(in_values * act_bytes * n, link)
-            t_out = link_cost(out_values * act_bytes * n, link)
+            # one transfer of the batch each way; one kernel per layer for the whole batch
+            t_in = link_cost(in_values * act_bytes * batch, link)
+            t_out = link_cost(out_values * act_bytes * batch, link)
             group_s = 0.0
             for pos, j in enumerate(group):
-                work = gpu_work(trace.layers[j], n, phase, training=training,
+                work = gpu_work(trace.layers[j], batch, phase, training=training,
                                 bytes_per_value=gpu.bytes_per_value)
-                g = gpu_phase_cost(work, gpu, n)
+                g = gpu_phase_cost(work, gpu, batch)
                 parts = [g]
                 if pos == 0:
                     parts.append(t_in)
                 if pos == len(group) - 1:
                     parts.append(t_out)
                 seconds = sum(p.batch_s for p in parts)
-                scale = 1 if barrier else batch
-                costs[j]._add(phase, seconds * scale, sum(p.energy_j for p in parts) * scale,
-                              sum(p.bytes_moved for p in parts) * scale)
+                costs[j]._add(phase, seconds, sum(p.energy_j for p in parts),
+                              sum(p.bytes_moved for p in parts))
                 group_s += seconds
             if barrier:
                 items.append(("barrier", 0.0, group_s))
-            else:
-                items.append(("stage", group_s, group_s * batch))
-                _note_stage(trace.layers[group[0]].name, phase, group_s)
+            else:  # streams: the batch's cost spread over its samples
+                items.append(("stage", group_s / batch, group_s))
+                _note_stage(trace.layers[group[0]].name, phase, group_s / batch)
         return _segments_time(items, batch, pipeline)
 
     def _note_stage(name: str, phase: str, per_sample: float) -> None:
@@ -426,6 +430,7 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         if units[i] == "reram":
             costs[i].crossbars = xbars[layer.name]
             costs[i].replicas = replicas[layer.name]
+            costs[i].tiles = -(-xbars[layer.name] * replicas[layer.name] // reram.crossbars_per_tile)
     barriers = 0
     if training:  # each GPU group holding a BN drains the pipeline once forward, once backward
         in_group = has_bn = False
