@@ -24,13 +24,15 @@ FAULT_SA1 = 2
 
 @jit(parallel=True)
 def _program_cells(w, inv_scale, levels, n_slices, slice_bits, faults, var_factor, r_min,
-                   cells, magnitude):
+                   cells, magnitude, effective):
     out_features, in_features = w.shape
     quantized = levels > 0
     cell_max = (1 << slice_bits) - 1 if quantized else 1
     has_faults = faults.size > 0
     has_var = var_factor.size > 0
+    keep_cells = cells.size > 0
     for o in prange(out_features):
+        unit = 1.0 / inv_scale[o] if inv_scale[o] > 0 else 0.0
         for i in range(in_features):
             v = w[o, i]
             a = abs(v) * inv_scale[o]
@@ -41,7 +43,9 @@ def _program_cells(w, inv_scale, levels, n_slices, slice_bits, faults, var_facto
             magnitude[o, i] = a if v >= 0 else -a
             side = 0 if v >= 0 else 1
             q = np.int64(a) if quantized else np.int64(0)
+            net = 0.0
             for k in range(n_slices):
+                shift = float(np.int64(1) << (k * slice_bits)) if quantized else 1.0
                 for pm in range(2):
                     if pm != side:
                         lvl = 0.0
@@ -57,14 +61,16 @@ def _program_cells(w, inv_scale, levels, n_slices, slice_bits, faults, var_facto
                             lvl = float(cell_max)
                     if has_var:
                         lvl = (r_min + lvl) * var_factor[pm, k, o, i] - r_min
-                    cells[pm, k, o, i] = lvl
-
+                    if keep_cells:
+                        cells[pm, k, o, i] = lvl
+                    net += shift * lvl if pm == 0 else -shift * lvl
+            effective[o, i] = net * unit
 
 
 def program_cells(w: np.ndarray, inv_scale: np.ndarray, levels: int, n_slices: int,
                   slice_bits: int, faults: np.ndarray | None = None,
-                  var_factor: np.ndarray | None = None, r_min: float = 0.0
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  var_factor: np.ndarray | None = None, r_min: float = 0.0,
+                  keep_cells: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Map weights onto per-cell levels of a differential, bit-sliced crossbar pair.
 
     Args:
@@ -78,11 +84,15 @@ def program_cells(w: np.ndarray, inv_scale: np.ndarray, levels: int, n_slices: i
         faults: optional ``2 x n_slices x out x in`` int8 map (0 ok, 1 stuck-at-0, 2 stuck-at-1).
         var_factor: optional ``2 x n_slices x out x in`` float32 multiplicative variation.
         r_min: ``g_min`` expressed in conductance steps (only used with ``var_factor``).
+        keep_cells: return the per-cell levels (else ``cells`` is None and only the effective
+            weight is computed, without the ``2 * n_slices``-fold memory).
 
     Returns:
-        ``(cells, magnitude)``: a ``2 x n_slices x out x in`` float32 array of effective cell
-        levels (index 0 the G+ array, 1 the G- array, slice 0 the least significant), and the
-        ``out x in`` float32 signed magnitude codes before slicing and defects.
+        ``(cells, magnitude, effective)``: a ``2 x n_slices x out x in`` float32 array of
+        effective cell levels (index 0 the G+ array, 1 the G- array, slice 0 the least
+        significant) or None; the ``out x in`` float32 signed magnitude codes before slicing
+        and defects; and the ``out x in`` float32 effective weight ``sum_k 2**(k*slice_bits) *
+        (G+_k - G-_k) / inv_scale`` that the pair realizes.
     """
     if w.ndim != 2:
         raise ValueError(f"w must be a 2-D out x in matrix, got shape {w.shape}")
@@ -104,10 +114,11 @@ def program_cells(w: np.ndarray, inv_scale: np.ndarray, levels: int, n_slices: i
         var_factor = np.zeros((0, 0, 0, 0), np.float32)
     elif var_factor.shape != shape:
         raise ValueError(f"var_factor must have shape {shape}, got {var_factor.shape}")
-    cells = np.empty(shape, np.float32)
+    cells = np.empty(shape if keep_cells else (0, 0, 0, 0), np.float32)
     magnitude = np.empty((out_features, in_features), np.float32)
+    effective = np.empty((out_features, in_features), np.float32)
     _program_cells(w, inv_scale, int(levels), int(n_slices), int(slice_bits),
                    np.ascontiguousarray(faults, dtype=np.int8),
                    np.ascontiguousarray(var_factor, dtype=np.float32), float(r_min), cells,
-                   magnitude)
-    return cells, magnitude
+                   magnitude, effective)
+    return (cells if keep_cells else None), magnitude, effective

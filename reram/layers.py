@@ -87,21 +87,18 @@ class CrossbarLayer:
         w2d = self._weight_2d()
         if self._grid_update():
             scale = self.crossbar_weight_scale
-            fresh = weight_scale(w2d, cfg).to(scale.device)
             if rescale or self._rescale:
-                scale.copy_(fresh)
-            else:
-                scale.copy_(torch.where(scale > 0, scale, fresh))
-            generator = None
+                scale.copy_(weight_scale(w2d, cfg))
+            elif not bool((scale > 0).all()):
+                scale.copy_(torch.where(scale > 0, scale, weight_scale(w2d, cfg).to(scale.device)))
             if cfg.update == "stochastic":
                 seq = np.random.SeedSequence([cfg.seed, int(self.crossbar_update_count)])
                 generator = torch.Generator().manual_seed(int(seq.generate_state(1)[0]))
-            snapped = snap_to_grid(w2d, scale, cfg, generator)
-            self.weight.copy_(snapped.reshape(self.weight.shape))
-            w2d = self._weight_2d()
+                w2d = snap_to_grid(w2d, scale, cfg, generator)
             self.crossbar_update_count += 1
         else:
-            self.crossbar_weight_scale.copy_(weight_scale(w2d, cfg))
+            scale = weight_scale(w2d, cfg)
+            self.crossbar_weight_scale.copy_(scale)
         self._rescale = False
         if self._defects is None and cfg.has_defects:
             self._defects = draw_defects(cfg, tuple(w2d.shape), cfg.seed)
@@ -109,6 +106,8 @@ class CrossbarLayer:
         keep = _needs_tiles(cfg, w2d.shape[1]) is not None
         self._programmed = program_weights(w2d, self.crossbar_weight_scale, cfg, faults, var,
                                            keep_cells=keep)
+        if self._grid_update():  # the weight lives on the conductance grid
+            self.weight.copy_(self._programmed.snapped.reshape(self.weight.shape))
         self._programmed_key = self._weight_key()
         return self._programmed
 

@@ -176,11 +176,14 @@ class ProgrammedWeights:
         cells: a ``2 x n_slices x out x K`` float32 tensor of effective cell levels (None once
             laid out by :meth:`tiled`, or when not kept).
         effective: an ``out x K`` float32 tensor, the weight the crossbar realizes.
+        snapped: an ``out x K`` float32 tensor, the weights rounded onto the conductance grid
+            (before defects): what ``update="nearest"`` stores back into ``weight``.
     """
 
     scale: torch.Tensor
     cells: Optional[torch.Tensor]
     effective: torch.Tensor
+    snapped: Optional[torch.Tensor] = None
     _tiled: Optional[list] = None
 
     def tiled(self, config: CrossbarConfig, groups: int = 1) -> list[torch.Tensor]:
@@ -241,18 +244,21 @@ def program_weights(w2d: torch.Tensor, scale: torch.Tensor, config: CrossbarConf
     s = scale.to(w.device, torch.float64)
     inv = torch.where(s > 0, norm / torch.where(s > 0, s, torch.ones_like(s)), torch.zeros_like(s))
     if w.device.type == "cpu":
-        cells_np, _ = program_cells(w.numpy(), inv.numpy(), levels or 0, config.n_slices,
-                                    config.slice_bits or 0, faults, var, _r_min(config))
-        cells = torch.from_numpy(cells_np)
+        cells_np, magnitude_np, effective_np = program_cells(
+            w.numpy(), inv.numpy(), levels or 0, config.n_slices, config.slice_bits or 0,
+            faults, var, _r_min(config), keep_cells=keep_cells)
+        cells = None if cells_np is None else torch.from_numpy(cells_np)
+        magnitude, effective = torch.from_numpy(magnitude_np), torch.from_numpy(effective_np)
     else:
         ft = None if faults is None else torch.as_tensor(faults, device=w.device)
         vt = None if var is None else torch.as_tensor(var, device=w.device)
-        cells, _ = _program_cells_torch(w, inv, config, ft, vt)
-    shifts = torch.tensor(column_coefficients(config.replace(differential="analog")),
-                          dtype=torch.float64, device=w.device)
-    net = torch.einsum("k,koi->oi", shifts, (cells[0] - cells[1]).double())
-    effective = (net * (s / norm)[:, None]).float()
+        cells, magnitude = _program_cells_torch(w, inv, config, ft, vt)
+        shifts = torch.tensor(column_coefficients(config.replace(differential="analog")),
+                              dtype=torch.float64, device=w.device)
+        net = torch.einsum("k,koi->oi", shifts, (cells[0] - cells[1]).double())
+        effective = (net * (s / norm)[:, None]).float()
     if levels is None and faults is None and var is None:
         effective = w.clone()  # unquantized, defect-free cells realize the weight exactly
+    snapped = magnitude * (s / norm).float()[:, None] if levels is not None else w
     return ProgrammedWeights(scale=scale.float(), cells=cells if keep_cells else None,
-                             effective=effective)
+                             effective=effective, snapped=snapped)

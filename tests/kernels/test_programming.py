@@ -29,7 +29,10 @@ def program_cells_twin(w, inv_scale, levels, n_slices, slice_bits, faults=None, 
         cells[faults == 2] = cell_max
     if var is not None:
         cells = (r_min + cells) * var - r_min
-    return cells.astype(np.float32), magnitude.astype(np.float32)
+    shifts = np.array([2.0 ** (k * slice_bits) if levels > 0 else 1.0 for k in range(n_slices)])
+    unit = np.where(inv_scale > 0, 1.0 / np.where(inv_scale > 0, inv_scale, 1.0), 0.0)
+    effective = np.einsum("k,koi->oi", shifts, cells[0] - cells[1]) * unit[:, None]
+    return cells.astype(np.float32), magnitude.astype(np.float32), effective.astype(np.float32)
 
 
 def _case(rng, out, inp, dtype):
@@ -48,8 +51,11 @@ def test_matches_twin(shape, dtype, bits):
     inv = np.where(s > 0, (levels or 1) / np.where(s > 0, s, 1), 0)
     got = program_cells(w, inv, levels, n_slices, slice_bits)
     want = program_cells_twin(w, inv, levels, n_slices, slice_bits)
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-6)
+    for g, x in zip(got, want):
+        np.testing.assert_allclose(g, x, rtol=1e-6, atol=1e-6)
+    lean = program_cells(w, inv, levels, n_slices, slice_bits, keep_cells=False)
+    assert lean[0] is None
+    np.testing.assert_array_equal(lean[2], got[2])
 
 
 def test_defects_and_variation_match_twin():
@@ -61,7 +67,8 @@ def test_defects_and_variation_match_twin():
     var = np.exp(0.2 * rng.standard_normal((2, n_slices, 9, 13))).astype(np.float32)
     got = program_cells(w, inv, levels, n_slices, slice_bits, faults, var, r_min=0.03)
     want = program_cells_twin(w, inv, levels, n_slices, slice_bits, faults, var, r_min=0.03)
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
+    for g, x in zip(got, want):
+        np.testing.assert_allclose(g, x, rtol=1e-5, atol=1e-5)
 
 
 def test_non_contiguous_input():
@@ -76,10 +83,11 @@ def test_non_contiguous_input():
 def test_slices_reassemble_the_code():
     rng = np.random.default_rng(4)
     w, s = _case(rng, 6, 6, np.float32)
-    cells, magnitude = program_cells(w, 127 / s, 127, 4, 2)
+    cells, magnitude, effective = program_cells(w, 127 / s, 127, 4, 2)
     net = sum((cells[0, k] - cells[1, k]) * 4 ** k for k in range(4))
     np.testing.assert_array_equal(net, magnitude)
     assert np.abs(magnitude).max() == 127
+    np.testing.assert_allclose(effective, magnitude * (s / 127)[:, None], rtol=1e-6)
 
 
 def test_bad_shapes_raise():
