@@ -89,9 +89,15 @@ def measure_breakdown(model: nn.Module, input_shape: Sequence[int], batch_size: 
     if batch_size < 1 or repeats < 1 or warmup < 0:
         raise ValueError(f"batch_size and repeats must be >= 1 and warmup >= 0, got "
                          f"{batch_size}, {repeats}, {warmup}")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' is not available on this machine")
+    try:
+        device = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {str(device)!r}") from err
+    if device.type == "cuda" and (not torch.cuda.is_available()
+                                  or (device.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {str(device)!r} is not available on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {str(device)!r}")
     model = model.to(device)
     x = torch.randn(batch_size, *input_shape, device=device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3) if mode == "train" else None
