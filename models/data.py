@@ -166,6 +166,10 @@ def _standardized(
 # --------------------------------------------------------------------------------------------
 
 
+class _RefusedGlobal(pickle.UnpicklingError):
+    """A pickle asked for a global outside the allowed NumPy reconstruction functions."""
+
+
 class _ArrayOnlyUnpickler(pickle.Unpickler):
     """An unpickler that only rebuilds NumPy arrays and dtypes; any other global is refused."""
 
@@ -184,7 +188,7 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> object:
         if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(
+            raise _RefusedGlobal(
                 f"refusing to load global {module}.{name}: only NumPy arrays are allowed"
             )
         if module.startswith("numpy.core") and hasattr(np, "_core"):
@@ -200,9 +204,9 @@ def _parse_cifar_batch(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]
     """Decode one CIFAR-10 batch pickle into ``N x 3 x 32 x 32`` uint8 images and labels."""
     try:
         obj = _ArrayOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
-    except pickle.UnpicklingError as exc:
+    except _RefusedGlobal as exc:
         raise ValueError(f"CIFAR-10 file {source} is not a valid batch pickle: {exc}") from None
-    except (EOFError, ValueError, TypeError, IndexError, AttributeError, KeyError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, AttributeError, KeyError) as exc:
         raise ValueError(
             f"CIFAR-10 file {source} is truncated or corrupt ({type(exc).__name__}: {exc})"
         ) from None

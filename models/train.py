@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .bn import BNMaskLike, bn_sites, format_bn_mask, parse_bn_mask
 from .data import DataSplits, augment_crop_flip, load_dataset
-from .registry import build_model, canonical_model_name
+from .registry import build_model, canonical_model_name, num_bn_sites
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -151,6 +151,32 @@ def _resolve_device(device: str | None) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available")
     return resolved
+
+
+def _crossbar_layers(model: nn.Module) -> list[nn.Module]:
+    """The crossbar layers of a converted model (duck-typed: they have ``programmed()``)."""
+    return [m for m in model.modules() if callable(getattr(m, "programmed", None))
+            and isinstance(getattr(m, "crossbar_update_count", None), Tensor)]
+
+
+def _program_crossbars(model: nn.Module) -> None:
+    """Re-program every crossbar layer whose weight the optimizer just changed.
+
+    The layers would do it lazily on their next forward; doing it right after the step keeps
+    the weights in checkpoints on the conductance grid (for ``update="nearest"``).
+    """
+    for layer in _crossbar_layers(model):
+        layer.programmed()
+
+
+def _restore_programming(model: nn.Module) -> None:
+    """After ``load_state_dict``: program the crossbars from the loaded (already programmed)
+    weights without counting it as a weight update, so a resumed run continues exactly as an
+    uninterrupted one (the update counter seeds ``update="stochastic"``)."""
+    for layer in _crossbar_layers(model):
+        saved = layer.crossbar_update_count.clone()
+        layer.programmed()
+        layer.crossbar_update_count.copy_(saved)
 
 
 def _keep_bn_full_precision(model: nn.Module) -> None:
@@ -290,6 +316,7 @@ def train(
     if ckpt_path is not None and config.resume and ckpt_path.exists():
         state = _load_checkpoint(ckpt_path, device, info)
         model.load_state_dict(state["model"])
+        _restore_programming(model)
         optimizer.load_state_dict(state["optimizer"])
         history = list(state["history"])
         start_epoch = int(state["epoch"])
@@ -322,7 +349,8 @@ def train(
             logits = model(x)
             loss = F.cross_entropy(logits, y)
             loss.backward()
-            optimizer.step()  # crossbar layers re-program on their next forward
+            optimizer.step()
+            _program_crossbars(model)
             value = float(loss.detach())
             if math.isfinite(value):
                 loss_sum += value * len(index)
@@ -468,6 +496,7 @@ def run_training(
     train_config.validate()
     crossbar = resolve_crossbar_config(config)
     name = canonical_model_name(model)
+    keep = parse_bn_mask(bn_mask, num_bn_sites(name))  # checked before any data is read
     if data is None:
         is_mnist = dataset.strip().lower().replace("_", "-") in ("mnist", "fashion-mnist")
         data = load_dataset(
@@ -478,7 +507,6 @@ def run_training(
     in_channels = data.input_shape[0]
     torch.manual_seed(train_config.seed)
     net = build_model(name, data.num_classes, bn_mask, in_channels=in_channels)
-    keep = parse_bn_mask(bn_mask, len(bn_sites(build_model(name, in_channels=in_channels))))
     try:
         net.eval()
         with torch.no_grad():

@@ -1,0 +1,61 @@
+"""The reram-train console script."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reram.models.cli import main
+
+
+def test_cli_trains_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    config = tmp_path / "xbar.json"
+    config.write_text(json.dumps({"weight_bits": 4, "update": "nearest"}))
+    status = main(["--epochs", "1", "--bn-mask", "110000", "--config", str(config), "--max-train", "128",
+                   "--max-test", "64", "--batch-size", "32", "--quiet", "--out", str(out)])
+    assert status == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["model"] == "vgg-digits" and metrics["dataset"] == "digits"
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and len(metrics["history"]) == 1
+    assert metrics["config"]["weight_bits"] == 4 and metrics["bn_mask"] == "110000"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--bn-mask", "12"], "bn_mask must be a string of 0 and 1"),
+     (["--bn-mask", "1111"], "bn_mask has 4 bits but the model has 6 BN sites"),
+     (["--config", "nosuch"], "config must be one of float, ideal, isaac, neurosim"),
+     (["--dataset", "cifar10"], "dataset cifar10 needs data_dir"),
+     (["--epochs", "0"], "epochs must be a positive integer")],
+)
+def test_cli_bad_input_one_line_error(argv, message: str, tmp_path: Path, capsys) -> None:
+    status = main([*argv, "--quiet", "--out", str(tmp_path / "x.json")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("reram-train: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_cli_missing_cifar_names_expected_files(tmp_path: Path, capsys) -> None:
+    status = main(["--dataset", "cifar10", "--model", "resnet20", "--data-dir", str(tmp_path), "--quiet",
+                   "--out", str(tmp_path / "x.json")])
+    assert status == 2 and "cifar-10-python.tar.gz" in capsys.readouterr().err
+
+
+def test_cli_unknown_model_is_argparse_error(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--model", "alexnet"])
+    assert info.value.code == 2 and "invalid choice: 'alexnet'" in capsys.readouterr().err
+
+
+def test_console_script_subprocess(tmp_path: Path) -> None:
+    bad = subprocess.run([sys.executable, "-m", "reram.models.cli", "--bn-mask", "2", "--out", str(tmp_path / "a.json")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("reram-train: error: bn_mask")
+    help_run = subprocess.run([sys.executable, "-m", "reram.models.cli", "--help"], capture_output=True, text=True,
+                              timeout=120)
+    assert help_run.returncode == 0 and "--bn-mask" in help_run.stdout and "vgg-digits" in help_run.stdout
