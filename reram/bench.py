@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from reram.hardware import available_hardware, load_hardware
+from reram.hardware import HardwareSpec, available_hardware, load_hardware
 from reram.scheduler import Plan, schedule
 
 __all__ = ["main", "measure_breakdown", "classify_op", "bn_mask_for", "run_speedup",
@@ -195,7 +195,7 @@ def _row(name: str, mask: str, sites: int, plan: Plan) -> dict[str, Any]:
 
 
 def run_speedup(models: Sequence[str], masks: Sequence[str], batch_size: int = 64,
-                mode: str = "train", hardware: str = "isaac", *, elementwise_unit: str = "digital",
+                mode: str = "train", hardware: str | HardwareSpec = "isaac", *, elementwise_unit: str = "digital",
                 pipeline: bool = True, progress: bool = True) -> tuple[list[dict], list[Plan]]:
     """Schedule every (model, BN mask) pair; return table rows and the plans."""
     from tqdm import tqdm
