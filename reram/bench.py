@@ -195,8 +195,10 @@ def _row(name: str, mask: str, sites: int, plan: Plan) -> dict[str, Any]:
 
 
 def run_speedup(models: Sequence[str], masks: Sequence[str], batch_size: int = 64,
-                mode: str = "train", hardware: str | HardwareSpec = "isaac", *, elementwise_unit: str = "digital",
-                pipeline: bool = True, progress: bool = True) -> tuple[list[dict], list[Plan]]:
+                mode: str = "train", hardware: str | HardwareSpec = "isaac", *,
+                elementwise_unit: str = "digital", pipeline: bool = True,
+                gpu_baseline: str = "roofline", device: str | None = None,
+                progress: bool = True) -> tuple[list[dict], list[Plan]]:
     """Schedule every (model, BN mask) pair; return table rows and the plans."""
     from tqdm import tqdm
 
@@ -206,7 +208,8 @@ def run_speedup(models: Sequence[str], masks: Sequence[str], batch_size: int = 6
     for name, mask_spec in tqdm(jobs, desc="speedup", disable=not progress, file=sys.stderr):
         model, mask, sites = _build(name, mask_spec)
         plan = schedule(model, (3, 32, 32), batch_size, mode, hardware=hw,
-                        elementwise_unit=elementwise_unit, pipeline=pipeline)
+                        elementwise_unit=elementwise_unit, pipeline=pipeline,
+                        gpu_baseline=gpu_baseline, device=device)
         plan.model_name = name
         rows.append(_row(name, mask, sites, plan))
         plans.append(plan)
@@ -331,6 +334,10 @@ def _parser() -> argparse.ArgumentParser:
                     help=f"a bundled config ({', '.join(available_hardware())}) or a JSON path")
     sp.add_argument("--elementwise-unit", choices=("digital", "gpu"), default="digital")
     sp.add_argument("--no-pipeline", action="store_true", help="run layers one after another")
+    sp.add_argument("--gpu-baseline", choices=("roofline", "measured"), default="roofline",
+                    help="cost the GPU-only baseline by a roofline or by timing it on --device")
+    sp.add_argument("--device", default=None,
+                    help="device for --gpu-baseline measured (default: cuda)")
     sp.add_argument("--sweep-bn", action="store_true",
                     help="also sweep the number of BN layers kept (first K) per model")
     sp.add_argument("--png", help="save the breakdown and BN-sweep plot here (implies --sweep-bn)")
@@ -357,7 +364,8 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_speedup(args: argparse.Namespace) -> None:
     rows, plans = run_speedup(args.models, args.bn_masks, args.batch_size, args.mode,
                               args.hardware, elementwise_unit=args.elementwise_unit,
-                              pipeline=not args.no_pipeline, progress=not args.quiet)
+                              pipeline=not args.no_pipeline, gpu_baseline=args.gpu_baseline,
+                              device=args.device, progress=not args.quiet)
     out: dict[str, Any] = {"rows": rows}
     print(_speedup_table(rows))
     if args.sweep_bn or args.png:

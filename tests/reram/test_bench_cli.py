@@ -41,6 +41,15 @@ def test_speedup_sweep_png(tmp_path, capsys):
     assert "speedup with first K BN kept" in capsys.readouterr().out
 
 
+def test_speedup_with_measured_baseline_on_cpu(tmp_path):
+    out = tmp_path / "m.json"
+    assert main(["speedup", "--models", "vgg11", "--bn-masks", "none", "--batch-size", "2",
+                 "--mode", "inference", "--gpu-baseline", "measured", "--device", "cpu",
+                 "--quiet", "--json", str(out)]) == 0
+    plan = json.loads(out.read_text())["plans"][0]
+    assert plan["gpu_baseline"] == "measured" and plan["gpu_latency_s"] > 0
+
+
 @pytest.mark.parametrize("argv,match", [
     (["speedup", "--models", "vgg99"], "invalid choice"),
     (["speedup", "--batch-size", "0"], "positive int"),
