@@ -17,6 +17,7 @@ This module imports torch and :mod:`reram.scheduler`; models come from ``reram.m
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -67,7 +68,7 @@ def measure_breakdown(model: nn.Module, input_shape: Sequence[int], batch_size: 
     otherwise) is assigned to a layer kind by :func:`classify_op`.
 
     Args:
-        model: the model (moved to ``device``; a copy is not made).
+        model: the model; a deep copy is timed, so its weights and device do not change.
         input_shape: per-sample input shape.
         batch_size: samples per batch.
         mode: ``"train"`` or ``"inference"``.
@@ -98,7 +99,7 @@ def measure_breakdown(model: nn.Module, input_shape: Sequence[int], batch_size: 
         raise ValueError(f"device {str(device)!r} is not available on this machine")
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {str(device)!r}")
-    model = model.to(device)
+    model = copy.deepcopy(model).to(device)
     x = torch.randn(batch_size, *input_shape, device=device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3) if mode == "train" else None
 

@@ -285,7 +285,8 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         replicate: copy layers onto spare crossbars to shorten the slowest stage.
         gpu_baseline: ``"roofline"`` or ``"measured"`` (times the model with the torch profiler
             on ``device``, default CUDA; per-kind measured time is split across the layers of a
-            kind in proportion to their roofline times).
+            kind in proportion to their roofline times; time the profiler cannot tie to a
+            traced layer type, such as the optimizer step or residual additions, is left out).
         device: device for ``gpu_baseline="measured"``.
 
     Returns:
