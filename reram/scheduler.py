@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 
 from torch import nn
 
-from reram.cost import (PhaseCost, crossbar_phase_cost, crossbar_update_cost, digital_phase_cost,
+from reram.cost import (crossbar_phase_cost, crossbar_update_cost, digital_phase_cost,
                         gpu_phase_cost, gpu_work, link_cost, map_layer)
 from reram.hardware import HardwareSpec, load_hardware
 from reram.trace import LayerTrace, Trace, trace_model
