@@ -265,6 +265,46 @@ def _segments_time(items: Sequence[tuple[str, float, float]], batch_size: int,
     return total
 
 
+def _count_barriers(units: Sequence[str], layers: Sequence[LayerTrace]) -> int:
+    """Training barriers: each GPU group holding a BN drains the pipeline forward and backward."""
+    barriers, in_group, has_bn = 0, False, False
+    for unit, layer in list(zip(units, layers)) + [("end", None)]:
+        if unit == "gpu":
+            in_group, has_bn = True, has_bn or layer.kind == "bn"
+            continue
+        if in_group and has_bn:
+            barriers += 2
+        in_group = has_bn = False
+    return barriers
+
+
+def _roofline_baseline(trace: Trace, costs: Sequence[LayerCost], hw: HardwareSpec, batch: int,
+                       training: bool, first_compute: int) -> float:
+    """Fill each layer's GPU-only roofline time and energy; return the baseline's FLOPs."""
+    phases = ("forward", "backward", "update") if training else ("forward",)
+    total_flops = 0.0
+    for i, layer in enumerate(trace.layers):
+        for phase in phases:
+            work = gpu_work(layer, batch, phase, training=training,
+                            bytes_per_value=hw.gpu.bytes_per_value,
+                            needs_input_grad=i != first_compute)
+            cost = gpu_phase_cost(work, hw.gpu, batch)
+            costs[i].gpu_latency_s += cost.batch_s
+            costs[i].gpu_energy_j += cost.energy_j
+            total_flops += work.flops
+    return total_flops
+
+
+def _apply_measured(costs: Sequence[LayerCost], seconds_by_kind: Mapping[str, float]) -> None:
+    """Replace roofline times by measured per-kind times, split in proportion to the roofline."""
+    for kind in {c.kind for c in costs}:
+        members = [c for c in costs if c.kind == kind]
+        share = sum(c.gpu_latency_s for c in members)
+        total_kind = seconds_by_kind.get(kind, 0.0)
+        for c in members:
+            c.gpu_latency_s = total_kind * (c.gpu_latency_s / share if share > 0 else 1 / len(members))
+
+
 def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
              batch_size: int = 64, mode: str = "train",
              hardware: str | Path | HardwareSpec = "isaac", *,
@@ -432,29 +472,10 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
             costs[i].crossbars = xbars[layer.name]
             costs[i].replicas = replicas[layer.name]
             costs[i].tiles = -(-xbars[layer.name] * replicas[layer.name] // reram.crossbars_per_tile)
-    barriers = 0
-    if training:  # each GPU group holding a BN drains the pipeline once forward, once backward
-        in_group = has_bn = False
-        for unit, layer in list(zip(units, trace.layers)) + [("end", None)]:
-            if unit == "gpu":
-                in_group, has_bn = True, has_bn or layer.kind == "bn"
-                continue
-            if in_group and has_bn:
-                barriers += 2
-            in_group = has_bn = False
+    barriers = _count_barriers(units, trace.layers) if training else 0
 
     # --- GPU-only baseline ---------------------------------------------------------------------
-    phases = ("forward", "backward", "update") if training else ("forward",)
-    total_flops = 0.0
-    for i, layer in enumerate(trace.layers):
-        for phase in phases:
-            work = gpu_work(layer, batch, phase, training=training,
-                            bytes_per_value=gpu.bytes_per_value,
-                            needs_input_grad=i != first_compute)
-            g = gpu_phase_cost(work, gpu, batch)
-            costs[i].gpu_latency_s += g.batch_s
-            costs[i].gpu_energy_j += g.energy_j
-            total_flops += work.flops
+    total_flops = _roofline_baseline(trace, costs, hw, batch, training, first_compute)
     roofline_latency = sum(c.gpu_latency_s for c in costs)
     if gpu_baseline == "measured":
         if isinstance(model, Trace):
@@ -463,12 +484,7 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
 
         measured = measure_breakdown(model, trace.input_shape, batch, mode,
                                      device=device or "cuda")
-        for kind in {c.kind for c in costs}:
-            members = [c for c in costs if c.kind == kind]
-            share = sum(c.gpu_latency_s for c in members)
-            total_kind = measured["seconds_by_kind"].get(kind, 0.0)
-            for c in members:
-                c.gpu_latency_s = total_kind * (c.gpu_latency_s / share if share > 0 else 1 / len(members))
+        _apply_measured(costs, measured["seconds_by_kind"])
     gpu_latency = sum(c.gpu_latency_s for c in costs)
     gpu_energy = sum(c.gpu_energy_j for c in costs)
     energy = sum(c.energy_j for c in costs)
