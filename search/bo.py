@@ -220,7 +220,18 @@ class BayesianOptimization(Proposer):
         if len(y) < 2:  # nothing to model yet: more of a sparse random design
             rng = rng_for(self.seed, len(history), _SALT_FALLBACK)
             return weight_stratified_design(self.dim, q, rng, excluded)
-        torch.manual_seed(self.seed * 100_003 + len(history))
+        with torch.random.fork_rng():  # seed torch locally, leave the caller's RNG alone
+            torch.manual_seed(self.seed * 100_003 + len(history))
+            return self._ask_model(history, q, excluded, X, y)
+
+    def _ask_model(
+        self,
+        history: Sequence[EvalRecord],
+        q: int,
+        excluded: set[bytes],
+        X: np.ndarray,
+        y: np.ndarray,
+    ) -> np.ndarray:
         t0 = time.perf_counter()
         model = self.fit_model(X, y)
         t1 = time.perf_counter()

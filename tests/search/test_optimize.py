@@ -187,3 +187,13 @@ def test_result_json_round_trip(tmp_path) -> None:
     assert back.history == res.history
     assert back.best_y == res.best_y and np.array_equal(back.best_x, res.best_x)
     assert np.array_equal(back.best_so_far(), res.best_so_far(), equal_nan=True)
+
+
+def test_bo_leaves_the_callers_torch_rng_alone() -> None:
+    import torch
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    minimize_binary(HammingTarget(dim=5, seed=0), 5, 6, method="bo", n_init=3, seed=0)
+    assert torch.equal(torch.rand(3), expected)
