@@ -1,0 +1,71 @@
+"""Crossbar layer benchmark: forward-time ratios to float layers and peak memory of VGG11.
+
+Prints, from one run with 1 thread:
+- the forward-time ratio crossbar / float for Linear 512 (b128), Linear 1024 (b256) and
+  Conv2d 64->128 3x3 on 32x64x32x32, for the ideal, one-slice and ISAAC configs, and for the
+  sliced configs the ratio to batched GEMMs doing the same multiply-adds;
+- the peak memory (RSS growth over the process after imports) of a VGG11 forward at batch 64,
+  float vs converted, each measured in a fresh subprocess.
+
+Usage: python benchmarks/bench_layers.py [--quick] [--nonnegative] [--skip-memory] [--out F]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+MEMORY_PROBE = r"""
+import resource, sys, torch
+torch.set_num_threads(1)
+import reram
+from reram.models import vgg11
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+model = vgg11(num_classes=10).eval()
+cfg = sys.argv[1]
+if cfg != "float":
+    model = reram.convert(model, reram.CrossbarConfig.preset(cfg) if cfg != "default" else reram.CrossbarConfig())
+x = torch.randn(64, 3, 32, 32)
+with torch.no_grad():
+    model(x)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((peak - base) / 1024.0)
+"""
+
+
+def memory(config: str) -> float:
+    """Peak RSS growth in MiB of a VGG11 batch-64 forward in a fresh process."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, config], capture_output=True,
+                         text=True, env=env, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small shapes, seconds")
+    parser.add_argument("--nonnegative", action="store_true",
+                        help="ReLU'd inputs (hidden CNN layers: one input phase)")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    args = parser.parse_args()
+    from reram.layer_benchmark import format_table, run_layer_benchmark
+    rows = run_layer_benchmark(threads=1, quick=args.quick, nonnegative_input=args.nonnegative)
+    print(f"forward time, 1 thread, {'non-negative' if args.nonnegative else 'signed'} inputs")
+    print(format_table(rows))
+    result = {"layers": rows, "nonnegative_input": args.nonnegative}
+    if not args.skip_memory:
+        mem = {name: memory(name) for name in ("float", "default", "neurosim")}
+        print("\npeak memory of a VGG11 forward at batch 64 (RSS growth, MiB)")
+        for name, mib in mem.items():
+            print(f"  {name:9s} {mib:8.1f}  ({mib / mem['float']:.2f}x float)")
+        result["memory_mib"] = mem
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(result, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
