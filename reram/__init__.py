@@ -19,9 +19,13 @@ __version__ = "0.1.0"
 
 from reram.config import PRESETS, CrossbarConfig
 from reram.convert import ConversionSummary, convert, convert_to_float, summarize
+from reram.hardware import HardwareSpec, load_hardware
 from reram.layers import CrossbarConv2d, CrossbarLayer, CrossbarLinear, default_config
+from reram.scheduler import LayerCost, Plan, schedule
+from reram.trace import Trace, trace_model
 
 __all__ = [
     "CrossbarConfig", "PRESETS", "CrossbarLinear", "CrossbarConv2d", "CrossbarLayer",
     "convert", "convert_to_float", "summarize", "ConversionSummary", "default_config",
+    "schedule", "Plan", "LayerCost", "HardwareSpec", "load_hardware", "Trace", "trace_model",
 ]

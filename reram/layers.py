@@ -225,6 +225,8 @@ class CrossbarLinear(CrossbarLayer, nn.Linear):
             shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
             raise ValueError(f"CrossbarLinear expects input of shape (..., in_features="
                              f"{self.in_features}), got {shape}")
+        if self.crossbar_config.is_ideal:  # exact: nothing to program
+            return nn.Linear.forward(self, input)
         return crossbar_linear(input, self.weight, self.bias, self.programmed(),
                                self.crossbar_config)
 
@@ -265,6 +267,8 @@ class CrossbarConv2d(CrossbarLayer, nn.Conv2d):
             shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
             raise ValueError(f"CrossbarConv2d expects input of shape (N, in_channels="
                              f"{self.in_channels}, H, W) or (in_channels, H, W), got {shape}")
+        if self.crossbar_config.is_ideal:  # exact: nothing to program
+            return nn.Conv2d.forward(self, input)
         if input.dim() == 3:
             return self.forward(input.unsqueeze(0)).squeeze(0)
         return crossbar_conv2d(input, self, self.programmed(), self.crossbar_config)
