@@ -119,7 +119,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--weight-bits", type=int, default=4, help="crossbar weight bits (default: %(default)s)")
     parser.add_argument("--seeds", default="0,1", help="comma-separated seeds (default: %(default)s)")
     parser.add_argument("--configs", default="float,digital,nearest", help="columns (default: %(default)s)")
-    parser.add_argument("--masks", default="all,none,100000,100001",
+    parser.add_argument("--masks", default="all,none,100000,000001,100001",
                         help="comma-separated BN masks for vgg-digits (default: %(default)s)")
     parser.add_argument("--skip-digits", action="store_true", help="only run the CIFAR-10 part")
     parser.add_argument("--data-dir", default=None, help="CIFAR-10 location; adds VGG11 and ResNet18 runs")

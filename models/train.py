@@ -400,18 +400,6 @@ def train(
 # --------------------------------------------------------------------------------------------
 
 
-def _preset_names() -> list[str]:
-    import reram
-
-    for attr in ("PRESETS", "presets", "preset_names"):
-        value = getattr(reram.CrossbarConfig, attr, None) or getattr(reram, attr, None)
-        if callable(value):
-            value = value()
-        if value:
-            return sorted(value)
-    return []
-
-
 def resolve_crossbar_config(spec: Any) -> Any:
     """Turn a ``--config`` value into a ``reram.CrossbarConfig`` or ``None`` (float).
 
@@ -451,8 +439,7 @@ def resolve_crossbar_config(spec: Any) -> Any:
     try:
         return reram.CrossbarConfig.preset(text)
     except (KeyError, ValueError):
-        names = _preset_names()
-        allowed = ", ".join(["float", *names, "<file>.json"])
+        allowed = ", ".join(["float", *sorted(reram.PRESETS), "<file>.json"])
         raise ValueError(f"config must be one of {allowed}; got {text!r}") from None
 
 
@@ -497,6 +484,7 @@ def run_training(
     crossbar = resolve_crossbar_config(config)
     name = canonical_model_name(model)
     keep = parse_bn_mask(bn_mask, num_bn_sites(name))  # checked before any data is read
+    device = str(_resolve_device(train_config.device))
     if data is None:
         is_mnist = dataset.strip().lower().replace("_", "-") in ("mnist", "fashion-mnist")
         data = load_dataset(
@@ -531,7 +519,6 @@ def run_training(
     }
     if out is not None and train_config.checkpoint is None:
         train_config.checkpoint = Path(out).with_suffix(".ckpt")
-    device = str(_resolve_device(train_config.device))
     started = time.perf_counter()
 
     def report(history: list[dict[str, Any]], complete: bool) -> dict[str, Any]:

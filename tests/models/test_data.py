@@ -1,7 +1,6 @@
 """Dataset loaders of reram.models.data on tiny files in the real formats, malformed ones too."""
 from __future__ import annotations
 
-import gzip
 import os
 import pickle
 import tarfile
