@@ -103,12 +103,12 @@ def run_bo(problem: Problem, rng: np.random.Generator, seed: int, options: dict[
     while problem.remaining > 0:
         train_x = torch.tensor(np.stack([problem.encode(h.params) for h in problem.history]), dtype=torch.double)
         train_y = torch.tensor(_targets(problem.history, n_specs), dtype=torch.double)
-        model = SingleTaskGP(train_x, train_y, outcome_transform=Standardize(m=train_y.shape[-1]))
-        mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        if state is not None:
-            model.load_state_dict(state, strict=False)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # BoTorch's input-scaling notes on the unit cube
+            model = SingleTaskGP(train_x, train_y, outcome_transform=Standardize(m=train_y.shape[-1]))
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
+            if state is not None:
+                model.load_state_dict(state, strict=False)
             _fit(model, mll, opts["fit_steps"] if state is not None else 3 * opts["fit_steps"])
             state = {k: v for k, v in model.state_dict().items() if "raw_" in k}
             feasible = (train_y[:, 1:] >= 0).all(dim=-1)

@@ -231,6 +231,13 @@ class Circuit(ABC):
     """A published or hand design (the expert sizing), if any."""
     fixed: dict[str, float] = {}
     """Fixed parameters (not optimized) written as ``.param`` lines too."""
+    groups: tuple[tuple[str, ...], ...] = ()
+    """Variables set together, in order, by the RL agent (one transistor group per step, as a
+    signal travels through the circuit); empty means one variable per group."""
+
+    def variable_groups(self) -> tuple[tuple[str, ...], ...]:
+        """:attr:`groups`, or one group per variable when none are declared."""
+        return self.groups or tuple((name,) for name in self.variable_names)
 
     @property
     def variable_names(self) -> tuple[str, ...]:

@@ -47,7 +47,9 @@ class Evaluation:
         violation: sum of the negative slacks' magnitudes (0 when feasible).
         fom: figure of merit (sum of targets over their scales; lower is better).
         reward: -(min(fom, FOM_CAP) + VIOLATION_WEIGHT * violation), what RL maximizes.
-        seconds: wall time of the evaluation.
+        seconds: wall time of the simulation.
+        elapsed_s: wall time since the run started, at the end of this evaluation (includes the
+            method's own overhead, e.g. fitting a GP).
     """
 
     index: int
@@ -59,6 +61,7 @@ class Evaluation:
     fom: float
     reward: float
     seconds: float
+    elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (NaN and inf become ``None``)."""
@@ -82,7 +85,8 @@ def _from_json(record: dict[str, Any]) -> Evaluation:
     fom = math.inf if record["fom"] is None else record["fom"]
     return Evaluation(index=record["index"], params=record["params"], metrics=metrics,
                       slacks=record["slacks"], feasible=record["feasible"], violation=record["violation"],
-                      fom=fom, reward=record["reward"], seconds=record["seconds"])
+                      fom=fom, reward=record["reward"], seconds=record["seconds"],
+                      elapsed_s=record.get("elapsed_s", 0.0))
 
 
 class BudgetExhausted(Exception):
@@ -118,6 +122,7 @@ class Problem:
         self.history: list[Evaluation] = []
         self._replay = list(replay or [])
         self._on_record = on_record
+        self._last = time.perf_counter()
         self._bar = tqdm(total=budget, desc=f"{circuit.name}", disable=not progress, leave=False)
 
     @property
@@ -173,8 +178,11 @@ class Problem:
             metrics = evaluate(self.circuit, params, backend=self.backend, process=self.process,
                                timeout_s=self.timeout_s)
             slacks, feasible, violation, fom, reward = self.score(metrics)
-            record = Evaluation(index, params, metrics, slacks, feasible, violation, fom, reward,
-                                time.perf_counter() - start)
+            now = time.perf_counter()
+            offset = self.history[-1].elapsed_s if self.history else 0.0
+            record = Evaluation(index, params, metrics, slacks, feasible, violation, fom, reward, now - start,
+                                offset + now - self._last)
+        self._last = time.perf_counter()
         self.history.append(record)
         if self._on_record is not None:
             self._on_record(self.history)
@@ -247,6 +255,20 @@ def _write_history(path: str, header: dict[str, Any], history: list[Evaluation])
     os.replace(tmp, path)
 
 
+class _Checkpoint:
+    """Writes the history JSON at most every ``every_s`` seconds (and when forced)."""
+
+    def __init__(self, path: str, header: dict[str, Any], every_s: float = 5.0) -> None:
+        self.path, self.header, self.every_s = path, header, every_s
+        self._last = -math.inf
+
+    def __call__(self, history: list[Evaluation], force: bool = False) -> None:
+        now = time.perf_counter()
+        if force or now - self._last >= self.every_s:
+            _write_history(self.path, self.header, history)
+            self._last = now
+
+
 def _check_int(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -269,7 +291,7 @@ def size(circuit: str | Circuit, specs: Mapping[str, Any] | list[Spec] | None = 
         backend: ``"analytic"`` or ``"ngspice"``.
         seed: seed of every random choice (one seed, one result).
         process: device models (default the L2DC level-1 process).
-        history_path: JSON file written after every simulation (the checkpoint).
+        history_path: JSON checkpoint, written every few seconds and at the end.
         resume: continue from ``history_path`` if it holds a run with the same circuit, method,
             backend and seed.
         progress: show a progress bar.
@@ -306,7 +328,7 @@ def size(circuit: str | Circuit, specs: Mapping[str, Any] | list[Spec] | None = 
             raise ValueError(f"cannot resume {history_path}: its {mismatch[0]} is {saved.get(mismatch[0])!r}, "
                              f"not {header[mismatch[0]]!r}")
         replay = [_from_json(r) for r in saved["history"]]
-    on_record = (lambda hist: _write_history(history_path, header, hist)) if history_path else None
+    on_record = _Checkpoint(history_path, header) if history_path else None
     problem = Problem(circ, spec_tuple, backend, budget, process, progress, replay, on_record, timeout_s)
     start = time.perf_counter()
     try:
@@ -316,6 +338,8 @@ def size(circuit: str | Circuit, specs: Mapping[str, Any] | list[Spec] | None = 
         pass
     finally:
         problem.close()
+        if on_record is not None:
+            on_record(problem.history, force=True)
     best = problem.best()
     assert best is not None
     return SizingResult(circuit=circ.name, method=method, backend=backend, seed=seed, budget=budget,
