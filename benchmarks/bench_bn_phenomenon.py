@@ -66,8 +66,11 @@ def run_grid(
     seeds: Sequence[int],
     train: dict[str, Any],
     log: Any,
+    on_record: Any = None,
 ) -> list[dict[str, Any]]:
-    """Train every (config, mask, seed) combination; return one record per run."""
+    """Train every (config, mask, seed) combination; return one record per run.
+
+    ``on_record(record)`` is called after each run (the caller saves partial results)."""
     records = []
     for label, config in configs:
         for mask in masks:
@@ -83,6 +86,8 @@ def run_grid(
                     "time_s": round(time.perf_counter() - started, 1),
                 }
                 records.append(record)
+                if on_record is not None:
+                    on_record(record)
                 print(f"{model:10s} {label:22s} mask {record['bn_mask']:>20s} seed {seed}: "
                       f"test acc {record['test_accuracy']:.3f} ({record['time_s']:.0f} s)", file=log, flush=True)
     return records
@@ -112,13 +117,13 @@ def table(records: list[dict[str, Any]], masks: Sequence[str], labels: Sequence[
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=15, help="digits epochs (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=10, help="digits epochs (default: %(default)s)")
     parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: %(default)s)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (default: %(default)s)")
     parser.add_argument("--weight-bits", type=int, default=4, help="crossbar weight bits (default: %(default)s)")
     parser.add_argument("--seeds", default="0,1", help="comma-separated seeds (default: %(default)s)")
-    parser.add_argument("--configs", default="float,digital,nearest", help="columns (default: %(default)s)")
+    parser.add_argument("--configs", default="float,nearest,digital", help="columns (default: %(default)s)")
     parser.add_argument("--masks", default="all,none,100000,000001,100001",
                         help="comma-separated BN masks for vgg-digits (default: %(default)s)")
     parser.add_argument("--skip-digits", action="store_true", help="only run the CIFAR-10 part")
@@ -143,6 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     train = dict(epochs=args.epochs, lr=args.lr, momentum=args.momentum, batch_size=args.batch_size)
     sections: list[str] = []
     records: list[dict[str, Any]] = []
+    out_dir = Path(args.out_dir)
+    partial = out_dir / f"{args.name}.partial.json"
+
+    def save_partial(record: dict[str, Any]) -> None:
+        done = records + [record]
+        atomic_write_json(partial, {"args": vars(args), "runs": done})
+        records.append(record)
     try:
         if not args.skip_digits:
             masks = args.masks.split(",")
@@ -150,8 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for mask in masks:
                 parse_bn_mask(mask, num_bn_sites("vgg-digits"))
             digits = load_dataset("digits", seed=0)
-            recs = run_grid("vgg-digits", "digits", digits, masks, cols, seeds, train, sys.stdout)
-            records += recs
+            recs = run_grid("vgg-digits", "digits", digits, masks, cols, seeds, train, sys.stdout, save_partial)
             sections.append(
                 f"### vgg-digits on digits ({len(digits.train_images)} train / {len(digits.test_images)} test, "
                 f"{args.epochs} epochs, seeds {args.seeds}; mean (min-max) final test accuracy)\n\n"
@@ -164,8 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 masks = args.cifar_masks.split(",")
                 for mask in masks:
                     parse_bn_mask(mask, num_bn_sites(model))
-                recs = run_grid(model, "cifar10", cifar, masks, cols, seeds, cifar_train, sys.stdout)
-                records += recs
+                recs = run_grid(model, "cifar10", cifar, masks, cols, seeds, cifar_train, sys.stdout, save_partial)
                 sections.append(
                     f"### {model} on CIFAR-10 ({len(cifar.train_images)} train / {len(cifar.test_images)} test, "
                     f"{args.cifar_epochs} epochs)\n\n" + table(recs, masks, [c[0] for c in cols], model))
@@ -177,11 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     footer = (f"Command: `{command.strip()}`; {elapsed / 60:.1f} min on {platform.machine()} "
               f"({torch.get_num_threads()} torch thread, torch {torch.__version__}).")
     markdown = "\n\n".join(sections + [footer]) + "\n"
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / f"{args.name}.json", {
         "command": command.strip(), "time_s": round(elapsed, 1), "args": vars(args), "runs": records})
     (out_dir / f"{args.name}.md").write_text(markdown)
+    partial.unlink(missing_ok=True)
     print(markdown)
     return 0
 

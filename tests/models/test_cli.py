@@ -59,3 +59,38 @@ def test_console_script_subprocess(tmp_path: Path) -> None:
     help_run = subprocess.run([sys.executable, "-m", "reram.models.cli", "--help"], capture_output=True, text=True,
                               timeout=120)
     assert help_run.returncode == 0 and "--bn-mask" in help_run.stdout and "vgg-digits" in help_run.stdout
+
+
+KILLER = """
+import os, signal, sys
+import numba, torch
+torch.set_num_threads(1)  # as in this test process (tests/conftest.py): float sums
+numba.set_num_threads(1)  # depend on the thread counts
+import reram.models.train as T
+real_write = T.atomic_write_json
+def write_then_die(path, payload):
+    real_write(path, payload)
+    if payload["epochs_done"] == 2 and not payload["complete"]:
+        os.kill(os.getpid(), signal.SIGKILL)  # a hard kill: no exception handling, no cleanup
+T.atomic_write_json = write_then_die
+from reram.models.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    common = ["--epochs", "3", "--max-train", "256", "--max-test", "128", "--batch-size", "32", "--quiet",
+              "--bn-mask", "100001", "--config", '{"weight_bits": 4, "update": "nearest", "adc_bits": null}']
+    killed = subprocess.run([sys.executable, "-c", KILLER, *common, "--out", str(tmp_path / "run.json")],
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr
+    partial = json.loads((tmp_path / "run.json").read_text())
+    assert partial["complete"] is False and partial["epochs_done"] == 2
+    assert main([*common, "--out", str(tmp_path / "run.json")]) == 0  # the same command again
+    assert main([*common, "--out", str(tmp_path / "ref.json")]) == 0  # never interrupted
+    resumed = json.loads((tmp_path / "run.json").read_text())
+    reference = json.loads((tmp_path / "ref.json").read_text())
+    assert resumed["resumed_from_epoch"] == 2 and reference["resumed_from_epoch"] == 0
+    strip = lambda h: [{k: v for k, v in e.items() if k != "time_s"} for e in h]  # noqa: E731
+    assert strip(resumed["history"]) == strip(reference["history"])
+    assert resumed["test_accuracy"] == reference["test_accuracy"]
