@@ -278,11 +278,12 @@ class Circuit(ABC):
         """Non-transistor netlist lines (sources, resistors, capacitors), braces for parameters."""
 
     @abstractmethod
-    def analyses(self) -> Analyses:
-        """What the metrics need simulated."""
+    def analyses(self, process: Level1Process | SpiceModelCards = L2DC_PROCESS) -> Analyses:
+        """What the metrics need simulated (the process names the threshold vector)."""
 
     @abstractmethod
-    def metrics_from_sim(self, sim: SimResult, params: Mapping[str, float]) -> dict[str, float | bool]:
+    def metrics_from_sim(self, sim: SimResult, params: Mapping[str, float],
+                         process: Level1Process | SpiceModelCards = L2DC_PROCESS) -> dict[str, float | bool]:
         """Metrics of one sizing from its simulation vectors."""
 
     def analytic_metrics(self, params: Mapping[str, float],
@@ -307,19 +308,19 @@ class Circuit(ABC):
         lines.append(".end")
         return "\n".join(lines) + "\n"
 
-    def device_op_vectors(self) -> tuple[str, ...]:
+    def device_op_vectors(self, process: Level1Process | SpiceModelCards = L2DC_PROCESS) -> tuple[str, ...]:
         """Operating-point vectors for the saturation check of every transistor."""
         out: list[str] = []
         for d in self.devices():
-            out += [f"@m{d.name.lower()}[{q}]" for q in ("vgs", "vds", "von", "vdsat")]
+            out += [f"@m{d.name.lower()}[{q}]" for q in ("vgs", "vds", process.threshold_vector, "vdsat")]
         return tuple(out)
 
-    def saturated_from_sim(self, sim: SimResult) -> bool:
+    def saturated_from_sim(self, sim: SimResult, process: Level1Process | SpiceModelCards = L2DC_PROCESS) -> bool:
         """True when every transistor is on and |V_DS| >= |V_DSAT| at the operating point."""
         for d in self.devices():
             key = f"@m{d.name.lower()}"
             vgs, vds = sim.op[f"{key}[vgs]"], sim.op[f"{key}[vds]"]
-            von, vdsat = sim.op[f"{key}[von]"], sim.op[f"{key}[vdsat]"]
+            von, vdsat = sim.op[f"{key}[{process.threshold_vector}]"], sim.op[f"{key}[vdsat]"]
             if abs(vgs) <= abs(von) or abs(vds) < abs(vdsat):
                 return False
         return True

@@ -60,8 +60,8 @@ def evaluate(circuit: str | Circuit, params: Mapping[str, object], backend: str 
         return {**metrics, "failed": False}
     simulator = get_simulator(ngspice_mode, timeout_s)
     try:
-        sim = simulator.simulate(circ.netlist(values, proc), circ.analyses())
-        metrics = circ.metrics_from_sim(sim, values)
+        sim = simulator.simulate(circ.netlist(values, proc), circ.analyses(proc))
+        metrics = circ.metrics_from_sim(sim, values, proc)
     except SimulationError as exc:
         return failure_record(circ, str(exc))
     except (KeyError, ValueError, ArithmeticError) as exc:

@@ -11,7 +11,7 @@ from typing import Iterator, Mapping
 from .analytic import cs_chain
 from .circuit import Circuit, Mosfet, Spec, Target, Variable, response_metrics
 from .ngspice import AcSweep, Analyses, NoiseSweep, SimResult
-from .process import Level1Process
+from .process import L2DC_PROCESS, Level1Process, SpiceModelCards
 
 __all__ = ["CommonSource", "TwoStage", "ThreeStage", "TIA3", "circuits", "get_circuit", "SIGNAL_RMS_V"]
 
@@ -54,9 +54,9 @@ class _CSChain(Circuit):
         lines += [f"R{k + 1} vdd {self._drain(k)} {{{r}}}" for k, r in enumerate(self._loads())]
         return lines
 
-    def analyses(self) -> Analyses:
+    def analyses(self, process: Level1Process | SpiceModelCards = L2DC_PROCESS) -> Analyses:
         noise = NoiseSweep("v(out)", "vin", 1.0, 10e9, 20) if self.with_noise else None
-        return Analyses(op_vectors=("i(vdd)", "v(out)", *self.device_op_vectors()),
+        return Analyses(op_vectors=("i(vdd)", "v(out)", *self.device_op_vectors(process)),
                         ac=AcSweep(("v(out)",), 1.0, 10e9, 20), noise=noise)
 
     def _metrics(self, freq, response, supply_current: float, saturated: bool, params,
@@ -77,10 +77,11 @@ class _CSChain(Circuit):
                              if gain > 0 and noise_v > 0 else -200.0)
         return out
 
-    def metrics_from_sim(self, sim: SimResult, params: Mapping[str, float]) -> dict[str, float | bool]:
+    def metrics_from_sim(self, sim: SimResult, params: Mapping[str, float],
+                         process: Level1Process | SpiceModelCards = L2DC_PROCESS) -> dict[str, float | bool]:
         assert sim.ac_freq is not None
         noise = sim.noise["onoise_total"] if self.with_noise else None
-        return self._metrics(sim.ac_freq, sim.ac["v(out)"], sim.op["i(vdd)"], self.saturated_from_sim(sim),
+        return self._metrics(sim.ac_freq, sim.ac["v(out)"], sim.op["i(vdd)"], self.saturated_from_sim(sim, process),
                              params, noise)
 
     def analytic_metrics(self, params: Mapping[str, float], process: Level1Process) -> dict[str, float | bool]:
@@ -194,18 +195,19 @@ class TIA3(Circuit):
                 "CINP inp 0 100f", "CINN inn 0 100f",
                 "RL outp outn 10k", "CL outp outn 500f", "RB vdd nb {RB}"]
 
-    def analyses(self) -> Analyses:
-        return Analyses(op_vectors=("i(vdd)", "i(vss)", *self.device_op_vectors()),
+    def analyses(self, process: Level1Process | SpiceModelCards = L2DC_PROCESS) -> Analyses:
+        return Analyses(op_vectors=("i(vdd)", "i(vss)", *self.device_op_vectors(process)),
                         ac=AcSweep(("v(outp,outn)",), 1e3, 100e9, 20))
 
-    def metrics_from_sim(self, sim: SimResult, params: Mapping[str, float]) -> dict[str, float | bool]:
+    def metrics_from_sim(self, sim: SimResult, params: Mapping[str, float],
+                         process: Level1Process | SpiceModelCards = L2DC_PROCESS) -> dict[str, float | bool]:
         assert sim.ac_freq is not None
         # differential input current is 0.5 - (-0.5) = 1 A, so V/A is the transimpedance
         resp = response_metrics(sim.ac_freq, sim.ac["v(outp,outn)"])
         power = 2.5 * (abs(sim.op["i(vdd)"]) + abs(sim.op["i(vss)"]))
         return {"transimpedance_ohm": resp["dc"], "bandwidth_hz": resp["bandwidth_hz"],
                 "peaking_db": resp["peaking_db"], "power_w": power, "area_um2": self.area_um2(params),
-                "saturated": self.saturated_from_sim(sim)}
+                "saturated": self.saturated_from_sim(sim, process)}
 
 
 class _Registry(Mapping[str, Circuit]):

@@ -92,6 +92,8 @@ class Level1Process:
     pmos: MosParams
     diffusion_um: float = 1.5
     """Length of the source/drain diffusion in um."""
+    threshold_vector: str = "von"
+    """Name of the device's threshold voltage in ngspice's operating point (``@m1[von]``)."""
 
     def params(self, polarity: str) -> MosParams:
         """The parameters of ``polarity`` (``"n"`` or ``"p"``)."""
@@ -124,6 +126,9 @@ class SpiceModelCards:
     pmos: str
     name: str = "user"
     diffusion_um: float = 1.5
+    threshold_vector: str = "vth"
+    """Threshold-voltage name in ngspice's operating point (``vth`` for BSIM3/4, ``von`` for
+    levels 1-3)."""
 
     def _body(self, card: str, kind: str) -> str:
         text = " ".join(line.strip().lstrip("+") for line in card.strip().splitlines())

@@ -8,12 +8,13 @@ import math
 
 import pytest
 
-from reram.analog import NgspiceNotFoundError, NgspiceSimulator, SimulationError, SimulationTimeout, circuits, evaluate
+from reram.analog import (NgspiceNotFoundError, NgspiceSimulator, SimulationError, SimulationTimeout, SpiceModelCards,
+                          circuits, evaluate)
 from reram.analog import ngspice as ngspice_module
 from reram.analog.library import CommonSource
 from reram.analog.ngspice import AcSweep, Analyses, TranSweep
 
-pytestmark = pytest.mark.usefixtures("ngspice_available")
+pytestmark = [pytest.mark.ngspice, pytest.mark.usefixtures("ngspice_available")]
 
 CS = circuits["cs"]
 
@@ -112,3 +113,13 @@ def test_bad_mode_and_timeout():
         NgspiceSimulator("fast")
     with pytest.raises(ValueError, match="timeout_s"):
         NgspiceSimulator(timeout_s=0)
+
+
+def test_user_bsim3_cards_simulate():
+    cards = SpiceModelCards(nmos=".model usern nmos level=8 version=3.3 tox=15e-9 vth0=0.5",
+                            pmos="pmos level=8 version=3.3 tox=15e-9 vth0=-0.5")
+    bsim = evaluate("tia3", circuits["tia3"].reference, process=cards)
+    level1 = evaluate("tia3", circuits["tia3"].reference)
+    assert not bsim["failed"], bsim.get("error")
+    assert bsim["transimpedance_ohm"] > 1e3 and bsim["power_w"] > 0
+    assert bsim["power_w"] != pytest.approx(level1["power_w"], rel=1e-3)  # other models, other bias

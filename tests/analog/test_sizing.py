@@ -82,6 +82,8 @@ def test_actor_sets_each_group_in_order():
     assert bool(((out > 0) & (out < 1)).all())
 
 
+@pytest.mark.ngspice
+@pytest.mark.usefixtures("ngspice_available")
 def test_failed_simulations_are_penalized_not_raised():
     class Broken(CommonSource):
         name = "broken"
@@ -96,6 +98,8 @@ def test_failed_simulations_are_penalized_not_raised():
         assert record["reward"] == pytest.approx(-(FOM_CAP + VIOLATION_WEIGHT * 3))
 
 
+@pytest.mark.ngspice
+@pytest.mark.usefixtures("ngspice_available")
 def test_tia3_random_on_ngspice():
     result = size("tia3", method="random", budget=4, backend="ngspice", seed=0, progress=False)
     assert len(result.history) == 4
