@@ -17,7 +17,6 @@ import ctypes.util
 import itertools
 import multiprocessing as mp
 import os
-import re
 import shutil
 import subprocess
 import tempfile
