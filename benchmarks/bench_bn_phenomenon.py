@@ -93,6 +93,54 @@ def run_grid(
     return records
 
 
+def update_survival(mask: str, weight_bits: int, lr: float, momentum: float, batch_size: int, steps: int,
+                    seed: int = 0) -> list[dict[str, Any]]:
+    """Why no-BN nets stall: per crossbar layer, over the first ``steps`` SGD steps of a
+    ``nearest`` crossbar vgg-digits, the median proposed update ``|lr * step|`` in units of one
+    weight level and the fraction of weights that actually moved after snapping to the grid."""
+    import reram
+    import torch.nn.functional as F
+
+    from reram.models import vgg_digits
+
+    data = load_dataset("digits", seed=seed)
+    torch.manual_seed(seed)
+    net = reram.convert(vgg_digits(bn_mask=mask), reram.CrossbarConfig.from_dict(crossbar_config("nearest", weight_bits)))
+    layers = [(name, m) for name, m in net.named_modules() if isinstance(m, reram.CrossbarLayer)]
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+    order = torch.randperm(len(data.train_images), generator=torch.Generator().manual_seed(seed))
+    ratio = [0.0] * len(layers)
+    moved = [0.0] * len(layers)
+    net.train()
+    for step in range(steps):
+        index = order[step * batch_size: (step + 1) * batch_size]
+        optimizer.zero_grad()
+        F.cross_entropy(net(data.train_images[index]), data.train_labels[index]).backward()
+        before = [m.weight.detach().clone() for _, m in layers]
+        optimizer.step()
+        proposed = [m.weight.detach().clone() for _, m in layers]
+        for i, (_, m) in enumerate(layers):
+            m.programmed()  # snap onto the grid, as the next forward would
+            level = float(m.crossbar_weight_scale.max()) / (2 ** (weight_bits - 1) - 1)
+            ratio[i] += float((proposed[i] - before[i]).abs().median()) / level / steps
+            moved[i] += float((m.weight.detach() != before[i]).float().mean()) / steps
+    return [{"layer": name, "median_update_in_levels": r, "fraction_moved": f}
+            for (name, _), r, f in zip(layers, ratio, moved)]
+
+
+def survival_table(rows: dict[str, list[dict[str, Any]]]) -> str:
+    """Markdown: one row per layer, for each mask the median update (levels) and % moved."""
+    masks = list(rows)
+    lines = ["| layer | " + " | ".join(f"{m}: median update / level | {m}: weights moved" for m in masks) + " |",
+             "|" + "---|" * (1 + 2 * len(masks))]
+    for i, first in enumerate(rows[masks[0]]):
+        cells = []
+        for m in masks:
+            cells += [f"{rows[m][i]['median_update_in_levels']:.3f}", f"{100 * rows[m][i]['fraction_moved']:.2f} %"]
+        lines.append(f"| `{first['layer']}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def table(records: list[dict[str, Any]], masks: Sequence[str], labels: Sequence[str], model: str) -> str:
     """A Markdown table: rows = masks, columns = configs, cells = mean (min-max) accuracy."""
     n_sites = num_bn_sites(model)
@@ -134,6 +182,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cifar-configs", default="float,nearest", help="CIFAR-10 columns (default: %(default)s)")
     parser.add_argument("--cifar-masks", default="all,none", help="CIFAR-10 masks, all/none or bit strings "
                         "(the same strings for both models; default: %(default)s)")
+    parser.add_argument("--diagnose-steps", type=int, default=0,
+                        help="also measure, over this many first steps, how many nearest updates survive")
     parser.add_argument("--out-dir", default=str(RESULTS), help="where bn_phenomenon.{md,json} go")
     parser.add_argument("--name", default="bn_phenomenon", help="file stem of the results (default: %(default)s)")
     return parser.parse_args(argv)
@@ -142,6 +192,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     args = parse_args(argv)
+    import numba
+
+    # One thread for both: numba's OpenMP layer would otherwise reset torch's thread count to
+    # numba's at the first crossbar kernel, and results depend on thread counts.
+    numba.set_num_threads(1)
     torch.set_num_threads(1)
     started = time.perf_counter()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -150,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     out_dir = Path(args.out_dir)
     partial = out_dir / f"{args.name}.partial.json"
+    diagnosis: dict[str, Any] = {}
 
     def save_partial(record: dict[str, Any]) -> None:
         done = records + [record]
@@ -167,6 +223,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"### vgg-digits on digits ({len(digits.train_images)} train / {len(digits.test_images)} test, "
                 f"{args.epochs} epochs, seeds {args.seeds}; mean (min-max) final test accuracy)\n\n"
                 + table(recs, masks, [c[0] for c in cols], "vgg-digits"))
+        if args.diagnose_steps > 0:
+            rows = {mask: update_survival(mask, args.weight_bits, args.lr, args.momentum, args.batch_size,
+                                          args.diagnose_steps) for mask in ("all", "none")}
+            diagnosis = rows
+            sections.append(
+                f"### Surviving updates: crossbar nearest {args.weight_bits}b, first {args.diagnose_steps} steps "
+                f"(lr {args.lr}, momentum {args.momentum}, batch {args.batch_size})\n\n" + survival_table(rows))
         if args.data_dir is not None:
             cifar = load_dataset("cifar10", args.data_dir, max_train=args.cifar_max_train, max_test=args.cifar_max_test)
             cols = columns(args.cifar_configs.split(","), args.weight_bits)
@@ -185,10 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     command = "python benchmarks/bench_bn_phenomenon.py " + " ".join(sys.argv[1:] if argv is None else argv)
     footer = (f"Command: `{command.strip()}`; {elapsed / 60:.1f} min on {platform.machine()} "
-              f"({torch.get_num_threads()} torch thread, torch {torch.__version__}).")
+              f"(torch {torch.get_num_threads()} / numba {numba.get_num_threads()} threads, torch {torch.__version__}; "
+              f"CPU shared with other jobs, so times are upper bounds).")
     markdown = "\n\n".join(sections + [footer]) + "\n"
     atomic_write_json(out_dir / f"{args.name}.json", {
-        "command": command.strip(), "time_s": round(elapsed, 1), "args": vars(args), "runs": records})
+        "command": command.strip(), "time_s": round(elapsed, 1), "args": vars(args), "runs": records,
+        "update_survival": diagnosis})
     (out_dir / f"{args.name}.md").write_text(markdown)
     partial.unlink(missing_ok=True)
     print(markdown)
