@@ -12,10 +12,11 @@ Three ways to turn an evaluation into the value ``minimize_binary`` minimizes (`
 
 * ``"scalarized"``: ``-accuracy + lam * n_bn / P``.
 * ``"constrained"``: the fewest BN layers with ``accuracy >= reference - epsilon``, where the
-  reference is the all-BN accuracy (evaluated first). As a penalty objective: a feasible mask
-  scores ``n_bn / P`` (in ``[0, 1]``), an infeasible one ``1 + 10 * shortfall`` (the accuracy it
-  lacks, as a fraction), so every feasible mask beats every infeasible one and among infeasible
-  masks the closer one wins.
+  reference is the all-BN accuracy (evaluated first), and among those the most accurate. As a
+  penalty objective: a feasible mask scores ``(n_bn - margin / 2) / P`` (in ``[0, 1]``; ``margin``
+  = how far its accuracy clears the bar, a fraction, so fewer BN always wins and accuracy breaks
+  ties), an infeasible one ``1 + 10 * shortfall`` (the accuracy it lacks), so every feasible mask
+  beats every infeasible one and among infeasible masks the closer one wins.
 * ``"pareto"``: accuracy against BN count (``pareto_metric="n_bn"``) or against the estimated
   speedup (``"speedup"``). Both are recorded per evaluation and :func:`pareto_front` reports the
   non-dominated set. The search itself minimizes one scalarization,
@@ -212,8 +213,10 @@ def objective_value(
     if mode == "constrained":
         if reference_accuracy is None:
             raise ValueError("mode='constrained' needs reference_accuracy (the all-BN accuracy)")
-        shortfall = (reference_accuracy - epsilon) - evaluation.accuracy
-        return frac if shortfall <= 1e-12 else 1.0 + CONSTRAINT_PENALTY * shortfall
+        margin = evaluation.accuracy - (reference_accuracy - epsilon)
+        if margin >= -1e-12:  # feasible: fewest BN first, then the most accurate
+            return (evaluation.n_bn - 0.5 * min(max(margin, 0.0), 1.0)) / max(evaluation.num_sites, 1)
+        return 1.0 + CONSTRAINT_PENALTY * -margin
     raise ValueError(f"mode must be one of {', '.join(BN_OBJECTIVE_MODES)}; got {mode!r}")
 
 

@@ -96,8 +96,10 @@ def test_constrained_value_prefers_fewest_bn_among_feasible_masks():
     feasible_few, feasible_many, infeasible = _ev("0001", 0.895), _ev("0111", 0.95), _ev("0000", 0.50)
     values = [objective_value(e, "constrained", epsilon=0.01, reference_accuracy=ref)
               for e in (feasible_few, feasible_many, infeasible)]
-    assert values[0] == pytest.approx(0.25) and values[1] == pytest.approx(0.75)
+    assert values[0] == pytest.approx((1 - 0.5 * 0.005) / 4) and values[1] == pytest.approx((3 - 0.5 * 0.06) / 4)
     assert values[2] > 1.0  # every infeasible mask is worse than every feasible one
+    more_accurate = objective_value(_ev("0010", 0.93), "constrained", epsilon=0.01, reference_accuracy=ref)
+    assert more_accurate < values[0] < values[1]  # same BN count: the more accurate wins
     closer = objective_value(_ev("0000", 0.85), "constrained", epsilon=0.01, reference_accuracy=ref)
     assert 1.0 < closer < values[2]
     with pytest.raises(ValueError, match="reference_accuracy"):
@@ -114,7 +116,7 @@ def test_pareto_front_keeps_only_non_dominated_masks():
 def test_lookup_objective_scores_a_table_like_the_training_objective():
     table = [_ev(format(i, "03b"), acc) for i, acc in enumerate([0.2, 0.5, 0.6, 0.9, 0.3, 0.8, 0.85, 0.9])]
     lookup = LookupBNObjective(table, mode="constrained", epsilon=0.05)
-    assert lookup(np.array([0, 1, 1])) == pytest.approx(2 / 3)  # 0.9 >= 0.9 - 0.05
+    assert lookup(np.array([0, 1, 1])) == pytest.approx((2 - 0.5 * 0.05) / 3)  # 0.9 >= 0.9 - 0.05
     assert lookup(np.array([0, 0, 1])) > 1.0  # 0.5: infeasible
     assert lookup.reference_accuracy == 0.9 and lookup.calls == ["011", "001"]
     scalar = LookupBNObjective([e.to_dict() for e in table], mode="scalarized", lam=0.3)
