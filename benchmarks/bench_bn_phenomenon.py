@@ -45,15 +45,18 @@ def crossbar_config(update: str, weight_bits: int) -> dict[str, Any]:
 
 
 def columns(configs: Sequence[str], weight_bits: int) -> list[tuple[str, Any]]:
-    """``(label, config)`` for the requested columns (``float``, ``digital``, ``nearest``)."""
+    """``(label, config)`` for the requested columns: ``float``, ``digital`` or ``nearest``,
+    the crossbar ones optionally with their own weight bits (``nearest@5``)."""
     out: list[tuple[str, Any]] = []
-    for name in configs:
-        if name == "float":
+    for token in configs:
+        name, _, bits_text = token.partition("@")
+        if name == "float" and not bits_text:
             out.append(("float", "float"))
-        elif name in ("digital", "nearest"):
-            out.append((f"crossbar {name} {weight_bits}b", crossbar_config(name, weight_bits)))
-        else:
-            raise ValueError(f"config must be float, digital or nearest; got {name!r}")
+            continue
+        if name not in ("digital", "nearest") or (bits_text and not bits_text.isdigit()):
+            raise ValueError(f"config must be float, digital[@bits] or nearest[@bits]; got {token!r}")
+        bits = int(bits_text) if bits_text else weight_bits
+        out.append((f"crossbar {name} {bits}b", crossbar_config(name, bits)))
     return out
 
 
@@ -166,12 +169,12 @@ def table(records: list[dict[str, Any]], masks: Sequence[str], labels: Sequence[
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=10, help="digits epochs (default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=0.03, help="SGD learning rate (default: %(default)s)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (default: %(default)s)")
     parser.add_argument("--weight-bits", type=int, default=4, help="crossbar weight bits (default: %(default)s)")
-    parser.add_argument("--seeds", default="0,1", help="comma-separated seeds (default: %(default)s)")
-    parser.add_argument("--configs", default="float,nearest,digital", help="columns (default: %(default)s)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: %(default)s)")
+    parser.add_argument("--configs", default="float,digital,nearest,nearest@5", help="columns (default: %(default)s)")
     parser.add_argument("--masks", default="all,none,100000,000001,100001",
                         help="comma-separated BN masks for vgg-digits (default: %(default)s)")
     parser.add_argument("--skip-digits", action="store_true", help="only run the CIFAR-10 part")
@@ -182,6 +185,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cifar-configs", default="float,nearest", help="CIFAR-10 columns (default: %(default)s)")
     parser.add_argument("--cifar-masks", default="all,none", help="CIFAR-10 masks, all/none or bit strings "
                         "(the same strings for both models; default: %(default)s)")
+    parser.add_argument("--sweep-lrs", default="",
+                        help="comma-separated learning rates: also run float and the crossbar columns "
+                        "with all/no BN at each (seed of the first --seeds)")
     parser.add_argument("--diagnose-steps", type=int, default=0,
                         help="also measure, over this many first steps, how many nearest updates survive")
     parser.add_argument("--out-dir", default=str(RESULTS), help="where bn_phenomenon.{md,json} go")
@@ -223,6 +229,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"### vgg-digits on digits ({len(digits.train_images)} train / {len(digits.test_images)} test, "
                 f"{args.epochs} epochs, seeds {args.seeds}; mean (min-max) final test accuracy)\n\n"
                 + table(recs, masks, [c[0] for c in cols], "vgg-digits"))
+        if args.sweep_lrs:
+            digits = load_dataset("digits", seed=0)
+            cols = columns(args.configs.split(","), args.weight_bits)
+            lrs = [float(v) for v in args.sweep_lrs.split(",")]
+            sweep: dict[float, list[dict[str, Any]]] = {}
+            for lr in lrs:
+                sweep[lr] = run_grid("vgg-digits", "digits", digits, ["all", "none"], cols, seeds[:1],
+                                     dict(train, lr=lr), sys.stdout, save_partial)
+            header = "| lr | " + " | ".join(f"{label}: all BN / no BN" for label, _ in cols) + " |"
+            lines = [header, "|" + "---|" * (len(cols) + 1)]
+            for lr in lrs:
+                cells = []
+                for label, _ in cols:
+                    acc = {r["bn_mask"]: r["test_accuracy"] for r in sweep[lr] if r["column"] == label}
+                    cells.append(f"{acc['111111']:.3f} / {acc['000000']:.3f}")
+                lines.append(f"| {lr:g} | " + " | ".join(cells) + " |")
+            sections.append(f"### Learning-rate sweep, vgg-digits on digits ({args.epochs} epochs, seed {seeds[0]})"
+                            "\n\n" + "\n".join(lines))
         if args.diagnose_steps > 0:
             rows = {mask: update_survival(mask, args.weight_bits, args.lr, args.momentum, args.batch_size,
                                           args.diagnose_steps) for mask in ("all", "none")}
