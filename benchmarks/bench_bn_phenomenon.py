@@ -7,20 +7,20 @@ script trains the small VGG on the bundled 8x8 digits for every combination of
 
     {float, crossbar update="digital", crossbar update="nearest"} x {BN masks}
 
-(the two crossbar columns share the same weight precision, so they differ only in the update
-rule) and writes a Markdown table and the full JSON (per-epoch histories) to
+(``digital`` and ``nearest`` at the same weight precision differ only in the update rule; a
+column such as ``nearest@5`` adds another precision) and writes a Markdown table and the full JSON (per-epoch histories) to
 ``benchmarks/results/bn_phenomenon.{md,json}``. With ``--data-dir`` pointing at CIFAR-10 it
 also runs VGG11 and ResNet18 on it (``--cifar-*`` options size that part).
 
 Usage::
 
-    python benchmarks/bench_bn_phenomenon.py                       # digits, ~10 min on 1 core
+    python benchmarks/bench_bn_phenomenon.py --sweep-lrs 0.01,0.02,0.05,0.1 --diagnose-steps 20
+        # the table of docs/models.md: digits only, about 5 min on one core
     python benchmarks/bench_bn_phenomenon.py --data-dir ~/data --cifar-epochs 5 --cifar-max-train 5000
 """
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time

@@ -194,6 +194,7 @@ def atomic_write_json(path: str | Path, payload: dict[str, Any]) -> None:
         with os.fdopen(fd, "w") as handle:
             json.dump(_finite_or_null(payload), handle, indent=2, default=_json_default, allow_nan=False)
             handle.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -225,6 +226,7 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     os.close(fd)
     try:
         torch.save(state, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
