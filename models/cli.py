@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from .data import DATASET_NAMES
 from .registry import MODEL_NAMES
-from .train import TrainConfig, run_training
+from .train import TrainConfig, checkpoint_path, run_training
 
 __all__ = ["build_parser", "main"]
 
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; rerun the same command to resume from {config.checkpoint}", file=sys.stderr)
+        print(f"{PROG}: interrupted; rerun the same command to resume from {checkpoint_path(args.out)}", file=sys.stderr)
         return 130
     print(f"{PROG}: test_accuracy {result['test_accuracy']:.4f} after {result['epochs_done']} epochs "
           f"-> {args.out}")

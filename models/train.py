@@ -21,8 +21,9 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "atomic_write_json",
+    "checkpoint_path",
+    "thread_counts",
     "evaluate",
     "resolve_crossbar_config",
     "run_training",
@@ -185,6 +188,23 @@ def _keep_bn_full_precision(model: nn.Module) -> None:
         site.module.float()
 
 
+def checkpoint_path(out: str | Path) -> Path:
+    """Where :func:`run_training` keeps the checkpoint of a run writing its metrics to ``out``."""
+    return Path(out).with_suffix(".ckpt")
+
+
+def thread_counts() -> dict[str, int]:
+    """The torch and numba thread counts (CPU results are bit-identical only for equal counts)."""
+    counts = {"torch": torch.get_num_threads()}
+    try:
+        import numba
+
+        counts["numba"] = numba.get_num_threads()
+    except ImportError:  # numba is a dependency of reram, but keep this module importable
+        pass
+    return counts
+
+
 def atomic_write_json(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as JSON to ``path`` via a temporary file and ``os.replace``."""
     path = Path(path)
@@ -322,6 +342,13 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         history = list(state["history"])
         start_epoch = int(state["epoch"])
+        saved_threads = state.get("threads")
+        if saved_threads and saved_threads != thread_counts():
+            warnings.warn(
+                f"resuming {ckpt_path} with threads {thread_counts()} but it was written with "
+                f"{saved_threads}: the result may differ in the last bits from an uninterrupted run",
+                stacklevel=2,
+            )
     result = TrainResult(model=model, history=history, resumed_from_epoch=start_epoch, device=str(device))
 
     images, labels = data.train_images, data.train_labels
@@ -385,6 +412,7 @@ def train(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "history": history,
+                    "threads": thread_counts(),
                 },
             )
         if config.progress:
@@ -520,7 +548,7 @@ def run_training(
         "num_test": len(data.test_images),
     }
     if out is not None and train_config.checkpoint is None:
-        train_config.checkpoint = Path(out).with_suffix(".ckpt")
+        train_config = replace(train_config, checkpoint=checkpoint_path(out))
     started = time.perf_counter()
 
     def report(history: list[dict[str, Any]], complete: bool) -> dict[str, Any]:
@@ -531,6 +559,7 @@ def run_training(
             "bn_sites_kept": [site.name for site in bn_sites(net)],
             "train": train_config.fingerprint(),
             "device": device,
+            "threads": thread_counts(),
             "complete": complete,
             "epochs_done": len(history),
             "test_accuracy": last.get("test_accuracy"),

@@ -154,3 +154,15 @@ def test_run_training_rejects_bad_input_before_work(tmp_path: Path) -> None:
         run_training(bn_mask="101", data_dir=tmp_path / "never-read")
     with pytest.raises(ValueError, match="model vgg11 cannot take digits images of shape \\(1, 8, 8\\)"):
         run_training(model="vgg11", train_config=_cfg(epochs=1))
+
+
+def test_resume_with_other_thread_count_warns(digits, tmp_path: Path) -> None:
+    ckpt = tmp_path / "t.ckpt"
+    train(_tiny(), digits, _cfg(epochs=1, checkpoint=ckpt))
+    before = torch.get_num_threads()
+    torch.set_num_threads(before + 1)
+    try:
+        with pytest.warns(UserWarning, match="may differ in the last bits"):
+            train(_tiny(), digits, _cfg(epochs=1, checkpoint=ckpt))
+    finally:
+        torch.set_num_threads(before)
