@@ -126,3 +126,24 @@ def test_lookup_objective_scores_a_table_like_the_training_objective():
 def test_mask_bits_accepts_strings_and_arrays():
     assert mask_bits("10_01", 4) == "1001" and mask_bits(np.array([True, False]), 2) == "10"
     assert math.isclose(objective_value(_ev("10", 0.5), "scalarized", lam=0.2), -0.4)
+
+
+def test_digits_ground_truth_fixture_matches_the_cli_defaults():
+    from pathlib import Path
+
+    from reram.search.cli import build_parser
+
+    path = Path(__file__).resolve().parents[2] / "search" / "fixtures" / "digits_exhaustive.json"
+    doc = json.loads(path.read_text())
+    header, table = doc["header"], doc["evaluations"]
+    assert header["command"].startswith("python benchmarks/bench_bn_search.py enumerate")
+    assert {"date", "wall_time_s_this_run", "objective_settings", "code"} <= set(header)
+    defaults = build_parser().parse_args([])
+    made_with = BNObjective(model=defaults.model, dataset=defaults.dataset, config=defaults.config,
+                            epochs=defaults.epochs, batch_size=defaults.batch_size, lr=defaults.lr,
+                            seed=defaults.seed, hardware=defaults.hardware)
+    assert header["objective_settings"] == json.loads(json.dumps(made_with.fingerprint()))
+    masks = sorted(e["mask"] for e in table)
+    assert masks == [format(i, "06b") for i in range(64)]  # every mask, once
+    lookup = LookupBNObjective(table, mode="constrained", epsilon=defaults.epsilon)
+    assert all(0.0 <= lookup.evaluate(m).accuracy <= 1.0 for m in masks)
