@@ -94,3 +94,21 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     strip = lambda h: [{k: v for k, v in e.items() if k != "time_s"} for e in h]  # noqa: E731
     assert strip(resumed["history"]) == strip(reference["history"])
     assert resumed["test_accuracy"] == reference["test_accuracy"]
+
+
+def test_cli_on_mnist_and_cifar_fixtures(tmp_path: Path, writers) -> None:
+    writers.mnist(tmp_path / "mnist", compress=True)
+    out = tmp_path / "mnist.json"
+    assert main(["--model", "resnet20", "--dataset", "mnist", "--data-dir", str(tmp_path / "mnist"), "--epochs", "1",
+                 "--bn-mask", "none", "--quiet", "--out", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["dataset"] == "mnist" and metrics["num_train"] == 12 and metrics["bn_sites_kept"] == []
+
+    cifar = writers.cifar_archive(tmp_path / "cifar", images_per_batch=2)
+    out = tmp_path / "cifar.json"
+    with pytest.warns(UserWarning, match="md5"):
+        status = main(["--model", "resnet20", "--dataset", "cifar10", "--data-dir", str(cifar), "--augment",
+                       "--epochs", "1", "--config", "neurosim", "--quiet", "--out", str(out)])
+    assert status == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["augment"] is True and metrics["num_test"] == 2 and metrics["config"]["adc_bits"] == 5
