@@ -21,7 +21,7 @@ setup(
     python_requires=">=3.10",
     packages=["reram", *SUBPACKAGES],
     package_dir={"reram": "reram", **SUBPACKAGES},
-    package_data={"reram": ["hardware/*.json"], "reram.models": ["fixtures/*.json"]},
+    package_data={"reram": ["hardware/*.json"], "reram.search": ["fixtures/*.json"]},
     install_requires=[
         "torch>=2.1",
         "numpy>=1.24",

@@ -4,8 +4,8 @@ Prints, from one run with 1 thread:
 - the forward-time ratio crossbar / float for Linear 512 (b128), Linear 1024 (b256) and
   Conv2d 64->128 3x3 on 32x64x32x32, for the ideal, one-slice and ISAAC configs, and for the
   sliced configs the ratio to batched GEMMs doing the same multiply-adds;
-- the peak memory (RSS growth over the process after imports) of a VGG11 forward at batch 64,
-  float vs converted, each measured in a fresh subprocess.
+- the peak memory of a VGG11 forward at batch 64 (model and activations: peak RSS during the
+  forward over the RSS after imports), float vs converted, each in a fresh subprocess.
 
 Usage: python benchmarks/bench_layers.py [--quick] [--nonnegative] [--skip-memory] [--out F]
 """
@@ -18,25 +18,40 @@ import subprocess
 import sys
 
 MEMORY_PROBE = r"""
-import resource, sys, torch
+import ctypes, gc, sys, torch
 torch.set_num_threads(1)
 import reram
 from reram.models import vgg11
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def rss(field):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024.0
+
+x = torch.randn(64, 3, 32, 32)
+# load the numba runtime and compiled kernels first: a fixed cost, not the model's memory
+reram.convert(torch.nn.Conv2d(2, 2, 3), reram.CrossbarConfig())(torch.randn(1, 2, 4, 4))
+gc.collect()
+base = rss("VmRSS")
 model = vgg11(num_classes=10).eval()
 cfg = sys.argv[1]
 if cfg != "float":
-    model = reram.convert(model, reram.CrossbarConfig.preset(cfg) if cfg != "default" else reram.CrossbarConfig())
-x = torch.randn(64, 3, 32, 32)
+    config = reram.CrossbarConfig() if cfg == "default" else reram.CrossbarConfig.preset(cfg)
+    model = reram.convert(model, config)
+gc.collect()
+ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap back, as a long-running process would
+with open("/proc/self/clear_refs", "w") as fh:  # reset the peak: measure the forward alone
+    fh.write("5")
 with torch.no_grad():
     model(x)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((peak - base) / 1024.0)
+print(rss("VmHWM") - base)
 """
 
 
 def memory(config: str) -> float:
-    """Peak RSS growth in MiB of a VGG11 batch-64 forward in a fresh process."""
+    """Peak RSS in MiB during a VGG11 batch-64 forward (model included, conversion
+    excluded), over the process's RSS after imports, in a fresh process."""
     env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, config], capture_output=True,
                          text=True, env=env, check=True)
@@ -57,8 +72,8 @@ def main() -> None:
     print(format_table(rows))
     result = {"layers": rows, "nonnegative_input": args.nonnegative}
     if not args.skip_memory:
-        mem = {name: memory(name) for name in ("float", "default", "neurosim")}
-        print("\npeak memory of a VGG11 forward at batch 64 (RSS growth, MiB)")
+        mem = {name: memory(name) for name in ("float", "default", "neurosim", "isaac")}
+        print("\npeak memory of a VGG11 forward at batch 64 (model + activations, MiB)")
         for name, mib in mem.items():
             print(f"  {name:9s} {mib:8.1f}  ({mib / mem['float']:.2f}x float)")
         result["memory_mib"] = mem

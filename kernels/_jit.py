@@ -2,8 +2,10 @@
 
 ``cache=True`` keeps compiled code between runs. ``fastmath`` leaves out ``nnan``/``ninf`` so NaN
 checks and NaN propagation still work, and leaves out ``reassoc`` so results do not depend on
-vectorization. ``RERAM_NUMBA_PARALLEL=0`` turns off ``prange`` (the parallel loops write
-disjoint output rows, so they are bit-reproducible either way).
+vectorization. ``prange`` loops run in parallel only with ``RERAM_NUMBA_PARALLEL=1`` (they
+write disjoint output rows, so results are the same either way): off by default because the
+heavy work is torch's matrix products, which torch already parallelizes, and because numba's
+OpenMP layer would reset torch's thread count when it starts.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import os
 
 import numba
 
-PARALLEL = os.environ.get("RERAM_NUMBA_PARALLEL", "1") != "0"
+PARALLEL = os.environ.get("RERAM_NUMBA_PARALLEL", "0") == "1"
 FASTMATH = {"nsz", "arcp", "contract", "afn"}
 
 

@@ -98,7 +98,8 @@ def _adc_accumulate(currents, m, row_coef, col_coef, n_out, inv_step, code_lo, c
 
 
 def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef: np.ndarray,
-                   n_out: int, step: float, code_lo: float, code_hi: float) -> np.ndarray:
+                   n_out: int, step: float, code_lo: float, code_hi: float,
+                   out: np.ndarray | None = None) -> np.ndarray:
     """Digitize every column current and shift-add the ADC codes.
 
     Args:
@@ -114,10 +115,12 @@ def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef:
         step: ADC step (current per code).
         code_lo: lowest ADC code (0 for a unipolar ADC).
         code_hi: highest ADC code.
+        out: optional ``m x n_out`` float64 array (a view is fine) to accumulate into.
 
     Returns:
-        An ``m x n_out`` float64 array: ``sum_t sum_r sum_g row_coef[r] * col_coef[g] *
-        clip(round(I / step), code_lo, code_hi)``. NaN currents propagate.
+        The ``m x n_out`` float64 accumulator (``out`` when given) plus ``sum_t sum_r sum_g
+        row_coef[r] * col_coef[g] * clip(round(I / step), code_lo, code_hi)``. NaN currents
+        propagate.
     """
     if currents.ndim != 3:
         raise ValueError(f"currents must be 3-D (tiles x rows x cols), got shape {currents.shape}")
@@ -129,7 +132,13 @@ def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef:
                          f"row groups of {m} and {col_coef.shape[0]} column groups of {n_out}")
     if not step > 0:
         raise ValueError(f"step must be positive, got {step}")
-    acc = np.zeros((m, n_out), np.float64)
+    if out is None:
+        acc = np.zeros((m, n_out), np.float64)
+    else:
+        if out.shape != (m, n_out) or out.dtype != np.float64:
+            raise ValueError(f"out must be a float64 array of shape ({m}, {n_out}), got "
+                             f"{out.dtype} {out.shape}")
+        acc = out
     if m and n_out:
         _adc_accumulate(np.ascontiguousarray(currents, dtype=np.float32), int(m), row_coef,
                         col_coef, int(n_out), 1.0 / float(step), float(code_lo), float(code_hi),

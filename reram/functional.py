@@ -26,6 +26,8 @@ __all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_til
 
 #: Bytes of column currents held at once by the tiled simulation (chunked over inputs).
 CURRENT_BUFFER_BYTES = 8 << 20
+#: Bytes of im2col rows (and of their accumulators) held at once by the tiled convolution.
+CONV_UNFOLD_BYTES = 8 << 20
 
 _ALWAYS_SIMULATE = [False]
 
@@ -70,7 +72,10 @@ def quantize_input(x: torch.Tensor, config: CrossbarConfig, sample_dims: int
     view = safe.reshape(*lead, *([1] * sample_dims))
     codes = x * (levels / view)
     if config.input_levels is not None:
-        codes = codes + (torch.round(codes).clamp(-levels, levels) - codes).detach()
+        if torch.is_grad_enabled() and x.requires_grad:
+            codes = codes + (torch.round(codes).clamp(-levels, levels) - codes).detach()
+        else:  # no gradient needed: quantize in place, one copy of the input
+            codes.round_().clamp_(-levels, levels)
     return codes, scale
 
 
@@ -119,71 +124,148 @@ def _adc_accumulate_torch(currents: torch.Tensor, m: int, row_coef: np.ndarray,
     return torch.einsum("trmgo,r,g->mo", codes, rc, cc)
 
 
-def simulate_tiles(codes: torch.Tensor, tiled: torch.Tensor, config: CrossbarConfig,
-                   adc: AdcParams) -> torch.Tensor:
-    """Run inputs through tiled crossbars with per-tile ADCs and shift-add the codes.
+def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: CrossbarConfig,
+                   adc: AdcParams, groups: int = 1) -> torch.Tensor:
+    """Run inputs through the tiled crossbars with per-tile ADCs and shift-add the codes.
+
+    Loops over conv groups and row tiles; for each tile it takes the tile's cell levels
+    (:meth:`ProgrammedWeights.tile_cells`), and over chunks of inputs it streams the DAC
+    cycles (:func:`reram.kernels.split_input_cycles`), computes the column currents with one
+    matrix product (BLAS) and digitizes and accumulates them
+    (:func:`reram.kernels.adc_accumulate`). At most :data:`CURRENT_BUFFER_BYTES` of currents
+    exist at a time.
 
     Args:
-        codes: an ``m x K`` tensor of signed input codes.
-        tiled: a ``T x tile x (G * n_out)`` tensor of cell levels (``ProgrammedWeights.tiled``).
+        codes: an ``m x (groups * K)`` tensor of signed input codes.
+        program: the programmed weights (``out x K``).
         config: the crossbar config.
         adc: the ADC parameters for one tile.
+        groups: conv groups (group ``g`` sees input columns ``g*K:(g+1)*K``).
 
     Returns:
-        An ``m x n_out`` float64 tensor in units of (input code x weight level): multiply by
-        the input and weight scales to get the layer output.
+        An ``m x out`` float64 tensor in units of (input code x weight level): multiply by
+        the ADC step and the input and weight scales to get the layer output.
     """
-    m, k = codes.shape
-    n_tiles, tile, cols = tiled.shape
-    col_coef = column_coefficients(config)
-    n_out = cols // len(col_coef)
-    out = torch.zeros((m, n_out), dtype=torch.float64, device=codes.device)
-    if m == 0 or n_out == 0:
-        return out
-    codes = codes.detach().float().contiguous()
+    m = codes.shape[0]
+    out_features, k = program.weight2d.shape
+    per_group = out_features // groups
+    acc = torch.zeros((m, out_features), dtype=torch.float64, device=codes.device)
+    if m == 0 or out_features == 0:
+        return acc
+    codes = codes.detach().float()
     n_phases = 2 if bool((codes < 0).any()) else 1
     row_coef = _row_coefficients(config, n_phases)
+    col_coef = column_coefficients(config)
     n_cycles, cycle_bits = config.n_cycles, config.cycle_bits or 0
-    per_input = n_tiles * len(row_coef) * cols * 4
-    chunk = max(1, CURRENT_BUFFER_BYTES // per_input)
+    size = config.tile_size or max(k, 1)
+    cols = per_group * len(col_coef)
+    chunk = max(1, CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
     cpu = codes.device.type == "cpu"
-    for start in range(0, m, chunk):
-        part = codes[start:start + chunk]
-        if cpu:
-            streamed = torch.from_numpy(
-                split_input_cycles(part.numpy(), n_cycles, cycle_bits, n_phases, tile))
-        else:
-            streamed = _split_input_cycles_torch(part, n_cycles, cycle_bits, n_phases, tile)
-        currents = torch.bmm(streamed, tiled)
-        if cpu:
-            acc = torch.from_numpy(adc_accumulate(currents.numpy(), part.shape[0], row_coef,
-                                                  col_coef, n_out, adc.step, adc.code_lo,
-                                                  adc.code_hi))
-        else:
-            acc = _adc_accumulate_torch(currents, part.shape[0], row_coef, col_coef, n_out, adc)
-        out[start:start + part.shape[0]] = acc
-    return out
+    acc_np = acc.numpy() if cpu else None
+    for g in range(groups):
+        for t in range(program.n_tiles()):
+            cells = program.tile_cells(g, groups, t).to(codes.device)
+            lo, hi = g * k + t * size, g * k + min((t + 1) * size, k)
+            for start in range(0, m, chunk):
+                stop = min(m, start + chunk)
+                part = codes[start:stop, lo:hi]
+                if cpu:
+                    streamed = torch.from_numpy(split_input_cycles(
+                        part.numpy(), n_cycles, cycle_bits, n_phases, hi - lo))
+                    currents = torch.mm(streamed[0], cells)
+                    adc_accumulate(currents.numpy()[None], stop - start, row_coef, col_coef,
+                                   per_group, adc.step, adc.code_lo, adc.code_hi,
+                                   out=acc_np[start:stop, g * per_group:(g + 1) * per_group])
+                else:
+                    streamed = _split_input_cycles_torch(part, n_cycles, cycle_bits, n_phases,
+                                                         hi - lo)
+                    currents = torch.mm(streamed[0], cells)[None]
+                    acc[start:stop, g * per_group:(g + 1) * per_group] += _adc_accumulate_torch(
+                        currents, stop - start, row_coef, col_coef, per_group, adc)
+    return acc
 
 
-class _TiledCrossbar(torch.autograd.Function):
-    """``y = ADC-simulated(codes @ W) * scales`` with straight-through gradients."""
+def _scaled_output(acc: torch.Tensor, adc: AdcParams, unit_in: torch.Tensor,
+                   weight_unit: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    acc.mul_((adc.step * unit_in.double())[:, None]).mul_(weight_unit.double()[None, :])
+    return acc.to(dtype)
+
+
+class _TiledLinear(torch.autograd.Function):
+    """``y = ADC-simulated(codes @ W^T) * scales`` with straight-through gradients."""
 
     @staticmethod
-    def forward(ctx, codes, weight, unit_in, effective, tiled, config, adc, weight_unit):
-        acc = simulate_tiles(codes, tiled, config, adc)
-        y = acc * (adc.step * unit_in.double())[:, None] * weight_unit.double()[None, :]
-        ctx.save_for_backward(codes, unit_in, effective)
-        return y.to(codes.dtype)
+    def forward(ctx, codes, weight, unit_in, program, config, adc):
+        acc = simulate_tiles(codes, program, config, adc)
+        weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
+        if torch.is_grad_enabled() or any(ctx.needs_input_grad):
+            ctx.program = program
+            ctx.save_for_backward(codes, unit_in)
+        return _scaled_output(acc, adc, unit_in, weight_unit, codes.dtype)
 
     @staticmethod
     def backward(ctx, grad_y):
-        codes, unit_in, effective = ctx.saved_tensors
+        codes, unit_in = ctx.saved_tensors
+        effective = ctx.program.effective_weight().to(grad_y.device, grad_y.dtype)
         grad_codes = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_codes = (grad_y @ effective.to(grad_y.dtype)) * unit_in[:, None].to(grad_y.dtype)
+            grad_codes = (grad_y @ effective) * unit_in[:, None].to(grad_y.dtype)
         if ctx.needs_input_grad[1]:
             grad_weight = grad_y.t() @ (codes * unit_in[:, None]).to(grad_y.dtype)
-        return grad_codes, grad_weight, None, None, None, None, None, None
+        return grad_codes, grad_weight, None, None, None, None
+
+
+class _TiledConv2d(torch.autograd.Function):
+    """A conv whose im2col rows run through the simulated crossbars (straight-through grads).
+
+    ``codes`` are already padded; the forward pass unfolds chunks of samples so that the
+    im2col matrix of the whole batch never exists at once.
+    """
+
+    @staticmethod
+    def forward(ctx, codes, weight, unit_in, geometry, program, config, adc):
+        kernel_size, dilation, stride, groups, padding = geometry
+        n = codes.shape[0]
+        h_out = (codes.shape[2] + 2 * padding[0] - dilation[0] * (kernel_size[0] - 1) - 1) // stride[0] + 1
+        w_out = (codes.shape[3] + 2 * padding[1] - dilation[1] * (kernel_size[1] - 1) - 1) // stride[1] + 1
+        n_pos = h_out * w_out
+        out_ch = weight.shape[0]
+        y = codes.new_empty((n, out_ch, h_out, w_out))
+        weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
+        # chunk samples so that neither the im2col rows nor the float64 accumulator get large
+        per_sample = max(1, codes[0].numel() * kernel_size[0] * kernel_size[1] * 4,
+                         n_pos * out_ch * 8)
+        chunk = max(1, CONV_UNFOLD_BYTES // per_sample)
+        for start in range(0, n, chunk):
+            part = codes[start:start + chunk]
+            cols = F.unfold(part, kernel_size, dilation=dilation, padding=padding, stride=stride)
+            rows = cols.transpose(1, 2).reshape(part.shape[0] * n_pos, -1)
+            acc = simulate_tiles(rows, program, config, adc, groups=groups)
+            unit_rows = unit_in[start:start + part.shape[0]].repeat_interleave(n_pos)
+            out = _scaled_output(acc, adc, unit_rows, weight_unit, codes.dtype)
+            y[start:start + part.shape[0]] = out.reshape(part.shape[0], h_out, w_out, out_ch).permute(0, 3, 1, 2)
+        if torch.is_grad_enabled() or any(ctx.needs_input_grad):
+            ctx.program, ctx.geometry = program, geometry
+            ctx.save_for_backward(codes, unit_in)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        codes, unit_in = ctx.saved_tensors
+        kernel_size, dilation, stride, groups, padding = ctx.geometry
+        effective = ctx.program.effective_weight().to(grad_y.device, grad_y.dtype)
+        effective = effective.reshape(grad_y.shape[1], -1, *kernel_size)
+        unit = unit_in.to(grad_y.dtype)[:, None, None, None]
+        grad_codes = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_codes = torch.nn.grad.conv2d_input(codes.shape, effective, grad_y, stride=stride,
+                                                    padding=padding, dilation=dilation,
+                                                    groups=groups) * unit
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.nn.grad.conv2d_weight(codes * unit, effective.shape, grad_y,
+                                                      stride=stride, padding=padding,
+                                                      dilation=dilation, groups=groups)
+        return grad_codes, grad_weight, None, None, None, None, None
 
 
 def _needs_tiles(config: CrossbarConfig, k: int) -> Optional[AdcParams]:
@@ -200,22 +282,6 @@ def _needs_tiles(config: CrossbarConfig, k: int) -> Optional[AdcParams]:
 def _straight_through(weight: torch.Tensor, effective: torch.Tensor) -> torch.Tensor:
     effective = effective.to(weight.dtype).reshape(weight.shape)
     return weight + (effective - weight).detach()
-
-
-def _matmul_groups(codes2d: torch.Tensor, unit_in: torch.Tensor, weight2d: torch.Tensor,
-                   program: ProgrammedWeights, config: CrossbarConfig, adc: AdcParams,
-                   groups: int) -> torch.Tensor:
-    out_features, k = weight2d.shape
-    per_group = out_features // groups
-    weight_unit = program.scale / float(config.weight_levels or 1)
-    tiles = program.tiled(config, groups)
-    outs = []
-    for g in range(groups):
-        rows = slice(g * per_group, (g + 1) * per_group)
-        outs.append(_TiledCrossbar.apply(
-            codes2d[:, g * k:(g + 1) * k], weight2d[rows], unit_in, program.effective[rows],
-            tiles[g], config, adc, weight_unit[rows]))
-    return outs[0] if groups == 1 else torch.cat(outs, dim=1)
 
 
 def crossbar_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
@@ -239,10 +305,10 @@ def crossbar_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
     adc = _needs_tiles(config, weight.shape[1])
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[..., None]
-        return F.linear(x_q, _straight_through(weight, program.effective), bias)
+        return F.linear(x_q, _straight_through(weight, program.effective_weight()), bias)
     lead = x.shape[:-1]
-    y = _matmul_groups(codes.reshape(-1, x.shape[-1]), unit_in.reshape(-1), weight, program,
-                       config, adc, groups=1)
+    y = _TiledLinear.apply(codes.reshape(-1, x.shape[-1]), weight, unit_in.reshape(-1),
+                           program, config, adc)
     y = y.reshape(*lead, weight.shape[0])
     return y if bias is None else y + bias
 
@@ -269,24 +335,16 @@ def crossbar_conv2d(x: torch.Tensor, layer: torch.nn.Conv2d, program: Programmed
     adc = _needs_tiles(config, k)
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[:, None, None, None]
-        return layer._conv_forward(x_q, _straight_through(weight, program.effective), layer.bias)
+        return layer._conv_forward(x_q, _straight_through(weight, program.effective_weight()),
+                                   layer.bias)
     padding = layer.padding
     if layer.padding_mode != "zeros" or isinstance(padding, str):
-        codes = _explicit_padding(codes, layer)
-        padding = 0
-    n = x.shape[0]
-    cols = F.unfold(codes, layer.kernel_size, dilation=layer.dilation, padding=padding,
-                    stride=layer.stride)                       # N x (C*kh*kw) x L
-    n_pos = cols.shape[-1]
-    codes2d = cols.transpose(1, 2).reshape(n * n_pos, -1)
-    unit_rows = unit_in.repeat_interleave(n_pos)
-    y = _matmul_groups(codes2d, unit_rows, weight.reshape(weight.shape[0], -1), program, config,
-                       adc, groups=layer.groups)
-    h_out, w_out = _output_size(x, layer)
-    y = y.reshape(n, h_out, w_out, -1).permute(0, 3, 1, 2)
+        codes, padding = _explicit_padding(codes, layer), (0, 0)
+    geometry = (layer.kernel_size, layer.dilation, layer.stride, layer.groups, tuple(padding))
+    y = _TiledConv2d.apply(codes, weight, unit_in, geometry, program, config, adc)
     if layer.bias is not None:
         y = y + layer.bias[None, :, None, None]
-    return y.contiguous()
+    return y
 
 
 def _explicit_padding(codes: torch.Tensor, layer: torch.nn.Conv2d) -> torch.Tensor:
@@ -299,21 +357,7 @@ def _explicit_padding(codes: torch.Tensor, layer: torch.nn.Conv2d) -> torch.Tens
             pads += [total // 2, total - total // 2]
     else:
         pads = [p for p in reversed(layer.padding) for _ in range(2)]
+        if not any(pads):
+            return codes
     mode = "constant" if layer.padding_mode == "zeros" else layer.padding_mode
     return F.pad(codes, pads, mode=mode)
-
-
-def _output_size(x: torch.Tensor, layer: torch.nn.Conv2d) -> tuple[int, int]:
-    sizes = []
-    for i in range(2):
-        size = x.shape[2 + i]
-        if isinstance(layer.padding, str):
-            if layer.padding == "same":
-                sizes.append(size)
-                continue
-            pad = 0
-        else:
-            pad = layer.padding[i]
-        eff = layer.dilation[i] * (layer.kernel_size[i] - 1) + 1
-        sizes.append((size + 2 * pad - eff) // layer.stride[i] + 1)
-    return sizes[0], sizes[1]

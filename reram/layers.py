@@ -56,6 +56,7 @@ class CrossbarLayer:
         self._programmed_key: Any = None
         self._defects: Optional[tuple] = None
         self._rescale = True
+        self._reloaded = False
         if w.device.type != "meta":
             self.program()
 
@@ -95,35 +96,37 @@ class CrossbarLayer:
                 seq = np.random.SeedSequence([cfg.seed, int(self.crossbar_update_count)])
                 generator = torch.Generator().manual_seed(int(seq.generate_state(1)[0]))
                 w2d = snap_to_grid(w2d, scale, cfg, generator)
-            self.crossbar_update_count += 1
+            if not self._reloaded:  # re-programming loaded weights is not an update
+                self.crossbar_update_count += 1
         else:
             scale = weight_scale(w2d, cfg)
             self.crossbar_weight_scale.copy_(scale)
-        self._rescale = False
+        self._rescale = self._reloaded = False
         if self._defects is None and cfg.has_defects:
             self._defects = draw_defects(cfg, tuple(w2d.shape), cfg.seed)
         faults, var = self._defects if self._defects is not None else (None, None)
-        keep = _needs_tiles(cfg, w2d.shape[1]) is not None
-        self._programmed = program_weights(w2d, self.crossbar_weight_scale, cfg, faults, var,
-                                           keep_cells=keep)
+        self._programmed = program_weights(w2d, self.crossbar_weight_scale, cfg, faults, var)
         if self._grid_update():  # the weight lives on the conductance grid
             self.weight.copy_(self._programmed.snapped.reshape(self.weight.shape))
+        self._programmed.snapped = None
+        if not self.training and _needs_tiles(cfg, w2d.shape[1]) is not None:
+            self._programmed.effective = None  # inference through the tiles does not need it
         self._programmed_key = self._weight_key()
         return self._programmed
 
     def programmed(self) -> ProgrammedWeights:
         """The programmed state, re-programming first if ``weight`` changed since."""
-        prog = self._programmed
-        if prog is None or self._programmed_key != self._weight_key():
+        if self._programmed is None or self._programmed_key != self._weight_key():
             self.program()
-        elif prog.cells is None and prog._tiled is None and _needs_tiles(
-                self.crossbar_config, self._weight_2d().shape[1]) is not None:
-            self.program()  # the cell levels were dropped but the tiled path needs them now
-        return self._programmed
+        prog = self._programmed
+        if (not self.training and prog.effective is not None
+                and _needs_tiles(self.crossbar_config, prog.weight2d.shape[1]) is not None):
+            prog.effective = None  # inference through the tiles needs no effective weight
+        return prog
 
     def effective_weight(self) -> torch.Tensor:
         """The weight the crossbar realizes (quantization and defects), shaped like ``weight``."""
-        return self.programmed().effective.reshape(self.weight.shape).to(self.weight.dtype)
+        return self.programmed().effective_weight().reshape(self.weight.shape).to(self.weight.dtype)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
@@ -132,6 +135,8 @@ class CrossbarLayer:
         scale_key = prefix + "crossbar_weight_scale"
         if scale_key not in state_dict:  # a float checkpoint: take a fresh grid from its weights
             self._rescale = True
+        else:
+            self._reloaded = True
         for key in (scale_key, prefix + "crossbar_update_count"):
             if key not in state_dict and key in missing_keys:
                 missing_keys.remove(key)

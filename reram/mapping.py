@@ -9,7 +9,7 @@ tiled cell layout and ADC parameters the forward pass uses. Imports ``reram.conf
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -167,56 +167,95 @@ def adc_params(config: CrossbarConfig, rows: int) -> Optional[AdcParams]:
     return AdcParams(step=step, code_lo=lo, code_hi=hi, full_scale=full, lossless=lossless)
 
 
+#: A layer's tile cell levels are kept between forward passes when they take at most this
+#: many bytes; larger layers regenerate each tile from the weights when it is needed (cheap next
+#: to the tile products), so a converted model needs little more memory than the float one.
+TILE_CACHE_BYTES = 8 << 20
+
+
 @dataclass
 class ProgrammedWeights:
     """The state of a programmed crossbar pair for one weight matrix (``out x K``).
 
     Attributes:
+        weight2d: the ``out x K`` weights as programmed (a view of the layer's weight; on the
+            conductance grid for ``update="nearest"``/``"stochastic"``).
         scale: an ``out``-dim float32 tensor, the weight scale ``s_w`` of each output row.
-        cells: a ``2 x n_slices x out x K`` float32 tensor of effective cell levels (None once
-            laid out by :meth:`tiled`, or when not kept).
-        effective: an ``out x K`` float32 tensor, the weight the crossbar realizes.
-        snapped: an ``out x K`` float32 tensor, the weights rounded onto the conductance grid
-            (before defects): what ``update="nearest"`` stores back into ``weight``.
+        config: the crossbar config.
+        faults: the layer's stuck-at fault map or None (see :func:`draw_defects`).
+        var: the layer's variation factors or None.
+        effective: the ``out x K`` float32 weight the crossbar realizes, or None until
+            :meth:`effective_weight` computes it.
+        snapped: the weights rounded onto the conductance grid (before defects): what
+            ``update="nearest"`` stores back into ``weight``; None once consumed.
     """
 
+    weight2d: torch.Tensor
     scale: torch.Tensor
-    cells: Optional[torch.Tensor]
-    effective: torch.Tensor
+    config: CrossbarConfig
+    faults: Optional[np.ndarray] = None
+    var: Optional[np.ndarray] = None
+    effective: Optional[torch.Tensor] = None
     snapped: Optional[torch.Tensor] = None
-    _tiled: Optional[list] = None
+    _tile_cache: dict = field(default_factory=dict)
 
-    def tiled(self, config: CrossbarConfig, groups: int = 1) -> list[torch.Tensor]:
-        """Cell levels laid out for the batched tile product, one tensor per conv group.
+    @property
+    def inv_scale(self) -> torch.Tensor:
+        """``L / s_w`` per output row (0 where the scale is 0), float64."""
+        s = self.scale.to(self.weight2d.device, torch.float64)
+        norm = float(self.config.weight_levels or 1)
+        return torch.where(s > 0, norm / torch.where(s > 0, s, torch.ones_like(s)), torch.zeros_like(s))
 
-        Each is ``T x tile x (G * out_g)``: rows tiled (zero-padded to whole tiles), columns
-        grouped by (array, slice) for ``differential="digital"`` (``G = 2 * n_slices``) or by
-        slice with ``G+ - G-`` already subtracted for ``"analog"`` (``G = n_slices``).
+    def effective_weight(self) -> torch.Tensor:
+        """The weight the crossbar realizes (computed once, then cached)."""
+        if self.effective is None:
+            cfg = self.config
+            if cfg.weight_levels is None and self.faults is None and self.var is None:
+                self.effective = self.weight2d.clone()  # realized exactly
+            else:
+                self.effective = _run_programming(self.weight2d, self.inv_scale, cfg,
+                                                  self.faults, self.var, cells=False)[2]
+        return self.effective
+
+    def n_tiles(self) -> int:
+        """Row tiles of the input dimension ``K``."""
+        k = self.weight2d.shape[1]
+        return max(1, -(-k // (self.config.tile_size or max(k, 1))))
+
+    def tile_cells(self, group: int, groups: int, tile: int) -> torch.Tensor:
+        """Cell levels of one row tile of one conv group, laid out for the tile product.
+
+        Returns:
+            A ``k_t x (G * out_g)`` float32 tensor (``k_t`` the tile's rows): columns grouped
+            by (array, slice) for ``differential="digital"`` (``G = 2 * n_slices``, matching
+            :func:`column_coefficients`) or by slice with ``G+ - G-`` subtracted for
+            ``"analog"`` (``G = n_slices``).
         """
-        if self._tiled is None:
-            if self.cells is None:
-                raise RuntimeError("cell levels were not kept at programming time")
-            out_features, k = self.effective.shape
-            tile = config.tile_size or max(k, 1)
-            n_tiles = max(1, -(-k // tile))
-            per_group = out_features // groups
-            result = []
-            for g in range(groups):
-                c = self.cells[:, :, g * per_group:(g + 1) * per_group]
-                if config.differential == "analog":
-                    c = (c[0] - c[1])[None]
-                c = c.reshape(-1, per_group, k)             # (G, out_g, K)
-                c = c.permute(2, 0, 1).reshape(k, -1)       # (K, G * out_g)
-                padded = c.new_zeros((n_tiles * tile, c.shape[1]))
-                padded[:k] = c
-                result.append(padded.reshape(n_tiles, tile, -1).contiguous())
-            self._tiled = result
-            self.cells = None  # the tiled copy replaces it
-        return self._tiled
+        key = (group, groups, tile)
+        if key in self._tile_cache:
+            return self._tile_cache[key]
+        cfg = self.config
+        out_features, k = self.weight2d.shape
+        per_group = out_features // groups
+        size = cfg.tile_size or max(k, 1)
+        rows = slice(group * per_group, (group + 1) * per_group)
+        cols = slice(tile * size, min((tile + 1) * size, k))
+        faults = None if self.faults is None else self.faults[:, :, rows, cols]
+        var = None if self.var is None else self.var[:, :, rows, cols]
+        cells = _run_programming(self.weight2d[rows, cols], self.inv_scale[rows], cfg, faults,
+                                 var, cells=True)[0]
+        if cfg.differential == "analog":
+            cells = (cells[0] - cells[1])[None]
+        k_t = cells.shape[-1]
+        laid = cells.reshape(-1, per_group, k_t).permute(2, 0, 1).reshape(k_t, -1).contiguous()
+        per_layer = self.weight2d.numel() * 4 * len(column_coefficients(cfg))
+        if per_layer <= TILE_CACHE_BYTES:
+            self._tile_cache[key] = laid
+        return laid
 
 
 def column_coefficients(config: CrossbarConfig) -> np.ndarray:
-    """Shift-add weight of each column group (array, slice), matching :meth:`tiled`."""
+    """Shift-add weight of each column group (array, slice), matching :meth:`tile_cells`."""
     bits = config.slice_bits or 0
     shifts = np.array([float(1 << (k * bits)) for k in range(config.n_slices)])
     if config.differential == "analog":
@@ -224,41 +263,50 @@ def column_coefficients(config: CrossbarConfig) -> np.ndarray:
     return np.concatenate([shifts, -shifts])
 
 
+def _run_programming(w2d: torch.Tensor, inv: torch.Tensor, config: CrossbarConfig,
+                     faults: Optional[np.ndarray], var: Optional[np.ndarray], cells: bool
+                     ) -> tuple[Optional[torch.Tensor], torch.Tensor, torch.Tensor]:
+    """``(cells, magnitude, effective)`` of a weight block: numba on CPU, torch elsewhere."""
+    levels = config.weight_levels
+    w = w2d.detach().float()
+    if w.device.type == "cpu":
+        c, magnitude, effective = program_cells(
+            w.numpy(), inv.cpu().numpy(), levels or 0, config.n_slices, config.slice_bits or 0,
+            faults, var, _r_min(config), keep_cells=cells)
+        return (None if c is None else torch.from_numpy(c)), torch.from_numpy(magnitude), \
+            torch.from_numpy(effective)
+    ft = None if faults is None else torch.as_tensor(np.ascontiguousarray(faults), device=w.device)
+    vt = None if var is None else torch.as_tensor(np.ascontiguousarray(var), device=w.device)
+    c, magnitude = _program_cells_torch(w, inv, config, ft, vt)
+    shifts = torch.tensor(column_coefficients(config.replace(differential="analog")),
+                          dtype=torch.float64, device=w.device)
+    net = torch.einsum("k,koi->oi", shifts, (c[0] - c[1]).double())
+    unit = torch.where(inv > 0, 1.0 / torch.where(inv > 0, inv, torch.ones_like(inv)), torch.zeros_like(inv))
+    return (c if cells else None), magnitude, (net * unit[:, None]).float()
+
+
 def program_weights(w2d: torch.Tensor, scale: torch.Tensor, config: CrossbarConfig,
                     faults: Optional[np.ndarray] = None, var: Optional[np.ndarray] = None,
-                    keep_cells: bool = True) -> ProgrammedWeights:
+                    ) -> ProgrammedWeights:
     """Program an ``out x K`` weight matrix with per-row scale ``scale``.
 
-    CPU tensors go through the numba kernel, other devices through its torch twin; both give
-    the same levels. ``keep_cells=False`` drops the per-cell levels once the effective weight
-    is known (the forward pass then cannot take the tiled ADC path).
+    Computes the effective weight and the grid-snapped weights in one pass (numba on CPU,
+    its torch twin elsewhere); tile cell levels are produced later, per tile, when a forward
+    pass simulates the tiles.
 
     Raises:
         ValueError: if the weights contain NaN or infinity.
     """
-    w = w2d.detach().float()
+    w = w2d.detach()
     if not bool(torch.isfinite(w).all()):
         raise ValueError("weight contains NaN or infinity; a crossbar cannot be programmed with it")
+    prog = ProgrammedWeights(weight2d=w if w.dtype == torch.float32 else w.float(),
+                             scale=scale.float(), config=config, faults=faults, var=var)
     levels = config.weight_levels
-    norm = float(levels) if levels is not None else 1.0
-    s = scale.to(w.device, torch.float64)
-    inv = torch.where(s > 0, norm / torch.where(s > 0, s, torch.ones_like(s)), torch.zeros_like(s))
-    if w.device.type == "cpu":
-        cells_np, magnitude_np, effective_np = program_cells(
-            w.numpy(), inv.numpy(), levels or 0, config.n_slices, config.slice_bits or 0,
-            faults, var, _r_min(config), keep_cells=keep_cells)
-        cells = None if cells_np is None else torch.from_numpy(cells_np)
-        magnitude, effective = torch.from_numpy(magnitude_np), torch.from_numpy(effective_np)
-    else:
-        ft = None if faults is None else torch.as_tensor(faults, device=w.device)
-        vt = None if var is None else torch.as_tensor(var, device=w.device)
-        cells, magnitude = _program_cells_torch(w, inv, config, ft, vt)
-        shifts = torch.tensor(column_coefficients(config.replace(differential="analog")),
-                              dtype=torch.float64, device=w.device)
-        net = torch.einsum("k,koi->oi", shifts, (cells[0] - cells[1]).double())
-        effective = (net * (s / norm)[:, None]).float()
-    if levels is None and faults is None and var is None:
-        effective = w.clone()  # unquantized, defect-free cells realize the weight exactly
-    snapped = magnitude * (s / norm).float()[:, None] if levels is not None else w
-    return ProgrammedWeights(scale=scale.float(), cells=cells if keep_cells else None,
-                             effective=effective, snapped=snapped)
+    if levels is None:
+        prog.effective_weight()
+        return prog
+    _, magnitude, prog.effective = _run_programming(prog.weight2d, prog.inv_scale, config,
+                                                    faults, var, cells=False)
+    prog.snapped = magnitude * (prog.scale.to(magnitude.device) / levels)[:, None]
+    return prog

@@ -253,28 +253,42 @@ def test_gradients_are_straight_through():
 
 def test_torch_path_matches_numba_path():
     """The CUDA path (torch twins of the kernels) run on CPU gives the numba path's result."""
-    from reram import functional
-    from reram.mapping import _program_cells_torch, program_weights, weight_scale
+    from reram import functional, mapping
+    from reram.kernels import adc_accumulate, program_cells, split_input_cycles
     cfg = SMALL.replace(saf0_rate=0.05, variation=0.1)
     layer = CrossbarLinear(50, 7, config=cfg)
     prog = layer.programmed()
-    w2d = layer.weight.detach()
-    inv = (cfg.weight_levels / weight_scale(w2d, cfg)).double()
     faults, var = layer._defects
-    cells_t, _ = _program_cells_torch(w2d, inv, cfg, torch.as_tensor(faults), torch.as_tensor(var))
-    assert prog.cells is not None
-    torch.testing.assert_close(cells_t, prog.cells, rtol=1e-5, atol=1e-5)
+    cells_t, mag_t = mapping._program_cells_torch(prog.weight2d, prog.inv_scale, cfg,
+                                                  torch.as_tensor(faults), torch.as_tensor(var))
+    cells_n, mag_n, _ = program_cells(prog.weight2d.numpy(), prog.inv_scale.numpy(), cfg.weight_levels,
+                                      cfg.n_slices, cfg.slice_bits, faults, var, mapping._r_min(cfg))
+    torch.testing.assert_close(cells_t, torch.from_numpy(cells_n), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(mag_t, torch.from_numpy(mag_n))
     codes = torch.randint(-15, 16, (9, 50)).float()
-    tiled = prog.tiled(cfg)[0]
-    adc = functional._needs_tiles(cfg, 50)
-    cpu = functional.simulate_tiles(codes, tiled, cfg, adc)
     streamed = functional._split_input_cycles_torch(codes, cfg.n_cycles, cfg.cycle_bits, 2, cfg.tile_size)
-    from reram.kernels import split_input_cycles
-    assert torch.equal(streamed, torch.from_numpy(split_input_cycles(codes.numpy(), cfg.n_cycles, cfg.cycle_bits, 2, cfg.tile_size)))
-    currents = torch.bmm(streamed, tiled)
-    twin = functional._adc_accumulate_torch(currents, 9, functional._row_coefficients(cfg, 2),
-                                            reram.mapping.column_coefficients(cfg), 7, adc)
-    torch.testing.assert_close(twin, cpu)
+    assert torch.equal(streamed, torch.from_numpy(
+        split_input_cycles(codes.numpy(), cfg.n_cycles, cfg.cycle_bits, 2, cfg.tile_size)))
+    adc = functional._needs_tiles(cfg, 50)
+    rows, cols = functional._row_coefficients(cfg, 2), mapping.column_coefficients(cfg)
+    currents = torch.rand(2, len(rows) * 9, len(cols) * 7) * 300
+    twin = functional._adc_accumulate_torch(currents, 9, rows, cols, 7, adc)
+    numba_acc = adc_accumulate(currents.numpy(), 9, rows, cols, 7, adc.step, adc.code_lo, adc.code_hi)
+    torch.testing.assert_close(twin, torch.from_numpy(numba_acc))
+
+
+def test_big_layers_regenerate_tiles_with_the_same_result(monkeypatch):
+    from reram import mapping
+    layer = CrossbarLinear(300, 40, config=SMALL.replace(saf1_rate=0.02))
+    x = torch.randn(5, 300)
+    with always_simulate_tiles():
+        cached = layer(x)
+        assert layer.programmed()._tile_cache
+        monkeypatch.setattr(mapping, "TILE_CACHE_BYTES", 0)
+        fresh = CrossbarLinear(300, 40, config=SMALL.replace(saf1_rate=0.02))
+        fresh.load_state_dict(layer.state_dict())
+        assert torch.equal(fresh(x), cached)
+        assert not fresh.programmed()._tile_cache
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -287,3 +301,18 @@ def test_cuda_matches_cpu():
         want = layer(inp)
         got = copy.deepcopy(layer).cuda()(inp.cuda()).cpu()
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_reloading_a_checkpoint_is_not_an_update():
+    layer = CrossbarLinear(10, 4, config=SMALL.replace(update="stochastic"))
+    opt = torch.optim.SGD(layer.parameters(), lr=0.5)
+    layer(torch.randn(3, 10)).sum().backward()
+    opt.step()
+    layer(torch.randn(3, 10))
+    state = copy.deepcopy(layer.state_dict())
+    clone = CrossbarLinear(10, 4, config=SMALL.replace(update="stochastic"))
+    clone.load_state_dict(state)
+    x = torch.randn(3, 10)
+    assert torch.equal(clone(x), layer(x))
+    assert int(clone.crossbar_update_count) == int(layer.crossbar_update_count)
+    assert torch.equal(clone.weight, layer.weight)
