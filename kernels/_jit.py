@@ -18,5 +18,10 @@ FASTMATH = {"nsz", "arcp", "contract", "afn"}
 
 
 def jit(parallel: bool = False):
-    """``numba.njit`` with the project's flags; ``parallel`` only when the switch allows."""
-    return numba.njit(cache=True, nogil=True, fastmath=FASTMATH, parallel=parallel and PARALLEL)
+    """``numba.njit`` with the project's flags; ``parallel`` only when the switch allows.
+
+    Parallel builds are not cached: numba's on-disk cache does not key on the ``parallel``
+    flag, so a cached build of one kind would be loaded for the other.
+    """
+    par = parallel and PARALLEL
+    return numba.njit(cache=not par, nogil=True, fastmath=FASTMATH, parallel=par)

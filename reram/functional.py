@@ -169,19 +169,23 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
             for start in range(0, m, chunk):
                 stop = min(m, start + chunk)
                 part = codes[start:stop, lo:hi]
-                if cpu:
+                if n_cycles == 1 and n_phases == 1:  # the codes are the DAC inputs
+                    currents = torch.mm(part, cells)
+                elif cpu:
                     streamed = torch.from_numpy(split_input_cycles(
                         part.numpy(), n_cycles, cycle_bits, n_phases, hi - lo))
                     currents = torch.mm(streamed[0], cells)
+                else:
+                    streamed = _split_input_cycles_torch(part, n_cycles, cycle_bits, n_phases,
+                                                         hi - lo)
+                    currents = torch.mm(streamed[0], cells)
+                if cpu:
                     adc_accumulate(currents.numpy()[None], stop - start, row_coef, col_coef,
                                    per_group, adc.step, adc.code_lo, adc.code_hi,
                                    out=acc_np[start:stop, g * per_group:(g + 1) * per_group])
                 else:
-                    streamed = _split_input_cycles_torch(part, n_cycles, cycle_bits, n_phases,
-                                                         hi - lo)
-                    currents = torch.mm(streamed[0], cells)[None]
                     acc[start:stop, g * per_group:(g + 1) * per_group] += _adc_accumulate_torch(
-                        currents, stop - start, row_coef, col_coef, per_group, adc)
+                        currents[None], stop - start, row_coef, col_coef, per_group, adc)
     return acc
 
 
@@ -238,8 +242,7 @@ class _TiledConv2d(torch.autograd.Function):
         chunk = max(1, CONV_UNFOLD_BYTES // per_sample)
         for start in range(0, n, chunk):
             part = codes[start:start + chunk]
-            cols = F.unfold(part, kernel_size, dilation=dilation, padding=padding, stride=stride)
-            rows = cols.transpose(1, 2).reshape(part.shape[0] * n_pos, -1)
+            rows = _patches(part, kernel_size, dilation, padding, stride)
             acc = simulate_tiles(rows, program, config, adc, groups=groups)
             unit_rows = unit_in[start:start + part.shape[0]].repeat_interleave(n_pos)
             out = _scaled_output(acc, adc, unit_rows, weight_unit, codes.dtype)
@@ -266,6 +269,18 @@ class _TiledConv2d(torch.autograd.Function):
                                                       stride=stride, padding=padding,
                                                       dilation=dilation, groups=groups)
         return grad_codes, grad_weight, None, None, None, None, None
+
+
+def _patches(x: torch.Tensor, kernel_size, dilation, padding, stride) -> torch.Tensor:
+    """im2col rows ``(n * H_out * W_out) x (C * kh * kw)`` of ``x`` (one copy, no transpose)."""
+    if padding[0] or padding[1]:
+        x = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
+    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
+    p = x.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)
+    if dh > 1 or dw > 1:
+        p = p[..., ::dh, ::dw]
+    n, c, h_out, w_out = p.shape[:4]
+    return p.permute(0, 2, 3, 1, 4, 5).reshape(n * h_out * w_out, c * kh * kw)
 
 
 def _needs_tiles(config: CrossbarConfig, k: int) -> Optional[AdcParams]:

@@ -40,8 +40,9 @@ def _cases(quick: bool) -> list[tuple[str, Callable[[], nn.Module], tuple[int, .
             ("Conv2d 64->128 3x3 32x64x32x32", lambda: nn.Conv2d(64, 128, 3, padding=1), (32, 64, 32, 32))]
 
 
-def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> Callable[[], torch.Tensor]:
-    """Batched GEMMs with the tile simulation's shapes and chunking (same multiply-adds)."""
+def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> Callable[[], None]:
+    """The tile simulation's matrix products alone: one product per row tile and chunk of
+    inputs, with the same shapes and chunking (so the same multiply-adds)."""
     from reram.functional import CURRENT_BUFFER_BYTES, quantize_input
     from reram.mapping import column_coefficients
     if isinstance(layer, nn.Conv2d):
@@ -50,22 +51,19 @@ def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> 
     else:
         k, rows = layer.in_features, x.shape[0]
     codes, _ = quantize_input(x, cfg, 3 if x.dim() == 4 else 1)
-    n_phases = 2 if bool((codes < 0).any()) else 1
+    row_groups = (2 if bool((codes < 0).any()) else 1) * cfg.n_cycles
     tile = cfg.tile_size or k
-    n_tiles = -(-k // tile)
     cols = len(column_coefficients(cfg)) * layer.weight.shape[0]
-    row_groups = n_phases * cfg.n_cycles
-    chunk = max(1, CURRENT_BUFFER_BYTES // (n_tiles * row_groups * cols * 4))
-    a = torch.randn(n_tiles, row_groups * min(chunk, rows), tile)
-    b = torch.randn(n_tiles, tile, cols)
-    full, rest = divmod(rows, chunk)
-    a_rest = torch.randn(n_tiles, row_groups * rest, tile)
+    chunk = max(1, CURRENT_BUFFER_BYTES // (row_groups * cols * 4))
+    widths = [min(tile, k - t) for t in range(0, k, tile)]
+    a = torch.randn(row_groups * min(chunk, rows), tile)
+    b = torch.randn(tile, cols)
 
     def run() -> None:
-        for _ in range(full):
-            torch.bmm(a, b)
-        if rest:
-            torch.bmm(a_rest, b)
+        for width in widths:
+            for start in range(0, rows, chunk):
+                m = min(chunk, rows - start) * row_groups
+                torch.mm(a[:m, :width], b[:width])
     return run
 
 
