@@ -22,11 +22,15 @@ __all__ = ["run_layer_benchmark", "benchmark_configs", "format_table"]
 
 
 def benchmark_configs() -> dict[str, CrossbarConfig]:
-    """The three configs of the layer benchmark."""
+    """The configs of the layer benchmark: ideal, one slice and one cycle with per-tile ADCs
+    (G+ and G- converted separately, as DESIGN.md's signal chain; and subtracted before one
+    bipolar ADC, ``differential="analog"``), and the ISAAC preset."""
+    one_slice = CrossbarConfig(tile_size=128, weight_bits=8, cell_bits=7, input_bits=8,
+                               dac_bits=8, adc_bits=8)
     return {
         "ideal": CrossbarConfig.ideal(),
-        "one-slice": CrossbarConfig(tile_size=128, weight_bits=8, cell_bits=7, input_bits=8,
-                                    dac_bits=8, adc_bits=8),
+        "one-slice": one_slice,
+        "one-slice/analog-diff": one_slice.replace(differential="analog"),
         "isaac": CrossbarConfig.preset("isaac"),
     }
 
@@ -124,10 +128,10 @@ def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
 
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of :func:`run_layer_benchmark` rows."""
-    lines = [f"{'case':34s} {'config':10s} {'float ms':>9s} {'xbar ms':>9s} {'xbar/float':>10s} "
+    lines = [f"{'case':31s} {'config':21s} {'float ms':>9s} {'xbar ms':>9s} {'xbar/float':>10s} "
              f"{'GEMM ms':>9s} {'xbar/GEMM':>9s}"]
     for r in rows:
         gemm = f"{r['gemm_s'] * 1e3:9.2f} {r['ratio_vs_gemm']:9.2f}" if "gemm_s" in r else f"{'-':>9s} {'-':>9s}"
-        lines.append(f"{r['case']:34s} {r['config']:10s} {r['float_s'] * 1e3:9.2f} "
+        lines.append(f"{r['case']:31s} {r['config']:21s} {r['float_s'] * 1e3:9.2f} "
                      f"{r['crossbar_s'] * 1e3:9.2f} {r['ratio']:10.2f} {gemm}")
     return "\n".join(lines)
