@@ -43,7 +43,9 @@ def small_cnn() -> nn.Module:
                          nn.Flatten(), nn.Linear(32 * 4, 10))
 
 
-def _train(model: nn.Module, epochs: int, label: str) -> tuple[float, list[float]]:
+def train_on_digits(model: nn.Module, epochs: int, label: str = "train") -> tuple[float, list[float]]:
+    """Train with Adam on 1400 digits (fixed split and shuffles), return test accuracy and
+    per-epoch training loss."""
     d = load_digits()
     x = torch.tensor(d.images, dtype=torch.float32)[:, None] / 16.0
     y = torch.tensor(d.target)
@@ -60,7 +62,7 @@ def _train(model: nn.Module, epochs: int, label: str) -> tuple[float, list[float
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(b)
+            total += loss.item() * len(b)
         losses.append(total / len(idx))
     with torch.no_grad():
         acc = float((model(x[test_idx]).argmax(1) == y[test_idx]).float().mean())
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, cfg in demo_configs().items():
         start = time.time()
         model = small_cnn() if cfg is None else reram.convert(small_cnn(), cfg)
-        acc, losses = _train(model, args.epochs, name)
+        acc, losses = train_on_digits(model, args.epochs, name)
         results.append({"config": name, "crossbar": None if cfg is None else cfg.to_dict(),
                         "test_accuracy": acc, "train_loss": losses, "seconds": time.time() - start})
         print(f"{name:28s} test accuracy {acc:6.1%}   ({time.time() - start:5.1f} s)")
