@@ -50,10 +50,11 @@ def test_each_method_finds_known_optimum(method: str, budget: int) -> None:
     assert res.best_y == min(r.y for r in res.history)
 
 
-def test_bo_beats_random_on_noisy_sparse_target() -> None:
+@pytest.mark.parametrize("kernel", ["hamming", "hamming+linear"])
+def test_bo_beats_random_on_noisy_sparse_target(kernel: str) -> None:
     problem = HammingTarget(dim=12, n_ones=3, seed=1, noise_std=0.05)
     bo = minimize_binary(problem, 12, 30, method="bo", n_init=8, seed=0,
-                         options=BOOptions(exhaustive_limit=16))  # forces local search
+                         options=BOOptions(exhaustive_limit=16, kernel=kernel))  # local search
     rnd = minimize_binary(problem, 12, 30, method="random", seed=0)
     assert bo.best_y < rnd.best_y
     assert np.array_equal(bo.best_x, problem.optimizer)
@@ -158,6 +159,8 @@ def test_bad_inputs_raise_before_any_evaluation(kwargs, match) -> None:
 def test_bad_options_values() -> None:
     with pytest.raises(ValueError, match="n_starts must be an integer >= 1"):
         BOOptions(n_starts=0)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        BOOptions(kernel="diffusion")
     with pytest.raises(ValueError, match="final_temperature_ratio"):
         AnnealOptions(final_temperature_ratio=2.0)
     with pytest.raises(TypeError, match="objective must be callable"):
