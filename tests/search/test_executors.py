@@ -112,3 +112,7 @@ def test_ray_matches_in_process_and_records_failures(ray_local) -> None:
     assert all(r.y != os.getpid() for r in res.history if r.ok), "ran in the driver"
     executor.close()
     assert ray_local.is_initialized(), "an executor must not shut down a Ray it did not start"
+    by_name = minimize_binary(problem, dim=8, budget=4, method="random", batch_size=2,
+                              executor="ray", seed=0)
+    assert len(by_name.history) == 4 and all(r.ok for r in by_name.history)
+    assert ray_local.is_initialized()
