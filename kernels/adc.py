@@ -17,7 +17,7 @@ from ._jit import jit
 @jit(parallel=True)
 def _split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile, out):
     m, k_total = codes.shape
-    radix = float(1 << cycle_bits) if cycle_bits > 0 else 1.0
+    mask = (1 << cycle_bits) - 1
     for b in prange(m):
         for k in range(k_total):
             c = codes[b, k]
@@ -34,10 +34,9 @@ def _split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile, out):
             if cycle_bits == 0:
                 out[t, phase * n_cycles * m + b, col] = mag
                 continue
+            q = np.int64(mag)
             for j in range(n_cycles):
-                higher = np.floor(mag / radix)
-                out[t, (phase * n_cycles + j) * m + b, col] = mag - higher * radix
-                mag = higher
+                out[t, (phase * n_cycles + j) * m + b, col] = float((q >> (j * cycle_bits)) & mask)
 
 
 def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phases: int,

@@ -13,6 +13,7 @@ only when a ``RayExecutor`` is built.
 from __future__ import annotations
 
 from .baselines import AnnealOptions
+from .bn_objective import BNObjective, LookupBNObjective, MaskEvaluation, pareto_front
 from .executors import (
     Executor,
     InProcessExecutor,
@@ -41,6 +42,10 @@ __all__ = [
     "Contamination",
     "Ising",
     "HammingTarget",
+    "BNObjective",
+    "LookupBNObjective",
+    "MaskEvaluation",
+    "pareto_front",
 ]
 
 
