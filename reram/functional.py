@@ -170,15 +170,14 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
                 stop = min(m, start + chunk)
                 part = codes[start:stop, lo:hi]
                 if n_cycles == 1 and n_phases == 1:  # the codes are the DAC inputs
-                    currents = torch.mm(part, cells)
+                    streamed = part
                 elif cpu:
                     streamed = torch.from_numpy(split_input_cycles(
-                        part.numpy(), n_cycles, cycle_bits, n_phases, hi - lo))
-                    currents = torch.mm(streamed[0], cells)
+                        part.numpy(), n_cycles, cycle_bits, n_phases, hi - lo))[0]
                 else:
                     streamed = _split_input_cycles_torch(part, n_cycles, cycle_bits, n_phases,
-                                                         hi - lo)
-                    currents = torch.mm(streamed[0], cells)
+                                                         hi - lo)[0]
+                currents = torch.mm(streamed, cells)
                 if cpu:
                     adc_accumulate(currents.numpy()[None], stop - start, row_coef, col_coef,
                                    per_group, adc.step, adc.code_lo, adc.code_hi,
