@@ -1,9 +1,11 @@
 """``reram-demo``: convert a small CNN, train it on the bundled digits on simulated crossbars.
 
 Trains the same network (same seed) in float and converted with several crossbar configs, and
-prints test accuracy per config: ideal crossbars, a realistic chip (8-bit weights on 4-bit
-cells, 8-bit inputs, 8-bit per-tile ADCs, stuck-at faults and variation, digital weight update)
-and a low-precision chip with the hardware's nearest-level update and no BatchNorm.
+prints test accuracy per config: ideal crossbars; a realistic chip (8-bit weights on 2-bit
+cells, 8-bit inputs streamed 1 bit per cycle, 8-bit per-tile ADCs, stuck-at faults and variation,
+digital weight update); the same chip with 4-bit cells and 4-bit DACs, whose column currents
+need 15 bits, so the 8-bit ADC drops the low ones; and a 4-bit chip with the hardware's
+nearest-level update and no BatchNorm.
 """
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ def demo_configs() -> dict[str, reram.CrossbarConfig | None]:
         "float": None,
         "ideal crossbar": reram.CrossbarConfig.ideal(),
         "realistic, digital update": reram.CrossbarConfig(
+            tile_size=128, weight_bits=8, cell_bits=2, input_bits=8, dac_bits=1, adc_bits=8,
+            saf0_rate=0.005, saf1_rate=0.005, variation=0.05, update="digital"),
+        "coarse ADC, digital update": reram.CrossbarConfig(
             tile_size=128, weight_bits=8, cell_bits=4, input_bits=8, dac_bits=4, adc_bits=8,
             saf0_rate=0.005, saf1_rate=0.005, variation=0.05, update="digital"),
         "4-bit, nearest update": reram.CrossbarConfig(
