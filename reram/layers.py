@@ -82,7 +82,7 @@ class CrossbarLayer:
         ``max|W|``. With ``"digital"`` the scale follows the full-precision master weights.
 
         Returns:
-            The programmed state (scale, effective weight, cell levels).
+            The programmed state (scale, effective weight; tile cell levels on demand).
         """
         cfg = self.crossbar_config
         w2d = self._weight_2d()
@@ -110,7 +110,9 @@ class CrossbarLayer:
             self.weight.copy_(self._programmed.snapped.reshape(self.weight.shape))
         self._programmed.snapped = None
         if not self.training and _needs_tiles(cfg, w2d.shape[1]) is not None:
-            self._programmed.effective = None  # inference through the tiles does not need it
+            # inference through the tiles does not need it; dropping it here (not only in
+            # programmed()) keeps a converted eval-mode model at about the float model's size
+            self._programmed.effective = None
         self._programmed_key = self._weight_key()
         return self._programmed
 
@@ -121,7 +123,7 @@ class CrossbarLayer:
         prog = self._programmed
         if (not self.training and prog.effective is not None
                 and _needs_tiles(self.crossbar_config, prog.weight2d.shape[1]) is not None):
-            prog.effective = None  # inference through the tiles needs no effective weight
+            prog.effective = None  # switched to eval after programming: release it now
         return prog
 
     def effective_weight(self) -> torch.Tensor:
