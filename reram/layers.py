@@ -68,6 +68,10 @@ class CrossbarLayer:
     def _weight_2d(self) -> torch.Tensor:
         return self.weight.detach().reshape(self.weight.shape[0], -1)
 
+    def _row_order(self) -> Optional[torch.Tensor]:
+        """Which weight column drives each crossbar row; None: the natural order."""
+        return None
+
     def _grid_update(self) -> bool:
         cfg = self.crossbar_config
         return cfg.update in ("nearest", "stochastic") and cfg.weight_bits is not None
@@ -105,7 +109,8 @@ class CrossbarLayer:
         if self._defects is None and cfg.has_defects:
             self._defects = draw_defects(cfg, tuple(w2d.shape), cfg.seed)
         faults, var = self._defects if self._defects is not None else (None, None)
-        self._programmed = program_weights(w2d, self.crossbar_weight_scale, cfg, faults, var)
+        self._programmed = program_weights(w2d, self.crossbar_weight_scale, cfg, faults, var,
+                                           row_order=self._row_order())
         if self._grid_update():  # the weight lives on the conductance grid
             self.weight.copy_(self._programmed.snapped.reshape(self.weight.shape))
         self._programmed.snapped = None
@@ -260,6 +265,13 @@ class CrossbarConv2d(CrossbarLayer, nn.Conv2d):
                          dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode,
                          device=device, dtype=dtype)
         self._init_crossbar(config)
+
+    def _row_order(self) -> Optional[torch.Tensor]:
+        """``(kh, kw, C)`` row order for ungrouped convs (see ``ProgrammedWeights.row_order``)."""
+        if self.groups != 1:
+            return None
+        c, kh, kw = self.weight.shape[1:]
+        return torch.arange(c * kh * kw).reshape(c, kh, kw).permute(1, 2, 0).reshape(-1)
 
     @staticmethod
     def _constructor_args(module: nn.Conv2d) -> dict:

@@ -188,6 +188,10 @@ class ProgrammedWeights:
             :meth:`effective_weight` computes it.
         snapped: the weights rounded onto the conductance grid (before defects): what
             ``update="nearest"`` stores back into ``weight``; None once consumed.
+        row_order: which weight column drives each crossbar row (a permutation of ``K``), or
+            None for the natural order. Conv layers use ``(kh, kw, C)`` order, so that one tile
+            holds consecutive channels of one kernel position (and im2col rows can be cut from
+            a channels-last input without a gather).
     """
 
     weight2d: torch.Tensor
@@ -197,6 +201,7 @@ class ProgrammedWeights:
     var: Optional[np.ndarray] = None
     effective: Optional[torch.Tensor] = None
     snapped: Optional[torch.Tensor] = None
+    row_order: Optional[torch.Tensor] = None
     _tile_cache: dict = field(default_factory=dict)
 
     @property
@@ -240,9 +245,11 @@ class ProgrammedWeights:
         size = cfg.tile_size or max(k, 1)
         rows = slice(group * per_group, (group + 1) * per_group)
         cols = slice(tile * size, min((tile + 1) * size, k))
-        faults = None if self.faults is None else self.faults[:, :, rows, cols]
-        var = None if self.var is None else self.var[:, :, rows, cols]
-        cells = _run_programming(self.weight2d[rows, cols], self.inv_scale[rows], cfg, faults,
+        if self.row_order is not None:
+            cols = self.row_order[cols].cpu().numpy()
+        faults = None if self.faults is None else self.faults[:, :, rows][..., cols]
+        var = None if self.var is None else self.var[:, :, rows][..., cols]
+        cells = _run_programming(self.weight2d[rows][:, cols], self.inv_scale[rows], cfg, faults,
                                  var, cells=True)[0]
         if cfg.differential == "analog":
             cells = (cells[0] - cells[1])[None]
@@ -287,7 +294,7 @@ def _run_programming(w2d: torch.Tensor, inv: torch.Tensor, config: CrossbarConfi
 
 def program_weights(w2d: torch.Tensor, scale: torch.Tensor, config: CrossbarConfig,
                     faults: Optional[np.ndarray] = None, var: Optional[np.ndarray] = None,
-                    ) -> ProgrammedWeights:
+                    row_order: Optional[torch.Tensor] = None) -> ProgrammedWeights:
     """Program an ``out x K`` weight matrix with per-row scale ``scale``.
 
     Computes the effective weight and the grid-snapped weights in one pass (numba on CPU,
@@ -301,7 +308,8 @@ def program_weights(w2d: torch.Tensor, scale: torch.Tensor, config: CrossbarConf
     if not bool(torch.isfinite(w).all()):
         raise ValueError("weight contains NaN or infinity; a crossbar cannot be programmed with it")
     prog = ProgrammedWeights(weight2d=w if w.dtype == torch.float32 else w.float(),
-                             scale=scale.float(), config=config, faults=faults, var=var)
+                             scale=scale.float(), config=config, faults=faults, var=var,
+                             row_order=row_order)
     levels = config.weight_levels
     if levels is None:
         prog.effective_weight()

@@ -60,11 +60,15 @@ def test_lossless_adc_equals_quantized_product(cfg):
 
 @pytest.mark.parametrize("kwargs", [
     dict(kernel_size=3, padding=1), dict(kernel_size=3, stride=2, groups=2, bias=False),
+    dict(kernel_size=3, padding=1, config=_lossless(SMALL.replace(saf0_rate=0.1, saf1_rate=0.1))),
+    dict(kernel_size=(3, 2), stride=(2, 1), dilation=(1, 2), groups=2, padding=1,
+         config=_lossless(SMALL.replace(saf0_rate=0.1, saf1_rate=0.1))),
     dict(kernel_size=(2, 3), dilation=2, padding=(1, 2)), dict(kernel_size=3, padding=1, padding_mode="reflect"),
     dict(kernel_size=1), dict(kernel_size=3, padding="same"),
 ])
 def test_lossless_conv_equals_quantized_conv(kwargs):
-    conv = CrossbarConv2d(4, 6, config=_lossless(SMALL), **kwargs)
+    kwargs = {"config": _lossless(SMALL), **kwargs}
+    conv = CrossbarConv2d(4, 6, **kwargs)
     x = torch.randn(2, 4, 7, 8)
     with always_simulate_tiles():
         y = conv(x)
