@@ -55,9 +55,9 @@ def _program_cells(w, inv_scale, levels, n_slices, slice_bits, faults, var_facto
                         lvl = a if a < 1.0 else 1.0
                     if has_faults:
                         f = faults[pm, k, o, i]
-                        if f == 1:
+                        if f == FAULT_SA0:
                             lvl = 0.0
-                        elif f == 2:
+                        elif f == FAULT_SA1:
                             lvl = float(cell_max)
                     if has_var:
                         lvl = (r_min + lvl) * var_factor[pm, k, o, i] - r_min

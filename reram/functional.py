@@ -201,7 +201,7 @@ class _TiledLinear(torch.autograd.Function):
     def forward(ctx, codes, weight, unit_in, program, config, adc):
         acc = simulate_tiles(codes, program, config, adc)
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
-        if torch.is_grad_enabled() or any(ctx.needs_input_grad):
+        if any(ctx.needs_input_grad):  # grad mode is always off inside forward
             ctx.program = program
             ctx.save_for_backward(codes, unit_in)
         return _scaled_output(acc, adc, unit_in, weight_unit, codes.dtype)
@@ -247,7 +247,7 @@ class _TiledConv2d(torch.autograd.Function):
             unit_rows = unit_in[start:start + part.shape[0]].repeat_interleave(n_pos)
             out = _scaled_output(acc, adc, unit_rows, weight_unit, codes.dtype)
             y[start:start + part.shape[0]] = out.reshape(part.shape[0], h_out, w_out, out_ch).permute(0, 3, 1, 2)
-        if torch.is_grad_enabled() or any(ctx.needs_input_grad):
+        if any(ctx.needs_input_grad):  # grad mode is always off inside forward
             ctx.program, ctx.geometry = program, geometry
             ctx.save_for_backward(codes, unit_in)
         return y

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from reram.config import CrossbarConfig
-from reram.kernels import program_cells
+from reram.kernels.programming import FAULT_SA0, FAULT_SA1, program_cells
 
 __all__ = [
     "ProgrammedWeights", "weight_scale", "snap_to_grid", "draw_defects", "program_weights",
@@ -74,8 +74,8 @@ def draw_defects(config: CrossbarConfig, shape: tuple[int, int], seed: int
     if config.saf0_rate > 0 or config.saf1_rate > 0:
         u = rng.random(cells_shape, dtype=np.float32)
         faults = np.zeros(cells_shape, np.int8)
-        faults[u < config.saf0_rate] = 1
-        faults[(u >= config.saf0_rate) & (u < config.saf0_rate + config.saf1_rate)] = 2
+        faults[u < config.saf0_rate] = FAULT_SA0
+        faults[(u >= config.saf0_rate) & (u < config.saf0_rate + config.saf1_rate)] = FAULT_SA1
     if config.variation > 0:
         var = np.exp(config.variation * rng.standard_normal(cells_shape, dtype=np.float32))
     return faults, var
@@ -114,8 +114,8 @@ def _program_cells_torch(w2d: torch.Tensor, inv_scale: torch.Tensor, config: Cro
         cells[0, 0] = torch.where(neg, torch.zeros_like(lvl), lvl)
         cells[1, 0] = torch.where(neg, lvl, torch.zeros_like(lvl))
     if faults is not None:
-        cells = torch.where(faults == 1, torch.zeros_like(cells), cells)
-        cells = torch.where(faults == 2, torch.full_like(cells, float(_cell_max(config))), cells)
+        cells = torch.where(faults == FAULT_SA0, torch.zeros_like(cells), cells)
+        cells = torch.where(faults == FAULT_SA1, torch.full_like(cells, float(_cell_max(config))), cells)
     if var is not None:
         r = _r_min(config)
         cells = (r + cells) * var - r
