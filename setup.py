@@ -19,9 +19,9 @@ setup(
     description="ReRAM crossbar simulation for training CNNs, heterogeneous ReRAM+GPU "
     "scheduling, BatchNorm search and analog circuit sizing",
     python_requires=">=3.10",
-    packages=["reram", *SUBPACKAGES],
+    packages=["reram", "reram.sim", "reram.cost", "reram.apps", *SUBPACKAGES],
     package_dir={"reram": "reram", **SUBPACKAGES},
-    package_data={"reram": ["hardware/*.json"], "reram.search": ["fixtures/*.json"]},
+    package_data={"reram.cost": ["specs/*.json"], "reram.apps": ["fixtures/*.json"]},
     install_requires=[
         "torch>=2.1",
         "numpy>=1.24",
@@ -39,11 +39,11 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "reram-demo=reram.demo:main",
-            "reram-train=reram.models.cli:main",
-            "reram-bn-search=reram.search.cli:main",
-            "reram-bench=reram.bench:main",
-            "reram-size=reram.analog.cli:main",
+            "reram-demo=reram.apps.demo:main",
+            "reram-train=reram.apps.train_cli:main",
+            "reram-bn-search=reram.apps.bn_search_cli:main",
+            "reram-bench=reram.apps.bench_cli:main",
+            "reram-size=reram.apps.size_cli:main",
         ]
     },
 )

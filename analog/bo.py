@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .sizing import FOM_CAP, Evaluation, Problem
+from .problem import FOM_CAP, Evaluation, Problem
 
 __all__ = ["run_bo", "BO_DEFAULTS"]
 
@@ -79,6 +79,9 @@ def run_bo(problem: Problem, rng: np.random.Generator, seed: int, options: dict[
         seed: seeds the Sobol designs and the MC sampler.
         options: see :data:`BO_DEFAULTS`.
     """
+    from reram.deps import import_botorch
+
+    import_botorch()
     from botorch.acquisition.logei import qLogExpectedImprovement
     from botorch.acquisition.objective import GenericMCObjective
     from botorch.models import SingleTaskGP

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .sizing import Problem
+from .problem import Problem
 
 __all__ = ["GroupDecoderActor", "RewardCritic", "run_rl", "RL_DEFAULTS"]
 

@@ -32,7 +32,8 @@ import torch
 
 from reram.models import format_bn_mask, num_bn_sites, parse_bn_mask
 from reram.models.data import load_dataset
-from reram.models.train import TrainConfig, atomic_write_json, run_training
+from reram.io import atomic_write_json
+from reram.models.train import TrainConfig, run_training
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -3,7 +3,7 @@
 Part 1 (``enumerate``): train every one of the 2^P BN masks of ``vgg-digits`` (P = 6, 64 masks)
 with the default objective of ``reram-bn-search`` (same crossbar, epochs, learning rate, seed)
 and store the table, with a header saying how it was made, as
-``search/fixtures/digits_exhaustive.json``. Trained masks are cached per mask (``--cache-dir``),
+``reram/apps/fixtures/digits_exhaustive.json``. Trained masks are cached per mask (``--cache-dir``),
 so a killed run resumes, and a cache filled by ``reram-bn-search`` with the same settings
 (``results/bn_search/evals``) is reused as is: its files hold the same training fingerprint.
 
@@ -33,23 +33,23 @@ from typing import Any
 
 import numpy as np
 
+from reram.io import atomic_write_json
 from reram.search import minimize_binary
-from reram.search.bn_objective import (
+from reram.apps.bn_objective import (
     BNObjective,
     LookupBNObjective,
     MaskEvaluation,
-    _atomic_write_text,
     pareto_front,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "search" / "fixtures" / "digits_exhaustive.json"
+FIXTURE = ROOT / "reram" / "apps" / "fixtures" / "digits_exhaustive.json"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def cli_defaults() -> dict[str, Any]:
     """The objective settings ``reram-bn-search`` uses by default (read from its parser)."""
-    from reram.search.cli import build_parser
+    from reram.apps.bn_search_cli import build_parser
 
     args = build_parser().parse_args([])
     return {"model": args.model, "dataset": args.dataset, "config": json.loads(args.config),
@@ -111,7 +111,7 @@ def enumerate_masks(cache_dir: str, threads: int) -> int:
                 "reram-bn-search run with the same settings, which trains the same way) are reused",
     }
     FIXTURE.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(FIXTURE, json.dumps({"header": header, "evaluations": table}, indent=1) + "\n")
+    atomic_write_json(FIXTURE, {"header": header, "evaluations": table}, indent=1)
     print(f"wrote {FIXTURE} ({len(table)} masks, {wall:.0f} s, {reused} from cache)")
     return 0
 
@@ -164,7 +164,7 @@ def run_bo(seeds: int, budget: int, tolerance: float, methods: Sequence[str]) ->
               + ", ".join(f"`{e.mask}` {e.accuracy:.3f}" for e in front),
               "", f"Command: `python benchmarks/bench_bn_search.py {' '.join(sys.argv[1:])}`; {out['time_s']:.0f} s."]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(RESULTS / "bn_search_groundtruth.json", json.dumps(out, indent=1))
+    atomic_write_json(RESULTS / "bn_search_groundtruth.json", out, indent=1)
     (RESULTS / "bn_search_groundtruth.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from reram.bench import measure_breakdown
+from reram.cost.gpu_profile import measure_breakdown
 from reram.models import build_model
-from reram.scheduler import schedule
+from reram.cost.scheduler import schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("conv", "linear", "bn", "act", "pool", "other")

@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
-    from reram.layer_benchmark import format_table, run_layer_benchmark
+    from reram.apps.layer_benchmark import format_table, run_layer_benchmark
     rows = run_layer_benchmark(threads=1, quick=args.quick, nonnegative_input=args.nonnegative)
     print(f"forward time, 1 thread, {'non-negative' if args.nonnegative else 'signed'} inputs")
     print(format_table(rows))

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from reram.bench import _speedup_table, plot_speedup, run_bn_sweep, run_speedup
-from reram.hardware import load_hardware
+from reram.apps.speedup import plot_speedup, run_bn_sweep, run_speedup, speedup_table
+from reram.cost.hardware import load_hardware
 
 MODELS = ("vgg11", "vgg16", "resnet18")
 MASKS = ("all", "none", "half")
@@ -56,7 +56,7 @@ def main() -> None:
             rows, plans = run_speedup(MODELS, MASKS, args.batch_size, mode, hardware)
             result["tables"][f"{hardware}/{mode}"] = rows
             sections.append(f"### {hardware}, {mode}, batch {args.batch_size}\n\n{_md(rows)}\n")
-            print(f"== {hardware} {mode}\n{_speedup_table(rows)}")
+            print(f"== {hardware} {mode}\n{speedup_table(rows)}")
             if hardware == "isaac" and mode == "train":
                 vgg16_all = plans[MODELS.index("vgg16") * len(MASKS)]
     # sensitivity: batch size, pipeline off, activations on the GPU (ISAAC, training, VGG16)

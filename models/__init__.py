@@ -4,7 +4,8 @@
   :func:`resnet18`, :func:`resnet20`, :func:`resnet34` (CIFAR-size) and :func:`vgg_digits`
   (8x8 digits); :func:`build_model` picks one by name.
 - BN sites: :func:`bn_sites`, :func:`apply_bn_mask`, :func:`parse_bn_mask`.
-- Data: :mod:`reram.models.data`; training: :mod:`reram.models.train`; CLI ``reram-train``.
+- Data: :mod:`reram.models.data`; training: :mod:`reram.models.train` (its command line
+  ``reram-train`` is :mod:`reram.apps.train_cli`).
 
 Example:
     >>> from reram.models import vgg11, bn_sites, apply_bn_mask

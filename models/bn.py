@@ -5,7 +5,7 @@ A *BN site* is one BatchNorm layer (any subclass of ``torch.nn.modules.batchnorm
 path. A *BN mask* holds one bit per site, in forward order: 1 keeps the layer, 0 replaces it by
 ``nn.Identity``. This is the search space of the BN search (``reram.search``).
 
-This module must not import the crossbar layers (``reram.layers``) or the data/training code:
+This module must not import the crossbar layers (``reram.sim.layers``) or the data/training code:
 it works on any ``nn.Module``, torchvision's included.
 """
 from __future__ import annotations

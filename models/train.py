@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -33,6 +31,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from reram.device import resolve_device
+from reram.io import atomic_write, atomic_write_json, json_safe
+
 from .bn import BNMaskLike, bn_sites, format_bn_mask, parse_bn_mask
 from .data import DataSplits, augment_crop_flip, load_dataset
 from .registry import build_model, canonical_model_name, num_bn_sites
@@ -41,7 +42,6 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "TrainConfig",
     "TrainResult",
-    "atomic_write_json",
     "checkpoint_path",
     "thread_counts",
     "evaluate",
@@ -144,18 +144,6 @@ def _epoch_lr(config: TrainConfig, epoch: int) -> float:
     return float(config.lr) * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
 
 
-def _resolve_device(device: str | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available")
-    return resolved
-
-
 def _crossbar_layers(model: nn.Module) -> list[nn.Module]:
     """The crossbar layers of a converted model (duck-typed: they have ``programmed()``)."""
     return [m for m in model.modules() if callable(getattr(m, "programmed", None))
@@ -205,52 +193,8 @@ def thread_counts() -> dict[str, int]:
     return counts
 
 
-def atomic_write_json(path: str | Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(_finite_or_null(payload), handle, indent=2, default=_json_default, allow_nan=False)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _finite_or_null(value: Any) -> Any:
-    """NaN/inf (a diverged run) become ``null`` so the file stays strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_null(v) for v in value]
-    return value
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def _load_checkpoint(path: Path, device: torch.device, run_info: dict[str, Any]) -> dict[str, Any]:
@@ -323,9 +267,9 @@ def train(
         ValueError: on a bad config or a checkpoint of another run.
     """
     config.validate()
-    device = _resolve_device(config.device)
+    device = resolve_device(config.device)
     info = {**(run_info or {}), "train": config.fingerprint()}
-    info = json.loads(json.dumps(info, default=_json_default))  # what the checkpoint holds
+    info = json.loads(json.dumps(json_safe(info)))  # what the checkpoint holds
     model.to(device)
     _keep_bn_full_precision(model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -514,7 +458,7 @@ def run_training(
     crossbar = resolve_crossbar_config(config)
     name = canonical_model_name(model)
     keep = parse_bn_mask(bn_mask, num_bn_sites(name))  # checked before any data is read
-    device = str(_resolve_device(train_config.device))
+    device = str(resolve_device(train_config.device))
     if data is None:
         is_mnist = dataset.strip().lower().replace("_", "-") in ("mnist", "fashion-mnist")
         data = load_dataset(

@@ -1,7 +1,11 @@
 """reram: simulate ReRAM crossbar accelerators for CNN training and inference.
 
 Public API (names are a contract, see DESIGN.md): :class:`CrossbarConfig`,
-:class:`CrossbarLinear`, :class:`CrossbarConv2d`, :func:`convert`, :func:`convert_to_float`.
+:class:`CrossbarLinear`, :class:`CrossbarConv2d`, :func:`convert`, :func:`convert_to_float`,
+:func:`schedule`. The layout: :mod:`reram.config` (the one crossbar config), :mod:`reram.sim`
+(the simulation), :mod:`reram.cost` (the cost model), :mod:`reram.apps` (console scripts, demo,
+BN objective), and the sub-packages ``reram.kernels``, ``reram.models``, ``reram.search`` and
+``reram.analog``; :mod:`reram.io` and :mod:`reram.device` are shared utilities.
 """
 from __future__ import annotations
 
@@ -18,11 +22,13 @@ if _os.path.isfile(_os.path.join(_root, "setup.py")) and _os.path.isdir(_os.path
 __version__ = "0.1.0"
 
 from reram.config import PRESETS, CrossbarConfig
-from reram.convert import ConversionSummary, convert, convert_to_float, summarize
-from reram.hardware import HardwareSpec, load_hardware
-from reram.layers import CrossbarConv2d, CrossbarLayer, CrossbarLinear, default_config
-from reram.scheduler import LayerCost, Plan, schedule
-from reram.trace import Trace, trace_model
+from reram.cost import HardwareSpec, LayerCost, Plan, Trace, load_hardware, schedule, trace_model
+from reram.sim import (ConversionSummary, CrossbarConv2d, CrossbarLayer, CrossbarLinear, convert,
+                       convert_to_float, default_config, summarize)
+
+from reram import _legacy_modules
+
+_legacy_modules.register()
 
 __all__ = [
     "CrossbarConfig", "PRESETS", "CrossbarLinear", "CrossbarConv2d", "CrossbarLayer",

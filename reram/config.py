@@ -29,7 +29,7 @@ class CrossbarConfig:
 
     Every precision field accepts ``None``, meaning ideal (no quantization / no tiling).
     The signal chain these fields parametrize is described in DESIGN.md and in
-    :mod:`reram.functional`.
+    :mod:`reram.sim.functional`.
 
     Example:
         >>> cfg = CrossbarConfig(weight_bits=6, adc_bits=None, update="nearest")

@@ -2,6 +2,9 @@
 (BoTorch) and baselines, checkpoint/resume, parallel executors, and standard binary test
 problems.
 
+Generic: it knows nothing of crossbars, models or training (the BN objective that joins them
+is :mod:`reram.apps.bn_objective`) and imports nothing of reram but :mod:`reram.io`.
+
 Example:
     >>> from reram.search import minimize_binary, Contamination
     >>> problem = Contamination(seed=0)
@@ -13,7 +16,6 @@ only when a ``RayExecutor`` is built.
 from __future__ import annotations
 
 from .baselines import AnnealOptions
-from .bn_objective import BNObjective, LookupBNObjective, MaskEvaluation, pareto_front
 from .executors import (
     Executor,
     InProcessExecutor,
@@ -42,10 +44,6 @@ __all__ = [
     "Contamination",
     "Ising",
     "HammingTarget",
-    "BNObjective",
-    "LookupBNObjective",
-    "MaskEvaluation",
-    "pareto_front",
 ]
 
 

@@ -35,6 +35,11 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from reram.deps import import_botorch
+
+import_botorch()  # before any botorch import: silences one torch deprecation warning
+
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.exceptions import ModelFittingError
 from botorch.fit import fit_gpytorch_mll

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from reram.io import atomic_write_json
 
 from .records import EvalRecord
 
@@ -61,17 +62,7 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: CheckpointState) -> None
         "pending": ckpt.pending,
         "state": ckpt.state,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_json(target, doc, indent=None, keep_nonfinite=True)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> CheckpointState | None:

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from reram.analog import circuits, evaluate, size
-from reram.analog.cli import main as cli_main
+from reram.apps.size_cli import main as cli_main
 from reram.analog.library import CommonSource
 from reram.analog.rl import GroupDecoderActor
-from reram.analog.sizing import FOM_CAP, VIOLATION_WEIGHT
+from reram.analog.problem import FOM_CAP, VIOLATION_WEIGHT
 
 
 def _consistent(result, backend="analytic"):

@@ -1,0 +1,137 @@
+"""Forward-time ratios of crossbar layers to their float layers, measured in one run.
+
+Used by ``benchmarks/bench_layers.py`` and ``reram-bench kernels``. Each case times the float
+layer, the crossbar layer and, for the bit-sliced configs, one batched GEMM doing the same
+multiply-adds as the tile simulation (its lower bound), interleaved so that machine noise hits
+all three alike; the ratios are medians over repeats.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+import numba
+import torch
+from torch import nn
+
+from reram.config import CrossbarConfig
+from reram.sim.convert import convert
+
+__all__ = ["run_layer_benchmark", "benchmark_configs", "format_table"]
+
+
+def benchmark_configs() -> dict[str, CrossbarConfig]:
+    """The configs of the layer benchmark: ideal, one slice and one cycle with per-tile ADCs
+    (G+ and G- converted separately, as DESIGN.md's signal chain; and subtracted before one
+    bipolar ADC, ``differential="analog"``), and the ISAAC preset."""
+    one_slice = CrossbarConfig(tile_size=128, weight_bits=8, cell_bits=7, input_bits=8,
+                               dac_bits=8, adc_bits=8)
+    return {
+        "ideal": CrossbarConfig.ideal(),
+        "one-slice": one_slice,
+        "one-slice/analog-diff": one_slice.replace(differential="analog"),
+        "isaac": CrossbarConfig.preset("isaac"),
+    }
+
+
+def _cases(quick: bool) -> list[tuple[str, Callable[[], nn.Module], tuple[int, ...]]]:
+    if quick:
+        return [("Linear 256x256 b32", lambda: nn.Linear(256, 256), (32, 256)),
+                ("Conv2d 16->32 3x3 8x16x16x16", lambda: nn.Conv2d(16, 32, 3, padding=1), (8, 16, 16, 16))]
+    return [("Linear 512x512 b128", lambda: nn.Linear(512, 512), (128, 512)),
+            ("Linear 1024x1024 b256", lambda: nn.Linear(1024, 1024), (256, 1024)),
+            ("Conv2d 64->128 3x3 32x64x32x32", lambda: nn.Conv2d(64, 128, 3, padding=1), (32, 64, 32, 32))]
+
+
+def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> Callable[[], None]:
+    """The tile simulation's matrix products alone: one product per row tile and chunk of
+    inputs, with the same shapes and chunking (so the same multiply-adds)."""
+    from reram.sim.functional import CURRENT_BUFFER_BYTES, quantize_input
+    from reram.sim.mapping import column_coefficients
+    if isinstance(layer, nn.Conv2d):
+        k = layer.weight[0].numel()
+        rows = x.shape[0] * (x.shape[2] * x.shape[3])  # stride 1, same padding in the cases
+    else:
+        k, rows = layer.in_features, x.shape[0]
+    codes, _ = quantize_input(x, cfg, 3 if x.dim() == 4 else 1)
+    row_groups = (2 if bool((codes < 0).any()) else 1) * cfg.n_cycles
+    tile = cfg.tile_size or k
+    cols = len(column_coefficients(cfg)) * layer.weight.shape[0]
+    chunk = max(1, CURRENT_BUFFER_BYTES // (row_groups * cols * 4))
+    widths = [min(tile, k - t) for t in range(0, k, tile)]
+    a = torch.randn(row_groups * min(chunk, rows), tile)
+    b = torch.randn(tile, cols)
+
+    def run() -> None:
+        for width in widths:
+            for start in range(0, rows, chunk):
+                m = min(chunk, rows - start) * row_groups
+                torch.mm(a[:m, :width], b[:width])
+    return run
+
+
+def _time(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
+                        nonnegative_input: bool = False) -> list[dict]:
+    """Time crossbar layers against float layers.
+
+    Args:
+        threads: torch and numba threads for the measurement.
+        quick: small shapes (seconds instead of minutes).
+        repeats: timed repetitions per case (medians reported).
+        nonnegative_input: feed ReLU'd inputs (hidden layers of a CNN) instead of signed ones;
+            non-negative inputs need one input phase instead of two.
+
+    Returns:
+        One dict per (case, config): ``case, config, float_s, crossbar_s, ratio`` and, for
+        bit-sliced configs, ``gemm_s`` and ``ratio_vs_gemm``.
+    """
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    results = []
+    for case, build, shape in _cases(quick):
+        torch.manual_seed(0)
+        float_layer = build().eval()
+        x = torch.randn(shape)
+        if nonnegative_input:
+            x = x.relu()
+        for name, cfg in benchmark_configs().items():
+            xbar = convert(float_layer, cfg).eval()
+            gemm = None if name == "ideal" else _gemm_equivalent(float_layer, x, cfg)
+            with torch.no_grad():
+                float_layer(x)
+                warm = _time(lambda: xbar(x))  # warm-up (JIT compile, allocator)
+                # cases taking seconds per call (ISAAC on the conv) are timed once
+                n_rep = repeats if warm < 5.0 else 1
+                times: dict[str, list[float]] = {"float": [], "xbar": [], "gemm": []}
+                for _ in range(n_rep):
+                    times["float"].append(_time(lambda: float_layer(x)))
+                    times["xbar"].append(_time(lambda: xbar(x)))
+                    if gemm is not None:
+                        times["gemm"].append(_time(gemm))
+            row = {"case": case, "config": name,
+                   "float_s": statistics.median(times["float"]),
+                   "crossbar_s": statistics.median(times["xbar"])}
+            row["ratio"] = row["crossbar_s"] / row["float_s"]
+            if gemm is not None:
+                row["gemm_s"] = statistics.median(times["gemm"])
+                row["ratio_vs_gemm"] = row["crossbar_s"] / row["gemm_s"]
+            results.append(row)
+    return results
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of :func:`run_layer_benchmark` rows."""
+    lines = [f"{'case':31s} {'config':21s} {'float ms':>9s} {'xbar ms':>9s} {'xbar/float':>10s} "
+             f"{'GEMM ms':>9s} {'xbar/GEMM':>9s}"]
+    for r in rows:
+        gemm = f"{r['gemm_s'] * 1e3:9.2f} {r['ratio_vs_gemm']:9.2f}" if "gemm_s" in r else f"{'-':>9s} {'-':>9s}"
+        lines.append(f"{r['case']:31s} {r['config']:21s} {r['float_s'] * 1e3:9.2f} "
+                     f"{r['crossbar_s'] * 1e3:9.2f} {r['ratio']:10.2f} {gemm}")
+    return "\n".join(lines)

@@ -1,0 +1,347 @@
+"""Per-layer cost functions: crossbar mapping and timing, digital units, GPU roofline, link.
+
+Everything here is a pure function of a :class:`~reram.cost.trace.LayerTrace`, a batch size and a
+hardware spec (:mod:`reram.cost.hardware`); nothing reads simulation tensors. The scheduler
+(:mod:`reram.cost.scheduler`) decides which unit runs each layer and assembles these costs into a
+pipelined plan.
+
+Model summary (docs/scheduler.md has the full derivation):
+
+* **Crossbar mapping.** A conv/linear layer's weight matrix of one group is ``rows x cols``
+  (``rows = in/groups * kh * kw``, ``cols = out/groups``), cut into
+  ``ceil(rows / crossbar_rows) * ceil(cols / crossbar_cols)`` blocks, each bit-sliced over
+  ``slices = ceil(weight_bits' / cell_bits)`` crossbars (``weight_bits' = weight_bits - 1`` with
+  a differential pair, which doubles the count).
+* **Crossbar timing.** One matrix-vector product (MVM) streams ``ceil(input_bits / dac_bits)``
+  cycles; a cycle lasts ``max(read_latency_s, ceil(outputs_per_crossbar / adcs_per_crossbar) /
+  adc_conversions_per_s)``. All crossbars of a layer work in parallel; ``r`` replicas divide the
+  MVMs of a sample. Backward-data runs on the transposed crossbar (columns driven, rows
+  converted); the weight gradient is costed as one more pass of the forward's size.
+* **Weight update.** Every used cell of every replica is rewritten once per batch; crossbars are
+  written in parallel, ``cells_written_per_step`` cells per step.
+* **GPU roofline.** ``kernels * kernel_launch_s + max(flops / peak_flops, bytes / bandwidth)``,
+  energy ``flops * energy_per_flop_j + bytes * energy_per_byte_j``.
+
+This module imports only :mod:`reram.cost.trace` and :mod:`reram.cost.hardware`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from reram.cost.hardware import GpuSpec, LinkSpec, ReramSpec
+from reram.cost.trace import LayerTrace
+
+__all__ = [
+    "PHASES", "CrossbarMapping", "PhaseCost", "GpuWork", "map_layer", "crossbar_phase_cost",
+    "crossbar_update_cost", "digital_phase_cost", "gpu_work", "gpu_phase_cost", "link_cost",
+    "BN_FLOPS_PER_ELEMENT",
+]
+
+#: Phases of one training step, in order. Inference uses only ``"forward"``.
+PHASES = ("forward", "backward", "update")
+
+#: FLOPs per element of BatchNorm on the GPU: forward in training (mean, variance, normalize,
+#: scale and shift), forward in inference (scale and shift with running statistics), backward.
+BN_FLOPS_PER_ELEMENT = {"train_forward": 8, "infer_forward": 2, "backward": 12}
+
+
+@dataclass(frozen=True)
+class CrossbarMapping:
+    """How one conv/linear layer sits on crossbars.
+
+    Attributes:
+        rows: weight-matrix rows of one group (fan-in).
+        cols: weight-matrix columns of one group (outputs).
+        groups: convolution groups (each mapped separately).
+        row_blocks: crossbars stacked along the rows, ``ceil(rows / crossbar_rows)``.
+        col_blocks: crossbars side by side along the columns, ``ceil(cols / crossbar_cols)``.
+        slices: crossbars one weight is bit-sliced over.
+        signs: 2 for a differential pair, else 1.
+        crossbars: crossbars of one copy of the layer.
+        cells: cells holding weights in one copy (used cells only).
+    """
+
+    rows: int
+    cols: int
+    groups: int
+    row_blocks: int
+    col_blocks: int
+    slices: int
+    signs: int
+    crossbars: int
+    cells: int
+
+
+@dataclass(frozen=True)
+class PhaseCost:
+    """Cost of one layer in one phase.
+
+    Attributes:
+        per_sample_s: time per sample when the layer is a pipeline stage (0 for batch ops).
+        batch_s: time for the whole batch when run alone, not overlapped.
+        energy_j: energy for the whole batch.
+        bytes_moved: bytes crossing the ReRAM-GPU link for the whole batch.
+    """
+
+    per_sample_s: float
+    batch_s: float
+    energy_j: float
+    bytes_moved: float = 0.0
+
+
+@dataclass(frozen=True)
+class GpuWork:
+    """Work a GPU kernel sequence does.
+
+    Attributes:
+        flops: floating-point operations.
+        bytes: DRAM bytes read and written.
+        kernels: kernel launches.
+    """
+
+    flops: float
+    bytes: float
+    kernels: int
+
+
+def _check_batch(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+
+
+def map_layer(layer: LayerTrace, reram: ReramSpec) -> CrossbarMapping:
+    """Map a conv/linear layer onto crossbars.
+
+    Args:
+        layer: a traced layer of kind ``"conv"`` or ``"linear"``.
+        reram: the crossbar side of the chip.
+
+    Returns:
+        The :class:`CrossbarMapping` of one copy of the layer.
+
+    Raises:
+        ValueError: if ``layer`` is not a conv/linear layer.
+
+    Example:
+        A ``Linear(100, 10)`` on one 128x128 crossbar with 2-bit cells and 2-bit offset-encoded
+        weights: 1 row block, 1 column block, 1 slice, 1 crossbar, 1000 cells.
+    """
+    if layer.kind not in ("conv", "linear"):
+        raise ValueError(f"layer {layer.name!r} of kind {layer.kind!r} does not map onto crossbars")
+    rows, cols = layer.weight_rows, layer.weight_cols
+    row_blocks = math.ceil(rows / reram.crossbar_rows)
+    col_blocks = math.ceil(cols / reram.crossbar_cols)
+    signs = 2 if reram.differential_weights else 1
+    crossbars = layer.groups * row_blocks * col_blocks * reram.slices * signs
+    cells = layer.groups * rows * cols * reram.slices * signs
+    return CrossbarMapping(rows=rows, cols=cols, groups=layer.groups, row_blocks=row_blocks,
+                           col_blocks=col_blocks, slices=reram.slices, signs=signs,
+                           crossbars=crossbars, cells=cells)
+
+
+def crossbar_cycle_s(outputs_per_crossbar: int, reram: ReramSpec) -> float:
+    """One crossbar cycle: the read, or the ADCs converting every output, whichever is slower.
+
+    Args:
+        outputs_per_crossbar: analog outputs (columns, or rows when transposed) to convert.
+        reram: the crossbar side.
+    """
+    conversions = math.ceil(outputs_per_crossbar / reram.adcs_per_crossbar)
+    return max(reram.read_latency_s, conversions / reram.adc_conversions_per_s)
+
+
+def _mvm_cost(mapping: CrossbarMapping, reram: ReramSpec, *, transposed: bool) -> tuple[float, float]:
+    """(latency_s, energy_j) of one MVM through all crossbars of one copy of a layer."""
+    if transposed:  # drive the columns, convert the rows
+        inputs, outputs = mapping.cols, mapping.rows
+        outputs_per_crossbar = min(mapping.rows, reram.crossbar_rows)
+        output_blocks = mapping.col_blocks  # partial sums over column blocks
+    else:
+        inputs, outputs = mapping.rows, mapping.cols
+        outputs_per_crossbar = min(mapping.cols, reram.crossbar_cols)
+        output_blocks = mapping.row_blocks
+    cycles = reram.input_cycles
+    latency = cycles * crossbar_cycle_s(outputs_per_crossbar, reram)
+    # every crossbar converts each of its outputs once per cycle
+    conversions = (mapping.groups * outputs * output_blocks * mapping.slices * mapping.signs
+                   * cycles)
+    analog = mapping.crossbars * cycles * (reram.crossbar_energy_per_cycle_j
+                                           + reram.dac_energy_per_cycle_j)
+    adc = conversions * reram.adc_energy_per_conversion_j
+    shift_add = conversions * reram.digital_energy_per_op_j
+    buffer = mapping.groups * (inputs + outputs) * reram.activation_bytes * reram.buffer_energy_per_byte_j
+    return latency, analog + adc + shift_add + buffer
+
+
+def crossbar_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, phase: str, *,
+                        replicas: int = 1, needs_input_grad: bool = True) -> PhaseCost:
+    """Cost of a conv/linear layer on crossbars in the forward or backward phase.
+
+    Args:
+        layer: a conv/linear layer.
+        reram: the crossbar side.
+        batch_size: samples per batch.
+        phase: ``"forward"`` or ``"backward"`` (backward = input gradient through the transposed
+            crossbar, if ``needs_input_grad``, plus the weight gradient).
+        replicas: copies of the layer sharing the MVMs of each sample.
+        needs_input_grad: False for the first compute layer (no gradient to pass back).
+
+    Returns:
+        The :class:`PhaseCost`; ``per_sample_s * batch_size == batch_s``.
+    """
+    _check_batch(batch_size)
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise ValueError(f"replicas must be an int >= 1, got {replicas!r}")
+    mapping = map_layer(layer, reram)
+    mvms = layer.mvms_per_sample
+    forward_s, forward_j = _mvm_cost(mapping, reram, transposed=False)
+    if phase == "forward":
+        per_mvm_s, per_mvm_j = forward_s, forward_j
+    elif phase == "backward":
+        per_mvm_s, per_mvm_j = forward_s, forward_j  # weight gradient: one forward-sized pass
+        if needs_input_grad:
+            back_s, back_j = _mvm_cost(mapping, reram, transposed=True)
+            per_mvm_s, per_mvm_j = per_mvm_s + back_s, per_mvm_j + back_j
+    else:
+        raise ValueError(f"phase must be 'forward' or 'backward' for crossbar layers, got {phase!r}")
+    per_sample = mvms * per_mvm_s / replicas
+    return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size,
+                     energy_j=mvms * per_mvm_j * batch_size)
+
+
+def crossbar_update_cost(layer: LayerTrace, reram: ReramSpec, *, replicas: int = 1) -> PhaseCost:
+    """Rewriting a conv/linear layer's cells after a batch (all replicas, in parallel).
+
+    Each crossbar writes its used cells ``cells_written_per_step`` at a time; all crossbars of
+    all replicas write at once.
+
+    Args:
+        layer: a conv/linear layer.
+        reram: the crossbar side.
+        replicas: copies of the layer to rewrite.
+
+    Returns:
+        A :class:`PhaseCost` with ``per_sample_s = 0`` (a once-per-batch operation).
+    """
+    mapping = map_layer(layer, reram)
+    cells_per_crossbar = min(mapping.rows, reram.crossbar_rows) * min(mapping.cols, reram.crossbar_cols)
+    steps = math.ceil(cells_per_crossbar / reram.cells_written_per_step)
+    return PhaseCost(per_sample_s=0.0, batch_s=steps * reram.write_latency_s,
+                     energy_j=mapping.cells * replicas * reram.write_energy_per_cell_j)
+
+
+def _elementwise_ops(layer: LayerTrace, phase: str) -> float:
+    """Element operations per sample of an activation/pooling layer."""
+    if layer.kind == "act":
+        return float(layer.output_numel)
+    if layer.kind == "pool":
+        window = layer.kernel_size[0] * layer.kernel_size[1]
+        return float(layer.output_numel * window if phase == "forward" else layer.input_numel)
+    raise ValueError(f"layer {layer.name!r} of kind {layer.kind!r} is not element-wise")
+
+
+def digital_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, phase: str, *,
+                       tiles: int = 1) -> PhaseCost:
+    """Activation or pooling on the digital units of ``tiles`` tiles.
+
+    Args:
+        layer: an ``"act"`` or ``"pool"`` layer.
+        reram: the crossbar side (its digital-unit rate and energy).
+        batch_size: samples per batch.
+        phase: ``"forward"`` or ``"backward"``.
+        tiles: tiles sharing the work (those that hold the producing layer's crossbars).
+    """
+    _check_batch(batch_size)
+    if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
+        raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
+    ops = _elementwise_ops(layer, phase)
+    per_sample = ops / (reram.digital_ops_per_s * tiles)
+    moved = (layer.input_numel + layer.output_numel) * reram.activation_bytes
+    energy = (ops * reram.digital_energy_per_op_j + moved * reram.buffer_energy_per_byte_j) * batch_size
+    return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size, energy_j=energy)
+
+
+def gpu_work(layer: LayerTrace, batch_size: int, phase: str, *, training: bool,
+             bytes_per_value: int = 4, needs_input_grad: bool = True) -> GpuWork:
+    """FLOPs, DRAM bytes and kernel launches of a layer on a GPU.
+
+    Args:
+        layer: any traced layer.
+        batch_size: samples per batch.
+        phase: ``"forward"``, ``"backward"`` or ``"update"`` (SGD step on the weights).
+        training: BN uses batch statistics (True) or running statistics (False).
+        bytes_per_value: bytes per tensor element.
+        needs_input_grad: False for the first compute layer.
+
+    Returns:
+        The :class:`GpuWork`.
+    """
+    _check_batch(batch_size)
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    b, v = batch_size, bytes_per_value
+    n_in, n_out = layer.input_numel * b, layer.output_numel * b
+    if layer.kind in ("conv", "linear"):
+        weights = layer.weight_count
+        flops_fwd = 2.0 * layer.macs_per_sample * b
+        if phase == "forward":
+            return GpuWork(flops_fwd, (n_in + n_out + weights) * v, 1)
+        if phase == "backward":
+            # weight gradient: read dy and x, write dW; input gradient: read dy and W, write dx
+            work = GpuWork(flops_fwd, (n_out + n_in + weights) * v, 1)
+            if needs_input_grad:
+                work = GpuWork(2 * flops_fwd, work.bytes + (n_out + weights + n_in) * v, 2)
+            return work
+        return GpuWork(2.0 * weights, 3.0 * weights * v, 1)  # read w and dw, write w
+    if phase == "update":
+        return GpuWork(0.0, 0.0, 0)
+    if layer.kind == "bn":
+        if phase == "forward":
+            if training:  # a statistics pass reads x, a normalize pass reads x and writes y
+                return GpuWork(BN_FLOPS_PER_ELEMENT["train_forward"] * n_in, 3.0 * n_in * v, 1)
+            return GpuWork(BN_FLOPS_PER_ELEMENT["infer_forward"] * n_in, 2.0 * n_in * v, 1)
+        # reduction pass reads dy and x; gradient pass reads dy and x, writes dx
+        return GpuWork(BN_FLOPS_PER_ELEMENT["backward"] * n_in, 5.0 * n_in * v, 1)
+    if layer.kind == "act":
+        if phase == "forward":
+            return GpuWork(float(n_out), (n_in + n_out) * v, 1)
+        return GpuWork(float(n_out), (2.0 * n_out + n_in) * v, 1)  # read dy and y, write dx
+    if layer.kind == "pool":
+        ops = _elementwise_ops(layer, phase) * b
+        if phase == "forward":
+            return GpuWork(ops, (n_in + n_out) * v, 1)
+        return GpuWork(ops, (2.0 * n_out + n_in) * v, 1)  # read dy and indices, write dx
+    raise ValueError(f"unknown layer kind {layer.kind!r}")
+
+
+def gpu_phase_cost(work: GpuWork, gpu: GpuSpec, batch_size: int) -> PhaseCost:
+    """Roofline time and energy of GPU work for a whole batch.
+
+    Args:
+        work: from :func:`gpu_work`.
+        gpu: the GPU spec.
+        batch_size: samples in ``work`` (sets ``per_sample_s = batch_s / batch_size``).
+    """
+    _check_batch(batch_size)
+    if work.kernels == 0 and work.flops == 0 and work.bytes == 0:
+        return PhaseCost(0.0, 0.0, 0.0)
+    seconds = (work.kernels * gpu.kernel_launch_s
+               + max(work.flops / gpu.peak_flops, work.bytes / gpu.memory_bandwidth_bytes_per_s))
+    energy = work.flops * gpu.energy_per_flop_j + work.bytes * gpu.energy_per_byte_j
+    return PhaseCost(per_sample_s=seconds / batch_size, batch_s=seconds, energy_j=energy)
+
+
+def link_cost(nbytes: float, link: LinkSpec, transfers: int = 1) -> PhaseCost:
+    """Moving ``nbytes`` over the ReRAM-GPU link in ``transfers`` equal transfers.
+
+    Args:
+        nbytes: total bytes.
+        link: the link spec.
+        transfers: number of separate transfers (each pays ``latency_s``).
+    """
+    if nbytes <= 0 or transfers <= 0:
+        return PhaseCost(0.0, 0.0, 0.0, 0.0)
+    seconds = transfers * link.latency_s + nbytes / link.bandwidth_bytes_per_s
+    return PhaseCost(per_sample_s=0.0, batch_s=seconds, energy_j=nbytes * link.energy_per_byte_j,
+                     bytes_moved=float(nbytes))

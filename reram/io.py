@@ -1,0 +1,111 @@
+"""Files written and read by every part of reram: one atomic writer, one JSON reader.
+
+A result or checkpoint file is never seen half-written: :func:`atomic_write` writes a uniquely
+named temporary file in the target's folder, flushes and fsyncs it, gives it mode 0644 and
+renames it over the target (atomic on POSIX), so two writers of one path never share a temp file
+and a crash leaves either the old file or the new one. JSON is strict: NaN and infinities become
+``null``. :func:`read_json` names the file in its error.
+
+Imports nothing of reram (the search, models, analog and cost packages all use it).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "read_json", "json_safe"]
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
+    """Create ``path`` atomically: ``write(tmp_path)`` fills a temporary file, then it replaces ``path``.
+
+    Args:
+        path: the file to create or replace; missing parent folders are created.
+        write: called with the temporary file's path (e.g. ``lambda p: torch.save(obj, p)``).
+
+    Returns:
+        ``path`` as a ``Path``.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/inf floats as ``None``, tuples as lists, paths and NumPy scalars plain."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    item = getattr(value, "item", None)  # NumPy / torch scalars
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        return json_safe(item())
+    return value
+
+
+def atomic_write_json(path: str | os.PathLike[str], payload: Any, indent: int | None = 2,
+                      keep_nonfinite: bool = False) -> Path:
+    """Write ``payload`` as JSON to ``path`` atomically.
+
+    Args:
+        path: the file.
+        payload: dicts, lists, numbers, strings (NumPy scalars and paths are converted).
+        indent: as ``json.dumps``.
+        keep_nonfinite: write NaN/inf as Python's ``NaN``/``Infinity`` tokens (read back
+            exactly by ``json.load``, e.g. for a resumable state) instead of strict ``null``.
+    """
+    if keep_nonfinite:
+        text = json.dumps(payload, indent=indent, default=_plain)
+    else:
+        text = json.dumps(json_safe(payload), indent=indent, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def _plain(value: Any) -> Any:
+    safe = json_safe(value)
+    if safe is value:
+        raise TypeError(f"cannot write {type(value).__name__} to JSON")
+    return safe
+
+
+def read_json(path: str | os.PathLike[str], what: str = "file") -> Any:
+    """Parse the JSON file ``path``; a missing or malformed file raises ``ValueError`` naming it.
+
+    Args:
+        path: the file.
+        what: what the file is, for the message (e.g. ``"--history"``).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{what} {os.fspath(path)} does not exist") from None
+    except OSError as exc:
+        raise ValueError(f"{what} {os.fspath(path)} cannot be read ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} {os.fspath(path)} is not valid JSON (line {exc.lineno}: {exc.msg})") from None

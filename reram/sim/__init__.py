@@ -1,0 +1,19 @@
+"""The functional simulation of ReRAM crossbars: what a converted model computes.
+
+- :mod:`~reram.sim.mapping`: programming a weight onto cells (quantization, bit slicing,
+  defects) and the ADC parameters of a tile.
+- :mod:`~reram.sim.functional`: the forward pass through DAC, tiles, ADC and shift-add, as
+  autograd functions.
+- :mod:`~reram.sim.layers`: the drop-in :class:`CrossbarLinear` / :class:`CrossbarConv2d`.
+- :mod:`~reram.sim.convert`: swapping the layers of an existing model.
+
+Imports :mod:`reram.config` and :mod:`reram.kernels`; never the cost model (:mod:`reram.cost`),
+the applications (:mod:`reram.apps`), the model zoo or the search.
+"""
+from __future__ import annotations
+
+from reram.sim.convert import ConversionSummary, convert, convert_to_float, summarize
+from reram.sim.layers import CrossbarConv2d, CrossbarLayer, CrossbarLinear, default_config
+
+__all__ = ["CrossbarLinear", "CrossbarConv2d", "CrossbarLayer", "default_config", "convert",
+           "convert_to_float", "summarize", "ConversionSummary"]

@@ -1,0 +1,79 @@
+"""Tests of the ``reram-bn-search`` console script (tiny real trainings, in-process)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reram.apps.bn_search_cli import main
+
+TINY = ["--epochs", "1", "--max-train", "96", "--max-test", "64", "--quiet"]
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--model", "--dataset", "--data-dir", "--config", "--epochs", "--budget", "--method",
+                   "--objective", "--executor", "--resume", "--out", "--compare-random"):
+        assert option in text
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--budget", "0"], "--budget"),
+    (["--model", "vgg7"], "model"),
+    (["--dataset", "cifar10"], "data_dir"),
+    (["--config", '{"weight_bits": 0}'], "weight_bits"),
+    (["--config", "nonsense"], "config"),
+    (["--lam", "-1"], "lam"),
+    (["--workers", "2"], "--workers"),
+    (["--resume"], "no search to resume"),
+])
+def test_bad_input_exits_2_with_one_line_before_training(tmp_path, capsys, args, field):
+    out = tmp_path / "run"
+    assert main([*args, *TINY, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("reram-bn-search: error:") and field in err and "\n" not in err
+    assert not (out / "evals").exists()  # nothing was trained
+
+
+def test_three_evaluation_run_writes_json_plots_and_table(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--budget", "3", "--method", "bo", "--out", str(out), *TINY]) == 0
+    printed = capsys.readouterr().out
+    for label in ("all BN", "no BN", "found (bo)", "found (random)", "speedup"):
+        assert label in printed
+    report = json.loads((out / "bn_search.json").read_text())
+    assert set(report["runs"]) == {"bo", "random"}
+    for run in report["runs"].values():
+        assert len(run["history"]) == 3
+        for row in run["history"]:
+            assert 0.0 <= row["accuracy"] <= 1.0 and row["n_bn"] == row["mask"].count("1")
+            assert row["speedup"] > 0 and row["value"] is not None
+    assert report["references"]["all"]["mask"] == "111111"
+    assert report["references"]["none"]["n_bn"] == 0
+    assert report["found"]["bo"]["mask"] in {r["mask"] for r in report["runs"]["bo"]["history"]}
+    assert report["pareto_front"]
+    for png in ("convergence.png", "accuracy_vs_bn.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_continues_without_retraining_finished_masks(tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--method", "random", "--seed", "3", "--out", str(out), *TINY]
+    assert main(["--budget", "2", *common]) == 0
+    first = json.loads((out / "bn_search.json").read_text())["runs"]["random"]["history"]
+    trained = {p: p.stat().st_mtime_ns for p in (out / "evals").rglob("*.json")}
+    assert len(first) == 2 and len(trained) >= 3  # two references and the searched masks
+
+    assert main([*common, "--epochs", "2", "--resume"]) == 2
+    assert "epochs" in capsys.readouterr().err
+
+    assert main(["--budget", "4", "--resume", *common]) == 0
+    second = json.loads((out / "bn_search.json").read_text())["runs"]["random"]["history"]
+    assert len(second) == 4
+    assert second[:2] == first  # the finished evaluations are kept as they were
+    for path, mtime in trained.items():
+        assert path.stat().st_mtime_ns == mtime  # and were not trained again
+    assert len(list((out / "evals").rglob("*.json"))) > len(trained)

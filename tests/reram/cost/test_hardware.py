@@ -1,0 +1,88 @@
+"""Tests of the hardware specs and the bundled, sourced configurations."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from reram.cost.hardware import (HardwareSpec, ReramSpec, available_hardware, load_hardware)
+
+
+def test_bundled_configs_load_and_every_field_has_a_source():
+    names = available_hardware()
+    assert {"isaac", "puma"} <= set(names)
+    for name in names:
+        hw = load_hardware(name)
+        assert hw.name == name
+        for side in ("reram", "gpu", "link"):
+            for f in dataclasses.fields(getattr(hw, side)):
+                if f.name != "name":
+                    assert hw.sources[f"{side}.{f.name}"].strip()
+
+
+def test_isaac_derived_quantities():
+    reram = load_hardware("isaac").reram
+    assert reram.slices == 8            # 16-bit weights over 2-bit cells, offset-encoded sign
+    assert reram.input_cycles == 16     # 16-bit inputs, 1-bit DAC
+    assert reram.total_crossbars == 168 * 96
+    assert reram.activation_bytes == 2
+    # ISAAC: 16 mW for 8 ADCs at 1.28 GSps -> 1.5625 pJ per conversion
+    assert reram.adc_energy_per_conversion_j == pytest.approx(16e-3 / 8 / 1.28e9)
+
+
+def test_differential_pair_uses_one_bit_for_the_sign():
+    reram = dataclasses.replace(load_hardware("isaac").reram, differential_weights=True)
+    assert reram.slices == 8  # ceil(15 / 2)
+    reram = dataclasses.replace(reram, weight_bits=8, cell_bits=4)
+    assert reram.slices == 2  # ceil(7 / 4)
+
+
+def test_with_adc_bits_scales_rate_and_energy():
+    reram = load_hardware("isaac").reram
+    ten = reram.with_adc_bits(10)
+    assert ten.adc_conversions_per_s == pytest.approx(1.28e9 * 8 / 10)
+    assert ten.adc_energy_per_conversion_j == pytest.approx(reram.adc_energy_per_conversion_j * 4)
+
+
+@pytest.mark.parametrize("field,value", [("adc_bits", 0), ("crossbar_rows", 1.5),
+                                         ("read_latency_s", -1.0), ("tiles", True),
+                                         ("write_energy_per_cell_j", float("nan"))])
+def test_bad_reram_value_names_the_field(field, value):
+    reram = load_hardware("isaac").reram
+    with pytest.raises(ValueError, match=f"ReramSpec.{field}"):
+        dataclasses.replace(reram, **{field: value})
+
+
+def test_replace_with_dotted_paths():
+    hw = load_hardware("isaac")
+    small = hw.replace(**{"reram.tiles": 2, "gpu.peak_flops": 1e12, "reram.adc_bits": 6})
+    assert small.reram.tiles == 2 and small.gpu.peak_flops == 1e12
+    assert small.reram.adc_conversions_per_s == pytest.approx(1.28e9 * 8 / 6)
+    with pytest.raises(ValueError, match="reram.nope"):
+        hw.replace(**{"reram.nope": 1})
+
+
+def test_loader_rejects_missing_source_unknown_field_and_unknown_name(tmp_path):
+    data = load_hardware("isaac").to_dict()
+    del data["_sources"]["reram.adc_bits"]
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="reram.adc_bits has no entry in _sources"):
+        load_hardware(path)
+    data = load_hardware("isaac").to_dict()
+    data["gpu"]["flux"] = 3
+    with pytest.raises(ValueError, match="gpu.flux"):
+        HardwareSpec.from_dict(data)
+    data = load_hardware("isaac").to_dict()
+    del data["link"]["latency_s"]
+    with pytest.raises(ValueError, match="link.latency_s"):
+        HardwareSpec.from_dict(data)
+    with pytest.raises(ValueError, match="unknown hardware config 'tpu'"):
+        load_hardware("tpu")
+
+
+def test_round_trip_through_dict():
+    hw = load_hardware("puma")
+    assert HardwareSpec.from_dict(hw.to_dict()) == hw
+    assert isinstance(hw.reram, ReramSpec)
