@@ -12,11 +12,16 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-__all__ = ["CrossbarConfig", "UPDATE_MODES", "PRESETS"]
+__all__ = ["CrossbarConfig", "UPDATE_MODES", "BACKWARD_MODES", "PRESETS"]
 
 UPDATE_MODES = ("nearest", "stochastic", "digital")
 WEIGHT_SCALINGS = ("layer", "channel")
 DIFFERENTIAL_MODES = ("digital", "analog")
+BACKWARD_MODES = ("ideal", "analog")
+#: Fields added after 0.1.0: :meth:`CrossbarConfig.to_dict` leaves them out while they hold
+#: their default, so configs (and the BN-search cache fingerprints built from them) written by
+#: 0.1.0 stay byte-identical; unpickling a 0.1.0 config fills them with their defaults.
+LATER_FIELDS = ("read_noise", "backward")
 
 
 def _doc(text: str) -> dict:
@@ -80,6 +85,13 @@ class CrossbarConfig:
         "keeps a full-precision master copy."))
     seed: int = field(default=0, metadata=_doc(
         "Seed of the chip: device defects and variation are drawn from it once per layer."))
+    read_noise: float = field(default=0.0, metadata=_doc(
+        "Per-read conductance noise: every read multiplies each cell's conductance by "
+        "(1 + read_noise * N(0, 1)), drawn afresh per read (seeded). 0: noiseless reads."))
+    backward: str = field(default="ideal", metadata=_doc(
+        "Input gradient: 'ideal' is straight-through with the effective weight; 'analog' is a "
+        "transposed read of the same tiles (error quantized by the input DAC scheme, column "
+        "currents through the per-tile ADC), as PipeLayer and NeuroSim V2 do."))
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
@@ -124,6 +136,17 @@ class CrossbarConfig:
             raise ValueError(f"differential must be one of {DIFFERENTIAL_MODES}, got {self.differential!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if (not isinstance(self.read_noise, (int, float)) or not math.isfinite(self.read_noise)
+                or self.read_noise < 0):
+            raise ValueError(f"read_noise must be a non-negative number, got {self.read_noise!r}")
+        if self.backward not in BACKWARD_MODES:
+            raise ValueError(f"backward must be one of {BACKWARD_MODES}, got {self.backward!r}")
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle, giving fields added since the pickle was written their defaults."""
+        for f in fields(self):
+            value = state.get(f.name, f.default)
+            object.__setattr__(self, f.name, value)
 
     # ------------------------------------------------------------------ derived quantities
     @property
@@ -182,7 +205,7 @@ class CrossbarConfig:
     def is_ideal(self) -> bool:
         """True when the crossbar computes exactly what the float layer computes."""
         return (self.weight_bits is None and self.input_bits is None and self.adc_bits is None
-                and not self.has_defects)
+                and not self.has_defects and self.read_noise == 0)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -214,8 +237,10 @@ class CrossbarConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """All fields as a plain JSON-serializable dict."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """All fields as a plain JSON-serializable dict (a field of :data:`LATER_FIELDS` only
+        when it differs from its default)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in LATER_FIELDS or getattr(self, f.name) != f.default}
 
     @classmethod
     def from_dict(cls, data: dict) -> "CrossbarConfig":
@@ -268,6 +293,10 @@ class CrossbarConfig:
             parts.append(f"saf={self.saf0_rate:g}/{self.saf1_rate:g}")
         if self.variation:
             parts.append(f"var={self.variation:g}")
+        if self.read_noise:
+            parts.append(f"read_noise={self.read_noise:g}")
+        if self.backward != "ideal":
+            parts.append(f"backward={self.backward}")
         return " ".join(parts)
 
 

@@ -68,3 +68,27 @@ def test_derived_counts():
     assert cfg.weight_levels == 127 and cfg.n_slices == 4 and cfg.n_cycles == 7
     assert CrossbarConfig(weight_bits=8, cell_bits=3).n_slices == 3
     assert CrossbarConfig(weight_bits=None, cell_bits=2).n_slices == 1
+
+
+def test_fields_added_after_0_1_0_are_validated_and_left_out_of_to_dict_at_default():
+    cfg = CrossbarConfig()
+    assert cfg.read_noise == 0.0 and cfg.backward == "ideal"
+    assert "read_noise" not in cfg.to_dict() and "backward" not in cfg.to_dict()
+    noisy = CrossbarConfig(read_noise=0.02, backward="analog")
+    assert noisy.to_dict()["read_noise"] == 0.02 and noisy.to_dict()["backward"] == "analog"
+    assert CrossbarConfig.from_dict(noisy.to_dict()) == noisy
+    assert not CrossbarConfig.ideal(read_noise=0.01).is_ideal
+    with pytest.raises(ValueError, match="read_noise must be"):
+        CrossbarConfig(read_noise=-1)
+    with pytest.raises(ValueError, match="backward must be one of"):
+        CrossbarConfig(backward="digital")
+
+
+def test_a_config_pickled_without_the_later_fields_unpickles_with_their_defaults():
+    import pickle
+
+    cfg = CrossbarConfig(weight_bits=4)
+    state = {k: v for k, v in cfg.__dict__.items() if k not in ("read_noise", "backward")}
+    old = object.__new__(CrossbarConfig)
+    old.__setstate__(state)
+    assert old == cfg and pickle.loads(pickle.dumps(cfg)) == cfg
