@@ -35,10 +35,12 @@ from torch import nn
 
 from reram.cost.layer_cost import (crossbar_phase_cost, crossbar_update_cost, digital_phase_cost,
                         gpu_phase_cost, gpu_work, link_cost, map_layer)
-from reram.cost.hardware import HardwareSpec, load_hardware
+from reram.cost.hardware import GpuSpec, HardwareSpec, load_hardware
 from reram.cost.trace import LayerTrace, Trace, trace_model
 
-__all__ = ["schedule", "Plan", "LayerCost", "MODES", "UNITS"]
+__all__ = ["schedule", "Plan", "LayerCost", "MODES", "UNITS", "ChipMapping", "Charge", "Stage",
+           "GpuBaseline", "route", "map_and_replicate", "phase_stages", "phase_time",
+           "bottleneck_of", "update_charges", "gpu_only_baseline", "split_measured"]
 
 MODES = ("inference", "train")
 UNITS = ("reram", "gpu", "digital")
@@ -215,12 +217,113 @@ class Plan:
         return path
 
 
-def _route(layer: LayerTrace, elementwise_unit: str) -> str:
-    if layer.kind in ("conv", "linear"):
-        return "reram"
-    if layer.kind == "bn":
-        return "gpu"
-    return elementwise_unit
+# ----------------------------------------------------------------------------------------------
+# The steps of :func:`schedule`. Each is a pure function of a trace, the routing and the chip's
+# specs, returns plain values, and is tested on its own (tests/reram/cost/test_scheduler_steps.py).
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChipMapping:
+    """Where the crossbar layers sit on the chip (the result of :func:`map_and_replicate`).
+
+    Attributes:
+        crossbars: layer name -> crossbars of one copy of the layer.
+        replicas: layer name -> copies of the layer on the chip.
+        digital_tiles: per traced layer (forward order), the tiles whose digital units run it:
+            those holding the nearest preceding crossbar layer (1 before the first one).
+        available: crossbars on the chip.
+    """
+
+    crossbars: Mapping[str, int]
+    replicas: Mapping[str, int]
+    digital_tiles: tuple[int, ...]
+    available: int
+
+    def tiles(self, name: str, crossbars_per_tile: int) -> int:
+        """Tiles the copies of crossbar layer ``name`` occupy."""
+        return -(-self.crossbars[name] * self.replicas[name] // crossbars_per_tile)
+
+    @property
+    def crossbars_used(self) -> int:
+        """Crossbars of all copies of all crossbar layers."""
+        return sum(self.crossbars[name] * self.replicas[name] for name in self.crossbars)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One layer's share of a stage: what the stage adds to that layer's :class:`LayerCost`.
+
+    Attributes:
+        index: the layer's position in the trace.
+        seconds: busy time added to the layer's phase, s.
+        energy_j: energy for the whole batch, J.
+        bytes_moved: bytes over the ReRAM-GPU link for the whole batch.
+    """
+
+    index: int
+    seconds: float
+    energy_j: float
+    bytes_moved: float = 0.0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One item of a phase's pipeline: a crossbar layer, a digital layer or a GPU group.
+
+    Attributes:
+        name: the layer's name (a GPU group: its first layer in the phase's order).
+        phase: ``"forward"`` or ``"backward"``.
+        unit: ``"reram"``, ``"digital"`` or ``"gpu"``.
+        per_sample_s: time per sample as a pipeline stage (0 for a barrier).
+        batch_s: time of the whole batch run alone.
+        barrier: True for a GPU group holding a BN in training: the pipeline drains before it.
+        charges: what the stage costs each of its layers.
+    """
+
+    name: str
+    phase: str
+    unit: str
+    per_sample_s: float
+    batch_s: float
+    barrier: bool = False
+    charges: tuple[Charge, ...] = ()
+
+
+@dataclass(frozen=True)
+class GpuBaseline:
+    """The GPU-only baseline of a trace (the result of :func:`gpu_only_baseline`).
+
+    Attributes:
+        latency_s: per traced layer, its time for one batch, all phases, s.
+        energy_j: per traced layer, its energy for one batch, all phases, J.
+        flops: floating-point operations of the whole batch.
+    """
+
+    latency_s: tuple[float, ...]
+    energy_j: tuple[float, ...]
+    flops: float
+
+
+def route(trace: Trace, elementwise_unit: str = "digital") -> list[str]:
+    """The unit of each traced layer: conv/linear on ``"reram"``, BN on ``"gpu"``, activations
+    and pooling on ``elementwise_unit`` (``"digital"`` or ``"gpu"``)."""
+    if elementwise_unit not in ("digital", "gpu"):
+        raise ValueError(f"elementwise_unit must be 'digital' or 'gpu', got {elementwise_unit!r}")
+    units = []
+    for layer in trace.layers:
+        if layer.kind in ("conv", "linear"):
+            units.append("reram")
+        elif layer.kind == "bn":
+            units.append("gpu")
+        else:
+            units.append(elementwise_unit)
+    return units
+
+
+def _first_compute(trace: Trace) -> int:
+    """Index of the first conv/linear layer (it needs no input gradient), -1 if none."""
+    return next((i for i, l in enumerate(trace.layers) if l.kind in ("conv", "linear")), -1)
 
 
 def _replicate(compute: Sequence[LayerTrace], stage_s: Mapping[str, float], crossbars: Mapping[str, int],
@@ -247,22 +350,154 @@ def _replicate(compute: Sequence[LayerTrace], stage_s: Mapping[str, float], cros
     return replicas
 
 
-def _segments_time(items: Sequence[tuple[str, float, float]], batch_size: int,
-                   pipelined: bool) -> float:
-    """Time of a phase from its items ``(kind, per_sample_s, batch_s)``, kind stage/barrier."""
-    total, segment = 0.0, []
-    for kind, per_sample, batch_s in list(items) + [("barrier", 0.0, 0.0)]:
-        if kind == "stage":
-            if pipelined:
-                segment.append(per_sample)
+def map_and_replicate(trace: Trace, units: Sequence[str], hw: HardwareSpec, *, training: bool,
+                      replicate: bool = True) -> ChipMapping:
+    """Map every crossbar layer, check that the model fits, and replicate the slowest layers.
+
+    A layer's stage time for replication is its slowest phase per sample (forward, and backward
+    in training). Replication depends only on the conv/linear layers, so BN masks do not change it.
+
+    Raises:
+        ValueError: if the model's crossbars exceed the chip's.
+    """
+    reram = hw.reram
+    first = _first_compute(trace)
+    compute = [l for l in trace.layers if l.kind in ("conv", "linear")]
+    crossbars = {l.name: map_layer(l, reram).crossbars for l in compute}
+    stage_s: dict[str, float] = {}
+    for i, layer in enumerate(trace.layers):
+        if layer.kind not in ("conv", "linear"):
+            continue
+        times = [crossbar_phase_cost(layer, reram, 1, "forward").per_sample_s]
+        if training:
+            times.append(crossbar_phase_cost(layer, reram, 1, "backward",
+                                             needs_input_grad=i != first).per_sample_s)
+        stage_s[layer.name] = max(stage_s.get(layer.name, 0.0), *times)
+    replicas = _replicate(compute, stage_s, crossbars, reram.total_crossbars, hw.name)
+    if not replicate:
+        replicas = {l.name: 1 for l in compute}
+    digital_tiles: list[int] = []
+    tiles_here = 1
+    for layer, unit in zip(trace.layers, units):
+        if unit == "reram":
+            tiles_here = max(1, -(-crossbars[layer.name] * replicas[layer.name]
+                                  // reram.crossbars_per_tile))
+        digital_tiles.append(tiles_here)
+    return ChipMapping(crossbars=crossbars, replicas=replicas, digital_tiles=tuple(digital_tiles),
+                       available=reram.total_crossbars)
+
+
+def _gpu_group_stage(trace: Trace, group: Sequence[int], hw: HardwareSpec, batch: int, phase: str,
+                     training: bool) -> Stage:
+    """Consecutive GPU layers: one transfer of the batch in, the kernels, one transfer out."""
+    act_bytes = hw.reram.activation_bytes
+    first, last = trace.layers[group[0]], trace.layers[group[-1]]
+    in_values = first.input_numel if phase == "forward" else first.output_numel
+    out_values = last.output_numel if phase == "forward" else last.input_numel
+    t_in = link_cost(in_values * act_bytes * batch, hw.link)
+    t_out = link_cost(out_values * act_bytes * batch, hw.link)
+    charges, group_s = [], 0.0
+    for pos, j in enumerate(group):
+        work = gpu_work(trace.layers[j], batch, phase, training=training,
+                        bytes_per_value=hw.gpu.bytes_per_value)
+        parts = [gpu_phase_cost(work, hw.gpu, batch)]
+        if pos == 0:
+            parts.append(t_in)
+        if pos == len(group) - 1:
+            parts.append(t_out)
+        seconds = sum(p.batch_s for p in parts)
+        charges.append(Charge(j, seconds, sum(p.energy_j for p in parts),
+                              sum(p.bytes_moved for p in parts)))
+        group_s += seconds
+    barrier = training and any(trace.layers[j].kind == "bn" for j in group)
+    return Stage(name=first.name, phase=phase, unit="gpu",
+                 per_sample_s=0.0 if barrier else group_s / batch, batch_s=group_s,
+                 barrier=barrier, charges=tuple(charges))
+
+
+def phase_stages(trace: Trace, units: Sequence[str], mapping: ChipMapping, hw: HardwareSpec,
+                 batch: int, phase: str, *, training: bool) -> list[Stage]:
+    """The pipeline of one phase on the heterogeneous chip, in execution order.
+
+    ``phase`` is ``"forward"`` (trace order) or ``"backward"`` (reverse order). Crossbar and
+    digital layers are stages of their own; each run of consecutive GPU layers is one stage
+    (a barrier in training when it holds a BN).
+    """
+    if phase not in ("forward", "backward"):
+        raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
+    first = _first_compute(trace)
+    order = list(range(len(trace.layers)))
+    if phase == "backward":
+        order.reverse()
+    stages: list[Stage] = []
+    k = 0
+    while k < len(order):
+        i = order[k]
+        layer, unit = trace.layers[i], units[i]
+        if unit in ("reram", "digital"):
+            if unit == "reram":
+                cost = crossbar_phase_cost(layer, hw.reram, batch, phase,
+                                           replicas=mapping.replicas[layer.name],
+                                           needs_input_grad=i != first)
             else:
-                total += batch_s
+                cost = digital_phase_cost(layer, hw.reram, batch, phase,
+                                          tiles=mapping.digital_tiles[i])
+            stages.append(Stage(name=layer.name, phase=phase, unit=unit,
+                                per_sample_s=cost.per_sample_s, batch_s=cost.batch_s,
+                                charges=(Charge(i, cost.batch_s, cost.energy_j),)))
+            k += 1
+            continue
+        group = [i]
+        while k + len(group) < len(order) and units[order[k + len(group)]] == "gpu":
+            group.append(order[k + len(group)])
+        k += len(group)
+        stages.append(_gpu_group_stage(trace, group, hw, batch, phase, training))
+    return stages
+
+
+def phase_time(stages: Sequence[Stage], batch: int, pipelined: bool) -> float:
+    """Time of one phase: between barriers, a segment of stages with per-sample times ``t_i``
+    takes ``sum(t_i) + (batch - 1) * max(t_i)`` when pipelined, else the sum of their batch
+    times; a barrier adds its batch time."""
+    total, segment = 0.0, []
+    for stage in list(stages) + [Stage("", "", "gpu", 0.0, 0.0, barrier=True)]:
+        if not stage.barrier:
+            if pipelined:
+                segment.append(stage.per_sample_s)
+            else:
+                total += stage.batch_s
             continue
         if segment:
-            total += sum(segment) + (batch_size - 1) * max(segment)
+            total += sum(segment) + (batch - 1) * max(segment)
             segment = []
-        total += batch_s
+        total += stage.batch_s
     return total
+
+
+def bottleneck_of(stages: Sequence[Stage]) -> dict[str, Any]:
+    """The slowest non-barrier stage (first of equals): ``{"name", "phase", "per_sample_s"}``."""
+    best: dict[str, Any] = {"name": None, "phase": None, "per_sample_s": 0.0}
+    for stage in stages:
+        if not stage.barrier and stage.per_sample_s > best["per_sample_s"]:
+            best = {"name": stage.name, "phase": stage.phase, "per_sample_s": stage.per_sample_s}
+    return best
+
+
+def update_charges(trace: Trace, units: Sequence[str], mapping: ChipMapping, hw: HardwareSpec,
+                   pipelined: bool) -> tuple[float, list[Charge]]:
+    """The weight-update writes after a training batch: ``(time, charges)``.
+
+    Every crossbar layer rewrites its cells; with the pipeline the layers write in parallel
+    (time is the slowest layer's), without it one after another (the sum).
+    """
+    update_s, charges = 0.0, []
+    for i, layer in enumerate(trace.layers):
+        if units[i] != "reram":
+            continue
+        cost = crossbar_update_cost(layer, hw.reram, replicas=mapping.replicas[layer.name])
+        charges.append(Charge(i, cost.batch_s, cost.energy_j))
+        update_s = max(update_s, cost.batch_s) if pipelined else update_s + cost.batch_s
+    return update_s, charges
 
 
 def _count_barriers(units: Sequence[str], layers: Sequence[LayerTrace]) -> int:
@@ -278,31 +513,61 @@ def _count_barriers(units: Sequence[str], layers: Sequence[LayerTrace]) -> int:
     return barriers
 
 
-def _roofline_baseline(trace: Trace, costs: Sequence[LayerCost], hw: HardwareSpec, batch: int,
-                       training: bool, first_compute: int) -> float:
-    """Fill each layer's GPU-only roofline time and energy; return the baseline's FLOPs."""
+def gpu_only_baseline(trace: Trace, gpu: GpuSpec, batch: int, training: bool) -> GpuBaseline:
+    """Every layer of the trace on the GPU alone, one after another, by the roofline."""
     phases = ("forward", "backward", "update") if training else ("forward",)
-    total_flops = 0.0
+    first = _first_compute(trace)
+    latency, energy, total_flops = [], [], 0.0
     for i, layer in enumerate(trace.layers):
+        seconds = joules = 0.0
         for phase in phases:
             work = gpu_work(layer, batch, phase, training=training,
-                            bytes_per_value=hw.gpu.bytes_per_value,
-                            needs_input_grad=i != first_compute)
-            cost = gpu_phase_cost(work, hw.gpu, batch)
-            costs[i].gpu_latency_s += cost.batch_s
-            costs[i].gpu_energy_j += cost.energy_j
+                            bytes_per_value=gpu.bytes_per_value, needs_input_grad=i != first)
+            cost = gpu_phase_cost(work, gpu, batch)
+            seconds += cost.batch_s
+            joules += cost.energy_j
             total_flops += work.flops
-    return total_flops
+        latency.append(seconds)
+        energy.append(joules)
+    return GpuBaseline(latency_s=tuple(latency), energy_j=tuple(energy), flops=total_flops)
 
 
-def _apply_measured(costs: Sequence[LayerCost], seconds_by_kind: Mapping[str, float]) -> None:
-    """Replace roofline times by measured per-kind times, split in proportion to the roofline."""
-    for kind in {c.kind for c in costs}:
-        members = [c for c in costs if c.kind == kind]
-        share = sum(c.gpu_latency_s for c in members)
+def split_measured(kinds: Sequence[str], roofline_s: Sequence[float],
+                   seconds_by_kind: Mapping[str, float]) -> list[float]:
+    """Measured per-kind times split over the layers of each kind in proportion to their
+    roofline times (equally when the kind's roofline total is 0)."""
+    out = list(roofline_s)
+    for kind in set(kinds):
+        members = [i for i, k in enumerate(kinds) if k == kind]
+        share = sum(roofline_s[i] for i in members)
         total_kind = seconds_by_kind.get(kind, 0.0)
-        for c in members:
-            c.gpu_latency_s = total_kind * (c.gpu_latency_s / share if share > 0 else 1 / len(members))
+        for i in members:
+            out[i] = total_kind * (roofline_s[i] / share if share > 0 else 1 / len(members))
+    return out
+
+
+def _check_arguments(mode: str, batch_size: int, elementwise_unit: str, gpu_baseline: str) -> str:
+    if mode not in _MODE_ALIASES:
+        raise ValueError(f"mode must be 'train' or 'inference', got {mode!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if elementwise_unit not in ("digital", "gpu"):
+        raise ValueError(f"elementwise_unit must be 'digital' or 'gpu', got {elementwise_unit!r}")
+    if gpu_baseline not in ("roofline", "measured"):
+        raise ValueError(f"gpu_baseline must be 'roofline' or 'measured', got {gpu_baseline!r}")
+    return _MODE_ALIASES[mode]
+
+
+def _trace_of(model: nn.Module | Trace, input_shape: Sequence[int] | None) -> Trace:
+    if isinstance(model, Trace):
+        trace = model
+    else:
+        if input_shape is None:
+            raise ValueError("input_shape is required when model is an nn.Module")
+        trace = trace_model(model, input_shape)
+    if not trace.layers:
+        raise ValueError("the model has no layer the cost model recognises (Conv2d, Linear, ...)")
+    return trace
 
 
 def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
@@ -311,6 +576,10 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
              elementwise_unit: str = "digital", pipeline: bool = True, replicate: bool = True,
              gpu_baseline: str = "roofline", device: str | None = None) -> Plan:
     """Schedule a model on a ReRAM + GPU chip and cost one batch against a GPU-only baseline.
+
+    The steps, each a function of this module: :func:`route`, :func:`map_and_replicate`,
+    :func:`phase_stages` and :func:`phase_time` per phase, :func:`update_charges`,
+    :func:`gpu_only_baseline` (and :func:`split_measured` for a measured baseline).
 
     Args:
         model: an ``nn.Module`` (traced here) or a ready :class:`~reram.cost.trace.Trace`.
@@ -342,162 +611,62 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         >>> plan.layers[0].unit, plan.layers[0].crossbars
         ('reram', 8)
     """
-    if mode not in _MODE_ALIASES:
-        raise ValueError(f"mode must be 'train' or 'inference', got {mode!r}")
-    mode = _MODE_ALIASES[mode]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    if elementwise_unit not in ("digital", "gpu"):
-        raise ValueError(f"elementwise_unit must be 'digital' or 'gpu', got {elementwise_unit!r}")
-    if gpu_baseline not in ("roofline", "measured"):
-        raise ValueError(f"gpu_baseline must be 'roofline' or 'measured', got {gpu_baseline!r}")
+    mode = _check_arguments(mode, batch_size, elementwise_unit, gpu_baseline)
     hw = load_hardware(hardware)
-    if isinstance(model, Trace):
-        trace = model
-    else:
-        if input_shape is None:
-            raise ValueError("input_shape is required when model is an nn.Module")
-        trace = trace_model(model, input_shape)
-    if not trace.layers:
-        raise ValueError("the model has no layer the cost model recognises (Conv2d, Linear, ...)")
+    trace = _trace_of(model, input_shape)
     training = mode == "train"
-    batch = batch_size
-    reram, gpu, link = hw.reram, hw.gpu, hw.link
-    units = [_route(layer, elementwise_unit) for layer in trace.layers]
+    units = route(trace, elementwise_unit)
+    mapping = map_and_replicate(trace, units, hw, training=training, replicate=replicate)
     costs = [LayerCost(name=layer.name, kind=layer.kind, unit=unit)
              for layer, unit in zip(trace.layers, units)]
-    first_compute = next((i for i, l in enumerate(trace.layers) if l.kind in ("conv", "linear")), -1)
 
-    # --- crossbar mapping and replication -----------------------------------------------------
-    compute = [l for l in trace.layers if l.kind in ("conv", "linear")]
-    xbars = {l.name: map_layer(l, reram).crossbars for l in compute}
-    base_stage: dict[str, float] = {}
-    for i, layer in enumerate(trace.layers):
-        if layer.kind in ("conv", "linear"):
-            times = [crossbar_phase_cost(layer, reram, 1, "forward").per_sample_s]
-            if training:
-                times.append(crossbar_phase_cost(layer, reram, 1, "backward",
-                                                 needs_input_grad=i != first_compute).per_sample_s)
-            base_stage[layer.name] = max(base_stage.get(layer.name, 0.0), *times)
-    if replicate:
-        replicas = _replicate(compute, base_stage, xbars, reram.total_crossbars, hw.name)
-    else:
-        _replicate(compute, base_stage, xbars, reram.total_crossbars, hw.name)  # fit check
-        replicas = {l.name: 1 for l in compute}
-
-    # digital units: those of the tiles holding the nearest preceding crossbar layer
-    digital_tiles: list[int] = []
-    tiles_here = 1
-    for layer, unit in zip(trace.layers, units):
-        if unit == "reram":
-            tiles_here = max(1, -(-xbars[layer.name] * replicas[layer.name] // reram.crossbars_per_tile))
-        digital_tiles.append(tiles_here)
-
-    # --- one phase of the heterogeneous chip --------------------------------------------------
-    act_bytes = reram.activation_bytes
-    bottleneck = {"name": None, "phase": None, "per_sample_s": 0.0}
-
-    def run_phase(phase: str) -> float:
-        order = list(range(len(trace.layers)))
-        if phase == "backward":
-            order.reverse()
-        items: list[tuple[str, float, float]] = []
-        k = 0
-        while k < len(order):
-            i = order[k]
-            layer, unit = trace.layers[i], units[i]
-            if unit == "reram":
-                cost = crossbar_phase_cost(layer, reram, batch, phase, replicas=replicas[layer.name],
-                                           needs_input_grad=i != first_compute)
-                costs[i]._add(phase, cost.batch_s, cost.energy_j)
-                items.append(("stage", cost.per_sample_s, cost.batch_s))
-                _note_stage(layer.name, phase, cost.per_sample_s)
-                k += 1
-                continue
-            if unit == "digital":
-                cost = digital_phase_cost(layer, reram, batch, phase, tiles=digital_tiles[i])
-                costs[i]._add(phase, cost.batch_s, cost.energy_j)
-                items.append(("stage", cost.per_sample_s, cost.batch_s))
-                _note_stage(layer.name, phase, cost.per_sample_s)
-                k += 1
-                continue
-            group = [i]  # consecutive GPU layers: one transfer in, one out
-            while k + len(group) < len(order) and units[order[k + len(group)]] == "gpu":
-                group.append(order[k + len(group)])
-            k += len(group)
-            first, last = trace.layers[group[0]], trace.layers[group[-1]]
-            in_values = first.input_numel if phase == "forward" else first.output_numel
-            out_values = last.output_numel if phase == "forward" else last.input_numel
-            barrier = training and any(trace.layers[j].kind == "bn" for j in group)
-            # one transfer of the batch each way; one kernel per layer for the whole batch
-            t_in = link_cost(in_values * act_bytes * batch, link)
-            t_out = link_cost(out_values * act_bytes * batch, link)
-            group_s = 0.0
-            for pos, j in enumerate(group):
-                work = gpu_work(trace.layers[j], batch, phase, training=training,
-                                bytes_per_value=gpu.bytes_per_value)
-                g = gpu_phase_cost(work, gpu, batch)
-                parts = [g]
-                if pos == 0:
-                    parts.append(t_in)
-                if pos == len(group) - 1:
-                    parts.append(t_out)
-                seconds = sum(p.batch_s for p in parts)
-                costs[j]._add(phase, seconds, sum(p.energy_j for p in parts),
-                              sum(p.bytes_moved for p in parts))
-                group_s += seconds
-            if barrier:
-                items.append(("barrier", 0.0, group_s))
-            else:  # streams: the batch's cost spread over its samples
-                items.append(("stage", group_s / batch, group_s))
-                _note_stage(trace.layers[group[0]].name, phase, group_s / batch)
-        return _segments_time(items, batch, pipeline)
-
-    def _note_stage(name: str, phase: str, per_sample: float) -> None:
-        if per_sample > bottleneck["per_sample_s"]:
-            bottleneck.update(name=name, phase=phase, per_sample_s=per_sample)
-
-    latency = run_phase("forward")
+    stages, latency = [], 0.0
+    for phase in ("forward", "backward") if training else ("forward",):
+        phase_list = phase_stages(trace, units, mapping, hw, batch_size, phase, training=training)
+        for stage in phase_list:
+            for c in stage.charges:
+                costs[c.index]._add(phase, c.seconds, c.energy_j, c.bytes_moved)
+        latency += phase_time(phase_list, batch_size, pipeline)
+        stages += phase_list
     update_s = 0.0
     if training:
-        latency += run_phase("backward")
-        for i, layer in enumerate(trace.layers):
-            if units[i] == "reram":
-                cost = crossbar_update_cost(layer, reram, replicas=replicas[layer.name])
-                costs[i]._add("update", cost.batch_s, cost.energy_j)
-                update_s = max(update_s, cost.batch_s) if pipeline else update_s + cost.batch_s
+        update_s, charges = update_charges(trace, units, mapping, hw, pipeline)
+        for c in charges:
+            costs[c.index]._add("update", c.seconds, c.energy_j, c.bytes_moved)
         latency += update_s
-    for i, layer in enumerate(trace.layers):
-        if units[i] == "reram":
-            costs[i].crossbars = xbars[layer.name]
-            costs[i].replicas = replicas[layer.name]
-            costs[i].tiles = -(-xbars[layer.name] * replicas[layer.name] // reram.crossbars_per_tile)
-    barriers = _count_barriers(units, trace.layers) if training else 0
+    for layer, cost in zip(trace.layers, costs):
+        if cost.unit == "reram":
+            cost.crossbars = mapping.crossbars[layer.name]
+            cost.replicas = mapping.replicas[layer.name]
+            cost.tiles = mapping.tiles(layer.name, hw.reram.crossbars_per_tile)
 
-    # --- GPU-only baseline ---------------------------------------------------------------------
-    total_flops = _roofline_baseline(trace, costs, hw, batch, training, first_compute)
-    roofline_latency = sum(c.gpu_latency_s for c in costs)
+    baseline = gpu_only_baseline(trace, hw.gpu, batch_size, training)
+    gpu_times = list(baseline.latency_s)
     if gpu_baseline == "measured":
         if isinstance(model, Trace):
             raise ValueError("gpu_baseline='measured' needs an nn.Module, not a Trace")
         from reram.cost.gpu_profile import measure_breakdown
 
-        measured = measure_breakdown(model, trace.input_shape, batch, mode,
+        measured = measure_breakdown(model, trace.input_shape, batch_size, mode,
                                      device=device or "cuda")
-        _apply_measured(costs, measured["seconds_by_kind"])
+        gpu_times = split_measured([c.kind for c in costs], gpu_times, measured["seconds_by_kind"])
+    for cost, seconds, joules in zip(costs, gpu_times, baseline.energy_j):
+        cost.gpu_latency_s, cost.gpu_energy_j = seconds, joules
+    roofline_latency = sum(baseline.latency_s)
     gpu_latency = sum(c.gpu_latency_s for c in costs)
     gpu_energy = sum(c.gpu_energy_j for c in costs)
     energy = sum(c.energy_j for c in costs)
-    crossbars_used = sum(xbars[l.name] * replicas[l.name] for l in compute)
     return Plan(
-        model_name=trace.model_name, mode=mode, batch_size=batch,
+        model_name=trace.model_name, mode=mode, batch_size=batch_size,
         input_shape=tuple(trace.input_shape), hardware=hw.name, layers=costs,
-        latency_s=latency, energy_j=energy, throughput=batch / latency,
+        latency_s=latency, energy_j=energy, throughput=batch_size / latency,
         gpu_latency_s=gpu_latency, gpu_energy_j=gpu_energy,
-        gpu_throughput=batch / gpu_latency if gpu_latency > 0 else float("inf"),
+        gpu_throughput=batch_size / gpu_latency if gpu_latency > 0 else float("inf"),
         speedup_vs_gpu=gpu_latency / latency,
         energy_ratio_vs_gpu=gpu_energy / energy if energy > 0 else float("inf"),
-        gpu_utilization=total_flops / (roofline_latency * gpu.peak_flops) if roofline_latency > 0 else 0.0,
-        bottleneck=dict(bottleneck), update_s=update_s, barriers=barriers,
-        crossbars_used=crossbars_used, crossbars_available=reram.total_crossbars,
+        gpu_utilization=(baseline.flops / (roofline_latency * hw.gpu.peak_flops)
+                         if roofline_latency > 0 else 0.0),
+        bottleneck=bottleneck_of(stages), update_s=update_s,
+        barriers=_count_barriers(units, trace.layers) if training else 0,
+        crossbars_used=mapping.crossbars_used, crossbars_available=mapping.available,
         pipelined=pipeline, gpu_baseline=gpu_baseline)

@@ -1,0 +1,131 @@
+"""Tests of the named steps of ``schedule()``: each on its own, with hand-computed values."""
+from __future__ import annotations
+
+import pytest
+from torch import nn
+
+from reram.cost.hardware import load_hardware
+from reram.cost.scheduler import (Charge, Stage, bottleneck_of, gpu_only_baseline,
+                                  map_and_replicate, phase_stages, phase_time, route,
+                                  schedule, split_measured, update_charges)
+from reram.cost.trace import trace_model
+
+ISAAC = load_hardware("isaac")
+T_MVM = 16 * 100e-9  # ISAAC: 16 one-bit input cycles of 100 ns
+
+
+def conv_bn_net():
+    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(),
+                         nn.Conv2d(2, 2, 1, stride=2))
+
+
+def test_route_units_and_bad_unit():
+    trace = trace_model(conv_bn_net(), (1, 8, 8))
+    assert route(trace) == ["reram", "gpu", "digital", "reram"]
+    assert route(trace, "gpu") == ["reram", "gpu", "gpu", "reram"]
+    with pytest.raises(ValueError, match="elementwise_unit must be"):
+        route(trace, "fpga")
+
+
+def test_map_and_replicate_gives_spare_crossbars_to_the_slowest_layer():
+    trace = trace_model(conv_bn_net(), (1, 8, 8))
+    hw = ISAAC.replace(**{"reram.tiles": 1, "reram.crossbars_per_tile": 40})
+    units = route(trace)
+    mapping = map_and_replicate(trace, units, hw, training=False)
+    assert dict(mapping.crossbars) == {"0": 8, "3": 8}
+    assert dict(mapping.replicas) == {"0": 4, "3": 1}  # 64 MVMs / 4 ties the 16-MVM layer
+    assert mapping.crossbars_used == 40 and mapping.available == 40
+    # digital units: those of the tiles of the preceding crossbar layer (32 crossbars, 1 tile)
+    assert mapping.digital_tiles == (1, 1, 1, 1)
+    plain = map_and_replicate(trace, units, hw, training=False, replicate=False)
+    assert dict(plain.replicas) == {"0": 1, "3": 1}
+    small = ISAAC.replace(**{"reram.tiles": 1, "reram.crossbars_per_tile": 10})
+    with pytest.raises(ValueError, match="needs 16 crossbars"):
+        map_and_replicate(trace, units, small, training=False, replicate=False)
+
+
+def test_phase_stages_order_groups_and_barriers():
+    trace = trace_model(conv_bn_net(), (1, 8, 8))
+    units = route(trace, "gpu")  # BN and ReLU form one GPU group
+    mapping = map_and_replicate(trace, units, ISAAC, training=True, replicate=False)
+    fwd = phase_stages(trace, units, mapping, ISAAC, 4, "forward", training=True)
+    assert [(s.name, s.unit, s.barrier) for s in fwd] == [
+        ("0", "reram", False), ("1", "gpu", True), ("3", "reram", False)]
+    assert [c.index for c in fwd[1].charges] == [1, 2]
+    assert fwd[0].per_sample_s == pytest.approx(64 * T_MVM)
+    assert fwd[1].per_sample_s == 0.0 and fwd[1].batch_s == pytest.approx(
+        sum(c.seconds for c in fwd[1].charges))
+    back = phase_stages(trace, units, mapping, ISAAC, 4, "backward", training=True)
+    assert [s.name for s in back] == ["3", "2", "0"]  # reverse order; the group named by its first
+    infer = phase_stages(trace, units, mapping, ISAAC, 4, "forward", training=False)
+    assert not infer[1].barrier and infer[1].per_sample_s == pytest.approx(infer[1].batch_s / 4)
+    with pytest.raises(ValueError, match="phase must be"):
+        phase_stages(trace, units, mapping, ISAAC, 4, "update", training=True)
+
+
+def _stage(name, per_sample, batch_s, barrier=False):
+    return Stage(name=name, phase="forward", unit="gpu" if barrier else "reram",
+                 per_sample_s=per_sample, batch_s=batch_s, barrier=barrier)
+
+
+def test_phase_time_by_hand():
+    stages = [_stage("a", 1.0, 3.0), _stage("b", 2.0, 6.0), _stage("bn", 0.0, 5.0, True),
+              _stage("c", 4.0, 12.0)]
+    # segment (1, 2) over 3 samples: 1 + 2 + 2 x 2 = 7; barrier 5; segment (4): 4 + 2 x 4 = 12
+    assert phase_time(stages, 3, pipelined=True) == pytest.approx(7 + 5 + 12)
+    assert phase_time(stages, 3, pipelined=False) == pytest.approx(3 + 6 + 5 + 12)
+    assert phase_time([], 3, pipelined=True) == 0.0
+
+
+def test_bottleneck_ignores_barriers_and_keeps_the_first_of_equals():
+    stages = [_stage("a", 2.0, 0.0), _stage("bn", 9.0, 9.0, True), _stage("b", 2.0, 0.0)]
+    assert bottleneck_of(stages) == {"name": "a", "phase": "forward", "per_sample_s": 2.0}
+    assert bottleneck_of([]) == {"name": None, "phase": None, "per_sample_s": 0.0}
+
+
+def test_update_charges_parallel_or_serial():
+    trace = trace_model(conv_bn_net(), (1, 8, 8))
+    units = route(trace)
+    mapping = map_and_replicate(trace, units, ISAAC, training=True, replicate=False)
+    piped_s, charges = update_charges(trace, units, mapping, ISAAC, pipelined=True)
+    serial_s, _ = update_charges(trace, units, mapping, ISAAC, pipelined=False)
+    assert [c.index for c in charges] == [0, 3]
+    assert piped_s == pytest.approx(max(c.seconds for c in charges))
+    assert serial_s == pytest.approx(sum(c.seconds for c in charges))
+    # first conv: 9 rows x 2 columns on one crossbar, 18 cells <= one 128-cell write step
+    assert charges[0].seconds == pytest.approx(ISAAC.reram.write_latency_s)
+
+
+def test_gpu_only_baseline_hand_case_and_plan_totals():
+    trace = trace_model(nn.Sequential(nn.Linear(100, 10)), (100,))
+    base = gpu_only_baseline(trace, ISAAC.gpu, 1, training=False)
+    # 2 kFLOP and (100 + 10 + 1000) x 4 bytes: memory bound, plus one launch
+    assert base.latency_s == pytest.approx((5e-6 + 4440 / 9e11,))
+    assert base.flops == 2000.0
+    assert base.energy_j[0] == pytest.approx(2000 * 1.91e-11 + 4440 * 3.12e-11)
+    net = conv_bn_net()
+    plan = schedule(net, (1, 8, 8), batch_size=4, mode="train")
+    full = gpu_only_baseline(trace_model(net, (1, 8, 8)), ISAAC.gpu, 4, training=True)
+    assert plan.gpu_latency_s == pytest.approx(sum(full.latency_s))
+    assert plan.gpu_energy_j == pytest.approx(sum(full.energy_j))
+
+
+def test_split_measured_in_proportion_to_the_roofline():
+    out = split_measured(["conv", "conv", "bn", "act"], [1.0, 3.0, 0.0, 2.0],
+                         {"conv": 8.0, "bn": 1.0})
+    assert out == pytest.approx([2.0, 6.0, 1.0, 0.0])
+
+
+def test_charges_add_up_to_the_plan():
+    net = conv_bn_net()
+    plan = schedule(net, (1, 8, 8), batch_size=4, mode="train")
+    trace = trace_model(net, (1, 8, 8))
+    units = route(trace)
+    mapping = map_and_replicate(trace, units, ISAAC, training=True)
+    stages = [s for p in ("forward", "backward")
+              for s in phase_stages(trace, units, mapping, ISAAC, 4, p, training=True)]
+    _, upd = update_charges(trace, units, mapping, ISAAC, pipelined=True)
+    charges: list[Charge] = [c for s in stages for c in s.charges] + upd
+    assert sum(c.energy_j for c in charges) == pytest.approx(plan.energy_j)
+    assert sum(c.bytes_moved for c in charges) == pytest.approx(
+        sum(l.bytes_moved for l in plan.layers))
