@@ -15,7 +15,7 @@ from ._jit import jit
 
 
 @jit(parallel=True)
-def _split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile, out):
+def _split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile, is_float, out):
     m, k_total = codes.shape
     mask = (1 << cycle_bits) - 1
     for b in prange(m):
@@ -23,9 +23,10 @@ def _split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile, out):
             c = codes[b, k]
             t = k // tile
             col = k - t * tile
-            if c != c:  # NaN: poison every cycle of the first phase
-                for j in range(n_cycles):
-                    out[t, j * m + b, col] = c
+            if c != c:  # NaN: poison every cycle of the first phase (float output only)
+                if is_float:
+                    for j in range(n_cycles):
+                        out[t, j * m + b, col] = c
                 continue
             phase = 0 if c >= 0 else 1
             if phase >= n_phases:
@@ -36,11 +37,11 @@ def _split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile, out):
                 continue
             q = np.int64(mag)
             for j in range(n_cycles):
-                out[t, (phase * n_cycles + j) * m + b, col] = float((q >> (j * cycle_bits)) & mask)
+                out[t, (phase * n_cycles + j) * m + b, col] = (q >> (j * cycle_bits)) & mask
 
 
 def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phases: int,
-                       tile: int) -> np.ndarray:
+                       tile: int, dtype: type = np.float32) -> np.ndarray:
     """Split signed input codes into DAC cycles and input phases, tiled over rows.
 
     Args:
@@ -50,9 +51,12 @@ def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phas
         cycle_bits: bits applied per cycle; 0 streams the unquantized magnitude in one cycle.
         n_phases: 2 to apply negative inputs in a second phase; 1 when no code is negative.
         tile: crossbar rows per tile.
+        dtype: ``np.float32``, or ``np.int8`` for the integer product (then every digit must
+            fit in int8, ``cycle_bits > 0`` and ``cycle_bits <= 7``; NaN codes give zero digits,
+            and the caller marks their rows).
 
     Returns:
-        A ``T x (n_phases * n_cycles * m) x tile`` float32 array, ``T = ceil(k / tile)``; row
+        A ``T x (n_phases * n_cycles * m) x tile`` array of ``dtype``, ``T = ceil(k / tile)``; row
         ``(p * n_cycles + j) * m + b`` of tile ``t`` holds the cycle-``j`` digit (least
         significant first) of phase ``p`` of input ``b`` on that tile's rows, zero-padded.
     """
@@ -65,12 +69,17 @@ def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phas
                          f"{n_cycles}, {tile}, {cycle_bits}")
     if cycle_bits == 0 and n_cycles != 1:
         raise ValueError("unquantized input (cycle_bits=0) streams in exactly one cycle")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.int8):
+        raise ValueError(f"dtype must be float32 or int8, got {dtype}")
+    if dtype == np.int8 and not 0 < cycle_bits <= 7:
+        raise ValueError(f"int8 digits need 1 <= cycle_bits <= 7, got {cycle_bits}")
     m, k = codes.shape
     n_tiles = max(1, -(-k // tile))
-    out = np.zeros((n_tiles, n_phases * n_cycles * m, tile), np.float32)
+    out = np.zeros((n_tiles, n_phases * n_cycles * m, tile), dtype)
     if m and k:
         _split_input_cycles(np.ascontiguousarray(codes, dtype=np.float32), int(n_cycles),
-                            int(cycle_bits), int(n_phases), int(tile), out)
+                            int(cycle_bits), int(n_phases), int(tile), dtype == np.float32, out)
     return out
 
 
@@ -87,12 +96,10 @@ def _adc_accumulate(currents, m, row_coef, col_coef, n_out, inv_step, code_lo, c
                 for g in range(n_col_groups):
                     coef = rc * col_coef[g]
                     base = g * n_out
-                    for o in range(n_out):
+                    for o in range(n_out):  # selects, not branches: vectorizes, keeps NaN
                         code = np.rint(currents[t, row, base + o] * inv_step)
-                        if code > code_hi:
-                            code = code_hi
-                        elif code < code_lo:
-                            code = code_lo
+                        code = code_hi if code > code_hi else code
+                        code = code_lo if code < code_lo else code
                         acc[b, o] += coef * code
 
 
@@ -102,7 +109,8 @@ def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef:
     """Digitize every column current and shift-add the ADC codes.
 
     Args:
-        currents: a ``T x (R * m) x (G * n_out)`` float32 array of column currents (in units
+        currents: a ``T x (R * m) x (G * n_out)`` float32 or int32 array (the integer product's
+            exact sums, read directly) of column currents (in units
             of one input code times one conductance step), row-group major as produced by
             :func:`split_input_cycles` and a batched product with the tiled cell levels.
         m: inputs per row group.
@@ -139,7 +147,8 @@ def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef:
                              f"{out.dtype} {out.shape}")
         acc = out
     if m and n_out:
-        _adc_accumulate(np.ascontiguousarray(currents, dtype=np.float32), int(m), row_coef,
+        dtype = np.int32 if currents.dtype == np.int32 else np.float32
+        _adc_accumulate(np.ascontiguousarray(currents, dtype=dtype), int(m), row_coef,
                         col_coef, int(n_out), 1.0 / float(step), float(code_lo), float(code_hi),
                         acc)
     return acc

@@ -2,11 +2,11 @@
 
 Signal chain steps 2-5 of DESIGN.md: input quantization (per-sample scale, sign in two phases),
 bit-serial DAC cycles, the analog product per row tile, the per-column ADC and the digital
-shift-add. CPU tensors use the numba kernels of :mod:`reram.kernels`; other devices use the torch
-twins below, which compute the same thing. Gradients are straight-through: the input gradient is
+shift-add. The arithmetic is the device's backend (:func:`reram.sim.backends.backend_for`:
+numba kernels on CPU, torch elsewhere), chosen once per call. Gradients are straight-through: the input gradient is
 ``grad_y @ effective_weight`` and the weight gradient ``grad_y^T @ quantized_input``.
 
-Imports ``reram.config``, ``reram.sim.mapping`` and ``reram.kernels`` only.
+Imports ``reram.config``, ``reram.sim.mapping`` and ``reram.sim.backends`` only.
 """
 from __future__ import annotations
 
@@ -18,37 +18,16 @@ import torch
 import torch.nn.functional as F
 
 from reram.config import CrossbarConfig
-from reram.kernels import adc_accumulate, split_input_cycles
-from reram.sim.mapping import AdcParams, ProgrammedWeights, adc_params, column_coefficients
+from reram.sim.backends import backend_for
+from reram.sim.mapping import (AdcParams, ProgrammedWeights, adc_params, column_coefficients,
+                               row_coefficients)
 
-__all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_tiles",
-           "always_simulate_tiles"]
+__all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_tiles"]
 
 #: Bytes of column currents held at once by the tiled simulation (chunked over inputs).
 CURRENT_BUFFER_BYTES = 8 << 20
 #: Bytes of im2col rows (and of their accumulators) held at once by the tiled convolution.
 CONV_UNFOLD_BYTES = 8 << 20
-
-_ALWAYS_SIMULATE = [False]
-
-
-class always_simulate_tiles:
-    """Context manager: run the full tile/ADC simulation even where it is provably lossless.
-
-    By default a layer whose ADC cannot lose information (or is ideal) computes the equal,
-    much cheaper plain product with the effective weight; inside this context it streams every
-    cycle through every tile, which is how the tests check that the two agree.
-    """
-
-    def __enter__(self):
-        self._previous = _ALWAYS_SIMULATE[0]
-        _ALWAYS_SIMULATE[0] = True
-        return self
-
-    def __exit__(self, *exc):
-        _ALWAYS_SIMULATE[0] = self._previous
-        return False
-
 
 def quantize_input(x: torch.Tensor, config: CrossbarConfig, sample_dims: int
                    ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,51 +56,6 @@ def quantize_input(x: torch.Tensor, config: CrossbarConfig, sample_dims: int
         else:  # no gradient needed: quantize in place, one copy of the input
             codes.round_().clamp_(-levels, levels)
     return codes, scale
-
-
-def _row_coefficients(config: CrossbarConfig, n_phases: int) -> np.ndarray:
-    bits = config.cycle_bits or 0
-    shifts = np.array([float(1 << (j * bits)) for j in range(config.n_cycles)])
-    return np.concatenate([shifts, -shifts]) if n_phases == 2 else shifts
-
-
-def _split_input_cycles_torch(codes: torch.Tensor, n_cycles: int, cycle_bits: int,
-                              n_phases: int, tile: int) -> torch.Tensor:
-    """Torch twin of :func:`reram.kernels.split_input_cycles`."""
-    m, k = codes.shape
-    n_tiles = max(1, -(-k // tile))
-    mag = codes.abs()
-    phases = [torch.where(codes >= 0, mag, torch.zeros_like(mag))]
-    if n_phases == 2:
-        phases.append(torch.where(codes < 0, mag, torch.zeros_like(mag)))
-    nan = torch.isnan(codes)
-    rows = []
-    for p, part in enumerate(phases):
-        rem = part
-        for _ in range(n_cycles):
-            if cycle_bits == 0:
-                digit, rem = rem, rem
-            else:
-                higher = torch.floor(rem / (1 << cycle_bits))
-                digit, rem = rem - higher * (1 << cycle_bits), higher
-            if p == 0:
-                digit = torch.where(nan, codes, digit)
-            rows.append(digit)
-    stacked = torch.cat(rows, dim=0)                        # (R*m, k)
-    padded = stacked.new_zeros((stacked.shape[0], n_tiles * tile))
-    padded[:, :k] = stacked
-    return padded.reshape(-1, n_tiles, tile).permute(1, 0, 2).contiguous()
-
-
-def _adc_accumulate_torch(currents: torch.Tensor, m: int, row_coef: np.ndarray,
-                          col_coef: np.ndarray, n_out: int, adc: AdcParams) -> torch.Tensor:
-    """Torch twin of :func:`reram.kernels.adc_accumulate` (float64 accumulation)."""
-    codes = torch.round(currents.double() / adc.step).clamp(adc.code_lo, adc.code_hi)
-    n_tiles = currents.shape[0]
-    codes = codes.reshape(n_tiles, len(row_coef), m, len(col_coef), n_out)
-    rc = torch.as_tensor(row_coef, dtype=torch.float64, device=currents.device)
-    cc = torch.as_tensor(col_coef, dtype=torch.float64, device=currents.device)
-    return torch.einsum("trmgo,r,g->mo", codes, rc, cc)
 
 
 def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: CrossbarConfig,
@@ -154,14 +88,13 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
         return acc
     codes = codes.detach().float()
     n_phases = 2 if bool((codes < 0).any()) else 1
-    row_coef = _row_coefficients(config, n_phases)
+    row_coef = row_coefficients(config, n_phases)
     col_coef = column_coefficients(config)
     n_cycles, cycle_bits = config.n_cycles, config.cycle_bits or 0
     size = config.tile_size or max(k, 1)
     cols = per_group * len(col_coef)
     chunk = max(1, CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
-    cpu = codes.device.type == "cpu"
-    acc_np = acc.numpy() if cpu else None
+    backend = backend_for(codes.device)
     for g in range(groups):
         for t in range(program.n_tiles()):
             cells = program.tile_cells(g, groups, t).to(codes.device)
@@ -171,20 +104,12 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
                 part = codes[start:stop, lo:hi]
                 if n_cycles == 1 and n_phases == 1:  # the codes are the DAC inputs
                     streamed = part
-                elif cpu:
-                    streamed = torch.from_numpy(split_input_cycles(
-                        part.numpy(), n_cycles, cycle_bits, n_phases, hi - lo))[0]
                 else:
-                    streamed = _split_input_cycles_torch(part, n_cycles, cycle_bits, n_phases,
-                                                         hi - lo)[0]
-                currents = torch.mm(streamed, cells)
-                if cpu:
-                    adc_accumulate(currents.numpy()[None], stop - start, row_coef, col_coef,
-                                   per_group, adc.step, adc.code_lo, adc.code_hi,
-                                   out=acc_np[start:stop, g * per_group:(g + 1) * per_group])
-                else:
-                    acc[start:stop, g * per_group:(g + 1) * per_group] += _adc_accumulate_torch(
-                        currents[None], stop - start, row_coef, col_coef, per_group, adc)
+                    streamed = backend.stream(part, n_cycles, cycle_bits, n_phases, hi - lo)[0]
+                currents = backend.currents(streamed, cells)
+                backend.adc_accumulate(currents[None], stop - start, row_coef, col_coef,
+                                       per_group, adc.step, adc.code_lo, adc.code_hi,
+                                       out=acc[start:stop, g * per_group:(g + 1) * per_group])
     return acc
 
 
@@ -294,14 +219,20 @@ def _patches(x: torch.Tensor, kernel_size, dilation, padding, stride,
     return p.permute(0, 2, 3, 1, 4, 5).reshape(n * h_out * w_out, c * kh * kw)
 
 
-def _needs_tiles(config: CrossbarConfig, k: int) -> Optional[AdcParams]:
-    """The ADC parameters when the tiled simulation changes the result, else None."""
+#: ADC parameters that convert every current exactly (an ideal ADC forced through the tiles).
+_EXACT_ADC = AdcParams(step=1e-9, code_lo=-1e30, code_hi=1e30, full_scale=1e30, lossless=True)
+
+
+def _needs_tiles(config: CrossbarConfig, k: int, force: bool = False) -> Optional[AdcParams]:
+    """The ADC parameters when the tiled simulation changes the result, else None.
+
+    With ``force=True`` every non-ideal config runs through the tiles, even where the ADC is
+    provably lossless (how the tests check that the tiles equal the plain product).
+    """
     rows = config.tile_size or max(k, 1)
     adc = adc_params(config, rows)
-    if _ALWAYS_SIMULATE[0] and not config.is_ideal:
-        if adc is None:  # an ideal ADC: a step far below one code, nothing clips
-            return AdcParams(step=1e-9, code_lo=-1e30, code_hi=1e30, full_scale=1e30, lossless=True)
-        return adc
+    if force and not config.is_ideal:
+        return _EXACT_ADC if adc is None else adc
     return None if adc is None or adc.lossless else adc
 
 
@@ -311,7 +242,8 @@ def _straight_through(weight: torch.Tensor, effective: torch.Tensor) -> torch.Te
 
 
 def crossbar_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
-                    program: ProgrammedWeights, config: CrossbarConfig) -> torch.Tensor:
+                    program: ProgrammedWeights, config: CrossbarConfig,
+                    force_tiles: bool = False) -> torch.Tensor:
     """``y = x W^T + b`` computed through the crossbar described by ``config``.
 
     Args:
@@ -320,6 +252,8 @@ def crossbar_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
         bias: an ``out``-dim tensor or None.
         program: ``weight`` programmed onto the crossbar (:func:`reram.sim.mapping.program_weights`).
         config: the crossbar config.
+        force_tiles: stream every cycle through every tile even where the ADC is provably
+            lossless (by default such a layer computes the equal, cheaper plain product).
 
     Returns:
         A ``... x out`` tensor.
@@ -328,7 +262,7 @@ def crossbar_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
         return F.linear(x, weight, bias)
     codes, scale = quantize_input(x, config, sample_dims=1)
     unit_in = scale / float(config.input_levels or 1)
-    adc = _needs_tiles(config, weight.shape[1])
+    adc = _needs_tiles(config, weight.shape[1], force_tiles)
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[..., None]
         return F.linear(x_q, _straight_through(weight, program.effective_weight()), bias)
@@ -340,7 +274,7 @@ def crossbar_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
 
 
 def crossbar_conv2d(x: torch.Tensor, layer: torch.nn.Conv2d, program: ProgrammedWeights,
-                    config: CrossbarConfig) -> torch.Tensor:
+                    config: CrossbarConfig, force_tiles: bool = False) -> torch.Tensor:
     """A 2-D convolution computed through the crossbar (im2col rows streamed as inputs).
 
     Args:
@@ -348,6 +282,7 @@ def crossbar_conv2d(x: torch.Tensor, layer: torch.nn.Conv2d, program: Programmed
         layer: the conv module (geometry, ``weight`` Parameter and ``bias``).
         program: ``layer.weight`` programmed onto the crossbar.
         config: the crossbar config.
+        force_tiles: as for :func:`crossbar_linear`.
 
     Returns:
         An ``N x out_channels x H_out x W_out`` tensor.
@@ -358,7 +293,7 @@ def crossbar_conv2d(x: torch.Tensor, layer: torch.nn.Conv2d, program: Programmed
     codes, scale = quantize_input(x, config, sample_dims=3)
     unit_in = scale / float(config.input_levels or 1)
     k = weight[0].numel()
-    adc = _needs_tiles(config, k)
+    adc = _needs_tiles(config, k, force_tiles)
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[:, None, None, None]
         return layer._conv_forward(x_q, _straight_through(weight, program.effective_weight()),

@@ -2,8 +2,9 @@
 
 Holds the programming step of the signal chain (DESIGN.md, step 1): the weight scale, the
 hardware weight update (snapping onto the conductance grid), the per-chip defect draw, the
-per-cell levels (numba on CPU, a torch twin for CUDA tensors) and the effective weight, plus the
-tiled cell layout and ADC parameters the forward pass uses. Imports ``reram.config`` and
+per-cell levels and the effective weight (computed by the device's backend,
+:mod:`reram.sim.backends`), plus the tiled cell layout, the shift-add coefficients and the ADC
+parameters the forward pass uses. Imports ``reram.config``, ``reram.sim.backends`` and
 ``reram.kernels`` only.
 """
 from __future__ import annotations
@@ -16,11 +17,12 @@ import numpy as np
 import torch
 
 from reram.config import CrossbarConfig
-from reram.kernels.programming import FAULT_SA0, FAULT_SA1, program_cells
+from reram.kernels.programming import FAULT_SA0, FAULT_SA1
+from reram.sim.backends import backend_for
 
 __all__ = [
     "ProgrammedWeights", "weight_scale", "snap_to_grid", "draw_defects", "program_weights",
-    "AdcParams", "adc_params",
+    "AdcParams", "adc_params", "shift_coefficients", "column_coefficients", "row_coefficients",
 ]
 
 
@@ -88,38 +90,6 @@ def _cell_max(config: CrossbarConfig) -> int:
 def _r_min(config: CrossbarConfig) -> float:
     """``g_min`` expressed in conductance steps of one cell."""
     return config.g_min * _cell_max(config) / (config.g_max - config.g_min)
-
-
-def _program_cells_torch(w2d: torch.Tensor, inv_scale: torch.Tensor, config: CrossbarConfig,
-                         faults: Optional[torch.Tensor], var: Optional[torch.Tensor]
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Torch twin of :func:`reram.kernels.program_cells` (used for CUDA tensors)."""
-    levels = config.weight_levels
-    a = w2d.abs().double() * inv_scale[:, None]
-    if levels is not None:
-        a = torch.round(a).clamp_(max=levels)
-    neg = w2d < 0
-    magnitude = torch.where(neg, -a, a).float()
-    n_slices = config.n_slices
-    cells = torch.zeros((2, n_slices, *w2d.shape), dtype=torch.float32, device=w2d.device)
-    if levels is not None:
-        q = a.long()
-        cell_max = _cell_max(config)
-        for k in range(n_slices):
-            digit = ((q >> (k * config.slice_bits)) & cell_max).float()
-            cells[0, k] = torch.where(neg, torch.zeros_like(digit), digit)
-            cells[1, k] = torch.where(neg, digit, torch.zeros_like(digit))
-    else:
-        lvl = a.clamp(max=1.0).float()
-        cells[0, 0] = torch.where(neg, torch.zeros_like(lvl), lvl)
-        cells[1, 0] = torch.where(neg, lvl, torch.zeros_like(lvl))
-    if faults is not None:
-        cells = torch.where(faults == FAULT_SA0, torch.zeros_like(cells), cells)
-        cells = torch.where(faults == FAULT_SA1, torch.full_like(cells, float(_cell_max(config))), cells)
-    if var is not None:
-        r = _r_min(config)
-        cells = (r + cells) * var - r
-    return cells, magnitude
 
 
 @dataclass
@@ -261,35 +231,33 @@ class ProgrammedWeights:
         return laid
 
 
+def shift_coefficients(bits: int, count: int, paired: bool) -> np.ndarray:
+    """Shift-add weights ``2**(j * bits)`` for ``j < count``; ``paired`` appends their
+    negatives (a second group subtracted: the G- array, or the negative input phase)."""
+    shifts = np.array([float(1 << (j * bits)) for j in range(count)])
+    return np.concatenate([shifts, -shifts]) if paired else shifts
+
+
 def column_coefficients(config: CrossbarConfig) -> np.ndarray:
     """Shift-add weight of each column group (array, slice), matching :meth:`tile_cells`."""
-    bits = config.slice_bits or 0
-    shifts = np.array([float(1 << (k * bits)) for k in range(config.n_slices)])
-    if config.differential == "analog":
-        return shifts
-    return np.concatenate([shifts, -shifts])
+    return shift_coefficients(config.slice_bits or 0, config.n_slices,
+                              paired=config.differential != "analog")
+
+
+def row_coefficients(config: CrossbarConfig, n_phases: int) -> np.ndarray:
+    """Shift-add weight of each row group (input phase, DAC cycle), matching
+    :func:`reram.kernels.split_input_cycles`."""
+    return shift_coefficients(config.cycle_bits or 0, config.n_cycles, paired=n_phases == 2)
 
 
 def _run_programming(w2d: torch.Tensor, inv: torch.Tensor, config: CrossbarConfig,
                      faults: Optional[np.ndarray], var: Optional[np.ndarray], cells: bool
                      ) -> tuple[Optional[torch.Tensor], torch.Tensor, torch.Tensor]:
-    """``(cells, magnitude, effective)`` of a weight block: numba on CPU, torch elsewhere."""
-    levels = config.weight_levels
+    """``(cells, magnitude, effective)`` of a weight block, by the device's backend."""
     w = w2d.detach().float()
-    if w.device.type == "cpu":
-        c, magnitude, effective = program_cells(
-            w.numpy(), inv.cpu().numpy(), levels or 0, config.n_slices, config.slice_bits or 0,
-            faults, var, _r_min(config), keep_cells=cells)
-        return (None if c is None else torch.from_numpy(c)), torch.from_numpy(magnitude), \
-            torch.from_numpy(effective)
-    ft = None if faults is None else torch.as_tensor(np.ascontiguousarray(faults), device=w.device)
-    vt = None if var is None else torch.as_tensor(np.ascontiguousarray(var), device=w.device)
-    c, magnitude = _program_cells_torch(w, inv, config, ft, vt)
-    shifts = torch.tensor(column_coefficients(config.replace(differential="analog")),
-                          dtype=torch.float64, device=w.device)
-    net = torch.einsum("k,koi->oi", shifts, (c[0] - c[1]).double())
-    unit = torch.where(inv > 0, 1.0 / torch.where(inv > 0, inv, torch.ones_like(inv)), torch.zeros_like(inv))
-    return (c if cells else None), magnitude, (net * unit[:, None]).float()
+    return backend_for(w.device).program(
+        w, inv, config.weight_levels or 0, config.n_slices, config.slice_bits or 0,
+        _r_min(config), faults, var, keep_cells=cells)
 
 
 def program_weights(w2d: torch.Tensor, scale: torch.Tensor, config: CrossbarConfig,
@@ -297,8 +265,8 @@ def program_weights(w2d: torch.Tensor, scale: torch.Tensor, config: CrossbarConf
                     row_order: Optional[torch.Tensor] = None) -> ProgrammedWeights:
     """Program an ``out x K`` weight matrix with per-row scale ``scale``.
 
-    Computes the effective weight and the grid-snapped weights in one pass (numba on CPU,
-    its torch twin elsewhere); tile cell levels are produced later, per tile, when a forward
+    Computes the effective weight and the grid-snapped weights in one pass (by the device's
+    backend); tile cell levels are produced later, per tile, when a forward
     pass simulates the tiles.
 
     Raises:

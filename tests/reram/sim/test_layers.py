@@ -11,10 +11,18 @@ from torch import nn
 
 import reram
 from reram import CrossbarConfig, CrossbarConv2d, CrossbarLinear
-from reram.sim.functional import always_simulate_tiles, quantize_input
+from reram.sim.functional import crossbar_conv2d, crossbar_linear, quantize_input
 
 torch.manual_seed(0)
 SMALL = CrossbarConfig(tile_size=16, weight_bits=5, cell_bits=2, input_bits=5, dac_bits=2, adc_bits=8)
+
+
+def _through_tiles(layer, x):
+    """The layer's output with every cycle streamed through every tile (no lossless shortcut)."""
+    cfg, prog = layer.crossbar_config, layer.programmed()
+    if isinstance(layer, CrossbarConv2d):
+        return crossbar_conv2d(x, layer, prog, cfg, force_tiles=True)
+    return crossbar_linear(x, layer.weight, layer.bias, prog, cfg, force_tiles=True)
 
 
 def _lossless(cfg: CrossbarConfig) -> CrossbarConfig:
@@ -53,8 +61,7 @@ def test_lossless_adc_equals_quantized_product(cfg):
     cfg = _lossless(cfg)
     lin = CrossbarLinear(40, 9, config=cfg)
     x = torch.randn(7, 40)
-    with always_simulate_tiles():
-        y = lin(x)
+    y = _through_tiles(lin, x)
     torch.testing.assert_close(y, _reference_linear(lin, x), rtol=1e-5, atol=1e-5)
 
 
@@ -70,8 +77,7 @@ def test_lossless_conv_equals_quantized_conv(kwargs):
     kwargs = {"config": _lossless(SMALL), **kwargs}
     conv = CrossbarConv2d(4, 6, **kwargs)
     x = torch.randn(2, 4, 7, 8)
-    with always_simulate_tiles():
-        y = conv(x)
+    y = _through_tiles(conv, x)
     torch.testing.assert_close(y, _reference_conv(conv, x), rtol=1e-5, atol=1e-5)
 
 
@@ -223,15 +229,14 @@ def test_nan_weight_and_edge_inputs():
     with pytest.raises(ValueError, match="NaN"):
         layer(torch.randn(2, 6))
     layer = CrossbarLinear(6, 3, config=SMALL)
-    with always_simulate_tiles():
-        assert layer(torch.randn(0, 6)).shape == (0, 3)
-        assert layer(torch.randn(6)).shape == (3,)
-        x = torch.randn(3, 6)
-        x[1, 2] = float("nan")
-        y = layer(x)
-        assert torch.isnan(y[1]).all() and torch.isfinite(y[[0, 2]]).all()
-        xt = torch.randn(6, 4).t()                      # non-contiguous
-        torch.testing.assert_close(layer(xt), layer(xt.contiguous()))
+    assert _through_tiles(layer, torch.randn(0, 6)).shape == (0, 3)
+    assert _through_tiles(layer, torch.randn(6)).shape == (3,)
+    x = torch.randn(3, 6)
+    x[1, 2] = float("nan")
+    y = _through_tiles(layer, x)
+    assert torch.isnan(y[1]).all() and torch.isfinite(y[[0, 2]]).all()
+    xt = torch.randn(6, 4).t()                      # non-contiguous
+    torch.testing.assert_close(_through_tiles(layer, xt), _through_tiles(layer, xt.contiguous()))
     conv = CrossbarConv2d(2, 3, 3, config=SMALL)
     assert conv(torch.randn(2, 5, 5)).shape == (3, 3, 3)
 
@@ -239,8 +244,7 @@ def test_nan_weight_and_edge_inputs():
 def test_gradients_are_straight_through():
     layer = CrossbarLinear(16, 4, config=SMALL)
     x = torch.randn(5, 16, requires_grad=True)
-    with always_simulate_tiles():
-        layer(x).pow(2).sum().backward()
+    _through_tiles(layer, x).pow(2).sum().backward()
     gx, gw = x.grad.clone(), layer.weight.grad.clone()
     x.grad = None
     layer.weight.grad = None
@@ -248,51 +252,23 @@ def test_gradients_are_straight_through():
     codes, s = quantize_input(ref_x, SMALL, 1)
     xq = codes * (s / SMALL.input_levels)[:, None]
     w = layer.weight + (layer.effective_weight() - layer.weight).detach()
-    with always_simulate_tiles():
-        y = layer(x).detach()
+    y = _through_tiles(layer, x).detach()
     (2 * y * F.linear(xq, w, layer.bias)).sum().backward()  # same upstream gradient 2*y
     torch.testing.assert_close(gx, ref_x.grad, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(gw, layer.weight.grad, rtol=1e-4, atol=1e-5)
-
-
-def test_torch_path_matches_numba_path():
-    """The CUDA path (torch twins of the kernels) run on CPU gives the numba path's result."""
-    from reram import functional, mapping
-    from reram.kernels import adc_accumulate, program_cells, split_input_cycles
-    cfg = SMALL.replace(saf0_rate=0.05, variation=0.1)
-    layer = CrossbarLinear(50, 7, config=cfg)
-    prog = layer.programmed()
-    faults, var = layer._defects
-    cells_t, mag_t = mapping._program_cells_torch(prog.weight2d, prog.inv_scale, cfg,
-                                                  torch.as_tensor(faults), torch.as_tensor(var))
-    cells_n, mag_n, _ = program_cells(prog.weight2d.numpy(), prog.inv_scale.numpy(), cfg.weight_levels,
-                                      cfg.n_slices, cfg.slice_bits, faults, var, mapping._r_min(cfg))
-    torch.testing.assert_close(cells_t, torch.from_numpy(cells_n), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(mag_t, torch.from_numpy(mag_n))
-    codes = torch.randint(-15, 16, (9, 50)).float()
-    streamed = functional._split_input_cycles_torch(codes, cfg.n_cycles, cfg.cycle_bits, 2, cfg.tile_size)
-    assert torch.equal(streamed, torch.from_numpy(
-        split_input_cycles(codes.numpy(), cfg.n_cycles, cfg.cycle_bits, 2, cfg.tile_size)))
-    adc = functional._needs_tiles(cfg, 50)
-    rows, cols = functional._row_coefficients(cfg, 2), mapping.column_coefficients(cfg)
-    currents = torch.rand(2, len(rows) * 9, len(cols) * 7) * 300
-    twin = functional._adc_accumulate_torch(currents, 9, rows, cols, 7, adc)
-    numba_acc = adc_accumulate(currents.numpy(), 9, rows, cols, 7, adc.step, adc.code_lo, adc.code_hi)
-    torch.testing.assert_close(twin, torch.from_numpy(numba_acc))
 
 
 def test_big_layers_regenerate_tiles_with_the_same_result(monkeypatch):
     from reram import mapping
     layer = CrossbarLinear(300, 40, config=SMALL.replace(saf1_rate=0.02))
     x = torch.randn(5, 300)
-    with always_simulate_tiles():
-        cached = layer(x)
-        assert layer.programmed()._tile_cache
-        monkeypatch.setattr(mapping, "TILE_CACHE_BYTES", 0)
-        fresh = CrossbarLinear(300, 40, config=SMALL.replace(saf1_rate=0.02))
-        fresh.load_state_dict(layer.state_dict())
-        assert torch.equal(fresh(x), cached)
-        assert not fresh.programmed()._tile_cache
+    cached = _through_tiles(layer, x)
+    assert layer.programmed()._tile_cache
+    monkeypatch.setattr(mapping, "TILE_CACHE_BYTES", 0)
+    fresh = CrossbarLinear(300, 40, config=SMALL.replace(saf1_rate=0.02))
+    fresh.load_state_dict(layer.state_dict())
+    assert torch.equal(_through_tiles(fresh, x), cached)
+    assert not fresh.programmed()._tile_cache
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

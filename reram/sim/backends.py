@@ -1,0 +1,200 @@
+"""One arithmetic backend per device kind, chosen once: numba kernels on CPU, torch elsewhere.
+
+The signal chain (:mod:`reram.sim.mapping`, :mod:`reram.sim.functional`) calls the same four
+operations whatever the device; a backend supplies them:
+
+- :meth:`Backend.program`: weights -> per-cell levels, signed magnitude codes, effective weight;
+- :meth:`Backend.stream`: signed input codes -> DAC digits per (phase, cycle), tiled over rows;
+- :meth:`Backend.currents`: the column currents of one tile (an fp32 product, or an integer
+  product with int8 operands and int32 sums where that is exact);
+- :meth:`Backend.adc_accumulate`: ADC conversion of every current and the shift-add.
+
+:class:`NumbaBackend` runs the :mod:`reram.kernels` kernels on CPU arrays; :class:`TorchBackend`
+computes the same thing with torch ops (used for CUDA and any other device). Both give the same
+bits: every ADC code is an integer and every shift-add sum an integer below ``2**53``.
+
+Imports ``reram.kernels`` and torch only; never the cost model or the applications.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+from reram.kernels import adc_accumulate, program_cells, split_input_cycles
+from reram.kernels.programming import FAULT_SA0, FAULT_SA1
+
+__all__ = ["Backend", "NumbaBackend", "TorchBackend", "backend_for", "INT_PRODUCT_DTYPE"]
+
+#: dtype of the integer product's operands (cell levels and DAC digits).
+INT_PRODUCT_DTYPE = torch.int8
+
+
+class Backend:
+    """The device-specific arithmetic of the signal chain (see the module docstring)."""
+
+    name = "abstract"
+
+    def program(self, w: torch.Tensor, inv_scale: torch.Tensor, levels: int, n_slices: int,
+                slice_bits: int, r_min: float, faults: Optional[np.ndarray],
+                var: Optional[np.ndarray], keep_cells: bool
+                ) -> tuple[Optional[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """``(cells, magnitude, effective)`` of an ``out x in`` float32 weight block.
+
+        Arguments and results as :func:`reram.kernels.program_cells` (``levels=0``:
+        unquantized), as tensors on ``w``'s device.
+        """
+        raise NotImplementedError
+
+    def stream(self, codes: torch.Tensor, n_cycles: int, cycle_bits: int, n_phases: int,
+               tile: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """DAC digits of ``m x k`` signed codes: ``T x (n_phases * n_cycles * m) x tile``.
+
+        Layout as :func:`reram.kernels.split_input_cycles`; ``dtype`` float32 or int8 (int8
+        only for integer codes whose digits fit, and without NaN).
+        """
+        raise NotImplementedError
+
+    def currents(self, digits: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        """Column currents ``digits @ cells``: int8 operands give exact int32 sums (the caller
+        checks they fit), float32 operands an fp32 product."""
+        if digits.dtype == INT_PRODUCT_DTYPE:
+            return torch._int_mm(digits, cells)
+        return torch.mm(digits, cells)
+
+    def adc_accumulate(self, currents: torch.Tensor, m: int, row_coef: np.ndarray,
+                       col_coef: np.ndarray, n_out: int, step: float, code_lo: float,
+                       code_hi: float, out: torch.Tensor) -> None:
+        """Add ``sum_t,r,g row_coef[r] col_coef[g] clip(round(I / step))`` to ``out``.
+
+        ``currents`` is ``T x (R * m) x (G * n_out)`` (float32 or int32); ``out`` an
+        ``m x n_out`` float64 tensor (a view is fine), updated in place.
+        """
+        raise NotImplementedError
+
+
+class NumbaBackend(Backend):
+    """CPU tensors: the numba kernels of :mod:`reram.kernels` on their NumPy views."""
+
+    name = "numba"
+
+    def program(self, w, inv_scale, levels, n_slices, slice_bits, r_min, faults, var, keep_cells):
+        c, magnitude, effective = program_cells(
+            w.numpy(), inv_scale.cpu().numpy(), levels, n_slices, slice_bits, faults, var,
+            r_min, keep_cells=keep_cells)
+        return (None if c is None else torch.from_numpy(c)), torch.from_numpy(magnitude), \
+            torch.from_numpy(effective)
+
+    def stream(self, codes, n_cycles, cycle_bits, n_phases, tile, dtype=torch.float32):
+        out_dtype = np.int8 if dtype == INT_PRODUCT_DTYPE else np.float32
+        return torch.from_numpy(split_input_cycles(codes.numpy(), n_cycles, cycle_bits, n_phases,
+                                                   tile, dtype=out_dtype))
+
+    def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out):
+        adc_accumulate(currents.numpy(), m, row_coef, col_coef, n_out, step, code_lo, code_hi,
+                       out=out.numpy())
+
+
+class TorchBackend(Backend):
+    """Any device: torch ops computing what the numba kernels compute."""
+
+    name = "torch"
+
+    def program(self, w, inv_scale, levels, n_slices, slice_bits, r_min, faults, var, keep_cells):
+        device = w.device
+        a = w.abs().double() * inv_scale[:, None]
+        if levels:
+            a = torch.round(a).clamp_(max=levels)
+        neg = w < 0
+        magnitude = torch.where(neg, -a, a).float()
+        cells = torch.zeros((2, n_slices, *w.shape), dtype=torch.float32, device=device)
+        cell_max = (1 << slice_bits) - 1 if levels else 1
+        if levels:
+            q = a.long()
+            for k in range(n_slices):
+                digit = ((q >> (k * slice_bits)) & cell_max).float()
+                cells[0, k] = torch.where(neg, torch.zeros_like(digit), digit)
+                cells[1, k] = torch.where(neg, digit, torch.zeros_like(digit))
+        else:
+            lvl = a.clamp(max=1.0).float()
+            cells[0, 0] = torch.where(neg, torch.zeros_like(lvl), lvl)
+            cells[1, 0] = torch.where(neg, lvl, torch.zeros_like(lvl))
+        if faults is not None:
+            ft = torch.as_tensor(np.ascontiguousarray(faults), device=device)
+            cells = torch.where(ft == FAULT_SA0, torch.zeros_like(cells), cells)
+            cells = torch.where(ft == FAULT_SA1, torch.full_like(cells, float(cell_max)), cells)
+        if var is not None:
+            vt = torch.as_tensor(np.ascontiguousarray(var), device=device)
+            cells = (r_min + cells) * vt - r_min
+        shifts = torch.tensor([float(1 << (k * slice_bits)) if levels else 1.0
+                               for k in range(n_slices)], dtype=torch.float64, device=device)
+        net = torch.einsum("k,koi->oi", shifts, (cells[0] - cells[1]).double())
+        unit = torch.where(inv_scale > 0, 1.0 / torch.where(inv_scale > 0, inv_scale,
+                                                            torch.ones_like(inv_scale)),
+                           torch.zeros_like(inv_scale))
+        effective = (net * unit[:, None]).float()
+        return (cells if keep_cells else None), magnitude, effective
+
+    def stream(self, codes, n_cycles, cycle_bits, n_phases, tile, dtype=torch.float32):
+        m, k = codes.shape
+        n_tiles = max(1, -(-k // tile))
+        mag = codes.abs()
+        phases = [torch.where(codes >= 0, mag, torch.zeros_like(mag))]
+        if n_phases == 2:
+            phases.append(torch.where(codes < 0, mag, torch.zeros_like(mag)))
+        nan = torch.isnan(codes)
+        rows = []
+        for p, part in enumerate(phases):
+            rem = part
+            for _ in range(n_cycles):
+                if cycle_bits == 0:
+                    digit, rem = rem, rem
+                else:
+                    higher = torch.floor(rem / (1 << cycle_bits))
+                    digit, rem = rem - higher * (1 << cycle_bits), higher
+                if p == 0:
+                    digit = torch.where(nan, codes, digit)
+                rows.append(digit)
+        stacked = torch.cat(rows, dim=0)                        # (R*m, k)
+        padded = stacked.new_zeros((stacked.shape[0], n_tiles * tile))
+        padded[:, :k] = stacked
+        out = padded.reshape(-1, n_tiles, tile).permute(1, 0, 2).contiguous()
+        return out if dtype == torch.float32 else out.to(dtype)
+
+    def currents(self, digits, cells):
+        if digits.dtype == INT_PRODUCT_DTYPE and digits.device.type == "cuda":
+            # torch._int_mm on CUDA wants m > 16 and k, n multiples of 8: pad with zeros
+            return _padded_int_mm(digits, cells)
+        return super().currents(digits, cells)
+
+    def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out):
+        # the same float64 operations as the numba kernel: round(I * (1/step)), clip, shift-add
+        codes = torch.round(currents.double() * (1.0 / step)).clamp_(code_lo, code_hi)
+        n_tiles = currents.shape[0]
+        codes = codes.reshape(n_tiles, len(row_coef), m, len(col_coef), n_out)
+        rc = torch.as_tensor(row_coef, dtype=torch.float64, device=currents.device)
+        cc = torch.as_tensor(col_coef, dtype=torch.float64, device=currents.device)
+        out += torch.einsum("trmgo,r,g->mo", codes, rc, cc)
+
+
+def _padded_int_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    m, k = a.shape
+    n = b.shape[1]
+    mp, kp, np_ = max(m, 17), -(-k // 8) * 8, -(-n // 8) * 8
+    if (mp, kp, np_) == (m, k, n):
+        return torch._int_mm(a, b)
+    ap = a.new_zeros((mp, kp))
+    ap[:m, :k] = a
+    bp = b.new_zeros((kp, np_))
+    bp[:k, :n] = b
+    return torch._int_mm(ap, bp)[:m, :n]
+
+
+_BACKENDS: dict[str, Backend] = {"numba": NumbaBackend(), "torch": TorchBackend()}
+
+
+def backend_for(device: torch.device | str) -> Backend:
+    """The backend for tensors on ``device``: numba on CPU, torch everywhere else."""
+    kind = torch.device(device).type
+    return _BACKENDS["numba" if kind == "cpu" else "torch"]

@@ -1,0 +1,70 @@
+"""The two backends (numba on CPU, torch elsewhere) compute the same bits; one is chosen per device."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from reram import CrossbarConfig, CrossbarLinear
+from reram.sim import mapping
+from reram.sim.backends import NumbaBackend, TorchBackend, backend_for
+from reram.sim.mapping import column_coefficients, row_coefficients, shift_coefficients
+
+SMALL = CrossbarConfig(tile_size=16, weight_bits=5, cell_bits=2, input_bits=5, dac_bits=2, adc_bits=8)
+
+
+def test_backend_chosen_by_device_kind():
+    assert isinstance(backend_for("cpu"), NumbaBackend)
+    assert isinstance(backend_for(torch.device("cpu")), NumbaBackend)
+    assert isinstance(backend_for("meta"), TorchBackend)
+    assert backend_for("cpu") is backend_for("cpu")
+
+
+def test_row_and_column_coefficients_share_one_rule():
+    cfg = SMALL.replace(cell_bits=2, dac_bits=2)
+    assert np.array_equal(shift_coefficients(3, 3, paired=True), [1, 8, 64, -1, -8, -64])
+    assert np.array_equal(column_coefficients(cfg), [1, 4, -1, -4])
+    assert np.array_equal(column_coefficients(cfg.replace(differential="analog")), [1, 4])
+    assert np.array_equal(row_coefficients(cfg, 2), [1, 4, -1, -4])
+    assert np.array_equal(row_coefficients(cfg, 1), [1, 4])
+
+
+@pytest.mark.parametrize("cfg", [SMALL, SMALL.replace(saf0_rate=0.05, variation=0.1),
+                                 SMALL.replace(weight_bits=None, cell_bits=None, saf1_rate=0.1)])
+def test_torch_programming_matches_numba(cfg):
+    layer = CrossbarLinear(50, 7, config=cfg)
+    prog = layer.programmed()
+    faults, var = layer._defects if layer._defects is not None else (None, None)
+    args = (prog.weight2d, prog.inv_scale, cfg.weight_levels or 0, cfg.n_slices,
+            cfg.slice_bits or 0, mapping._r_min(cfg), faults, var, True)
+    cells_t, mag_t, eff_t = TorchBackend().program(*args)
+    cells_n, mag_n, eff_n = NumbaBackend().program(*args)
+    torch.testing.assert_close(cells_t, cells_n, rtol=1e-6, atol=1e-6)
+    assert torch.equal(mag_t, mag_n)
+    torch.testing.assert_close(eff_t, eff_n, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int8])
+@pytest.mark.parametrize("n_phases", [1, 2])
+def test_torch_streaming_matches_numba(dtype, n_phases):
+    codes = torch.randint(-15 if n_phases == 2 else 0, 16, (9, 50)).float()
+    for backend in (NumbaBackend(), TorchBackend()):
+        got = backend.stream(codes, 2, 2, n_phases, 16, dtype)
+        assert got.dtype == dtype and got.shape == (4, n_phases * 2 * 9, 16)
+    assert torch.equal(TorchBackend().stream(codes, 2, 2, n_phases, 16, dtype),
+                       NumbaBackend().stream(codes, 2, 2, n_phases, 16, dtype))
+
+
+@pytest.mark.parametrize("integer", [False, True])
+def test_torch_adc_matches_numba_bit_for_bit(integer):
+    adc = mapping.adc_params(SMALL.replace(adc_bits=5), 16)
+    rows, cols = row_coefficients(SMALL, 2), column_coefficients(SMALL)
+    currents = torch.rand(2, len(rows) * 9, len(cols) * 7) * 300
+    if integer:
+        currents = currents.round().to(torch.int32)
+    outs = []
+    for backend in (NumbaBackend(), TorchBackend()):
+        acc = torch.zeros(9, 7, dtype=torch.float64)
+        backend.adc_accumulate(currents, 9, rows, cols, 7, adc.step, adc.code_lo, adc.code_hi, acc)
+        outs.append(acc)
+    assert torch.equal(outs[0], outs[1])
