@@ -6,6 +6,7 @@ from torch import nn
 
 import reram
 from reram import CrossbarConfig, CrossbarConv2d, CrossbarLinear
+from reram.sim.convert import UnconvertedLayerWarning
 
 CFG = CrossbarConfig(weight_bits=6, input_bits=8, adc_bits=None, cell_bits=None)
 
@@ -78,3 +79,144 @@ def test_bad_arguments():
         reram.convert("resnet", CFG)
     with pytest.raises(TypeError, match="config"):
         reram.convert(nn.Linear(2, 2), {"weight_bits": 4})
+
+
+# ---------------------------------------------------------------- issue 15: nothing silently wrong
+def _sgd_steps(model, steps=5, in_features=16):
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        x = torch.randn(8, in_features, generator=gen)
+        loss = model(x).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def test_module_used_twice_is_converted_once_and_used_twice():
+    torch.manual_seed(0)
+    lin = nn.Linear(16, 16)
+    net = nn.Sequential(lin, nn.ReLU(), lin)
+    out = reram.convert(net, CFG)
+    assert isinstance(out[0], CrossbarLinear) and out[0] is out[2]
+    assert len(list(out.parameters())) == 2
+    x = torch.randn(4, 16)
+    layer = out[0]
+    assert torch.equal(out(x), layer(torch.relu(layer(x))))
+    back = reram.convert_to_float(out)
+    assert type(back[0]) is nn.Linear and back[0] is back[2]
+
+
+@pytest.mark.parametrize("update", ["nearest", "digital"])
+def test_tied_parameters_stay_one_parameter_through_training(update):
+    torch.manual_seed(0)
+    a, b = nn.Linear(16, 16), nn.Linear(16, 16)
+    b.weight = a.weight
+    out = reram.convert(nn.Sequential(a, nn.ReLU(), b), CFG.replace(update=update))
+    assert isinstance(out[0], CrossbarLinear) and isinstance(out[2], CrossbarLinear)
+    assert len(list(out.parameters())) == 3
+    assert out[0].weight is out[2].weight
+    _sgd_steps(out)
+    assert out[0].weight is out[2].weight
+    assert torch.equal(out[0].effective_weight(), out[2].effective_weight())  # one grid, no defects
+    back = reram.convert_to_float(out)
+    assert back[0].weight is back[2].weight and len(list(back.parameters())) == 3
+
+
+class _TiedLM(nn.Module):
+    def __init__(self, vocab=20, dim=16):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.hidden = nn.Linear(dim, dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, tokens):
+        return self.head(torch.relu(self.hidden(self.embed(tokens))))
+
+
+def test_tied_embedding_and_output_head_stay_tied():
+    torch.manual_seed(0)
+    lm = _TiedLM()
+    out = reram.convert(lm, CFG)
+    assert isinstance(out.head, CrossbarLinear) and type(out.embed) is nn.Embedding
+    assert out.head.weight is out.embed.weight
+    assert len(list(out.parameters())) == len(list(lm.parameters())) == 3
+    opt = torch.optim.SGD(out.parameters(), lr=0.5)
+    tokens = torch.randint(0, 20, (6, 5), generator=torch.Generator().manual_seed(1))
+    for _ in range(5):
+        loss = nn.functional.cross_entropy(out(tokens).reshape(-1, 20), tokens.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    out(tokens)  # programs the last update: the weight is snapped onto the head's grid
+    assert out.head.weight is out.embed.weight
+    torch.testing.assert_close(out.embed.weight.detach(), out.head.effective_weight())
+
+
+def test_tied_layers_given_different_configs_are_refused():
+    a, b = nn.Linear(8, 8), nn.Linear(8, 8)
+    b.weight = a.weight
+    with pytest.raises(ValueError, match="share one weight Parameter"):
+        reram.convert(nn.Sequential(a, b), CFG,
+                      config_fn=lambda name, m, cfg: cfg.replace(weight_bits=3) if name == "1" else cfg)
+
+
+class _Mixed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3)
+        self.conv1d = nn.Conv1d(2, 3, 3)
+        self.up = nn.ConvTranspose2d(3, 2, 2)
+        self.vol = nn.Conv3d(1, 2, 3)
+        self.rnn = nn.LSTM(4, 5)
+        self.pair = nn.Bilinear(3, 3, 2)
+        self.attn = nn.MultiheadAttention(4, 2)
+        self.fc = nn.Linear(4, 2)
+
+
+UNSUPPORTED = {"conv1d": "Conv1d", "up": "ConvTranspose2d", "vol": "Conv3d", "rnn": "LSTM",
+               "pair": "Bilinear", "attn": "MultiheadAttention"}
+
+
+def test_unsupported_layers_are_named_by_convert_and_summarize():
+    with pytest.warns(UnconvertedLayerWarning) as record:
+        out = reram.convert(_Mixed(), CFG)
+    assert len(record) == 1
+    message = str(record[0].message)
+    for name, kind in UNSUPPORTED.items():
+        assert f"{name} ({kind})" in message
+    assert "out_proj" not in message  # part of the attention layer, not a layer of its own
+    assert isinstance(out.conv, CrossbarConv2d) and isinstance(out.fc, CrossbarLinear)
+    summary = reram.summarize(out)
+    assert sorted(summary.unsupported) == sorted(UNSUPPORTED)
+    assert summary.n_crossbar == 2 and summary.n_float == len(UNSUPPORTED)
+    assert "float (no crossbar version)" in str(summary) and "LSTM" in str(summary)
+    with pytest.raises(ValueError, match=r"6 layer\(s\) with no crossbar version.*rnn \(LSTM\)"):
+        reram.convert(_Mixed(), CFG, strict=True)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # excluded layers are a choice: no warning
+        reram.convert(_Mixed(), CFG, exclude=tuple(UNSUPPORTED), strict=True)
+    with pytest.raises(TypeError, match="strict"):
+        reram.convert(nn.Linear(2, 2), CFG, strict="yes")
+
+
+def test_converting_a_converted_model_applies_the_new_config():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 8))
+    first = reram.convert(net, CFG)
+    seen = []
+    first[3].register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    low = CFG.replace(weight_bits=3, seed=5)
+    again = reram.convert(first, low)
+    fresh = reram.convert(net, low)
+    for i in (0, 3):
+        assert again[i].crossbar_config == fresh[i].crossbar_config
+        assert again[i].effective_weight().unique().numel() <= 2 ** 3 - 1
+    assert first[0].crossbar_config.weight_bits == 6          # the original is untouched
+    again(torch.randn(2, 1, 8, 8))
+    assert seen == [torch.Size([2, 8])]                        # hooks kept
+    kept = reram.convert(first, low, exclude=("3",))           # excluded: left as it is
+    assert kept[3].crossbar_config == first[3].crossbar_config
+    assert kept[0].crossbar_config.weight_bits == 3
