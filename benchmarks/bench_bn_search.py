@@ -37,6 +37,7 @@ from reram.io import atomic_write_json
 from reram.search import minimize_binary
 from reram.apps.bn_objective import (
     BNObjective,
+    BNObjectiveConfig,
     LookupBNObjective,
     MaskEvaluation,
     pareto_front,
@@ -77,9 +78,10 @@ def enumerate_masks(cache_dir: str, threads: int) -> int:
 
     torch.set_num_threads(threads)
     d = cli_defaults()
-    obj = BNObjective(model=d["model"], dataset=d["dataset"], config=d["config"], epochs=d["epochs"],
-                      batch_size=d["batch_size"], lr=d["lr"], seed=d["seed"], hardware=d["hardware"],
-                      cache_dir=cache_dir, torch_threads=threads)
+    obj = BNObjective(BNObjectiveConfig(
+        model=d["model"], dataset=d["dataset"], config=d["config"], epochs=d["epochs"],
+        batch_size=d["batch_size"], lr=d["lr"], seed=d["seed"], hardware=d["hardware"],
+        cache_dir=cache_dir, torch_threads=threads))
     p = obj.num_sites
     masks = [format(i, f"0{p}b") for i in range(2 ** p)]
     rng = np.random.default_rng(12345)  # an order unlike a search's, so a concurrent one overlaps little

@@ -35,6 +35,7 @@ __all__ = [
     "DATASET_NAMES",
     "DataSplits",
     "augment_crop_flip",
+    "canonical_dataset_name",
     "load_cifar10",
     "load_dataset",
     "load_digits",
@@ -44,6 +45,25 @@ __all__ = [
 
 #: Names accepted by :func:`load_dataset` and ``reram-train --dataset``.
 DATASET_NAMES: tuple[str, ...] = ("digits", "cifar10", "mnist", "fashion-mnist")
+
+#: Other spellings of :data:`DATASET_NAMES` (after lower-casing and ``_`` -> ``-``).
+DATASET_ALIASES: dict[str, str] = {"cifar-10": "cifar10", "cifar": "cifar10"}
+
+
+def canonical_dataset_name(name: str) -> str:
+    """Normalize a dataset name (``CIFAR-10`` -> ``cifar10``, ``fashion_mnist`` -> ``fashion-mnist``).
+
+    Raises:
+        ValueError: naming ``dataset`` when the name is none of :data:`DATASET_NAMES`.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"dataset must be one of {', '.join(DATASET_NAMES)}; got {name!r}")
+    key = name.strip().lower().replace("_", "-")
+    key = DATASET_ALIASES.get(key, key)
+    if key not in DATASET_NAMES:
+        raise ValueError(f"dataset must be one of {', '.join(DATASET_NAMES)}; got {name!r}")
+    return key
+
 
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
@@ -472,11 +492,7 @@ def load_dataset(
     Raises:
         ValueError: on an unknown name, a missing ``data_dir``, or bad options.
     """
-    key = name.strip().lower().replace("_", "-")
-    if key in ("cifar-10", "cifar"):
-        key = "cifar10"
-    if key not in DATASET_NAMES:
-        raise ValueError(f"dataset must be one of {', '.join(DATASET_NAMES)}; got {name!r}")
+    key = canonical_dataset_name(name)
     for label, limit in (("max_train", max_train), ("max_test", max_test)):
         if limit is not None and limit < 1:
             raise ValueError(f"{label} must be a positive integer, got {limit}")

@@ -1,15 +1,20 @@
-"""Model names (as the CLI spells them) and a builder that dispatches on them."""
+"""Model names (as the CLI spells them), a builder that dispatches on them, and the rules that
+fit a dataset to a model: :func:`input_pad_to`, :func:`load_model_data`, :func:`build_model_for`
+(used alike by ``reram-train`` and the BN-search objective)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from .bn import BNMaskLike, bn_sites
+from .data import DataSplits, canonical_dataset_name, load_dataset
 from .resnet import resnet18, resnet20, resnet34
 from .vgg import vgg11, vgg13, vgg16, vgg19, vgg_digits
 
-__all__ = ["MODEL_NAMES", "build_model", "canonical_model_name", "num_bn_sites"]
+__all__ = ["MODEL_NAMES", "build_model", "build_model_for", "canonical_model_name", "input_pad_to",
+           "load_model_data", "num_bn_sites"]
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "vgg11": vgg11,
@@ -28,7 +33,7 @@ MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 def canonical_model_name(name: str) -> str:
     """Normalize a model name (``vgg_digits`` -> ``vgg-digits``); raise ``ValueError`` if unknown."""
-    key = name.strip().lower().replace("_", "-")
+    key = name.strip().lower().replace("_", "-") if isinstance(name, str) else None
     if key not in _BUILDERS:
         raise ValueError(f"model must be one of {', '.join(MODEL_NAMES)}; got {name!r}")
     return key
@@ -60,3 +65,80 @@ def build_model(
 def num_bn_sites(name: str) -> int:
     """Number of BN sites of the named model (the length of its BN mask)."""
     return len(bn_sites(build_model(name)))
+
+
+#: Models whose layers adapt to any input size (an adaptive pool before the classifier and few
+#: enough max-pools for 8x8 images); the others are CIFAR-size (32x32 inputs).
+SMALL_INPUT_MODELS: tuple[str, ...] = ("vgg-digits",)
+
+
+def input_pad_to(model: str, dataset: str) -> int | None:
+    """The side (Fashion-)MNIST images are zero-padded to for ``model``, or ``None`` for none.
+
+    The CIFAR-size models (five 2x2 max-pools in the VGGs) take 32x32 inputs, so 28x28 MNIST is
+    padded to 32x32 for them; ``vgg-digits`` takes the 28x28 images as they are. Other datasets
+    are never padded.
+
+    Raises:
+        ValueError: naming ``model`` or ``dataset`` when either is unknown.
+    """
+    name, key = canonical_model_name(model), canonical_dataset_name(dataset)
+    if key in ("mnist", "fashion-mnist") and name not in SMALL_INPUT_MODELS:
+        return 32
+    return None
+
+
+def load_model_data(
+    model: str,
+    dataset: str,
+    data_dir: str | None = None,
+    seed: int = 0,
+    augment: bool = False,
+    max_train: int | None = None,
+    max_test: int | None = None,
+) -> DataSplits:
+    """Load a dataset with its images fitted to ``model`` (:func:`input_pad_to`).
+
+    Args:
+        model: a name of :data:`MODEL_NAMES`.
+        dataset, data_dir, seed, augment, max_train, max_test: as in
+            :func:`reram.models.data.load_dataset`.
+
+    Returns:
+        The :class:`~reram.models.data.DataSplits`.
+
+    Raises:
+        ValueError: on an unknown model or dataset, or bad options; the loaders' errors for
+            missing or malformed files.
+    """
+    return load_dataset(dataset, data_dir, seed=seed, augment=augment, pad_to=input_pad_to(model, dataset),
+                        max_train=max_train, max_test=max_test)
+
+
+def build_model_for(name: str, data: DataSplits, bn_mask: BNMaskLike = None) -> nn.Module:
+    """Build the named model for a dataset's images (channels, classes) and check it takes them.
+
+    The check is one forward pass of two training images in eval mode (no gradient, no random
+    numbers drawn, no BN statistics changed); the model is returned in training mode, as built.
+
+    Args:
+        name: a name of :data:`MODEL_NAMES`.
+        data: the dataset (as :func:`load_model_data` returns it).
+        bn_mask: one bit per BN site (bit string, ``"all"``, ``"none"``, sequence) or ``None``.
+
+    Returns:
+        The freshly initialized model (seed torch beforehand for a reproducible init).
+
+    Raises:
+        ValueError: naming the model and the image shape when the model cannot take them, or
+            on a bad name or mask.
+    """
+    net = build_model(name, data.num_classes, bn_mask, in_channels=data.input_shape[0])
+    try:
+        net.eval()
+        with torch.no_grad():
+            net(data.train_images[:2])
+    except RuntimeError as exc:
+        raise ValueError(f"model {canonical_model_name(name)} cannot take {data.name} images of shape "
+                         f"{tuple(data.input_shape)} ({str(exc).splitlines()[0]})") from None
+    return net.train()

@@ -35,8 +35,8 @@ from reram.device import resolve_device
 from reram.io import atomic_write, atomic_write_json, json_safe
 
 from .bn import BNMaskLike, bn_sites, format_bn_mask, parse_bn_mask
-from .data import DataSplits, augment_crop_flip, load_dataset
-from .registry import build_model, canonical_model_name, num_bn_sites
+from .data import DataSplits, augment_crop_flip
+from .registry import build_model_for, canonical_model_name, load_model_data, num_bn_sites
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -460,24 +460,10 @@ def run_training(
     keep = parse_bn_mask(bn_mask, num_bn_sites(name))  # checked before any data is read
     device = str(resolve_device(train_config.device))
     if data is None:
-        is_mnist = dataset.strip().lower().replace("_", "-") in ("mnist", "fashion-mnist")
-        data = load_dataset(
-            dataset, data_dir, seed=train_config.seed, augment=augment,
-            pad_to=32 if is_mnist and name != "vgg-digits" else None,
-            max_train=max_train, max_test=max_test,
-        )
-    in_channels = data.input_shape[0]
+        data = load_model_data(name, dataset, data_dir, seed=train_config.seed, augment=augment,
+                               max_train=max_train, max_test=max_test)
     torch.manual_seed(train_config.seed)
-    net = build_model(name, data.num_classes, bn_mask, in_channels=in_channels)
-    try:
-        net.eval()
-        with torch.no_grad():
-            net(data.train_images[:2])
-    except RuntimeError as exc:
-        raise ValueError(
-            f"model {name} cannot take {data.name} images of shape {tuple(data.input_shape)} "
-            f"({str(exc).splitlines()[0]})"
-        ) from None
+    net = build_model_for(name, data, bn_mask)
     if crossbar is not None:
         import reram
 

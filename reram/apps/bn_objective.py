@@ -24,6 +24,11 @@ Three ways to turn an evaluation into the value ``minimize_binary`` minimizes (`
   a multi-objective BO (no qNEHVI): the front is the non-dominated subset of what the search
   evaluated.
 
+:class:`BNObjectiveConfig` (a frozen, validated dataclass) holds the settings: what decides a
+mask's result (model, data, crossbar, training, hardware: the cache key), how it is scored, and
+where it runs. Model and dataset names, and how a dataset's images are fitted to a model, follow
+``reram.models`` (the rules ``reram-train`` uses).
+
 :class:`LookupBNObjective` scores masks from a stored table of evaluations (the exhaustive
 ground truth), with the same modes, so optimizers can be compared on it for free.
 
@@ -34,10 +39,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,8 @@ __all__ = [
     "PARETO_METRICS",
     "DEFAULT_CROSSBAR",
     "MaskEvaluation",
+    "BNObjectiveConfig",
+    "FINGERPRINT_FIELDS",
     "BNObjective",
     "LookupBNObjective",
     "objective_value",
@@ -290,6 +296,134 @@ class _ModeMixin:
         return self.value(self.evaluate(x))
 
 
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+#: Fields of :class:`BNObjectiveConfig` that decide a mask's result: its
+#: :meth:`~BNObjectiveConfig.fingerprint`, the key of the per-mask cache files. The other
+#: fields only say how a result is scored (``mode`` ...) or where and how fast it is computed.
+FINGERPRINT_FIELDS = ("model", "dataset", "data_dir", "config", "epochs", "batch_size", "lr",
+                      "seed", "hardware", "max_train", "max_test")
+
+
+@dataclass(frozen=True)
+class BNObjectiveConfig:
+    """What a BN-mask objective trains, how it scores a mask, and where it keeps results.
+
+    Validated and normalized at construction: the model and dataset names are made canonical by
+    ``reram.models`` (the same rules as ``reram-train``), ``data_dir`` absolute, ``config`` a
+    dict of ``CrossbarConfig`` fields (or ``"float"``); a bad value raises a one-line
+    ``ValueError`` naming the field, before any data is read or any model trained.
+    ``dataclasses.replace`` gives a validated copy. Each field's documentation is in its
+    ``metadata["doc"]``.
+
+    Example:
+        >>> cfg = BNObjectiveConfig(epochs=1, max_train=200, mode="constrained", epsilon=0.02)
+        >>> obj = BNObjective(cfg)
+    """
+
+    # ---- what decides a mask's result (the cache key) ----
+    model: str = field(default="vgg-digits", metadata=_doc(
+        "A name of reram.models.MODEL_NAMES ('vgg-digits' is the 6-site VGG for the bundled digits)."))
+    dataset: str = field(default="digits", metadata=_doc(
+        "'digits' (bundled with scikit-learn), 'cifar10', 'mnist' or 'fashion-mnist'."))
+    data_dir: str | None = field(default=None, metadata=_doc(
+        "Folder holding the CIFAR-10 / MNIST files (required for them); stored absolute."))
+    config: Any = field(default=None, metadata=_doc(
+        "The crossbar: 'float', a preset name, a JSON file/string, a dict of CrossbarConfig "
+        "fields or a CrossbarConfig; None = DEFAULT_CROSSBAR. Stored as a dict of fields."))
+    epochs: int = field(default=4, metadata=_doc("Training epochs per mask."))
+    batch_size: int = field(default=64, metadata=_doc(
+        "Training batch size (also the batch the scheduler costs)."))
+    lr: float = field(default=0.05, metadata=_doc("SGD learning rate (cosine schedule, momentum 0.9)."))
+    seed: int = field(default=0, metadata=_doc(
+        "Training seed (initialization, shuffling); the digits split is always seed 0."))
+    hardware: str = field(default="isaac", metadata=_doc(
+        "Hardware of the speed estimate: 'isaac', 'puma' or a JSON path (reram.cost.hardware)."))
+    max_train: int | None = field(default=None, metadata=_doc(
+        "Train on the first max_train images only; None = all."))
+    max_test: int | None = field(default=None, metadata=_doc(
+        "Test on the first max_test images only; None = all."))
+    # ---- how a result is scored ----
+    mode: str = field(default="scalarized", metadata=_doc(
+        "'scalarized', 'constrained' or 'pareto' (see the module docstring)."))
+    lam: float = field(default=0.1, metadata=_doc(
+        "Weight (>= 0) of the BN fraction (or the speedup) against accuracy in the scalarization."))
+    epsilon: float = field(default=0.01, metadata=_doc(
+        "Accuracy (a fraction in [0, 1]) 'constrained' may lose against the all-BN reference."))
+    reference_accuracy: float | None = field(default=None, metadata=_doc(
+        "The all-BN accuracy (a fraction) for 'constrained'; None = train the all-BN mask the "
+        "first time it is needed."))
+    pareto_metric: str = field(default="n_bn", metadata=_doc(
+        "Second objective of 'pareto': 'n_bn' (fewest BN) or 'speedup' (fastest)."))
+    # ---- where and how fast it runs (changes no result) ----
+    cache_dir: str | None = field(default=None, metadata=_doc(
+        "Folder of the per-mask result files, shared by workers and resumed runs; None = memory only."))
+    device: str | None = field(default=None, metadata=_doc(
+        "Torch device of the trainings ('cpu', 'cuda', ...); None = CUDA when available."))
+    torch_threads: int | None = field(default=None, metadata=_doc(
+        "torch.set_num_threads before each training (>= 1); None = leave it."))
+
+    def __post_init__(self) -> None:
+        from reram.models.data import canonical_dataset_name
+        from reram.models.registry import canonical_model_name
+        from reram.models.train import TrainConfig, resolve_crossbar_config
+
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        put("model", canonical_model_name(self.model))
+        put("dataset", canonical_dataset_name(self.dataset))
+        if self.dataset != "digits":
+            if self.data_dir is None:
+                raise ValueError(f"data_dir is required for dataset {self.dataset} (the folder holding its files)")
+            if not Path(self.data_dir).expanduser().is_dir():
+                raise ValueError(f"data_dir {str(self.data_dir)!r} is not a folder")
+        if self.data_dir is not None:
+            put("data_dir", str(Path(self.data_dir).expanduser().resolve()))
+        crossbar = resolve_crossbar_config(DEFAULT_CROSSBAR if self.config is None else self.config)
+        put("config", "float" if crossbar is None else crossbar.to_dict())
+        TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed).validate()
+        put("epochs", int(self.epochs)), put("batch_size", int(self.batch_size))
+        put("lr", float(self.lr)), put("seed", int(self.seed))
+        _check_hardware(self.hardware)
+        put("hardware", str(self.hardware))
+        for name in ("max_train", "max_test", "torch_threads"):
+            if getattr(self, name) is not None:
+                put(name, _check_int(name, getattr(self, name), 1))
+        _check_mode(self.mode, self.pareto_metric)
+        put("lam", _check_number("lam", self.lam))
+        put("epsilon", _check_number("epsilon", self.epsilon, 0.0, 1.0))
+        if self.reference_accuracy is not None:
+            put("reference_accuracy", _check_number("reference_accuracy", self.reference_accuracy, 0.0, 1.0))
+        if self.cache_dir is not None:
+            put("cache_dir", str(Path(self.cache_dir)))
+        if self.device is not None:
+            from reram.device import resolve_device
+
+            resolve_device(self.device)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything that determines a mask's result (the cache key of its files)."""
+        return {name: getattr(self, name) for name in FINGERPRINT_FIELDS}
+
+
+def _check_hardware(hardware: Any) -> None:
+    from reram.cost.hardware import load_hardware
+
+    try:
+        load_hardware(hardware)
+    except (ValueError, KeyError, FileNotFoundError, OSError, TypeError) as exc:
+        raise ValueError(f"hardware {hardware!r} cannot be loaded: {' '.join(str(exc).split())}") from None
+
+
+def _setting(name: str) -> property:
+    """A read-only attribute of :class:`BNObjective` that reads its :class:`BNObjectiveConfig`."""
+    return property(lambda self: getattr(self.settings, name),
+                    doc=BNObjectiveConfig.__dataclass_fields__[name].metadata["doc"])
+
+
 class BNObjective(_ModeMixin):
     """Train a model with a BN mask on simulated crossbars; score accuracy against BN count.
 
@@ -297,116 +431,65 @@ class BNObjective(_ModeMixin):
     it on first use). Everything is validated at construction, before any training.
 
     Args:
-        model: a name of ``reram.models.MODEL_NAMES`` (``"vgg-digits"`` for the bundled digits).
-        dataset: ``"digits"`` (bundled), ``"cifar10"``, ``"mnist"`` or ``"fashion-mnist"``.
-        data_dir: where CIFAR-10 / MNIST lie (required for them).
-        config: the crossbar: ``"float"``, a preset name, a JSON file/string, a dict of
-            ``CrossbarConfig`` fields or a ``CrossbarConfig`` (see
-            ``reram.models.train.resolve_crossbar_config``); default :data:`DEFAULT_CROSSBAR`.
-        epochs: training epochs per mask.
-        batch_size: training batch size (also the batch the scheduler costs).
-        lr: SGD learning rate (cosine schedule, momentum 0.9).
-        seed: training seed (initialization, shuffling); the digits split is always seed 0.
-        mode: ``"scalarized"``, ``"constrained"`` or ``"pareto"``.
-        lam: weight of the BN count (or speedup) in the scalarization.
-        epsilon: accuracy loss allowed by ``"constrained"`` (a fraction, e.g. 0.01 = 1 point).
-        reference_accuracy: the all-BN accuracy for ``"constrained"``; ``None`` = train the
-            all-BN mask the first time it is needed.
-        pareto_metric: ``"n_bn"`` or ``"speedup"`` (``mode="pareto"``).
-        hardware: hardware of the speedup estimate (``"isaac"``, ``"puma"`` or a JSON path).
-        max_train: train on the first `max_train` images only.
-        max_test: test on the first `max_test` images only.
-        cache_dir: folder for the per-mask result files (shared by workers and resumed runs);
-            ``None`` = memory only.
-        device: ``"cpu"``, ``"cuda"``, ...; ``None`` = CUDA when available.
-        torch_threads: ``torch.set_num_threads`` before training; ``None`` = leave it.
+        settings: a :class:`BNObjectiveConfig`; ``None`` = one built from ``fields``.
+        **fields: :class:`BNObjectiveConfig` fields (``BNObjective(epochs=1, lam=0.2)``), or
+            with ``settings`` the fields to replace in it.
+
+    Attributes:
+        settings: the validated :class:`BNObjectiveConfig`; its fields read as attributes
+            of the objective too (``obj.model``, ``obj.epochs``, ...).
+        reference_accuracy: the all-BN accuracy used by ``"constrained"`` (starts as the
+            setting; set by the first all-BN evaluation when ``None``).
+        speedup_scale: the no-BN speedup of ``pareto_metric="speedup"`` (found likewise).
+        num_sites: the model's BN sites (the mask length `P`).
 
     Example:
-        >>> obj = BNObjective(epochs=1, max_train=200)
+        >>> obj = BNObjective(BNObjectiveConfig(epochs=1, max_train=200))
         >>> value = obj(np.array([1, 0, 0, 0, 0, 1]))
         >>> ev = obj.evaluate("100001"); ev.accuracy, ev.n_bn
     """
 
-    def __init__(
-        self,
-        model: str = "vgg-digits",
-        dataset: str = "digits",
-        data_dir: str | os.PathLike[str] | None = None,
-        config: Any = None,
-        epochs: int = 4,
-        batch_size: int = 64,
-        lr: float = 0.05,
-        seed: int = 0,
-        mode: str = "scalarized",
-        lam: float = 0.1,
-        epsilon: float = 0.01,
-        reference_accuracy: float | None = None,
-        pareto_metric: str = "n_bn",
-        hardware: str = "isaac",
-        max_train: int | None = None,
-        max_test: int | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
-        device: str | None = None,
-        torch_threads: int | None = None,
-    ) -> None:
-        from reram.models.data import DATASET_NAMES
-        from reram.models.registry import canonical_model_name, num_bn_sites
-        from reram.models.train import TrainConfig, resolve_crossbar_config
+    model = _setting("model")
+    dataset = _setting("dataset")
+    data_dir = _setting("data_dir")
+    config = _setting("config")
+    epochs = _setting("epochs")
+    batch_size = _setting("batch_size")
+    lr = _setting("lr")
+    seed = _setting("seed")
+    hardware = _setting("hardware")
+    max_train = _setting("max_train")
+    max_test = _setting("max_test")
+    mode = _setting("mode")
+    lam = _setting("lam")
+    epsilon = _setting("epsilon")
+    pareto_metric = _setting("pareto_metric")
+    cache_dir = _setting("cache_dir")
+    device = _setting("device")
+    torch_threads = _setting("torch_threads")
 
-        self.model = canonical_model_name(model)
-        key = str(dataset).strip().lower().replace("_", "-")
-        key = "cifar10" if key in ("cifar-10", "cifar") else key
-        if key not in DATASET_NAMES:
-            raise ValueError(f"dataset must be one of {', '.join(DATASET_NAMES)}; got {dataset!r}")
-        self.dataset = key
-        if key != "digits":
-            if data_dir is None:
-                raise ValueError(f"data_dir is required for dataset {key} (the folder holding its files)")
-            if not Path(data_dir).expanduser().is_dir():
-                raise ValueError(f"data_dir {str(data_dir)!r} is not a folder")
-        self.data_dir = None if data_dir is None else str(Path(data_dir).expanduser().resolve())
-        crossbar = resolve_crossbar_config(DEFAULT_CROSSBAR if config is None else config)
-        self.config: dict[str, Any] | str = "float" if crossbar is None else crossbar.to_dict()
-        TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed).validate()
-        self.epochs, self.batch_size, self.lr, self.seed = int(epochs), int(batch_size), float(lr), int(seed)
-        _check_mode(mode, pareto_metric)
-        self.mode, self.pareto_metric = mode, pareto_metric
-        self.lam = _check_number("lam", lam)
-        self.epsilon = _check_number("epsilon", epsilon, 0.0, 1.0)
-        self.reference_accuracy = (None if reference_accuracy is None
-                                   else _check_number("reference_accuracy", reference_accuracy, 0.0, 1.0))
+    def __init__(self, settings: BNObjectiveConfig | None = None, /, **fields: Any) -> None:
+        from reram.models.registry import num_bn_sites
+
+        if settings is None:
+            settings = BNObjectiveConfig(**fields)
+        elif not isinstance(settings, BNObjectiveConfig):
+            raise TypeError(f"settings must be a BNObjectiveConfig, got {type(settings).__name__}")
+        elif fields:
+            settings = replace(settings, **fields)
+        self.settings = settings
+        self.reference_accuracy: float | None = settings.reference_accuracy
         self.speedup_scale: float | None = None
-        from reram.cost.hardware import load_hardware
-
-        try:
-            load_hardware(hardware)
-        except (ValueError, KeyError, FileNotFoundError, OSError) as exc:
-            raise ValueError(f"hardware {hardware!r} cannot be loaded: {' '.join(str(exc).split())}") from None
-        self.hardware = str(hardware)
-        self.max_train = None if max_train is None else _check_int("max_train", max_train, 1)
-        self.max_test = None if max_test is None else _check_int("max_test", max_test, 1)
-        self.cache_dir = None if cache_dir is None else str(Path(cache_dir))
-        if device is not None:
-            from reram.device import resolve_device
-
-            resolve_device(device)
-        self.device = device
-        self.torch_threads = None if torch_threads is None else _check_int("torch_threads", torch_threads, 1)
-        self.num_sites = num_bn_sites(self.model)
+        self.num_sites = num_bn_sites(settings.model)
         if self.num_sites < 1:
-            raise ValueError(f"model {self.model} has no BatchNorm layer to search over")
+            raise ValueError(f"model {settings.model} has no BatchNorm layer to search over")
         self._cache: dict[str, MaskEvaluation] = {}
         self._data: Any = None
 
     # ---- identity, pickling -------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
         """Everything that determines a mask's result (the cache key of its files)."""
-        return {
-            "model": self.model, "dataset": self.dataset, "data_dir": self.data_dir,
-            "config": self.config, "epochs": self.epochs, "batch_size": self.batch_size,
-            "lr": self.lr, "seed": self.seed, "hardware": self.hardware,
-            "max_train": self.max_train, "max_test": self.max_test,
-        }
+        return self.settings.fingerprint()
 
     def fingerprint_hash(self) -> str:
         """A short hash of :meth:`fingerprint` (names the cache subfolder)."""
@@ -422,11 +505,10 @@ class BNObjective(_ModeMixin):
     def load_data(self) -> Any:
         """Load (once) the dataset; raises ``ValueError`` on missing or malformed files."""
         if self._data is None:
-            from reram.models.data import load_dataset
+            from reram.models.registry import load_model_data
 
-            pad_to = 32 if self.dataset in ("mnist", "fashion-mnist") and self.model != "vgg-digits" else None
-            self._data = load_dataset(self.dataset, self.data_dir, seed=0, pad_to=pad_to,
-                                      max_train=self.max_train, max_test=self.max_test)
+            self._data = load_model_data(self.model, self.dataset, self.data_dir, seed=0,
+                                         max_train=self.max_train, max_test=self.max_test)
         return self._data
 
     def prepare(self) -> None:
@@ -435,19 +517,9 @@ class BNObjective(_ModeMixin):
         Raises:
             ValueError: if the data cannot be read or the model does not fit its images.
         """
-        import torch
+        from reram.models.registry import build_model_for
 
-        from reram.models.registry import build_model
-
-        data = self.load_data()
-        net = build_model(self.model, data.num_classes, None, in_channels=data.input_shape[0])
-        try:
-            net.eval()
-            with torch.no_grad():
-                net(data.train_images[:2])
-        except RuntimeError as exc:
-            raise ValueError(f"model {self.model} cannot take {data.name} images of shape "
-                             f"{tuple(data.input_shape)} ({str(exc).splitlines()[0]})") from None
+        build_model_for(self.model, self.load_data())
 
     # ---- cache ------------------------------------------------------------------------------
     def _cache_file(self, bits: str) -> Path | None:
@@ -483,13 +555,13 @@ class BNObjective(_ModeMixin):
         (training mode), or ``(None, None)`` if the scheduler cannot cost the model."""
         import torch
 
-        from reram.models.registry import build_model
         from reram.cost.scheduler import schedule
+        from reram.models.registry import build_model_for
 
         data = self.load_data()
         try:
             with torch.random.fork_rng():
-                net = build_model(self.model, data.num_classes, bits, in_channels=data.input_shape[0])
+                net = build_model_for(self.model, data, bits)
             plan = schedule(net, tuple(data.input_shape), batch_size=self.batch_size, mode="train",
                             hardware=self.hardware)
         except (ValueError, RuntimeError, NotImplementedError):

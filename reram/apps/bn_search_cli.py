@@ -36,6 +36,7 @@ from reram.apps.bn_objective import (
     DEFAULT_CROSSBAR,
     PARETO_METRICS,
     BNObjective,
+    BNObjectiveConfig,
     MaskEvaluation,
     pareto_front,
 )
@@ -119,13 +120,13 @@ def _validate(args: argparse.Namespace) -> tuple[BNObjective, dict[str, Any], Pa
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} exists and is not a folder")
-    objective = BNObjective(
+    objective = BNObjective(BNObjectiveConfig(
         model=args.model, dataset=args.dataset, data_dir=args.data_dir, config=args.config,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         mode=args.objective, lam=args.lam, epsilon=args.epsilon, pareto_metric=args.pareto_metric,
         hardware=args.hardware, max_train=args.max_train, max_test=args.max_test,
-        cache_dir=out / "evals", device=args.device, torch_threads=args.threads,
-    )
+        cache_dir=str(out / "evals"), device=args.device, torch_threads=args.threads,
+    ))
     settings = _settings(args, objective)
     if args.method == "exhaustive" and objective.num_sites > 20:
         raise ValueError(f"--method exhaustive needs at most 20 BN sites, {objective.model} has {objective.num_sites}")

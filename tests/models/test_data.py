@@ -194,3 +194,47 @@ def test_augment_crop_flip_is_seeded_and_shape_preserving() -> None:
     flipped_only = augment_crop_flip(images, torch.Generator().manual_seed(0), padding=0)
     for original, out in zip(images, flipped_only):
         assert torch.equal(out, original) or torch.equal(out, original.flip(-1))
+
+
+@pytest.mark.parametrize("name, canonical", [
+    ("digits", "digits"), ("CIFAR-10", "cifar10"), ("cifar", "cifar10"), (" Cifar10 ", "cifar10"),
+    ("fashion_mnist", "fashion-mnist"), ("MNIST", "mnist"),
+])
+def test_dataset_names_have_one_canonical_spelling(name: str, canonical: str) -> None:
+    from reram.models.data import canonical_dataset_name
+
+    assert canonical_dataset_name(name) == canonical
+
+
+@pytest.mark.parametrize("name", ["imagenet", "", None, 10])
+def test_unknown_dataset_names_are_a_value_error_naming_the_field(name) -> None:
+    from reram.models.data import canonical_dataset_name
+
+    with pytest.raises(ValueError, match="dataset must be one of digits, cifar10"):
+        canonical_dataset_name(name)
+
+
+def test_mnist_is_padded_to_32_for_cifar_size_models_only() -> None:
+    from reram.models.registry import input_pad_to
+
+    assert input_pad_to("vgg11", "MNIST") == 32 and input_pad_to("resnet20", "fashion_mnist") == 32
+    assert input_pad_to("vgg_digits", "mnist") is None
+    assert input_pad_to("vgg11", "cifar-10") is None and input_pad_to("vgg11", "digits") is None
+    with pytest.raises(ValueError, match="model must be one of"):
+        input_pad_to("vgg7", "mnist")
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        input_pad_to("vgg11", "svhn")
+
+
+def test_model_data_and_builder_fit_the_images_to_the_model(tmp_path: Path, writers) -> None:
+    from reram.models.registry import build_model_for, load_model_data
+
+    writers.mnist(tmp_path)
+    data = load_model_data("resnet20", "mnist", tmp_path, max_train=4)
+    assert data.train_images.shape == (4, 1, 32, 32)
+    net = build_model_for("resnet20", data, "none")
+    assert net.training and net(data.train_images[:3]).shape == (3, 10)
+    small = load_model_data("vgg-digits", "mnist", tmp_path)
+    assert small.input_shape == (1, 28, 28)
+    with pytest.raises(ValueError, match=r"model vgg11 cannot take mnist images of shape \(1, 28, 28\)"):
+        build_model_for("vgg11", small)

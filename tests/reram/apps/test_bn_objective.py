@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 
 from reram.apps.bn_objective import (
+    FINGERPRINT_FIELDS,
     BNObjective,
+    BNObjectiveConfig,
     LookupBNObjective,
+    DEFAULT_CROSSBAR,
     MaskEvaluation,
     mask_bits,
     objective_value,
@@ -85,6 +88,48 @@ def test_bad_mask_is_a_value_error(objective, mask, match):
 def test_bad_settings_are_refused_at_construction(kwargs, field):
     with pytest.raises(ValueError, match=field):
         BNObjective(**kwargs)
+
+
+def test_settings_are_a_validated_documented_dataclass(tmp_path):
+    import dataclasses
+
+    fields = dataclasses.fields(BNObjectiveConfig)
+    assert all(f.metadata.get("doc") for f in fields)  # one line of documentation per field
+    assert set(FINGERPRINT_FIELDS) < {f.name for f in fields}
+    cfg = BNObjectiveConfig(model="VGG_Digits", dataset="CIFAR-10", data_dir=tmp_path, epochs=2)
+    assert (cfg.model, cfg.dataset, cfg.data_dir) == ("vgg-digits", "cifar10", str(tmp_path.resolve()))
+    assert cfg.config == BNObjectiveConfig(config=dict(DEFAULT_CROSSBAR)).config  # stored as fields
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.epochs = 3  # type: ignore[misc]
+    with pytest.raises(ValueError, match="epochs"):
+        dataclasses.replace(cfg, epochs=0)  # a copy is validated too
+    with pytest.raises(ValueError, match="torch_threads"):
+        BNObjectiveConfig(torch_threads=0)
+    with pytest.raises(ValueError, match="max_test"):
+        BNObjectiveConfig(max_test=-1)
+
+
+def test_settings_and_keywords_build_the_same_objective():
+    settings = BNObjectiveConfig(epochs=2, lr=0.03, mode="constrained", epsilon=0.05)
+    from_settings, from_keywords = BNObjective(settings), BNObjective(epochs=2, lr=0.03, mode="constrained",
+                                                                      epsilon=0.05)
+    assert from_settings.settings == from_keywords.settings
+    assert from_settings.fingerprint_hash() == from_keywords.fingerprint_hash()
+    assert (from_settings.epochs, from_settings.mode, from_settings.epsilon) == (2, "constrained", 0.05)
+    changed = BNObjective(settings, seed=3)  # keywords with settings replace those fields
+    assert changed.seed == 3 and changed.epochs == 2 and settings.seed == 0
+    with pytest.raises(TypeError, match="BNObjectiveConfig"):
+        BNObjective({"epochs": 2})  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        BNObjective(epoch=2)  # a misspelt field is not silently ignored
+
+
+def test_mnist_images_are_fitted_to_the_model_by_the_models_rule(tmp_path, writers):
+    writers.mnist(tmp_path)
+    small = BNObjective(model="vgg-digits", dataset="mnist", data_dir=tmp_path)
+    cifar_size = BNObjective(model="vgg11", dataset="MNIST", data_dir=tmp_path)
+    assert small.load_data().input_shape == (1, 28, 28)
+    assert cifar_size.load_data().input_shape == (1, 32, 32)
 
 
 def _ev(mask: str, acc: float, speedup: float | None = None) -> MaskEvaluation:
