@@ -40,10 +40,12 @@ from reram.deps import import_botorch
 
 import_botorch()  # before any botorch import: silences one torch deprecation warning
 
+from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 from botorch.exceptions import ModelFittingError
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
+from botorch.models.model import Model
 from botorch.models.transforms import Standardize
 from botorch.sampling import SobolQMCNormalSampler
 from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
@@ -61,7 +63,14 @@ from .proposer import (
 )
 from .records import EvalRecord, mask_key
 
-__all__ = ["BOOptions", "BayesianOptimization"]
+__all__ = [
+    "BOOptions",
+    "BayesianOptimization",
+    "fit_gp",
+    "acquisition_values",
+    "local_search",
+    "maximize_acquisition",
+]
 
 _SALT_STARTS = 21
 _SALT_FALLBACK = 22
@@ -82,8 +91,9 @@ class BOOptions:
         mc_samples: quasi-MC samples of ``qLogNoisyExpectedImprovement``.
         fit_maxiter: most L-BFGS-B iterations per hyperparameter fit.
         warm_start: start each fit from the previous hyperparameters (else from defaults).
-        kernel: ``"hamming"`` (ARD Hamming kernel, the default) or ``"hamming+linear"`` (plus
-            a scaled linear kernel, for objectives with a strong additive part).
+        kernel: ``"hamming+linear"`` (the default: an ARD Hamming kernel plus a scaled linear
+            kernel, for objectives with a strong additive part) or ``"hamming"`` (the ARD
+            Hamming kernel alone).
     """
 
     exhaustive_limit: int = 4096
@@ -102,6 +112,129 @@ class BOOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def fit_gp(
+    X: np.ndarray,
+    y: np.ndarray,
+    options: BOOptions,
+    hypers: dict[str, list[Any]] | None = None,
+) -> tuple[SingleTaskGP, dict[str, list[Any]]]:
+    """Fit the binary-input GP of ``BOOptions.kernel`` to minimization data.
+
+    Args:
+        X: `n x dim` 0/1 array of masks.
+        y: `n`-array of objective values (lower is better; the model is fitted to `-y`).
+        options: kernel, warm start and the L-BFGS-B iteration cap.
+        hypers: hyperparameters of an earlier fit to start from (``None``: defaults).
+
+    Returns:
+        ``(model, hypers)``: the fitted ``SingleTaskGP`` in eval mode (larger is better) and
+        its hyperparameters as JSON-serializable lists, for the next warm start.
+    """
+    dim = X.shape[1]
+    train_x = torch.as_tensor(X, dtype=torch.double)
+    train_y = -torch.as_tensor(y, dtype=torch.double).unsqueeze(-1)
+    covar = None
+    if options.kernel == "hamming+linear":
+        covar = get_covar_module_with_dim_scaled_prior(dim) + ScaleKernel(LinearKernel())
+    model = SingleTaskGP(train_x, train_y, covar_module=covar, outcome_transform=Standardize(m=1))
+    if options.warm_start and hypers is not None:
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name in hypers:
+                    param.copy_(torch.as_tensor(hypers[name], dtype=param.dtype))
+    mll = ExactMarginalLogLikelihood(model.likelihood, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": options.fit_maxiter}})
+        except ModelFittingError:
+            pass  # keep the (warm-started or default) hyperparameters
+    model.eval()
+    return model, {name: param.detach().tolist() for name, param in model.named_parameters()}
+
+
+def acquisition_values(acq: AcquisitionFunction, X: np.ndarray) -> np.ndarray:
+    """The acquisition of each mask of `X` (`n x dim`) as a `q = 1` batch, in chunks."""
+    out = np.empty(len(X))
+    with torch.no_grad():
+        for lo in range(0, len(X), _CHUNK):
+            batch = torch.as_tensor(X[lo : lo + _CHUNK], dtype=torch.double).unsqueeze(1)
+            out[lo : lo + _CHUNK] = acq(batch).numpy()
+    return out
+
+
+def local_search(
+    acq: AcquisitionFunction, starts: np.ndarray, excluded: set[bytes], max_steps: int
+) -> np.ndarray | None:
+    """Steepest ascent over one-flip neighbours from each start.
+
+    Args:
+        acq: the acquisition function.
+        starts: `s x dim` 0/1 start masks.
+        excluded: keys of masks that must not be proposed (their value counts as -inf).
+        max_steps: most moves per start.
+
+    Returns:
+        The best unexcluded mask seen, or ``None`` if every mask seen was excluded.
+    """
+    dim = starts.shape[1]
+    cache: dict[bytes, float] = {}
+
+    def values(X: np.ndarray) -> np.ndarray:
+        keys = [mask_key(x) for x in X]
+        todo = {k: x for k, x in zip(keys, X) if k not in cache and k not in excluded}
+        if todo:
+            vals = acquisition_values(acq, np.asarray(list(todo.values())))
+            cache.update(zip(todo.keys(), vals))
+        return np.asarray([cache.get(k, -np.inf) for k in keys])
+
+    cur = starts.copy()
+    cur_val = values(cur)
+    idx = np.arange(dim)
+    for _ in range(max_steps):
+        if len(cur) == 0:
+            break
+        neigh = np.repeat(cur[:, None, :], dim, axis=1)  # m x d x d
+        neigh[:, idx, idx] = 1 - neigh[:, idx, idx]
+        vals = values(neigh.reshape(-1, dim)).reshape(len(cur), dim)
+        j = vals.argmax(axis=1)
+        best = vals[np.arange(len(cur)), j]
+        moved = best > cur_val
+        if not moved.any():
+            break
+        cur = neigh[np.arange(len(cur)), j][moved]
+        cur_val = best[moved]
+    if not cache:
+        return None
+    best_key = max(cache, key=cache.__getitem__)
+    return np.frombuffer(best_key, dtype=np.uint8).astype(np.int8)
+
+
+def maximize_acquisition(
+    acq: AcquisitionFunction,
+    dim: int,
+    options: BOOptions,
+    excluded: set[bytes],
+    starts: np.ndarray | None,
+) -> np.ndarray | None:
+    """The unexcluded mask of largest acquisition: exact over every mask when ``2**dim`` is
+    at most ``options.exhaustive_limit``, else ``local_search`` from `starts`.
+
+    Returns:
+        A `dim`-array of 0/1, or ``None`` when nothing unexcluded was found.
+    """
+    if 2**dim <= options.exhaustive_limit:
+        masks = all_masks(dim)
+        keep = np.fromiter((mask_key(m) not in excluded for m in masks), bool, len(masks))
+        cands = masks[keep]
+        if len(cands) == 0:
+            return None
+        return cands[int(np.argmax(acquisition_values(acq, cands)))]
+    if starts is None or len(starts) == 0:
+        return None
+    return local_search(acq, starts, excluded, options.max_local_steps)
 
 
 class BayesianOptimization(Proposer):
@@ -131,7 +264,7 @@ class BayesianOptimization(Proposer):
 
     # ---- model
     def fit_model(self, X: np.ndarray, y: np.ndarray) -> SingleTaskGP:
-        """Fit the GP to minimization data.
+        """Fit the GP to minimization data (warm-started from the previous fit).
 
         Args:
             X: `n x dim` 0/1 array of masks.
@@ -140,100 +273,26 @@ class BayesianOptimization(Proposer):
         Returns:
             The fitted ``SingleTaskGP`` (on `-y`, so larger is better).
         """
-        train_x = torch.as_tensor(X, dtype=torch.double)
-        train_y = -torch.as_tensor(y, dtype=torch.double).unsqueeze(-1)
-        covar = None
-        if self.options.kernel == "hamming+linear":
-            covar = get_covar_module_with_dim_scaled_prior(self.dim) + ScaleKernel(LinearKernel())
-        model = SingleTaskGP(
-            train_x, train_y, covar_module=covar, outcome_transform=Standardize(m=1)
-        )
-        if self.options.warm_start and self._hypers is not None:
-            with torch.no_grad():
-                for name, param in model.named_parameters():
-                    if name in self._hypers:
-                        param.copy_(torch.as_tensor(self._hypers[name], dtype=param.dtype))
-        mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                fit_gpytorch_mll(
-                    mll, optimizer_kwargs={"options": {"maxiter": self.options.fit_maxiter}}
-                )
-            except ModelFittingError:
-                pass  # keep the (warm-started or default) hyperparameters
-        model.eval()
-        self._hypers = {
-            name: param.detach().tolist() for name, param in model.named_parameters()
-        }
+        model, self._hypers = fit_gp(X, y, self.options, self._hypers)
         return model
-
-    # ---- acquisition search
-    @staticmethod
-    def _values(acq: qLogNoisyExpectedImprovement, X: np.ndarray) -> np.ndarray:
-        out = np.empty(len(X))
-        with torch.no_grad():
-            for lo in range(0, len(X), _CHUNK):
-                batch = torch.as_tensor(X[lo : lo + _CHUNK], dtype=torch.double).unsqueeze(1)
-                out[lo : lo + _CHUNK] = acq(batch).numpy()
-        return out
-
-    def _local_search(
-        self, acq: qLogNoisyExpectedImprovement, starts: np.ndarray, excluded: set[bytes]
-    ) -> np.ndarray | None:
-        """Steepest ascent over one-flip neighbours from each start; best unexcluded mask."""
-        cache: dict[bytes, float] = {}
-
-        def values(X: np.ndarray) -> np.ndarray:
-            keys = [mask_key(x) for x in X]
-            todo = {k: x for k, x in zip(keys, X) if k not in cache and k not in excluded}
-            if todo:
-                vals = self._values(acq, np.asarray(list(todo.values())))
-                cache.update(zip(todo.keys(), vals))
-            return np.asarray([cache.get(k, -np.inf) for k in keys])
-
-        cur = starts.copy()
-        cur_val = values(cur)
-        idx = np.arange(self.dim)
-        for _ in range(self.options.max_local_steps):
-            if len(cur) == 0:
-                break
-            neigh = np.repeat(cur[:, None, :], self.dim, axis=1)  # m x d x d
-            neigh[:, idx, idx] = 1 - neigh[:, idx, idx]
-            vals = values(neigh.reshape(-1, self.dim)).reshape(len(cur), self.dim)
-            j = vals.argmax(axis=1)
-            best = vals[np.arange(len(cur)), j]
-            moved = best > cur_val
-            if not moved.any():
-                break
-            cur = neigh[np.arange(len(cur)), j][moved]
-            cur_val = best[moved]
-        if not cache:
-            return None
-        best_key = max(cache, key=cache.__getitem__)
-        return np.frombuffer(best_key, dtype=np.uint8).astype(np.int8)
 
     def _maximize(
         self,
-        acq: qLogNoisyExpectedImprovement,
-        model: SingleTaskGP,
+        acq: AcquisitionFunction,
+        model: Model,
         X: np.ndarray,
         excluded: set[bytes],
         rng: np.random.Generator,
     ) -> np.ndarray | None:
         if 2**self.dim <= self.options.exhaustive_limit:
-            masks = all_masks(self.dim)
-            keep = np.fromiter((mask_key(m) not in excluded for m in masks), bool, len(masks))
-            cands = masks[keep]
-            if len(cands) == 0:
-                return None
-            return cands[int(np.argmax(self._values(acq, cands)))]
+            return maximize_acquisition(acq, self.dim, self.options, excluded, None)
         n_best = self.options.n_starts // 2
         with torch.no_grad():
             mean = model.posterior(torch.as_tensor(X, dtype=torch.double)).mean.squeeze(-1)
         top = X[np.argsort(-mean.numpy(), kind="stable")[:n_best]]
         rand = weight_stratified_design(self.dim, self.options.n_starts - len(top), rng, excluded)
-        return self._local_search(acq, np.concatenate([top, rand]).astype(np.int8), excluded)
+        starts = np.concatenate([top, rand]).astype(np.int8)
+        return maximize_acquisition(acq, self.dim, self.options, excluded, starts)
 
     def ask(self, history: Sequence[EvalRecord], q: int, excluded: set[bytes]) -> np.ndarray:
         if len(history) < self.n_init:

@@ -1,16 +1,14 @@
 """``minimize_binary``: minimize a function of a 0/1 mask with BO or a baseline.
 
-The loop is the same for every method: ask the method for a batch of `q` new masks, run the
-batch on an executor, record each evaluation as it finishes (checkpoint, callback, progress
-bar), repeat until the budget is spent or the space is exhausted.
+The loop (``reram.search.loop``) is the same for every method: ask the method for a batch of
+`q` new masks, run the batch on an executor, record each evaluation as it finishes (checkpoint,
+callback, progress bar), repeat until the budget is spent or the space is exhausted.
 """
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,10 +21,10 @@ from .baselines import (
     RandomSearch,
     SimulatedAnnealing,
 )
-from .checkpoint import CheckpointState, check_compatible, load_checkpoint, save_checkpoint
-from .executors import EXECUTOR_NAMES, Executor, ProcessExecutor, make_executor
+from .executors import Executor
+from .loop import check_common, run_loop
 from .proposer import Proposer
-from .records import EvalRecord, SearchResult, mask_key
+from .records import EvalRecord, SearchResult
 
 __all__ = ["minimize_binary", "METHODS", "default_n_init"]
 
@@ -43,11 +41,6 @@ def default_n_init(method: str, dim: int, budget: int) -> int:
     """
     n = {"bo": max(2, min(20, dim)), "greedy": 1, "anneal": 5}.get(method, 0)
     return min(n, budget)
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 def _make_proposer(
@@ -138,38 +131,14 @@ def minimize_binary(
         0.0
     """
     # ---- validation, before any work
-    if not callable(objective):
-        raise TypeError(f"objective must be callable, got {type(objective).__name__}")
-    _check_int("dim", dim, 1)
-    _check_int("budget", budget, 1)
+    check_common(objective, dim, budget, n_init, seed, batch_size, executor, callback,
+                 checkpoint)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if n_init is not None:
-        _check_int("n_init", n_init, 1)
-        if n_init > budget:
-            raise ValueError(f"n_init must be <= budget, got n_init={n_init} and budget={budget}")
-    _check_int("seed", seed, 0)
-    _check_int("batch_size", batch_size, 1)
-    if not (executor is None or isinstance(executor, Executor) or executor in EXECUTOR_NAMES):
-        raise ValueError(
-            f"executor must be None, one of {EXECUTOR_NAMES} or an Executor, got {executor!r}"
-        )
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable or None, got {type(callback).__name__}")
     if method == "exhaustive" and dim > EXHAUSTIVE_MAX_DIM:
         raise ValueError(
             f"dim must be <= {EXHAUSTIVE_MAX_DIM} for method='exhaustive', got dim={dim}"
         )
-    if checkpoint is not None and not Path(checkpoint).parent.is_dir():
-        raise ValueError(f"checkpoint folder {str(Path(checkpoint).parent)!r} does not exist")
-    if executor == "process" or isinstance(executor, ProcessExecutor):
-        try:
-            pickle.dumps(objective)
-        except Exception as exc:  # noqa: BLE001
-            raise ValueError(
-                "objective must be picklable for executor='process' (define it at module "
-                f"level): {exc}"
-            ) from exc
     dim, budget, seed, batch_size = int(dim), int(budget), int(seed), int(batch_size)
     n_init_eff = default_n_init(method, dim, budget) if n_init is None else int(n_init)
     proposer = _make_proposer(method, dim, seed, n_init_eff, budget, options)
@@ -182,78 +151,12 @@ def minimize_binary(
         "batch_size": batch_size,
     }
 
-    # ---- resume
-    history: list[EvalRecord] = []
-    pending: list[dict[str, Any]] = []
-    if checkpoint is not None:
-        saved = load_checkpoint(checkpoint)
-        if saved is not None:
-            check_compatible(checkpoint, saved.meta, meta)
-            history = sorted(saved.history, key=lambda r: r.index)
-            done = {r.index for r in history}
-            pending = [p for p in saved.pending if p["index"] not in done]
-            pending = pending[: max(0, budget - len(history))]
-            proposer.load_state_dict(saved.state)
-    excluded = {mask_key(r.x) for r in history} | {mask_key(p["x"]) for p in pending}
-    next_index = 1 + max([r.index for r in history] + [p["index"] for p in pending] + [-1])
-    n_batch = 1 + max([r.batch for r in history] + [p["batch"] for p in pending] + [-1])
-
-    def persist() -> None:
-        if checkpoint is not None:
-            save_checkpoint(
-                checkpoint,
-                CheckpointState(meta=meta, history=history, pending=pending,
-                                state=proposer.state_dict()),
-            )
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=budget, initial=len(history), desc=f"search[{method}]", unit="eval")
+    def postfix(history: list[EvalRecord]) -> dict[str, Any]:
+        return {"best": _best(history)[1], "failed": sum(not r.ok for r in history)}
 
     t_start = time.perf_counter()
-    runner, owned = make_executor(executor, batch_size)
-    try:
-        while True:
-            if not pending:
-                remaining = budget - len(history)
-                if remaining <= 0:
-                    break
-                xs = proposer.ask(history, min(batch_size, remaining), excluded)
-                if len(xs) == 0:
-                    break  # the space is exhausted
-                for x in xs:
-                    x_list = [int(v) for v in x]
-                    pending.append({"index": next_index, "x": x_list, "batch": n_batch})
-                    excluded.add(mask_key(x_list))
-                    next_index += 1
-                n_batch += 1
-                persist()
-            batch = list(pending)
-            for i, out in runner.run(objective, [np.asarray(p["x"]) for p in batch]):
-                p = batch[i]
-                rec = EvalRecord(
-                    index=p["index"], x=p["x"], y=out.y, error=out.error, time_s=out.time_s,
-                    started_at=out.started_at, finished_at=out.finished_at, batch=p["batch"],
-                )
-                history.append(rec)
-                pending = [q for q in pending if q["index"] != rec.index]
-                persist()
-                if bar is not None:
-                    _, best_y = _best(history)
-                    bar.update(1)
-                    bar.set_postfix(best=best_y, failed=sum(not r.ok for r in history))
-                if callback is not None:
-                    callback(rec)
-            history.sort(key=lambda r: r.index)
-            pending = []
-    finally:
-        if owned:
-            runner.close()
-        if bar is not None:
-            bar.close()
-
+    history = run_loop(objective, proposer, meta, budget, batch_size, executor, checkpoint,
+                       callback, postfix if progress else None)
     best_x, best_y = _best(history)
     return SearchResult(
         best_x=best_x,

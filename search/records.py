@@ -26,6 +26,14 @@ def mask_key(x: Any) -> bytes:
     return np.asarray(x, dtype=np.uint8).tobytes()
 
 
+def _value_from_json(y: Any) -> float | list[float] | None:
+    if y is None:
+        return None
+    if isinstance(y, (list, tuple)):
+        return [float(v) for v in y]
+    return float(y)
+
+
 @dataclass
 class EvalRecord:
     """One evaluation of the objective.
@@ -33,7 +41,8 @@ class EvalRecord:
     Attributes:
         index: position of the evaluation in proposal order (0-based, unique).
         x: the mask evaluated, a list of `dim` ints in {0, 1}.
-        y: the objective value, or ``None`` when the evaluation failed.
+        y: the objective value (a float; for a multi-objective search a list of `m` floats),
+            or ``None`` when the evaluation failed.
         error: ``None`` on success, else a one-line description of the failure.
         time_s: seconds the objective ran.
         started_at: wall-clock start, seconds since the Unix epoch.
@@ -43,7 +52,7 @@ class EvalRecord:
 
     index: int
     x: list[int]
-    y: float | None
+    y: float | list[float] | None
     error: str | None
     time_s: float
     started_at: float
@@ -65,7 +74,7 @@ class EvalRecord:
         return cls(
             index=int(data["index"]),
             x=[int(v) for v in data["x"]],
-            y=None if data.get("y") is None else float(data["y"]),
+            y=_value_from_json(data.get("y")),
             error=data.get("error"),
             time_s=float(data.get("time_s", 0.0)),
             started_at=float(data.get("started_at", 0.0)),
