@@ -12,16 +12,19 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-__all__ = ["CrossbarConfig", "UPDATE_MODES", "BACKWARD_MODES", "PRESETS"]
+__all__ = ["CrossbarConfig", "UPDATE_MODES", "BACKWARD_MODES", "DEVICE_NAMES", "PRESETS"]
 
-UPDATE_MODES = ("nearest", "stochastic", "digital")
+UPDATE_MODES = ("nearest", "stochastic", "digital", "pulsed")
 WEIGHT_SCALINGS = ("layer", "channel")
 DIFFERENTIAL_MODES = ("digital", "analog")
 BACKWARD_MODES = ("ideal", "analog")
+#: Device presets of ``update="pulsed"`` (defined in :mod:`reram.sim.devices`; listed here so
+#: that validating a config needs no import of the simulation; a test keeps the two equal).
+DEVICE_NAMES = ("linear", "ag-a-si", "taox-hfox", "alox-hfo2", "epiram", "pcmo")
 #: Fields added after 0.1.0: :meth:`CrossbarConfig.to_dict` leaves them out while they hold
 #: their default, so configs (and the BN-search cache fingerprints built from them) written by
 #: 0.1.0 stay byte-identical; unpickling a 0.1.0 config fills them with their defaults.
-LATER_FIELDS = ("read_noise", "backward")
+LATER_FIELDS = ("read_noise", "backward", "device")
 
 
 def _doc(text: str) -> dict:
@@ -82,7 +85,8 @@ class CrossbarConfig:
     update: str = field(default="nearest", metadata=_doc(
         "Weight update on the hardware: 'nearest' rounds w - lr*g onto the conductance grid "
         "(updates under half a level vanish), 'stochastic' rounds stochastically, 'digital' "
-        "keeps a full-precision master copy."))
+        "keeps a full-precision master copy, 'pulsed' fires the pulses a real device would "
+        "(see device)."))
     seed: int = field(default=0, metadata=_doc(
         "Seed of the chip: device defects and variation are drawn from it once per layer."))
     read_noise: float = field(default=0.0, metadata=_doc(
@@ -92,6 +96,11 @@ class CrossbarConfig:
         "Input gradient: 'ideal' is straight-through with the effective weight; 'analog' is a "
         "transposed read of the same tiles (error quantized by the input DAC scheme, column "
         "currents through the per-tile ADC), as PipeLayer and NeuroSim V2 do."))
+    device: Optional[str] = field(default=None, metadata=_doc(
+        "Synaptic device of update='pulsed' (required then, None otherwise): a preset of "
+        "reram.sim.devices (DEVICE_NAMES: 'linear' or NeuroSim's Ag:a-Si, TaOx/HfOx, "
+        "AlOx/HfO2, EpiRAM, PCMO). Each weight is one analog device; its levels replace "
+        "weight_bits/cell_bits for the weights ('linear' takes 2**weight_bits - 2 levels)."))
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
@@ -141,6 +150,16 @@ class CrossbarConfig:
             raise ValueError(f"read_noise must be a non-negative number, got {self.read_noise!r}")
         if self.backward not in BACKWARD_MODES:
             raise ValueError(f"backward must be one of {BACKWARD_MODES}, got {self.backward!r}")
+        if self.update == "pulsed":
+            if self.device not in DEVICE_NAMES:
+                raise ValueError(f"device must be one of {DEVICE_NAMES} with update='pulsed', "
+                                 f"got {self.device!r}")
+            if self.device == "linear" and self.weight_bits is None:
+                raise ValueError("weight_bits must be an integer with device='linear' (its levels "
+                                 "are 2**weight_bits - 2), got None")
+        elif self.device is not None:
+            raise ValueError(f"device must be None unless update='pulsed' (update is "
+                             f"{self.update!r}), got {self.device!r}")
 
     def __setstate__(self, state: dict) -> None:
         """Unpickle, giving fields added since the pickle was written their defaults."""
@@ -205,7 +224,7 @@ class CrossbarConfig:
     def is_ideal(self) -> bool:
         """True when the crossbar computes exactly what the float layer computes."""
         return (self.weight_bits is None and self.input_bits is None and self.adc_bits is None
-                and not self.has_defects and self.read_noise == 0)
+                and not self.has_defects and self.read_noise == 0 and self.update != "pulsed")
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -297,6 +316,8 @@ class CrossbarConfig:
             parts.append(f"read_noise={self.read_noise:g}")
         if self.backward != "ideal":
             parts.append(f"backward={self.backward}")
+        if self.device is not None:
+            parts.append(f"device={self.device}")
         return " ".join(parts)
 
 

@@ -1,12 +1,17 @@
 """Drop-in crossbar layers: :class:`CrossbarLinear` and :class:`CrossbarConv2d`.
 
 They subclass ``nn.Linear``/``nn.Conv2d`` (same signature plus ``config=``), keep ``weight`` and
-``bias`` as ordinary Parameters, and add two persistent buffers prefixed ``crossbar_`` (the frozen
-weight scale and the update counter), so a float checkpoint loads into them and any torch
-optimizer trains them. Programming is lazy: whenever ``weight`` has changed in place (an
-optimizer step, ``load_state_dict``, ``reset_parameters``) the next forward re-programs the
-crossbar, which for ``update="nearest"``/``"stochastic"`` first snaps ``weight`` onto the
-conductance grid, so updates under half a level vanish as they would on the device.
+``bias`` as ordinary Parameters, and add persistent buffers prefixed ``crossbar_`` (the frozen
+weight scale and the update counter; with ``update="pulsed"`` also the devices' conductances and,
+with device-to-device variation, each device's curve), so a float checkpoint loads into them,
+any torch optimizer trains them and a checkpoint resumes bit-identically. Programming is lazy:
+whenever ``weight`` has changed in place (an optimizer step, ``load_state_dict``,
+``reset_parameters``) the next forward re-programs the crossbar, which for
+``update="nearest"``/``"stochastic"`` first snaps ``weight`` onto the conductance grid, so updates
+under half a level vanish as they would on the device, and for ``"pulsed"`` fires the pulses that
+move each device toward the new weight (:mod:`reram.sim.devices`) and stores back the weight the
+devices hold. A layer built on the meta device (``convert`` of a meta model) is programmed on
+first real use (after ``to_empty()`` and ``load_state_dict`` or at its first forward).
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ import torch
 from torch import nn
 
 from reram.config import CrossbarConfig
+from reram.sim.devices import (draw_device_nonlinearity, get_device, initial_state, pulsed_update,
+                               state_to_weight)
 from reram.sim.functional import _needs_tiles, crossbar_conv2d, crossbar_linear
 from reram.sim.mapping import ProgrammedWeights, draw_defects, program_weights, snap_to_grid, weight_scale
 
@@ -40,6 +47,18 @@ class CrossbarLayer:
 
     crossbar_config: CrossbarConfig
     _FLOAT_CLASS: type
+    #: True until the buffers hold a real state (construction, ``to_empty()`` of a meta layer);
+    #: a class default so that layers pickled before it existed load as programmed.
+    _fresh_buffers: bool = False
+
+    @property
+    def _sim_config(self) -> CrossbarConfig:
+        """The config the forward pass simulates (see :func:`_simulated_config`), cached."""
+        cached = self.__dict__.get("_sim_config_cache")
+        if cached is None or cached[0] is not self.crossbar_config:
+            cached = (self.crossbar_config, _simulated_config(self.crossbar_config))
+            self.__dict__["_sim_config_cache"] = cached
+        return cached[1]
 
     def _init_crossbar(self, config: Optional[CrossbarConfig]) -> None:
         if config is None:
@@ -47,18 +66,32 @@ class CrossbarLayer:
         if not isinstance(config, CrossbarConfig):
             raise TypeError(f"config must be a reram.CrossbarConfig, got {type(config).__name__}")
         self.crossbar_config = config
-        w = self.weight
-        self.register_buffer("crossbar_weight_scale",
-                             torch.zeros(w.shape[0], dtype=torch.float32, device=w.device))
-        self.register_buffer("crossbar_update_count",
-                             torch.zeros((), dtype=torch.int64, device=w.device))
+        self._register_crossbar_buffers()
         self._programmed: Optional[ProgrammedWeights] = None
         self._programmed_key: Any = None
         self._defects: Optional[tuple] = None
         self._rescale = True
         self._reloaded = False
-        if w.device.type != "meta":
+        self._fresh_buffers = True
+        if self.weight.device.type != "meta":
             self.program()
+
+    def _register_crossbar_buffers(self) -> None:
+        """(Re-)create the ``crossbar_`` buffers for the current ``weight`` (zeros; the device
+        state is filled at the first programming)."""
+        w = self.weight
+        self.register_buffer("crossbar_weight_scale",
+                             torch.zeros(w.shape[0], dtype=torch.float32, device=w.device))
+        self.register_buffer("crossbar_update_count",
+                             torch.zeros((), dtype=torch.int64, device=w.device))
+        cfg = self.crossbar_config
+        if cfg.update == "pulsed":
+            shape = (w.shape[0], w[0].numel() if w.shape[0] else 0)
+            self.register_buffer("crossbar_device_state",
+                                 torch.zeros(shape, dtype=torch.float32, device=w.device))
+            if get_device(cfg.device).d2d > 0:
+                self.register_buffer("crossbar_device_a",
+                                     torch.zeros((2, *shape), dtype=torch.float32, device=w.device))
 
     # -------------------------------------------------------------------- programming
     def _weight_key(self) -> tuple:
@@ -76,6 +109,48 @@ class CrossbarLayer:
         cfg = self.crossbar_config
         return cfg.update in ("nearest", "stochastic") and cfg.weight_bits is not None
 
+    def _start_fresh(self) -> None:
+        """First programming after construction or ``to_empty()`` without a loaded state:
+        the buffers hold zeros or uninitialized memory, so set them from the weights."""
+        self.crossbar_update_count.zero_()
+        self._rescale = True
+        self._fresh_buffers = False
+        if self.crossbar_config.update == "pulsed":
+            dev = get_device(self.crossbar_config.device)
+            a = draw_device_nonlinearity(dev, tuple(self.crossbar_device_state.shape),
+                                         self.crossbar_config.seed)
+            if a is not None:
+                self.crossbar_device_a.copy_(torch.from_numpy(a))
+
+    def _pulsed_program(self, w2d: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """``update="pulsed"``: program the devices at the first programming (or a rescale),
+        otherwise fire the pulses toward ``w2d``; returns the weights the devices hold."""
+        cfg = self.crossbar_config
+        dev = get_device(cfg.device)
+        state = self.crossbar_device_state
+        if self._rescale:
+            scale.copy_(weight_scale(w2d, cfg))
+            state.copy_(initial_state(w2d, scale, dev, cfg))
+        elif not self._reloaded:
+            self._program_unscaled_rows(w2d, scale, dev)
+            if not bool(torch.isfinite(w2d).all()):
+                raise ValueError("weight contains NaN or infinity; a crossbar cannot be programmed with it")
+            pulsed_update(state, w2d, scale, dev, cfg, getattr(self, "crossbar_device_a", None),
+                          int(self.crossbar_update_count))
+        return state_to_weight(state, scale)
+
+    def _program_unscaled_rows(self, w2d: torch.Tensor, scale: torch.Tensor, dev) -> None:
+        """Rows whose weights were all zero when the scale was frozen get a scale (and devices
+        programmed to their weights) once they hold a nonzero weight."""
+        if bool((scale > 0).all()):
+            return
+        fresh = weight_scale(w2d, self.crossbar_config).to(scale.device)
+        rows = (scale <= 0) & (fresh > 0)
+        if bool(rows.any()):
+            scale[rows] = fresh[rows]
+            self.crossbar_device_state[rows] = initial_state(w2d[rows], scale[rows], dev,
+                                                             self.crossbar_config)
+
     @torch.no_grad()
     def program(self, rescale: bool = False) -> ProgrammedWeights:
         """(Re-)program the crossbar from the current ``weight``.
@@ -84,13 +159,27 @@ class CrossbarLayer:
         programming (the conductance grid of the chip) and ``weight`` is snapped onto that grid
         in place; ``rescale=True`` (or loading a float checkpoint) sets a new scale from
         ``max|W|``. With ``"digital"`` the scale follows the full-precision master weights.
+        With ``"pulsed"`` the scale is frozen the same way (the devices' range), the first
+        programming sets each device to the state nearest its weight, and every later one fires
+        the pulses toward the new ``weight`` and stores back the weight the devices hold.
 
         Returns:
             The programmed state (scale, effective weight; tile cell levels on demand).
         """
         cfg = self.crossbar_config
+        if self._fresh_buffers:
+            self._start_fresh()
         w2d = self._weight_2d()
-        if self._grid_update():
+        if cfg.update == "pulsed":
+            scale = self.crossbar_weight_scale
+            if rescale:
+                self._rescale = True
+            held = self._pulsed_program(w2d, scale)
+            self.weight.copy_(held.reshape(self.weight.shape).to(self.weight.dtype))
+            w2d = self._weight_2d()
+            if not self._reloaded:
+                self.crossbar_update_count += 1
+        elif self._grid_update():
             scale = self.crossbar_weight_scale
             if rescale or self._rescale:
                 scale.copy_(weight_scale(w2d, cfg))
@@ -109,12 +198,12 @@ class CrossbarLayer:
         if self._defects is None and cfg.has_defects:
             self._defects = draw_defects(cfg, tuple(w2d.shape), cfg.seed)
         faults, var = self._defects if self._defects is not None else (None, None)
-        self._programmed = program_weights(w2d, self.crossbar_weight_scale, cfg, faults, var,
-                                           row_order=self._row_order())
+        self._programmed = program_weights(w2d, self.crossbar_weight_scale, self._sim_config,
+                                           faults, var, row_order=self._row_order())
         if self._grid_update():  # the weight lives on the conductance grid
             self.weight.copy_(self._programmed.snapped.reshape(self.weight.shape))
         self._programmed.snapped = None
-        if not self.training and _needs_tiles(cfg, w2d.shape[1]) is not None:
+        if not self.training and _needs_tiles(self._sim_config, w2d.shape[1]) is not None:
             # inference through the tiles does not need it; dropping it here (not only in
             # programmed()) keeps a converted eval-mode model at about the float model's size
             self._programmed.effective = None
@@ -127,7 +216,7 @@ class CrossbarLayer:
             self.program()
         prog = self._programmed
         if (not self.training and prog.effective is not None
-                and _needs_tiles(self.crossbar_config, prog.weight2d.shape[1]) is not None):
+                and _needs_tiles(self._sim_config, prog.weight2d.shape[1]) is not None):
             prog.effective = None  # switched to eval after programming: release it now
         return prog
 
@@ -140,11 +229,21 @@ class CrossbarLayer:
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
         scale_key = prefix + "crossbar_weight_scale"
-        if scale_key not in state_dict:  # a float checkpoint: take a fresh grid from its weights
+        state_key = prefix + "crossbar_device_state"
+        own = [scale_key, prefix + "crossbar_update_count"]
+        if self.crossbar_config.update == "pulsed":
+            own += [state_key] + ([prefix + "crossbar_device_a"]
+                                  if hasattr(self, "crossbar_device_a") else [])
+        if scale_key not in state_dict or (self.crossbar_config.update == "pulsed"
+                                           and state_key not in state_dict):
+            # a float (or other-update) checkpoint: take a fresh grid / device state from its weights
+            if self._fresh_buffers:
+                self._start_fresh()
             self._rescale = True
         else:
             self._reloaded = True
-        for key in (scale_key, prefix + "crossbar_update_count"):
+            self._fresh_buffers = False
+        for key in own:
             if key not in state_dict and key in missing_keys:
                 missing_keys.remove(key)
         self._programmed = None
@@ -173,14 +272,25 @@ class CrossbarLayer:
 
     def _adopt(self, module: nn.Module) -> None:
         _adopt_parameters(self, module)
-        w = self.weight
-        self.crossbar_weight_scale = torch.zeros(w.shape[0], dtype=torch.float32, device=w.device)
-        self.crossbar_update_count = torch.zeros((), dtype=torch.int64, device=w.device)
+        self._register_crossbar_buffers()
         self._rescale = True
-        self.program()
+        self._fresh_buffers = True
+        if self.weight.device.type != "meta":  # a meta model is programmed on first real use
+            self.program()
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, config=<{self.crossbar_config.describe()}>"
+
+
+def _simulated_config(config: CrossbarConfig) -> CrossbarConfig:
+    """The config the forward pass simulates. With ``update="pulsed"`` each weight is one analog
+    device (its conductance is whatever the pulses left), so the weights are programmed
+    unquantized (``weight_bits=None``) onto the differential pair, with the device's on/off
+    ratio setting ``g_min``; otherwise the config itself."""
+    if config.update != "pulsed":
+        return config
+    return config.replace(weight_bits=None, cell_bits=None, update="digital", device=None,
+                          g_min=config.g_max / get_device(config.device).on_off)
 
 
 def _adopt_parameters(target: nn.Module, source: nn.Module,
@@ -239,8 +349,7 @@ class CrossbarLinear(CrossbarLayer, nn.Linear):
                              f"{self.in_features}), got {shape}")
         if self.crossbar_config.is_ideal:  # exact: nothing to program
             return nn.Linear.forward(self, input)
-        return crossbar_linear(input, self.weight, self.bias, self.programmed(),
-                               self.crossbar_config)
+        return crossbar_linear(input, self.weight, self.bias, self.programmed(), self._sim_config)
 
 
 class CrossbarConv2d(CrossbarLayer, nn.Conv2d):
@@ -290,4 +399,4 @@ class CrossbarConv2d(CrossbarLayer, nn.Conv2d):
             return nn.Conv2d.forward(self, input)
         if input.dim() == 3:
             return self.forward(input.unsqueeze(0)).squeeze(0)
-        return crossbar_conv2d(input, self, self.programmed(), self.crossbar_config)
+        return crossbar_conv2d(input, self, self.programmed(), self._sim_config)
