@@ -8,6 +8,7 @@ metrics with SI units in their names. Imports only :mod:`.process` and :mod:`.ng
 """
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -18,8 +19,11 @@ import numpy as np
 from .ngspice import Analyses, SimResult
 from .process import L2DC_PROCESS, Level1Process, SpiceModelCards, model_name
 
-__all__ = ["Variable", "Spec", "Target", "Mosfet", "Circuit", "response_metrics", "parse_specs"]
+__all__ = ["Variable", "Spec", "Target", "Mosfet", "Circuit", "response_metrics", "parse_specs",
+           "NOMINAL_TEMPERATURE_C"]
 
+NOMINAL_TEMPERATURE_C = 27.0
+"""SPICE's default simulation (and model-card nominal) temperature."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,30 @@ class Circuit(ABC):
     groups: tuple[tuple[str, ...], ...] = ()
     """Variables set together, in order, by the RL agent (one transistor group per step, as a
     signal travels through the circuit); empty means one variable per group."""
+    supply_scale: float = 1.0
+    """Supplies as a fraction of their nominal values (a supply corner, e.g. 0.9 or 1.1)."""
+    temperature_c: float = NOMINAL_TEMPERATURE_C
+    """Simulation temperature in C (written as ``.temp`` when not the nominal 27 C)."""
+
+    def at_corner(self, supply_scale: float = 1.0, temperature_c: float = NOMINAL_TEMPERATURE_C) -> "Circuit":
+        """A copy of this circuit with its supplies scaled and at another temperature.
+
+        Raises:
+            ValueError: for a supply scale outside (0, 2] or a temperature outside [-273.15, 500] C.
+        """
+        if not (isinstance(supply_scale, (int, float)) and 0 < supply_scale <= 2):
+            raise ValueError(f"supply_scale must be in (0, 2], got {supply_scale!r}")
+        if not (isinstance(temperature_c, (int, float)) and -273.15 < temperature_c <= 500):
+            raise ValueError(f"temperature_c must be in (-273.15, 500] C, got {temperature_c!r}")
+        out = copy.copy(self)
+        out.supply_scale = float(supply_scale)
+        out.temperature_c = float(temperature_c)
+        return out
+
+    @property
+    def at_nominal(self) -> bool:
+        """Whether the circuit is at the nominal supply and 27 C."""
+        return self.supply_scale == 1.0 and self.temperature_c == NOMINAL_TEMPERATURE_C
 
     def variable_groups(self) -> tuple[tuple[str, ...], ...]:
         """:attr:`groups`, or one group per variable when none are declared."""
@@ -301,6 +329,8 @@ class Circuit(ABC):
         values = self.check_params(params)
         devices = self.devices()
         lines = [f"* reram.analog circuit {self.name}"]
+        if self.temperature_c != NOMINAL_TEMPERATURE_C:
+            lines.append(f".temp {self.temperature_c:g}")
         lines += [f".param {k}={v:.10g}" for k, v in {**self.fixed, **values}.items()]
         lines += process.model_cards({(d.polarity, d.length_um) for d in devices})
         lines += self.elements()

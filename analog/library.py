@@ -9,7 +9,7 @@ import math
 from typing import Iterator, Mapping
 
 from .analytic import cs_chain
-from .circuit import Circuit, Mosfet, Spec, Target, Variable, response_metrics
+from .circuit import NOMINAL_TEMPERATURE_C, Circuit, Mosfet, Spec, Target, Variable, response_metrics
 from .ngspice import AcSweep, Analyses, NoiseSweep, SimResult
 from .process import L2DC_PROCESS, Level1Process, SpiceModelCards
 
@@ -28,6 +28,11 @@ class _CSChain(Circuit):
     length_um: float = 1.0
     c_load: float = 1e-12
     with_noise: bool = False
+
+    @property
+    def supply_v(self) -> float:
+        """The supply voltage at this circuit's supply corner."""
+        return self.vdd * self.supply_scale
 
     def variable_groups(self) -> tuple[tuple[str, ...], ...]:
         """Input bias first, then one (width, load) group per stage."""
@@ -50,7 +55,7 @@ class _CSChain(Circuit):
         return tuple(out)
 
     def elements(self) -> list[str]:
-        lines = [f"VDD vdd 0 {self.vdd:g}", "VIN in 0 dc {VB} ac 1", f"CL out 0 {self.c_load:g}"]
+        lines = [f"VDD vdd 0 {self.supply_v:g}", "VIN in 0 dc {VB} ac 1", f"CL out 0 {self.c_load:g}"]
         lines += [f"R{k + 1} vdd {self._drain(k)} {{{r}}}" for k, r in enumerate(self._loads())]
         return lines
 
@@ -67,7 +72,7 @@ class _CSChain(Circuit):
             "gain_db": 20 * math.log10(gain) if gain > 0 else -200.0,
             "bandwidth_hz": resp["bandwidth_hz"],
             "peaking_db": resp["peaking_db"],
-            "power_w": abs(supply_current) * self.vdd,
+            "power_w": abs(supply_current) * self.supply_v,
             "area_um2": self.area_um2(params),
             "saturated": bool(saturated),
         }
@@ -87,8 +92,11 @@ class _CSChain(Circuit):
     def analytic_metrics(self, params: Mapping[str, float], process: Level1Process) -> dict[str, float | bool]:
         if not isinstance(process, Level1Process):
             raise ValueError("backend 'analytic' needs a Level1Process, not user SPICE cards")
+        if self.temperature_c != NOMINAL_TEMPERATURE_C:
+            raise ValueError(f"backend 'analytic' models {NOMINAL_TEMPERATURE_C:g} C only, got "
+                             f"{self.temperature_c:g} C; use backend='ngspice' for temperature corners")
         res = cs_chain(process, [params[w] for w in self._widths()], self.length_um,
-                       [params[r] for r in self._loads()], params["VB"], self.vdd, self.c_load,
+                       [params[r] for r in self._loads()], params["VB"], self.supply_v, self.c_load,
                        noise=self.with_noise)
         saturated = all(st.region == "saturation" for st in res.stages)
         return self._metrics(res.freq, res.response, res.supply_current_a, saturated, params,
@@ -189,8 +197,12 @@ class TIA3(Circuit):
               Mosfet("b", "nb", "nb", "vss", "vss", "n", "WB", 2.0)]
         return tuple(d)
 
+    supply_nominal_v = 2.5
+    """Nominal magnitude of each supply (+/-2.5 V)."""
+
     def elements(self) -> list[str]:
-        return ["VDD vdd 0 2.5", "VSS vss 0 -2.5",
+        vdd = self.supply_nominal_v * self.supply_scale
+        return [f"VDD vdd 0 {vdd:g}", f"VSS vss 0 {-vdd:g}",
                 "IINP 0 inp dc 0 ac 0.5", "IINN 0 inn dc 0 ac 0.5 180",
                 "CINP inp 0 100f", "CINN inn 0 100f",
                 "RL outp outn 10k", "CL outp outn 500f", "RB vdd nb {RB}"]
@@ -204,7 +216,7 @@ class TIA3(Circuit):
         assert sim.ac_freq is not None
         # differential input current is 0.5 - (-0.5) = 1 A, so V/A is the transimpedance
         resp = response_metrics(sim.ac_freq, sim.ac["v(outp,outn)"])
-        power = 2.5 * (abs(sim.op["i(vdd)"]) + abs(sim.op["i(vss)"]))
+        power = self.supply_nominal_v * self.supply_scale * (abs(sim.op["i(vdd)"]) + abs(sim.op["i(vss)"]))
         return {"transimpedance_ohm": resp["dc"], "bandwidth_hz": resp["bandwidth_hz"],
                 "peaking_db": resp["peaking_db"], "power_w": power, "area_um2": self.area_um2(params),
                 "saturated": self.saturated_from_sim(sim, process)}

@@ -253,6 +253,7 @@ class NgspiceSimulator:
         self._counter = itertools.count()
         self._proc: mp.process.BaseProcess | None = None
         self._conn = None
+        self._owner_pid = os.getpid()
 
     # -- worker management ---------------------------------------------------------------------
     def _start_worker(self) -> None:
@@ -287,7 +288,13 @@ class NgspiceSimulator:
         self._proc, self._conn = None, None
 
     def close(self) -> None:
-        """Stop the worker process and delete the temporary folder."""
+        """Stop the worker process and delete the temporary folder.
+
+        In a forked child (a corner worker) the inherited simulator belongs to the parent: it is
+        dropped without touching the parent's worker or folder."""
+        if os.getpid() != self._owner_pid:
+            self._proc, self._conn = None, None
+            return
         if self._conn is not None and self._proc is not None and self._proc.is_alive():
             try:
                 self._conn.send(None)
@@ -399,9 +406,13 @@ _SIMULATORS: dict[tuple[str, float], NgspiceSimulator] = {}
 
 
 def get_simulator(mode: str = "auto", timeout_s: float = 30.0) -> NgspiceSimulator:
-    """A shared :class:`NgspiceSimulator` per (mode, timeout), started on first use."""
+    """A shared :class:`NgspiceSimulator` per (mode, timeout) and process, started on first use
+    (a forked child, e.g. a corner worker, gets its own libngspice worker)."""
     key = (mode, float(timeout_s))
     sim = _SIMULATORS.get(key)
+    if sim is not None and sim._owner_pid != os.getpid():  # inherited through fork: the parent's
+        sim.close()
+        sim = None
     if sim is None:
         sim = NgspiceSimulator(mode=mode, timeout_s=timeout_s)
         _SIMULATORS[key] = sim

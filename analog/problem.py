@@ -20,7 +20,7 @@ from .circuit import Circuit, Spec
 from .evaluate import evaluate
 from .process import Level1Process, SpiceModelCards
 
-__all__ = ["Evaluation", "Problem", "BudgetExhausted", "VIOLATION_WEIGHT", "FOM_CAP"]
+__all__ = ["Evaluation", "Problem", "BudgetExhausted", "SpecsMet", "VIOLATION_WEIGHT", "FOM_CAP"]
 
 VIOLATION_WEIGHT = 10.0
 """Weight of the summed spec violation in the scalar reward (reward = -(FoM + 10 * violation))."""
@@ -75,6 +75,11 @@ class BudgetExhausted(Exception):
     """Raised inside a method when the simulation budget is used up."""
 
 
+class SpecsMet(BudgetExhausted):
+    """Raised after the first sizing that meets every spec when the run stops there
+    (``stop_at_feasible``); a kind of :class:`BudgetExhausted`, so every method ends cleanly."""
+
+
 class Problem:
     """The evaluation interface every sizing method uses.
 
@@ -89,18 +94,26 @@ class Problem:
             method asks for the same parameters in the same order.
         on_record: called after each new evaluation (checkpointing).
         timeout_s: limit of one simulation.
+        metrics_fn: computes the metrics of a sizing instead of :func:`evaluate` (e.g. the worst
+            case over corners).
+        stop_at_feasible: end the run (raise :class:`SpecsMet`) after the first sizing that
+            meets every spec.
     """
 
     def __init__(self, circuit: Circuit, specs: tuple[Spec, ...], backend: str, budget: int,
                  process: Level1Process | SpiceModelCards | None = None, progress: bool = True,
                  replay: list[Evaluation] | None = None,
-                 on_record: Callable[[list[Evaluation]], None] | None = None, timeout_s: float = 30.0) -> None:
+                 on_record: Callable[[list[Evaluation]], None] | None = None, timeout_s: float = 30.0,
+                 metrics_fn: Callable[[dict[str, float]], dict[str, Any]] | None = None,
+                 stop_at_feasible: bool = False) -> None:
         self.circuit = circuit
         self.specs = specs
         self.backend = backend
         self.budget = budget
         self.process = process
         self.timeout_s = timeout_s
+        self.metrics_fn = metrics_fn
+        self.stop_at_feasible = stop_at_feasible
         self.history: list[Evaluation] = []
         self._replay = list(replay or [])
         self._on_record = on_record
@@ -142,8 +155,11 @@ class Problem:
         """Simulate one sizing, record it and return its evaluation.
 
         Raises:
-            BudgetExhausted: when the budget is already spent.
+            BudgetExhausted: when the budget is already spent; :class:`SpecsMet` when the specs
+                were met and ``stop_at_feasible`` is set.
         """
+        if self.stop_at_feasible and any(h.feasible for h in self.history[-1:]):
+            raise SpecsMet
         if self.remaining <= 0:
             raise BudgetExhausted
         index = len(self.history)
@@ -157,8 +173,11 @@ class Problem:
                 self._replay.clear()  # the run diverged from the checkpoint: simulate from here
         if record is None:
             start = time.perf_counter()
-            metrics = evaluate(self.circuit, params, backend=self.backend, process=self.process,
-                               timeout_s=self.timeout_s)
+            if self.metrics_fn is not None:
+                metrics = self.metrics_fn(params)
+            else:
+                metrics = evaluate(self.circuit, params, backend=self.backend, process=self.process,
+                                   timeout_s=self.timeout_s)
             slacks, feasible, violation, fom, reward = self.score(metrics)
             now = time.perf_counter()
             offset = self.history[-1].elapsed_s if self.history else 0.0
@@ -172,6 +191,8 @@ class Problem:
         self._bar.update(1)
         if best is not None:
             self._bar.set_postfix(feasible=best.feasible, fom=f"{best.fom:.3g}", refresh=False)
+        if self.stop_at_feasible and record.feasible:
+            raise SpecsMet
         return record
 
     def best(self) -> Evaluation | None:

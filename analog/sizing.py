@@ -5,31 +5,35 @@ so) to parameters, runs :func:`~reram.analog.evaluate.evaluate` within a simulat
 each sizing (normalized spec slacks, figure of merit), shows a progress bar and keeps a JSON
 history that doubles as a checkpoint (``history_path``; ``resume=True`` replays it so an
 interrupted run continues without re-simulating). Methods: ``random``, ``grid``, ``bo``
-(BoTorch, constrained) and ``rl`` (actor-critic over transistor groups). Torch loads only for
-``bo``/``rl``.
+(BoTorch, constrained), ``rl`` (actor-critic over transistor groups) and ``rl-transfer`` (a
+spec-conditioned policy trained once by :func:`~reram.analog.transfer.train_policy`). With
+``corners`` every sizing is simulated at each corner (in parallel worker processes) and judged on
+the worst case. Torch loads only for ``bo``/``rl``/``rl-transfer``.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from reram.io import atomic_write_json, json_safe
 
 from .circuit import Circuit, Spec, parse_specs
+from .corners import Corner, CornerPool, corner_jobs, parse_corners, worst_case
 from .evaluate import BACKENDS
 from .library import get_circuit
+from reram.io import read_json
+
 from .problem import BudgetExhausted, Evaluation, Problem, _from_json
 from .process import Level1Process, SpiceModelCards
 
-__all__ = ["METHODS", "SizingResult", "size"]
+__all__ = ["METHODS", "SizingResult", "size", "deploy"]
 
-METHODS = ("random", "grid", "bo", "rl")
+METHODS = ("random", "grid", "bo", "rl", "rl-transfer")
 @dataclass
 class SizingResult:
     """Outcome of :func:`size`.
@@ -103,15 +107,16 @@ def size(circuit: str | Circuit, specs: Mapping[str, Any] | list[Spec] | None = 
          budget: int = 100, backend: str = "ngspice", seed: int = 0,
          process: Level1Process | SpiceModelCards | None = None, history_path: str | None = None,
          resume: bool = False, progress: bool = True, timeout_s: float = 30.0,
-         options: Mapping[str, Any] | None = None) -> SizingResult:
+         options: Mapping[str, Any] | None = None, corners: Any = None, workers: int | None = None,
+         stop_at_feasible: bool = False) -> SizingResult:
     """Size a circuit with one method under a simulation budget.
 
     Args:
         circuit: a name from :data:`~reram.analog.circuits` or a :class:`Circuit`.
         specs: hard specs, ``{metric: (op, value)}`` or a list of :class:`Spec`; default the
             circuit's own.
-        method: ``"random"``, ``"grid"``, ``"bo"`` or ``"rl"``.
-        budget: number of simulations.
+        method: ``"random"``, ``"grid"``, ``"bo"``, ``"rl"`` or ``"rl-transfer"``.
+        budget: number of sizings (each one simulation, or one per corner with ``corners``).
         backend: ``"analytic"`` or ``"ngspice"``.
         seed: seed of every random choice (one seed, one result).
         process: device models (default the L2DC level-1 process).
@@ -121,7 +126,14 @@ def size(circuit: str | Circuit, specs: Mapping[str, Any] | list[Spec] | None = 
         progress: show a progress bar.
         timeout_s: limit of one simulation.
         options: method settings (BO: ``n_init``, ``num_restarts``, ``raw_samples``; RL:
-            ``n_warmup``, ``noise_start``, ``noise_end``, ``critic_steps``, ``actor_steps``).
+            ``n_warmup``, ``noise_start``, ``noise_end``, ``critic_steps``, ``actor_steps``;
+            rl-transfer: ``policy`` (required), see :data:`~reram.analog.transfer.DEPLOY_DEFAULTS`).
+        corners: simulate every sizing at these corners (:class:`~reram.analog.corners.Corner`
+            objects, strings such as ``"ss/0.9/125"``, or ``"pvt"``) and judge the worst case;
+            each evaluation's metrics are the worst case, with every corner's under
+            ``"corners"``. ``None``: the nominal corner only.
+        workers: worker processes for the corners (default one per CPU, at most one per corner).
+        stop_at_feasible: stop at the first sizing that meets every spec (deployment-style runs).
 
     Returns:
         The best sizing, its metrics, whether it meets the specs, and the history.
@@ -143,17 +155,28 @@ def size(circuit: str | Circuit, specs: Mapping[str, Any] | list[Spec] | None = 
         raise ValueError("resume=True needs a history_path to resume from")
     header = {"circuit": circ.name, "method": method, "backend": backend, "seed": seed, "budget": budget,
               "specs": [str(s) for s in spec_tuple]}
+    corner_list = parse_corners(corners) if corners is not None else None
+    if corner_list is not None:
+        header["corners"] = [c.name for c in corner_list]
+        corner_jobs(circ, circ.reference or {v.name: v.low for v in circ.variables}, corner_list, backend,
+                    process or _default_process(), timeout_s)  # bad corners raise before any work
     replay: list[Evaluation] = []
     if resume and history_path and os.path.exists(history_path):
-        with open(history_path) as handle:
-            saved = json.load(handle)
-        mismatch = [k for k in ("circuit", "method", "backend", "seed", "specs") if saved.get(k) != header[k]]
+        saved = read_json(history_path, "history_path")
+        mismatch = [k for k in ("circuit", "method", "backend", "seed", "specs", "corners")
+                    if saved.get(k) != header.get(k)]
         if mismatch:
             raise ValueError(f"cannot resume {history_path}: its {mismatch[0]} is {saved.get(mismatch[0])!r}, "
                              f"not {header[mismatch[0]]!r}")
         replay = [_from_json(r) for r in saved["history"]]
     on_record = _Checkpoint(history_path, header) if history_path else None
-    problem = Problem(circ, spec_tuple, backend, budget, process, progress, replay, on_record, timeout_s)
+    pool = CornerPool(min(workers or os.cpu_count() or 1, len(corner_list))) if corner_list else None
+    metrics_fn = None
+    if corner_list is not None and pool is not None:
+        metrics_fn = _corner_metrics(circ, spec_tuple, corner_list, backend, process or _default_process(),
+                                     timeout_s, pool)
+    problem = Problem(circ, spec_tuple, backend, budget, process, progress, replay, on_record, timeout_s,
+                      metrics_fn=metrics_fn, stop_at_feasible=stop_at_feasible)
     start = time.perf_counter()
     try:
         runner = _runner(method)
@@ -162,6 +185,8 @@ def size(circuit: str | Circuit, specs: Mapping[str, Any] | list[Spec] | None = 
         pass
     finally:
         problem.close()
+        if pool is not None:
+            pool.close()
         if on_record is not None:
             on_record(problem.history, force=True)
     best = problem.best()
@@ -170,6 +195,26 @@ def size(circuit: str | Circuit, specs: Mapping[str, Any] | list[Spec] | None = 
                         specs=header["specs"], best_params=best.params, best_metrics=best.metrics,
                         meets_specs=best.feasible, history=[h.to_json() for h in problem.history],
                         seconds=time.perf_counter() - start)
+
+
+def _default_process() -> Level1Process:
+    from .process import L2DC_PROCESS
+
+    return L2DC_PROCESS
+
+
+def _corner_metrics(circ: Circuit, specs: tuple[Spec, ...], corners: tuple[Corner, ...], backend: str,
+                    process: Level1Process | SpiceModelCards, timeout_s: float,
+                    pool: CornerPool) -> Callable[[dict[str, float]], dict[str, Any]]:
+    """The metrics function of a corner-aware run: worst case, every corner kept under ``corners``."""
+
+    def metrics(params: dict[str, float]) -> dict[str, Any]:
+        per_corner = pool.map(corner_jobs(circ, params, corners, backend, process, timeout_s))
+        worst = worst_case(circ, specs, per_corner)
+        worst["corners"] = {c.name: m for c, m in zip(corners, per_corner)}
+        return worst
+
+    return metrics
 
 
 def _runner(method: str) -> Callable[[Problem, np.random.Generator, int, dict[str, Any]], None]:
@@ -181,6 +226,10 @@ def _runner(method: str) -> Callable[[Problem, np.random.Generator, int, dict[st
         from .bo import run_bo
 
         return run_bo
+    if method == "rl-transfer":
+        from .transfer import run_transfer
+
+        return run_transfer
     from .rl import run_rl
 
     return run_rl
@@ -211,3 +260,32 @@ def run_grid(problem: Problem, rng: np.random.Generator, seed: int, options: dic
     for flat in order:
         digits = np.unravel_index(int(flat), (levels,) * dim)
         problem.evaluate_unit(values[list(digits)])
+
+
+def deploy(policy: Any, specs: Mapping[str, Any] | Sequence[Spec], budget: int = 50, seed: int = 0,
+           backend: str | None = None, process: Level1Process | SpiceModelCards | None = None,
+           history_path: str | None = None, progress: bool = False, timeout_s: float = 30.0,
+           options: Mapping[str, Any] | None = None) -> SizingResult:
+    """Size the policy's circuit for new specs, stopping as soon as they are met.
+
+    Args:
+        policy: a :class:`SpecPolicy` or the path of its file.
+        specs: the target specs (every spec the policy was trained on, new values).
+        budget: simulations allowed for this spec set.
+        seed: seed of the candidates (one seed, one result).
+        backend: default the one the policy was trained with.
+        process, history_path, progress, timeout_s: as :func:`~reram.analog.sizing.size`.
+        options: deployment options (:data:`DEPLOY_DEFAULTS`, ``policy`` aside).
+
+    Returns:
+        A :class:`~reram.analog.sizing.SizingResult`; ``first_feasible`` is the number of
+        simulations this spec took (``None`` if not met within ``budget``).
+    """
+    from .transfer import SpecPolicy, load_policy
+
+    if not isinstance(policy, SpecPolicy):
+        policy = load_policy(policy)
+    return size(policy.circuit, specs=specs, method="rl-transfer", budget=budget,
+                backend=backend or policy.backend, seed=seed, process=process, history_path=history_path,
+                progress=progress, timeout_s=timeout_s, stop_at_feasible=True,
+                options={**(options or {}), "policy": policy})
