@@ -2,9 +2,9 @@
 
 Public API (names are a contract, see DESIGN.md): :class:`CrossbarConfig`,
 :class:`CrossbarLinear`, :class:`CrossbarConv2d`, :func:`convert`, :func:`convert_to_float`,
-:func:`schedule`. The layout: :mod:`reram.config` (the one crossbar config), :mod:`reram.sim`
-(the simulation), :mod:`reram.cost` (the cost model), :mod:`reram.apps` (console scripts, demo,
-BN objective), and the sub-packages ``reram.kernels``, ``reram.models``, ``reram.search`` and
+:func:`schedule`, :class:`Chip` (a crossbar config plus the silicon it is costed on). The
+layout: :mod:`reram.config` (the one crossbar config), :mod:`reram.sim` (the simulation),
+:mod:`reram.cost` (the cost model), :mod:`reram.apps` (console scripts, demo, BN objective), and the sub-packages ``reram.kernels``, ``reram.models``, ``reram.search`` and
 ``reram.analog``; :mod:`reram.io` and :mod:`reram.device` are shared utilities.
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ if _os.path.isfile(_os.path.join(_root, "setup.py")) and _os.path.isdir(_os.path
 __version__ = "0.1.0"
 
 from reram.config import PRESETS, CrossbarConfig
-from reram.cost import HardwareSpec, LayerCost, Plan, Trace, load_hardware, schedule, trace_model
+from reram.cost import (Chip, HardwareSpec, LayerCost, Plan, Trace, load_hardware, schedule,
+                        trace_model)
 from reram.sim import (ConversionSummary, CrossbarConv2d, CrossbarLayer, CrossbarLinear, convert,
                        convert_to_float, default_config, summarize)
 
@@ -34,4 +35,5 @@ __all__ = [
     "CrossbarConfig", "PRESETS", "CrossbarLinear", "CrossbarConv2d", "CrossbarLayer",
     "convert", "convert_to_float", "summarize", "ConversionSummary", "default_config",
     "schedule", "Plan", "LayerCost", "HardwareSpec", "load_hardware", "Trace", "trace_model",
+    "Chip",
 ]

@@ -2,7 +2,9 @@
 
 - :mod:`~reram.cost.trace`: layer shapes of a model (one forward pass on a tiny batch).
 - :mod:`~reram.cost.hardware`: silicon specs (crossbars, GPU, link) loaded from the JSON files in
-  ``specs/``, each number with its source.
+  ``specs/`` (GPU baselines in ``specs/gpus/``), each number with its source.
+- :mod:`~reram.cost.chip`: :class:`Chip`, a crossbar config plus the silicon (one chip, both
+  halves; named presets).
 - :mod:`~reram.cost.layer_cost`: latency and energy of one layer's phase on one unit.
 - :mod:`~reram.cost.scheduler`: routing, replication and pipelining into a :class:`Plan`.
 - :mod:`~reram.cost.gpu_profile`: the measured GPU baseline (torch profiler).
@@ -12,8 +14,10 @@ Reads layer shapes and :class:`reram.config.CrossbarConfig`; never imports the s
 """
 from __future__ import annotations
 
+from reram.cost.chip import Chip, available_chips
 from reram.cost.hardware import HardwareSpec, load_hardware
 from reram.cost.scheduler import LayerCost, Plan, schedule
 from reram.cost.trace import Trace, trace_model
 
-__all__ = ["schedule", "Plan", "LayerCost", "HardwareSpec", "load_hardware", "Trace", "trace_model"]
+__all__ = ["schedule", "Plan", "LayerCost", "HardwareSpec", "load_hardware", "Trace", "trace_model",
+           "Chip", "available_chips"]

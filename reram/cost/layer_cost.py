@@ -12,13 +12,16 @@ Model summary (docs/scheduler.md has the full derivation):
   ``ceil(rows / crossbar_rows) * ceil(cols / crossbar_cols)`` blocks, each bit-sliced over
   ``slices = ceil(weight_bits' / cell_bits)`` crossbars (``weight_bits' = weight_bits - 1`` with
   a differential pair, which doubles the count).
-* **Crossbar timing.** One matrix-vector product (MVM) streams ``ceil(input_bits / dac_bits)``
-  cycles; a cycle lasts ``max(read_latency_s, ceil(outputs_per_crossbar / adcs_per_crossbar) /
-  adc_conversions_per_s)``. All crossbars of a layer work in parallel; ``r`` replicas divide the
-  MVMs of a sample. Backward-data runs on the transposed crossbar (columns driven, rows
-  converted); the weight gradient is costed as one more pass of the forward's size.
+* **Crossbar timing.** One matrix-vector product (MVM) streams ``ReramSpec.mvm_cycles`` cycles
+  (the simulation's scheme: ``ceil((input_bits - 1) / dac_bits)`` per sign phase, two phases for
+  signed vectors); a cycle lasts ``max(read_latency_s, ceil(outputs_per_crossbar /
+  adcs_per_crossbar) / adc_conversions_per_s)``. All crossbars of a layer work in parallel; ``r``
+  replicas share the batch's MVMs. Backward-data runs on the transposed crossbar (columns
+  driven, rows converted, signed errors); the weight gradient writes the output errors into
+  crossbars (operand writes) and streams the inputs through them (one forward-sized pass).
 * **Weight update.** Every used cell of every replica is rewritten once per batch; crossbars are
-  written in parallel, ``cells_written_per_step`` cells per step.
+  written in parallel, ``cells_written_per_step`` cells per step, within the chip's write power.
+* **Energy parts.** Every :class:`PhaseCost` splits its energy into :data:`ENERGY_PARTS`.
 * **GPU roofline.** ``kernels * kernel_launch_s + max(flops / peak_flops, bytes / bandwidth)``,
   energy ``flops * energy_per_flop_j + bytes * energy_per_byte_j``.
 
@@ -27,7 +30,8 @@ This module imports only :mod:`reram.cost.trace` and :mod:`reram.cost.hardware`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 from reram.cost.hardware import GpuSpec, LinkSpec, ReramSpec
 from reram.cost.trace import LayerTrace
@@ -35,8 +39,15 @@ from reram.cost.trace import LayerTrace
 __all__ = [
     "PHASES", "CrossbarMapping", "PhaseCost", "GpuWork", "map_layer", "crossbar_phase_cost",
     "crossbar_update_cost", "digital_phase_cost", "gpu_work", "gpu_phase_cost", "link_cost",
-    "BN_FLOPS_PER_ELEMENT",
+    "BN_FLOPS_PER_ELEMENT", "ENERGY_PARTS", "write_parallel_cells", "crossbar_cycle_s",
 ]
+
+#: Components an energy is split into (``PhaseCost.parts``, ``Plan.energy_breakdown``):
+#: crossbar arrays and DACs, ADC conversions, shift-and-add, tile buffers, tile digital units,
+#: weight-update writes, weight-gradient operand writes, GPU work, the link, and static power
+#: (ReRAM side) and idle power (GPU) over the batch time.
+ENERGY_PARTS = ("crossbar", "adc", "shift_add", "buffer", "digital", "writes", "gradient_writes",
+                "gpu", "link", "reram_static", "gpu_idle")
 
 #: Phases of one training step, in order. Inference uses only ``"forward"``.
 PHASES = ("forward", "backward", "update")
@@ -82,12 +93,14 @@ class PhaseCost:
         batch_s: time for the whole batch when run alone, not overlapped.
         energy_j: energy for the whole batch.
         bytes_moved: bytes crossing the ReRAM-GPU link for the whole batch.
+        parts: ``energy_j`` split by component (:data:`ENERGY_PARTS`); sums to ``energy_j``.
     """
 
     per_sample_s: float
     batch_s: float
     energy_j: float
     bytes_moved: float = 0.0
+    parts: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,8 +164,13 @@ def crossbar_cycle_s(outputs_per_crossbar: int, reram: ReramSpec) -> float:
     return max(reram.read_latency_s, conversions / reram.adc_conversions_per_s)
 
 
-def _mvm_cost(mapping: CrossbarMapping, reram: ReramSpec, *, transposed: bool) -> tuple[float, float]:
-    """(latency_s, energy_j) of one MVM through all crossbars of one copy of a layer."""
+def _mvm_cost(mapping: CrossbarMapping, reram: ReramSpec, *, transposed: bool,
+              signed: bool) -> tuple[float, dict[str, float]]:
+    """(latency_s, energy parts) of one MVM through all crossbars of one copy of a layer.
+
+    ``signed``: the streamed vector has both signs (two input phases when the chip streams
+    inputs in sign phases, :meth:`ReramSpec.mvm_cycles`).
+    """
     if transposed:  # drive the columns, convert the rows
         inputs, outputs = mapping.cols, mapping.rows
         outputs_per_crossbar = min(mapping.rows, reram.crossbar_rows)
@@ -161,31 +179,61 @@ def _mvm_cost(mapping: CrossbarMapping, reram: ReramSpec, *, transposed: bool) -
         inputs, outputs = mapping.rows, mapping.cols
         outputs_per_crossbar = min(mapping.cols, reram.crossbar_cols)
         output_blocks = mapping.row_blocks
-    cycles = reram.input_cycles
+    cycles = reram.mvm_cycles(signed)
     latency = cycles * crossbar_cycle_s(outputs_per_crossbar, reram)
     # every crossbar converts each of its outputs once per cycle
     conversions = (mapping.groups * outputs * output_blocks * mapping.slices * mapping.signs
                    * cycles)
-    analog = mapping.crossbars * cycles * (reram.crossbar_energy_per_cycle_j
-                                           + reram.dac_energy_per_cycle_j)
-    adc = conversions * reram.adc_energy_per_conversion_j
-    shift_add = conversions * reram.digital_energy_per_op_j
-    buffer = mapping.groups * (inputs + outputs) * reram.activation_bytes * reram.buffer_energy_per_byte_j
-    return latency, analog + adc + shift_add + buffer
+    parts = {
+        "crossbar": mapping.crossbars * cycles * (reram.crossbar_energy_per_cycle_j
+                                                  + reram.dac_energy_per_cycle_j),
+        "adc": conversions * reram.adc_energy_per_conversion_j,
+        "shift_add": conversions * reram.shift_add_energy_j,
+        "buffer": (mapping.groups * (inputs + outputs) * reram.activation_bytes
+                   * reram.buffer_energy_per_byte_j)}
+    return latency, parts
+
+
+def _scaled(parts: Mapping[str, float], factor: float) -> dict[str, float]:
+    return {k: v * factor for k, v in parts.items()}
+
+
+def _summed(*many: Mapping[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for parts in many:
+        for k, v in parts.items():
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
+def write_parallel_cells(crossbars: int, reram: ReramSpec) -> int:
+    """Cells ``crossbars`` crossbars can program in one write step: ``cells_written_per_step``
+    each, capped by the write power the chip can deliver (``max_write_power_w``, at
+    ``write_energy_per_cell_j`` per ``write_latency_s``)."""
+    cells = crossbars * reram.cells_written_per_step
+    if reram.max_write_power_w is not None and reram.write_energy_per_cell_j > 0:
+        cap = reram.max_write_power_w * reram.write_latency_s / reram.write_energy_per_cell_j
+        cells = min(cells, max(1, int(cap)))
+    return max(1, cells)
 
 
 def crossbar_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, phase: str, *,
-                        replicas: int = 1, needs_input_grad: bool = True) -> PhaseCost:
+                        replicas: int = 1, needs_input_grad: bool = True,
+                        signed_input: bool = False) -> PhaseCost:
     """Cost of a conv/linear layer on crossbars in the forward or backward phase.
 
     Args:
         layer: a conv/linear layer.
-        reram: the crossbar side.
+        reram: the crossbar side (the layer's own geometry, see ``Chip.reram_for``).
         batch_size: samples per batch.
-        phase: ``"forward"`` or ``"backward"`` (backward = input gradient through the transposed
-            crossbar, if ``needs_input_grad``, plus the weight gradient).
-        replicas: copies of the layer sharing the MVMs of each sample.
+        phase: ``"forward"`` or ``"backward"``. Backward = the input gradient through the
+            transposed crossbar (signed errors), if ``needs_input_grad``, plus the weight
+            gradient: the layer's output errors are written into crossbars (the operand writes,
+            ``output_numel x slices x signs`` cells per sample, as PipeLayer does) and one
+            forward-sized pass streams the inputs through them.
+        replicas: copies of the layer, each working on its own share of the batch's MVMs.
         needs_input_grad: False for the first compute layer (no gradient to pass back).
+        signed_input: the layer's input has both signs (the model's input): two input phases.
 
     Returns:
         The :class:`PhaseCost`; ``per_sample_s * batch_size == batch_s``.
@@ -193,28 +241,32 @@ def crossbar_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, ph
     _check_batch(batch_size)
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise ValueError(f"replicas must be an int >= 1, got {replicas!r}")
+    if phase not in ("forward", "backward"):
+        raise ValueError(f"phase must be 'forward' or 'backward' for crossbar layers, got {phase!r}")
     mapping = map_layer(layer, reram)
     mvms = layer.mvms_per_sample
-    forward_s, forward_j = _mvm_cost(mapping, reram, transposed=False)
-    if phase == "forward":
-        per_mvm_s, per_mvm_j = forward_s, forward_j
-    elif phase == "backward":
-        per_mvm_s, per_mvm_j = forward_s, forward_j  # weight gradient: one forward-sized pass
+    per_mvm_s, per_mvm_parts = _mvm_cost(mapping, reram, transposed=False, signed=signed_input)
+    write_s, write_parts = 0.0, {}
+    if phase == "backward":
         if needs_input_grad:
-            back_s, back_j = _mvm_cost(mapping, reram, transposed=True)
-            per_mvm_s, per_mvm_j = per_mvm_s + back_s, per_mvm_j + back_j
-    else:
-        raise ValueError(f"phase must be 'forward' or 'backward' for crossbar layers, got {phase!r}")
-    per_sample = mvms * per_mvm_s / replicas
+            back_s, back_parts = _mvm_cost(mapping, reram, transposed=True, signed=True)
+            per_mvm_s, per_mvm_parts = per_mvm_s + back_s, _summed(per_mvm_parts, back_parts)
+        cells = layer.output_numel * mapping.slices * mapping.signs
+        steps = math.ceil(cells / write_parallel_cells(mapping.crossbars, reram))
+        write_s = steps * reram.write_latency_s
+        write_parts = {"gradient_writes": cells * reram.write_energy_per_cell_j}
+    per_sample = (mvms * per_mvm_s + write_s) / replicas
+    parts = _scaled(_summed(_scaled(per_mvm_parts, mvms), write_parts), batch_size)
     return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size,
-                     energy_j=mvms * per_mvm_j * batch_size)
+                     energy_j=sum(parts.values()), parts=parts)
 
 
 def crossbar_update_cost(layer: LayerTrace, reram: ReramSpec, *, replicas: int = 1) -> PhaseCost:
     """Rewriting a conv/linear layer's cells after a batch (all replicas, in parallel).
 
-    Each crossbar writes its used cells ``cells_written_per_step`` at a time; all crossbars of
-    all replicas write at once.
+    Each crossbar writes its used cells ``cells_written_per_step`` at a time, all crossbars of
+    all replicas at once, within the chip's write-power budget
+    (:func:`write_parallel_cells`); the scheduler also bounds the power of all layers together.
 
     Args:
         layer: a conv/linear layer.
@@ -227,8 +279,11 @@ def crossbar_update_cost(layer: LayerTrace, reram: ReramSpec, *, replicas: int =
     mapping = map_layer(layer, reram)
     cells_per_crossbar = min(mapping.rows, reram.crossbar_rows) * min(mapping.cols, reram.crossbar_cols)
     steps = math.ceil(cells_per_crossbar / reram.cells_written_per_step)
+    cells = mapping.cells * replicas
+    steps = max(steps, math.ceil(cells / write_parallel_cells(mapping.crossbars * replicas, reram)))
+    energy = cells * reram.write_energy_per_cell_j
     return PhaseCost(per_sample_s=0.0, batch_s=steps * reram.write_latency_s,
-                     energy_j=mapping.cells * replicas * reram.write_energy_per_cell_j)
+                     energy_j=energy, parts={"writes": energy})
 
 
 def _elementwise_ops(layer: LayerTrace, phase: str) -> float:
@@ -258,8 +313,10 @@ def digital_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, pha
     ops = _elementwise_ops(layer, phase)
     per_sample = ops / (reram.digital_ops_per_s * tiles)
     moved = (layer.input_numel + layer.output_numel) * reram.activation_bytes
-    energy = (ops * reram.digital_energy_per_op_j + moved * reram.buffer_energy_per_byte_j) * batch_size
-    return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size, energy_j=energy)
+    parts = {"digital": ops * reram.digital_energy_per_op_j * batch_size,
+             "buffer": moved * reram.buffer_energy_per_byte_j * batch_size}
+    return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size,
+                     energy_j=sum(parts.values()), parts=parts)
 
 
 def gpu_work(layer: LayerTrace, batch_size: int, phase: str, *, training: bool,
@@ -329,7 +386,8 @@ def gpu_phase_cost(work: GpuWork, gpu: GpuSpec, batch_size: int) -> PhaseCost:
     seconds = (work.kernels * gpu.kernel_launch_s
                + max(work.flops / gpu.peak_flops, work.bytes / gpu.memory_bandwidth_bytes_per_s))
     energy = work.flops * gpu.energy_per_flop_j + work.bytes * gpu.energy_per_byte_j
-    return PhaseCost(per_sample_s=seconds / batch_size, batch_s=seconds, energy_j=energy)
+    return PhaseCost(per_sample_s=seconds / batch_size, batch_s=seconds, energy_j=energy,
+                     parts={"gpu": energy})
 
 
 def link_cost(nbytes: float, link: LinkSpec, transfers: int = 1) -> PhaseCost:
@@ -343,5 +401,6 @@ def link_cost(nbytes: float, link: LinkSpec, transfers: int = 1) -> PhaseCost:
     if nbytes <= 0 or transfers <= 0:
         return PhaseCost(0.0, 0.0, 0.0, 0.0)
     seconds = transfers * link.latency_s + nbytes / link.bandwidth_bytes_per_s
-    return PhaseCost(per_sample_s=0.0, batch_s=seconds, energy_j=nbytes * link.energy_per_byte_j,
-                     bytes_moved=float(nbytes))
+    energy = nbytes * link.energy_per_byte_j
+    return PhaseCost(per_sample_s=0.0, batch_s=seconds, energy_j=energy,
+                     bytes_moved=float(nbytes), parts={"link": energy})

@@ -35,12 +35,14 @@ from torch import nn
 
 from reram.cost.layer_cost import (crossbar_phase_cost, crossbar_update_cost, digital_phase_cost,
                         gpu_phase_cost, gpu_work, link_cost, map_layer)
-from reram.cost.hardware import GpuSpec, HardwareSpec, load_hardware
+from reram.cost.chip import Chip
+from reram.cost.hardware import GpuSpec, HardwareSpec, ReramSpec, available_gpus
 from reram.cost.trace import LayerTrace, Trace, trace_model
 
 __all__ = ["schedule", "Plan", "LayerCost", "MODES", "UNITS", "ChipMapping", "Charge", "Stage",
            "GpuBaseline", "route", "map_and_replicate", "phase_stages", "phase_time",
-           "bottleneck_of", "update_charges", "gpu_only_baseline", "split_measured"]
+           "bottleneck_of", "update_charges", "gpu_only_baseline", "split_measured",
+           "layer_specs", "resolve_chip", "PIPELINES"]
 
 MODES = ("inference", "train")
 UNITS = ("reram", "gpu", "digital")
@@ -66,6 +68,7 @@ class LayerCost:
         tiles: tiles its copies occupy, ``ceil(crossbars * replicas / crossbars_per_tile)``.
         gpu_latency_s: the layer's time for one batch in the GPU-only baseline.
         gpu_energy_j: the layer's energy for one batch in the GPU-only baseline.
+        energy_parts: ``energy_j`` split by component (``reram.cost.layer_cost.ENERGY_PARTS``).
     """
 
     name: str
@@ -80,12 +83,16 @@ class LayerCost:
     tiles: int = 0
     gpu_latency_s: float = 0.0
     gpu_energy_j: float = 0.0
+    energy_parts: dict[str, float] = field(default_factory=dict)
 
-    def _add(self, phase: str, seconds: float, energy: float, nbytes: float = 0.0) -> None:
+    def _add(self, phase: str, seconds: float, energy: float, nbytes: float = 0.0,
+             parts: Mapping[str, float] | None = None) -> None:
         self.phases[phase] = self.phases.get(phase, 0.0) + seconds
         self.latency_s += seconds
         self.energy_j += energy
         self.bytes_moved += nbytes
+        for key, value in (parts or {}).items():
+            self.energy_parts[key] = self.energy_parts.get(key, 0.0) + value
 
 
 @dataclass
@@ -97,10 +104,11 @@ class Plan:
         mode: ``"train"`` or ``"inference"``.
         batch_size: samples per batch.
         input_shape: per-sample input shape.
-        hardware: the hardware configuration's name.
+        hardware: the chip's name.
         layers: one :class:`LayerCost` per traced layer, in forward order.
         latency_s: time of one batch on the heterogeneous chip.
-        energy_j: energy of one batch (the sum of the layers' energies).
+        energy_j: energy of one batch: the layers' energies plus the static power of the ReRAM
+            side and the idle power of the GPU over ``latency_s``.
         throughput: samples per second, ``batch_size / latency_s``.
         gpu_latency_s: time of one batch in the GPU-only baseline.
         gpu_energy_j: energy of one batch in the GPU-only baseline.
@@ -115,6 +123,14 @@ class Plan:
         crossbars_available: crossbars on the chip.
         pipelined: whether the inter-layer pipeline was modelled.
         gpu_baseline: ``"roofline"`` or ``"measured"``.
+        pipeline: ``"layer"`` (inter-layer pipeline per phase), ``"none"`` or ``"pipelayer"``
+            (forward and backward of different samples overlap on separate arrays).
+        energy_breakdown: ``energy_j`` split by component (``ENERGY_PARTS``): the layers' parts
+            plus ``"reram_static"`` (the ReRAM side's static power over ``latency_s``) and
+            ``"gpu_idle"`` (the GPU's idle power over ``latency_s``).
+        gpu_energy_breakdown: the baseline's energy: ``"gpu"`` (work) and ``"gpu_idle"``.
+        gpu_name: the GPU (both the chip's GPU side and the baseline).
+        config: the chip's crossbar config (a dict of its fields), ``None`` for a legacy spec.
     """
 
     model_name: str
@@ -139,6 +155,11 @@ class Plan:
     crossbars_available: int
     pipelined: bool
     gpu_baseline: str
+    pipeline: str = "layer"
+    energy_breakdown: dict[str, float] = field(default_factory=dict)
+    gpu_energy_breakdown: dict[str, float] = field(default_factory=dict)
+    gpu_name: str = ""
+    config: dict[str, Any] | None = None
 
     @property
     def bn_count(self) -> int:
@@ -218,9 +239,12 @@ class Plan:
 
 
 # ----------------------------------------------------------------------------------------------
-# The steps of :func:`schedule`. Each is a pure function of a trace, the routing and the chip's
-# specs, returns plain values, and is tested on its own (tests/reram/cost/test_scheduler_steps.py).
+# The steps of :func:`schedule`. Each is a pure function of a trace, the routing and the chip,
+# returns plain values, and is tested on its own (tests/reram/cost/test_scheduler_steps.py).
 # ----------------------------------------------------------------------------------------------
+
+#: Values of ``pipeline`` (``True`` is ``"layer"``, ``False`` is ``"none"``).
+PIPELINES = ("layer", "none", "pipelayer")
 
 
 @dataclass(frozen=True)
@@ -228,17 +252,20 @@ class ChipMapping:
     """Where the crossbar layers sit on the chip (the result of :func:`map_and_replicate`).
 
     Attributes:
-        crossbars: layer name -> crossbars of one copy of the layer.
+        crossbars: layer name -> crossbars of one copy of the layer (all its arrays: with
+            ``pipeline="pipelayer"`` in training, a forward and a backward set).
         replicas: layer name -> copies of the layer on the chip.
         digital_tiles: per traced layer (forward order), the tiles whose digital units run it:
             those holding the nearest preceding crossbar layer (1 before the first one).
         available: crossbars on the chip.
+        arrays_per_copy: array sets per copy (2 with ``pipeline="pipelayer"`` in training).
     """
 
     crossbars: Mapping[str, int]
     replicas: Mapping[str, int]
     digital_tiles: tuple[int, ...]
     available: int
+    arrays_per_copy: int = 1
 
     def tiles(self, name: str, crossbars_per_tile: int) -> int:
         """Tiles the copies of crossbar layer ``name`` occupy."""
@@ -259,12 +286,14 @@ class Charge:
         seconds: busy time added to the layer's phase, s.
         energy_j: energy for the whole batch, J.
         bytes_moved: bytes over the ReRAM-GPU link for the whole batch.
+        parts: ``energy_j`` split by component.
     """
 
     index: int
     seconds: float
     energy_j: float
     bytes_moved: float = 0.0
+    parts: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -296,7 +325,8 @@ class GpuBaseline:
 
     Attributes:
         latency_s: per traced layer, its time for one batch, all phases, s.
-        energy_j: per traced layer, its energy for one batch, all phases, J.
+        energy_j: per traced layer, its dynamic energy for one batch, all phases, J (the board's
+            idle power over the batch time is added by :func:`schedule`).
         flops: floating-point operations of the whole batch.
     """
 
@@ -326,8 +356,26 @@ def _first_compute(trace: Trace) -> int:
     return next((i for i, l in enumerate(trace.layers) if l.kind in ("conv", "linear")), -1)
 
 
+def layer_specs(trace: Trace, chip: Chip) -> list[ReramSpec]:
+    """The crossbar spec of every traced layer: a crossbar layer's own ``crossbar_config`` on
+    the chip's silicon, a float layer's the chip's config; non-crossbar layers get the spec of
+    the nearest preceding crossbar layer (their digital units and activation width), the
+    chip's before the first one."""
+    cache: dict[int, ReramSpec] = {}
+    specs, current = [], chip.reram_for(None)
+    for layer in trace.layers:
+        if layer.kind in ("conv", "linear"):
+            config = layer.crossbar_config
+            key = id(config)
+            if key not in cache:
+                cache[key] = chip.reram_for(config)
+            current = cache[key]
+        specs.append(current)
+    return specs
+
+
 def _replicate(compute: Sequence[LayerTrace], stage_s: Mapping[str, float], crossbars: Mapping[str, int],
-               available: int, hardware_name: str) -> dict[str, int]:
+               limit: Mapping[str, int], available: int, hardware_name: str) -> dict[str, int]:
     """Give spare crossbars to the slowest layer, one copy at a time, while its next copy fits."""
     needed = sum(crossbars[layer.name] for layer in compute)
     if needed > available:
@@ -335,13 +383,12 @@ def _replicate(compute: Sequence[LayerTrace], stage_s: Mapping[str, float], cros
                          f"{available}; use a smaller model or a bigger chip")
     replicas = {layer.name: 1 for layer in compute}
     spare = available - needed
-    limit = {layer.name: max(1, layer.mvms_per_sample) for layer in compute}
     heap = [(-stage_s[layer.name], i, layer.name) for i, layer in enumerate(compute)]
     heapq.heapify(heap)
     while heap:
         neg_t, i, name = heapq.heappop(heap)
         if replicas[name] >= limit[name]:
-            continue  # cannot split one MVM further; the next slowest layer may still gain
+            continue  # no MVM left to give a new copy; the next slowest layer may still gain
         if crossbars[name] > spare:
             break  # the slowest layer cannot grow: copies elsewhere would not shorten the pipeline
         spare -= crossbars[name]
@@ -350,30 +397,35 @@ def _replicate(compute: Sequence[LayerTrace], stage_s: Mapping[str, float], cros
     return replicas
 
 
-def map_and_replicate(trace: Trace, units: Sequence[str], hw: HardwareSpec, *, training: bool,
-                      replicate: bool = True) -> ChipMapping:
+def map_and_replicate(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], hw: HardwareSpec,
+                      batch: int, *, training: bool, replicate: bool = True,
+                      arrays_per_copy: int = 1) -> ChipMapping:
     """Map every crossbar layer, check that the model fits, and replicate the slowest layers.
 
-    A layer's stage time for replication is its slowest phase per sample (forward, and backward
-    in training). Replication depends only on the conv/linear layers, so BN masks do not change it.
+    Copies work on different MVMs of the batch (other output positions or other samples, so
+    Linear layers replicate too): a layer has at most ``mvms_per_sample x batch`` copies. A
+    layer's stage time for replication is its slowest phase per sample (forward, and backward
+    in training). Replication depends only on the conv/linear layers, so BN masks do not
+    change it.
 
     Raises:
         ValueError: if the model's crossbars exceed the chip's.
     """
-    reram = hw.reram
     first = _first_compute(trace)
-    compute = [l for l in trace.layers if l.kind in ("conv", "linear")]
-    crossbars = {l.name: map_layer(l, reram).crossbars for l in compute}
-    stage_s: dict[str, float] = {}
+    compute, crossbars, stage_s, limit = [], {}, {}, {}
     for i, layer in enumerate(trace.layers):
         if layer.kind not in ("conv", "linear"):
             continue
-        times = [crossbar_phase_cost(layer, reram, 1, "forward").per_sample_s]
+        reram = specs[i]
+        compute.append(layer)
+        crossbars[layer.name] = map_layer(layer, reram).crossbars * arrays_per_copy
+        limit[layer.name] = max(1, layer.mvms_per_sample) * batch
+        times = [crossbar_phase_cost(layer, reram, 1, "forward", signed_input=i == first).per_sample_s]
         if training:
-            times.append(crossbar_phase_cost(layer, reram, 1, "backward",
-                                             needs_input_grad=i != first).per_sample_s)
+            times.append(crossbar_phase_cost(layer, reram, 1, "backward", needs_input_grad=i != first,
+                                             signed_input=i == first).per_sample_s)
         stage_s[layer.name] = max(stage_s.get(layer.name, 0.0), *times)
-    replicas = _replicate(compute, stage_s, crossbars, reram.total_crossbars, hw.name)
+    replicas = _replicate(compute, stage_s, crossbars, limit, hw.reram.total_crossbars, hw.name)
     if not replicate:
         replicas = {l.name: 1 for l in compute}
     digital_tiles: list[int] = []
@@ -381,16 +433,16 @@ def map_and_replicate(trace: Trace, units: Sequence[str], hw: HardwareSpec, *, t
     for layer, unit in zip(trace.layers, units):
         if unit == "reram":
             tiles_here = max(1, -(-crossbars[layer.name] * replicas[layer.name]
-                                  // reram.crossbars_per_tile))
+                                  // hw.reram.crossbars_per_tile))
         digital_tiles.append(tiles_here)
     return ChipMapping(crossbars=crossbars, replicas=replicas, digital_tiles=tuple(digital_tiles),
-                       available=reram.total_crossbars)
+                       available=hw.reram.total_crossbars, arrays_per_copy=arrays_per_copy)
 
 
-def _gpu_group_stage(trace: Trace, group: Sequence[int], hw: HardwareSpec, batch: int, phase: str,
-                     training: bool) -> Stage:
+def _gpu_group_stage(trace: Trace, group: Sequence[int], specs: Sequence[ReramSpec], hw: HardwareSpec,
+                     batch: int, phase: str, training: bool) -> Stage:
     """Consecutive GPU layers: one transfer of the batch in, the kernels, one transfer out."""
-    act_bytes = hw.reram.activation_bytes
+    act_bytes = specs[group[0]].activation_bytes
     first, last = trace.layers[group[0]], trace.layers[group[-1]]
     in_values = first.input_numel if phase == "forward" else first.output_numel
     out_values = last.output_numel if phase == "forward" else last.input_numel
@@ -407,7 +459,8 @@ def _gpu_group_stage(trace: Trace, group: Sequence[int], hw: HardwareSpec, batch
             parts.append(t_out)
         seconds = sum(p.batch_s for p in parts)
         charges.append(Charge(j, seconds, sum(p.energy_j for p in parts),
-                              sum(p.bytes_moved for p in parts)))
+                              sum(p.bytes_moved for p in parts),
+                              _merge_parts(p.parts for p in parts)))
         group_s += seconds
     barrier = training and any(trace.layers[j].kind == "bn" for j in group)
     return Stage(name=first.name, phase=phase, unit="gpu",
@@ -415,13 +468,21 @@ def _gpu_group_stage(trace: Trace, group: Sequence[int], hw: HardwareSpec, batch
                  barrier=barrier, charges=tuple(charges))
 
 
-def phase_stages(trace: Trace, units: Sequence[str], mapping: ChipMapping, hw: HardwareSpec,
-                 batch: int, phase: str, *, training: bool) -> list[Stage]:
+def _merge_parts(many: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for parts in many:
+        for key, value in parts.items():
+            out[key] = out.get(key, 0.0) + value
+    return out
+
+
+def phase_stages(trace: Trace, units: Sequence[str], mapping: ChipMapping, specs: Sequence[ReramSpec],
+                 hw: HardwareSpec, batch: int, phase: str, *, training: bool) -> list[Stage]:
     """The pipeline of one phase on the heterogeneous chip, in execution order.
 
     ``phase`` is ``"forward"`` (trace order) or ``"backward"`` (reverse order). Crossbar and
     digital layers are stages of their own; each run of consecutive GPU layers is one stage
-    (a barrier in training when it holds a BN).
+    (a barrier in training when it holds a BN). ``specs`` is :func:`layer_specs`'s list.
     """
     if phase not in ("forward", "backward"):
         raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
@@ -436,29 +497,29 @@ def phase_stages(trace: Trace, units: Sequence[str], mapping: ChipMapping, hw: H
         layer, unit = trace.layers[i], units[i]
         if unit in ("reram", "digital"):
             if unit == "reram":
-                cost = crossbar_phase_cost(layer, hw.reram, batch, phase,
+                cost = crossbar_phase_cost(layer, specs[i], batch, phase,
                                            replicas=mapping.replicas[layer.name],
-                                           needs_input_grad=i != first)
+                                           needs_input_grad=i != first, signed_input=i == first)
             else:
-                cost = digital_phase_cost(layer, hw.reram, batch, phase,
+                cost = digital_phase_cost(layer, specs[i], batch, phase,
                                           tiles=mapping.digital_tiles[i])
             stages.append(Stage(name=layer.name, phase=phase, unit=unit,
                                 per_sample_s=cost.per_sample_s, batch_s=cost.batch_s,
-                                charges=(Charge(i, cost.batch_s, cost.energy_j),)))
+                                charges=(Charge(i, cost.batch_s, cost.energy_j, 0.0, cost.parts),)))
             k += 1
             continue
         group = [i]
         while k + len(group) < len(order) and units[order[k + len(group)]] == "gpu":
             group.append(order[k + len(group)])
         k += len(group)
-        stages.append(_gpu_group_stage(trace, group, hw, batch, phase, training))
+        stages.append(_gpu_group_stage(trace, group, specs, hw, batch, phase, training))
     return stages
 
 
 def phase_time(stages: Sequence[Stage], batch: int, pipelined: bool) -> float:
-    """Time of one phase: between barriers, a segment of stages with per-sample times ``t_i``
-    takes ``sum(t_i) + (batch - 1) * max(t_i)`` when pipelined, else the sum of their batch
-    times; a barrier adds its batch time."""
+    """Time of a run of stages: between barriers, a segment of stages with per-sample times
+    ``t_i`` takes ``sum(t_i) + (batch - 1) * max(t_i)`` when pipelined, else the sum of their
+    batch times; a barrier adds its batch time."""
     total, segment = 0.0, []
     for stage in list(stages) + [Stage("", "", "gpu", 0.0, 0.0, barrier=True)]:
         if not stage.barrier:
@@ -483,20 +544,29 @@ def bottleneck_of(stages: Sequence[Stage]) -> dict[str, Any]:
     return best
 
 
-def update_charges(trace: Trace, units: Sequence[str], mapping: ChipMapping, hw: HardwareSpec,
+def update_charges(trace: Trace, units: Sequence[str], mapping: ChipMapping, specs: Sequence[ReramSpec],
                    pipelined: bool) -> tuple[float, list[Charge]]:
     """The weight-update writes after a training batch: ``(time, charges)``.
 
-    Every crossbar layer rewrites its cells; with the pipeline the layers write in parallel
-    (time is the slowest layer's), without it one after another (the sum).
+    Every crossbar layer rewrites the cells of all its copies (and array sets). With the
+    pipeline the layers write in parallel, and the time is the slowest layer's or the time the
+    chip's write-power budget needs for all the writes together
+    (``energy / max_write_power_w``), whichever is longer; without it, one after another.
     """
-    update_s, charges = 0.0, []
+    update_s, charges, energy, budget = 0.0, [], 0.0, None
     for i, layer in enumerate(trace.layers):
         if units[i] != "reram":
             continue
-        cost = crossbar_update_cost(layer, hw.reram, replicas=mapping.replicas[layer.name])
-        charges.append(Charge(i, cost.batch_s, cost.energy_j))
+        reram = specs[i]
+        copies = mapping.replicas[layer.name] * mapping.arrays_per_copy
+        cost = crossbar_update_cost(layer, reram, replicas=copies)
+        charges.append(Charge(i, cost.batch_s, cost.energy_j, 0.0, cost.parts))
         update_s = max(update_s, cost.batch_s) if pipelined else update_s + cost.batch_s
+        energy += cost.energy_j
+        if reram.max_write_power_w is not None:
+            budget = reram.max_write_power_w if budget is None else min(budget, reram.max_write_power_w)
+    if pipelined and budget is not None:
+        update_s = max(update_s, energy / budget)
     return update_s, charges
 
 
@@ -546,7 +616,8 @@ def split_measured(kinds: Sequence[str], roofline_s: Sequence[float],
     return out
 
 
-def _check_arguments(mode: str, batch_size: int, elementwise_unit: str, gpu_baseline: str) -> str:
+def _check_arguments(mode: str, batch_size: int, elementwise_unit: str, gpu_baseline: str,
+                     pipeline: bool | str) -> tuple[str, str]:
     if mode not in _MODE_ALIASES:
         raise ValueError(f"mode must be 'train' or 'inference', got {mode!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -555,7 +626,11 @@ def _check_arguments(mode: str, batch_size: int, elementwise_unit: str, gpu_base
         raise ValueError(f"elementwise_unit must be 'digital' or 'gpu', got {elementwise_unit!r}")
     if gpu_baseline not in ("roofline", "measured"):
         raise ValueError(f"gpu_baseline must be 'roofline' or 'measured', got {gpu_baseline!r}")
-    return _MODE_ALIASES[mode]
+    if pipeline is True or pipeline is False:
+        pipeline = "layer" if pipeline else "none"
+    if pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be True, False or one of {PIPELINES}, got {pipeline!r}")
+    return _MODE_ALIASES[mode], pipeline
 
 
 def _trace_of(model: nn.Module | Trace, input_shape: Sequence[int] | None) -> Trace:
@@ -570,70 +645,118 @@ def _trace_of(model: nn.Module | Trace, input_shape: Sequence[int] | None) -> Tr
     return trace
 
 
+def resolve_chip(chip: Chip | str | Path | None = None,
+                 hardware: str | Path | HardwareSpec | None = None, *, gpu: str | None = None,
+                 gpu_precision: str = "fp32") -> Chip:
+    """The chip :func:`schedule` costs on: ``chip`` (a :class:`Chip` or a preset name), else
+    ``hardware`` (the 0.1.0 keyword: a preset name gives the same chip, a legacy spec without a
+    crossbar section a chip with ``config=None``), else ``Chip.preset("isaac")``; with ``gpu``
+    (and ``gpu_precision``) its GPU replaced by a bundled baseline."""
+    if chip is not None and hardware is not None:
+        raise ValueError("give chip= or hardware= (its older name), not both")
+    resolved = Chip.from_hardware(chip if chip is not None else
+                                  hardware if hardware is not None else "isaac")
+    if gpu is not None:
+        resolved = resolved.replace(gpu=gpu, gpu_precision=gpu_precision)
+    elif gpu_precision != "fp32":
+        raise ValueError("gpu_precision needs gpu= (a bundled GPU: "
+                         f"{', '.join(available_gpus())})")
+    return resolved
+
+
+def _heterogeneous(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec],
+                   mapping: ChipMapping, chip: Chip, batch: int, training: bool, pipeline: str,
+                   costs: Sequence[LayerCost]) -> tuple[float, float, list[Stage]]:
+    """Run the phases and the update on the chip, charging ``costs``:
+    ``(latency_s, update_s, stages)``."""
+    hw = chip.hardware
+    stages, per_phase = [], []
+    for phase in ("forward", "backward") if training else ("forward",):
+        phase_list = phase_stages(trace, units, mapping, specs, hw, batch, phase, training=training)
+        for stage in phase_list:
+            for c in stage.charges:
+                costs[c.index]._add(phase, c.seconds, c.energy_j, c.bytes_moved, c.parts)
+        per_phase.append(phase_list)
+        stages += phase_list
+    if pipeline == "pipelayer":  # forward and backward of different samples overlap
+        latency = phase_time(stages, batch, True)
+    else:
+        latency = sum(phase_time(p, batch, pipeline == "layer") for p in per_phase)
+    update_s = 0.0
+    if training:
+        update_s, charges = update_charges(trace, units, mapping, specs, pipeline != "none")
+        for c in charges:
+            costs[c.index]._add("update", c.seconds, c.energy_j, c.bytes_moved, c.parts)
+        latency += update_s
+    return latency, update_s, stages
+
+
 def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
              batch_size: int = 64, mode: str = "train",
-             hardware: str | Path | HardwareSpec = "isaac", *,
-             elementwise_unit: str = "digital", pipeline: bool = True, replicate: bool = True,
-             gpu_baseline: str = "roofline", device: str | None = None) -> Plan:
+             hardware: str | Path | HardwareSpec | None = None, *,
+             chip: Chip | str | None = None, elementwise_unit: str = "digital",
+             pipeline: bool | str = True, replicate: bool = True,
+             gpu_baseline: str = "roofline", device: str | None = None,
+             gpu: str | None = None, gpu_precision: str = "fp32") -> Plan:
     """Schedule a model on a ReRAM + GPU chip and cost one batch against a GPU-only baseline.
 
-    The steps, each a function of this module: :func:`route`, :func:`map_and_replicate`,
-    :func:`phase_stages` and :func:`phase_time` per phase, :func:`update_charges`,
-    :func:`gpu_only_baseline` (and :func:`split_measured` for a measured baseline).
+    Each crossbar layer of a converted model (``reram.convert``) is costed with its own
+    ``crossbar_config`` on the chip's silicon; float layers with the chip's config. The steps,
+    each a function of this module: :func:`route`, :func:`layer_specs`,
+    :func:`map_and_replicate`, :func:`phase_stages` / :func:`phase_time`,
+    :func:`update_charges`, :func:`gpu_only_baseline` (and :func:`split_measured`).
 
     Args:
         model: an ``nn.Module`` (traced here) or a ready :class:`~reram.cost.trace.Trace`.
         input_shape: per-sample input shape, e.g. ``(3, 32, 32)``; required for a module.
         batch_size: samples per batch, >= 1.
         mode: ``"train"`` (forward, backward, weight-update writes) or ``"inference"``.
-        hardware: a bundled config name (``"isaac"``, ``"puma"``), a JSON path, or a spec.
+        hardware: the 0.1.0 name of ``chip`` (kept working): a preset name (the same chip as
+            ``chip=``), a JSON path or a :class:`HardwareSpec` (a legacy spec without a crossbar
+            section costs float layers with its own geometry).
+        chip: a :class:`~reram.cost.chip.Chip` or a preset name; default ``"isaac"``.
         elementwise_unit: where activations and pooling run: ``"digital"`` (tile units) or
             ``"gpu"``.
-        pipeline: model the inter-layer pipeline over the batch; False runs layers one after
-            another (then ``latency_s`` is the sum of the layers' ``latency_s``).
+        pipeline: ``True``/``"layer"``: an inter-layer pipeline over the batch in each phase;
+            ``False``/``"none"``: layers one after another (``latency_s`` is then the sum of
+            the layers' ``latency_s``); ``"pipelayer"``: forward and backward of different
+            samples overlap as in PipeLayer, on a second (backward) array set per copy.
         replicate: copy layers onto spare crossbars to shorten the slowest stage.
         gpu_baseline: ``"roofline"`` or ``"measured"`` (times the model with the torch profiler
             on ``device``, default CUDA; per-kind measured time is split across the layers of a
-            kind in proportion to their roofline times; time the profiler cannot tie to a
-            traced layer type, such as the optimizer step or residual additions, is left out).
+            kind in proportion to their roofline times).
         device: device for ``gpu_baseline="measured"``.
+        gpu: replace the chip's GPU (and the baseline) by a bundled one: ``"v100"``,
+            ``"gtx1080"``, ``"a100"``.
+        gpu_precision: ``"fp32"`` or ``"mixed"`` (tensor cores) for ``gpu``.
 
     Returns:
         The :class:`Plan`.
 
     Raises:
-        ValueError: on a bad argument, with the argument named, or if the model does not fit
-            on the chip's crossbars.
+        ValueError: on a bad argument, with the argument named, if a layer's config leaves a
+            precision ideal (nothing to cost), or if the model does not fit on the chip.
 
     Example:
         >>> net = nn.Sequential(nn.Linear(100, 10))
         >>> plan = schedule(net, (100,), batch_size=1, mode="inference")
         >>> plan.layers[0].unit, plan.layers[0].crossbars
-        ('reram', 8)
+        ('reram', 16)
     """
-    mode = _check_arguments(mode, batch_size, elementwise_unit, gpu_baseline)
-    hw = load_hardware(hardware)
+    mode, pipeline = _check_arguments(mode, batch_size, elementwise_unit, gpu_baseline, pipeline)
+    the_chip = resolve_chip(chip, hardware, gpu=gpu, gpu_precision=gpu_precision)
+    hw = the_chip.hardware
     trace = _trace_of(model, input_shape)
     training = mode == "train"
     units = route(trace, elementwise_unit)
-    mapping = map_and_replicate(trace, units, hw, training=training, replicate=replicate)
+    specs = layer_specs(trace, the_chip)
+    mapping = map_and_replicate(trace, units, specs, hw, batch_size, training=training,
+                                replicate=replicate,
+                                arrays_per_copy=2 if pipeline == "pipelayer" and training else 1)
     costs = [LayerCost(name=layer.name, kind=layer.kind, unit=unit)
              for layer, unit in zip(trace.layers, units)]
-
-    stages, latency = [], 0.0
-    for phase in ("forward", "backward") if training else ("forward",):
-        phase_list = phase_stages(trace, units, mapping, hw, batch_size, phase, training=training)
-        for stage in phase_list:
-            for c in stage.charges:
-                costs[c.index]._add(phase, c.seconds, c.energy_j, c.bytes_moved)
-        latency += phase_time(phase_list, batch_size, pipeline)
-        stages += phase_list
-    update_s = 0.0
-    if training:
-        update_s, charges = update_charges(trace, units, mapping, hw, pipeline)
-        for c in charges:
-            costs[c.index]._add("update", c.seconds, c.energy_j, c.bytes_moved)
-        latency += update_s
+    latency, update_s, stages = _heterogeneous(trace, units, specs, mapping, the_chip, batch_size,
+                                               training, pipeline, costs)
     for layer, cost in zip(trace.layers, costs):
         if cost.unit == "reram":
             cost.crossbars = mapping.crossbars[layer.name]
@@ -654,11 +777,16 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         cost.gpu_latency_s, cost.gpu_energy_j = seconds, joules
     roofline_latency = sum(baseline.latency_s)
     gpu_latency = sum(c.gpu_latency_s for c in costs)
-    gpu_energy = sum(c.gpu_energy_j for c in costs)
-    energy = sum(c.energy_j for c in costs)
+    breakdown = _merge_parts(c.energy_parts for c in costs)
+    breakdown["reram_static"] = hw.reram.static_power_w * latency
+    breakdown["gpu_idle"] = hw.gpu.idle_power_w * latency
+    gpu_breakdown = {"gpu": sum(c.gpu_energy_j for c in costs),
+                     "gpu_idle": hw.gpu.idle_power_w * gpu_latency}
+    energy = sum(breakdown.values())
+    gpu_energy = sum(gpu_breakdown.values())
     return Plan(
         model_name=trace.model_name, mode=mode, batch_size=batch_size,
-        input_shape=tuple(trace.input_shape), hardware=hw.name, layers=costs,
+        input_shape=tuple(trace.input_shape), hardware=the_chip.name, layers=costs,
         latency_s=latency, energy_j=energy, throughput=batch_size / latency,
         gpu_latency_s=gpu_latency, gpu_energy_j=gpu_energy,
         gpu_throughput=batch_size / gpu_latency if gpu_latency > 0 else float("inf"),
@@ -669,4 +797,6 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         bottleneck=bottleneck_of(stages), update_s=update_s,
         barriers=_count_barriers(units, trace.layers) if training else 0,
         crossbars_used=mapping.crossbars_used, crossbars_available=mapping.available,
-        pipelined=pipeline, gpu_baseline=gpu_baseline)
+        pipelined=pipeline != "none", gpu_baseline=gpu_baseline, pipeline=pipeline,
+        energy_breakdown=breakdown, gpu_energy_breakdown=gpu_breakdown, gpu_name=hw.gpu.name,
+        config=the_chip.config.to_dict() if the_chip.config is not None else None)

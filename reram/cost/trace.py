@@ -7,7 +7,8 @@ per sample, the batch size is applied later by the cost model.
 
 Recognised layers (``kind``):
 
-* ``"conv"``: :class:`torch.nn.Conv2d` and subclasses (``reram.CrossbarConv2d`` included).
+* ``"conv"``: :class:`torch.nn.Conv2d` and subclasses (``reram.CrossbarConv2d`` included; a
+  crossbar layer's ``crossbar_config`` is recorded, so each layer is costed with its own config).
 * ``"linear"``: :class:`torch.nn.Linear` and subclasses (``reram.CrossbarLinear`` included).
 * ``"bn"``: any :class:`torch.nn.modules.batchnorm._BatchNorm` (BatchNorm1d/2d/3d).
 * ``"act"``: element-wise activations (ReLU, ReLU6, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, ...).
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -64,6 +65,9 @@ class LayerTrace:
         stride: ``(sh, sw)`` for conv and pooling, ``(1, 1)`` otherwise.
         groups: convolution groups (1 for everything else).
         has_bias: whether the conv/linear layer has a bias.
+        crossbar_config: the layer's own crossbar config when it is a crossbar layer (its
+            ``crossbar_config`` attribute, read duck-typed), else ``None`` (a float layer, costed
+            with the chip's config).
     """
 
     name: str
@@ -77,6 +81,7 @@ class LayerTrace:
     stride: tuple[int, int] = (1, 1)
     groups: int = 1
     has_bias: bool = False
+    crossbar_config: Any = None
 
     def __post_init__(self) -> None:
         if self.kind not in LAYER_KINDS:
@@ -189,6 +194,8 @@ def _record(name: str, module: nn.Module, kind: str, x: torch.Tensor,
     common = dict(name=name, kind=kind, module_type=type(module).__name__,
                   input_shape=tuple(int(d) for d in x.shape[1:]),
                   output_shape=tuple(int(d) for d in y.shape[1:]))
+    if kind in ("conv", "linear"):
+        common["crossbar_config"] = getattr(module, "crossbar_config", None)
     if kind == "conv":
         return LayerTrace(**common, in_channels=module.in_channels,
                           out_channels=module.out_channels,

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
-from reram.cost.hardware import (HardwareSpec, ReramSpec, available_hardware, load_hardware)
+from reram.cost.hardware import (HardwareSpec, ReramSpec, available_gpus, available_hardware,
+                                 geometry_from_config, load_gpu, load_hardware)
+
+LEGACY_PATH = Path(__file__).parent / "data" / "isaac_0_1_0.json"
 
 
 def test_bundled_configs_load_and_every_field_has_a_source():
@@ -23,8 +27,12 @@ def test_bundled_configs_load_and_every_field_has_a_source():
 
 def test_isaac_derived_quantities():
     reram = load_hardware("isaac").reram
-    assert reram.slices == 8            # 16-bit weights over 2-bit cells, offset-encoded sign
-    assert reram.input_cycles == 16     # 16-bit inputs, 1-bit DAC
+    # the geometry is the chip's crossbar config's, as the simulation computes it: the sign on
+    # a G+/G- pair (15 magnitude bits over 8 slices x 2), 15 one-bit cycles per input phase
+    assert (reram.slices, reram.signs, reram.differential_weights) == (8, 2, True)
+    assert reram.input_cycles == 15 and reram.mvm_cycles(signed=True) == 30
+    legacy = load_hardware(LEGACY_PATH).reram  # 0.1.0: ISAAC's offset encoding, 16 cycles
+    assert (legacy.slices, legacy.signs, legacy.input_cycles) == (8, 1, 16)
     assert reram.total_crossbars == 168 * 96
     assert reram.activation_bytes == 2
     # ISAAC: 16 mW for 8 ADCs at 1.28 GSps -> 1.5625 pJ per conversion
@@ -65,11 +73,15 @@ def test_replace_with_dotted_paths():
 
 def test_loader_rejects_missing_source_unknown_field_and_unknown_name(tmp_path):
     data = load_hardware("isaac").to_dict()
-    del data["_sources"]["reram.adc_bits"]
+    del data["_sources"]["crossbar.adc_bits"]
     path = tmp_path / "x.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="reram.adc_bits has no entry in _sources"):
+    with pytest.raises(ValueError, match="crossbar.adc_bits has no entry in _sources"):
         load_hardware(path)
+    data = load_hardware("isaac").to_dict()
+    data["reram"]["cell_bits"] = 4  # the geometry is the crossbar config's: never given twice
+    with pytest.raises(ValueError, match="reram.cell_bits is decided by the 'crossbar' section"):
+        HardwareSpec.from_dict(data)
     data = load_hardware("isaac").to_dict()
     data["gpu"]["flux"] = 3
     with pytest.raises(ValueError, match="gpu.flux"):
@@ -86,3 +98,34 @@ def test_round_trip_through_dict():
     hw = load_hardware("puma")
     assert HardwareSpec.from_dict(hw.to_dict()) == hw
     assert isinstance(hw.reram, ReramSpec)
+
+
+def test_legacy_spec_still_loads_and_round_trips():
+    hw = load_hardware(LEGACY_PATH)
+    assert hw.crossbar is None and hw.reram.shift_add_energy_j == hw.reram.digital_energy_per_op_j
+    assert (hw.reram.static_power_w, hw.gpu.idle_power_w) == (0.0, 0.0)
+    assert HardwareSpec.from_dict(hw.to_dict()) == hw
+
+
+def test_gpu_baselines_and_their_energy_per_flop():
+    assert {"v100", "gtx1080", "a100"} <= set(available_gpus())
+    gpu, sources = load_gpu("v100")
+    # dynamic energy: board power above idle at peak over the peak rate
+    assert gpu.energy_per_flop_j == pytest.approx((300 - 40) / 15.7e12)
+    assert gpu.bytes_per_value == 4 and sources["gpu.peak_flops"].startswith("NVIDIA")
+    mixed, _ = load_gpu("v100", "mixed")
+    assert (mixed.peak_flops, mixed.bytes_per_value, mixed.precision) == (125e12, 2, "mixed")
+    with pytest.raises(ValueError, match="no tensor cores"):
+        load_gpu("gtx1080", "mixed")
+    with pytest.raises(ValueError, match="unknown gpu 'p100'"):
+        load_gpu("p100")
+
+
+def test_geometry_from_config_refuses_ideal_precisions():
+    from reram.config import CrossbarConfig
+
+    geometry = geometry_from_config(CrossbarConfig(weight_bits=4, cell_bits=2, dac_bits=None))
+    assert geometry["dac_bits"] == 7 and geometry["differential_weights"] is True
+    for name in ("tile_size", "adc_bits", "weight_bits", "input_bits", "cell_bits"):
+        with pytest.raises(ValueError, match=f"CrossbarConfig.{name}=None"):
+            geometry_from_config(CrossbarConfig(**{name: None}))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +13,11 @@ from reram.cost.hardware import load_hardware
 from reram.cost.scheduler import schedule
 from reram.cost.trace import Trace, trace_model
 
-ISAAC = load_hardware("isaac")
+#: The 0.1.0 ISAAC spec (legacy format, geometry in "reram"): the hand-computed values below are
+#: those of the legacy path, ``schedule(..., hardware=<spec>)``, kept for backward compatibility.
+LEGACY_PATH = Path(__file__).parent / "data" / "isaac_0_1_0.json"
+ISAAC = load_hardware(LEGACY_PATH)
+legacy = partial(schedule, hardware=ISAAC)
 
 
 def conv_pair():
@@ -20,7 +26,7 @@ def conv_pair():
 
 
 def test_one_linear_layer_on_one_crossbar():
-    plan = schedule(nn.Sequential(nn.Linear(100, 10)), (100,), batch_size=1, mode="inference")
+    plan = legacy(nn.Sequential(nn.Linear(100, 10)), (100,), batch_size=1, mode="inference")
     (layer,) = plan.layers
     assert (layer.unit, layer.crossbars, layer.replicas, layer.tiles) == ("reram", 8, 1, 1)
     assert layer.latency_s == pytest.approx(1.6e-6)  # 16 cycles of 100 ns
@@ -32,12 +38,12 @@ def test_one_linear_layer_on_one_crossbar():
 
 
 def test_pipeline_bottleneck_and_sum_of_parts():
-    piped = schedule(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", replicate=False)
+    piped = legacy(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", replicate=False)
     t0, t1 = 64 * 1.6e-6, 16 * 1.6e-6
     assert piped.latency_s == pytest.approx(t0 + t1 + 3 * t0)
     assert piped.bottleneck["name"] == "0"
     assert piped.bottleneck["per_sample_s"] == pytest.approx(t0)
-    serial = schedule(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", replicate=False,
+    serial = legacy(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", replicate=False,
                       pipeline=False)
     assert serial.latency_s == pytest.approx(4 * (t0 + t1))
     assert serial.latency_s == pytest.approx(sum(l.latency_s for l in serial.layers))
@@ -50,29 +56,29 @@ def test_pipeline_bottleneck_and_sum_of_parts():
 
 def test_replication_fills_spare_crossbars_greedily():
     hw = ISAAC.replace(**{"reram.tiles": 1, "reram.crossbars_per_tile": 40})
-    plan = schedule(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", hardware=hw)
+    plan = legacy(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", hardware=hw)
     # 16 crossbars needed, 24 spare: the 64-MVM stage gets 3 more copies (102.4 -> 25.6 us),
     # then ties the other stage and no single copy shortens the pipeline any more
     assert [l.replicas for l in plan.layers] == [4, 1]
     assert plan.crossbars_used == 40
     assert plan.bottleneck["per_sample_s"] == pytest.approx(16 * 1.6e-6)
     too_small = ISAAC.replace(**{"reram.tiles": 1, "reram.crossbars_per_tile": 10})
-    with pytest.raises(ValueError, match="needs 16 crossbars but hardware 'isaac' has 10"):
-        schedule(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", hardware=too_small)
+    with pytest.raises(ValueError, match="needs 16 crossbars but hardware 'isaac-0.1.0' has 10"):
+        legacy(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", hardware=too_small)
 
 
 def test_bn_transfer_bytes():
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
-    train = schedule(net, (3, 8, 8), batch_size=5, mode="train")
+    train = legacy(net, (3, 8, 8), batch_size=5, mode="train")
     bn = train.layers[1]
     assert bn.unit == "gpu" and train.layers[2].unit == "digital"
     # 4x8x8 16-bit values x 5 samples, in and out, forward and backward
     assert bn.bytes_moved == 256 * 2 * 5 * 2 * 2
     assert sum(l.bytes_moved for l in train.layers) == bn.bytes_moved
     assert train.barriers == 2
-    infer = schedule(net, (3, 8, 8), batch_size=5, mode="inference")
+    infer = legacy(net, (3, 8, 8), batch_size=5, mode="inference")
     assert infer.layers[1].bytes_moved == 256 * 2 * 5 * 2 and infer.barriers == 0
-    on_gpu = schedule(net, (3, 8, 8), batch_size=5, mode="train", elementwise_unit="gpu")
+    on_gpu = legacy(net, (3, 8, 8), batch_size=5, mode="train", elementwise_unit="gpu")
     # BN and ReLU form one GPU group: still one transfer in and one out per direction
     assert sum(l.bytes_moved for l in on_gpu.layers) == 256 * 2 * 5 * 2 * 2
     assert on_gpu.layers[2].unit == "gpu"
@@ -80,7 +86,7 @@ def test_bn_transfer_bytes():
 
 def test_training_barrier_latency_by_hand():
     net = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Linear(8, 8))
-    plan = schedule(net, (8,), batch_size=2, mode="train", replicate=False)
+    plan = legacy(net, (8,), batch_size=2, mode="train", replicate=False)
     mvm = 1.6e-6
     link = lambda n: 1e-6 + n / 25.6e9  # noqa: E731
     gpu = ISAAC.gpu
@@ -91,7 +97,10 @@ def test_training_barrier_latency_by_hand():
     bn_fwd = link(32) + roof(8 * 16, 3 * 16 * 4) + link(32)
     bn_bwd = link(32) + roof(12 * 16, 5 * 16 * 4) + link(32)
     forward = (mvm + mvm) + bn_fwd + (mvm + mvm)            # two 1-stage segments of 2 samples
-    backward = (2 * mvm * 2) + bn_bwd + (mvm * 2)           # first layer: weight gradient only
+    # each layer writes its 8 output errors (8 slices: 64 cells, one write step) into crossbars
+    # for the weight gradient; the first layer has no input gradient
+    write = 50.88e-9
+    backward = ((2 * mvm + write) * 2) + bn_bwd + ((mvm + write) * 2)
     update = 50.88e-9                                       # 8x8 cells, 128 per step: one step
     assert plan.latency_s == pytest.approx(forward + backward + update)
     assert plan.update_s == pytest.approx(50.88e-9)
@@ -127,7 +136,7 @@ def test_removing_bn_never_lowers_throughput(vgg_trace, mode, unit):
 
     sites = range(vgg_trace.bn_count)
     masks = [set(c) for r in range(len(sites) + 1) for c in itertools.combinations(sites, r)]
-    tput = {frozenset(m): schedule(strip_bn(vgg_trace, m), batch_size=8, mode=mode,
+    tput = {frozenset(m): legacy(strip_bn(vgg_trace, m), batch_size=8, mode=mode,
                                    elementwise_unit=unit).throughput for m in masks}
     for kept, value in tput.items():
         for site in kept:
@@ -141,7 +150,7 @@ def test_removing_bn_on_reram_models():
     n = models.num_bn_sites("vgg11")
     for kept in range(n, -1, -1):
         net = models.build_model("vgg11", bn_mask="1" * kept + "0" * (n - kept))
-        plan = schedule(net, (3, 32, 32), batch_size=16, mode="train")
+        plan = legacy(net, (3, 32, 32), batch_size=16, mode="train")
         assert plan.bn_count == kept
         if prev is not None:
             assert plan.throughput >= prev
@@ -152,28 +161,28 @@ def test_more_adc_bits_never_make_a_layer_faster(vgg_trace):
     previous = None
     for bits in range(4, 13):
         hw = ISAAC.replace(**{"reram.adc_bits": bits})
-        plan = schedule(vgg_trace, batch_size=4, mode="train", hardware=hw, replicate=False)
+        plan = legacy(vgg_trace, batch_size=4, mode="train", hardware=hw, replicate=False)
         times = [l.latency_s for l in plan.layers if l.unit == "reram"]
         if previous is not None:
             assert all(t >= p * (1 - 1e-12) for t, p in zip(times, previous))
         previous = times
     # a full 128-column crossbar: 128 conversions at 1.28e9 * 8/12 per s outlast the 100 ns read
     wide = nn.Sequential(nn.Linear(128, 128))
-    eight = schedule(wide, (128,), batch_size=1, mode="inference").latency_s
-    twelve = schedule(wide, (128,), batch_size=1, mode="inference",
+    eight = legacy(wide, (128,), batch_size=1, mode="inference").latency_s
+    twelve = legacy(wide, (128,), batch_size=1, mode="inference",
                       hardware=ISAAC.replace(**{"reram.adc_bits": 12})).latency_s
     assert eight == pytest.approx(1.6e-6) and twelve == pytest.approx(16 * 128 / (1.28e9 * 8 / 12))
 
 
 @pytest.mark.parametrize("mode", ["train", "inference"])
 def test_bigger_batch_raises_gpu_utilization(vgg_trace, mode):
-    util = [schedule(vgg_trace, batch_size=b, mode=mode).gpu_utilization for b in (1, 4, 16, 64, 256)]
+    util = [legacy(vgg_trace, batch_size=b, mode=mode).gpu_utilization for b in (1, 4, 16, 64, 256)]
     assert all(b > a for a, b in zip(util, util[1:]))
     assert 0 < util[-1] <= 1
 
 
 def test_plan_outputs(tmp_path, vgg_trace):
-    plan = schedule(vgg_trace, batch_size=4, mode="train")
+    plan = legacy(vgg_trace, batch_size=4, mode="train")
     data = json.loads(plan.to_json(tmp_path / "plan.json"))
     assert json.loads((tmp_path / "plan.json").read_text()) == data
     assert {"name", "kind", "unit", "latency_s", "energy_j", "bytes_moved"} <= set(data["layers"][0])
@@ -184,15 +193,25 @@ def test_plan_outputs(tmp_path, vgg_trace):
     assert plan.save_png(tmp_path / "plan.png").stat().st_size > 1000
 
 
-def test_crossbar_model_is_scheduled_like_its_float_twin():
+def test_converted_model_costs_each_layer_with_its_own_config():
     import reram
+    from reram.cost.chip import Chip
 
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 10))
     torch.manual_seed(0)
-    crossbar = reram.convert(net, reram.CrossbarConfig.ideal())
-    a = schedule(net, (3, 8, 8), batch_size=2, mode="train")
-    b = schedule(crossbar, (3, 8, 8), batch_size=2, mode="train")
-    assert a.latency_s == pytest.approx(b.latency_s) and a.energy_j == pytest.approx(b.energy_j)
+    chip = Chip.preset("isaac")
+    float_plan = schedule(net, (3, 8, 8), batch_size=2, mode="train", chip=chip)
+    same = schedule(reram.convert(net, chip.config), (3, 8, 8), batch_size=2, mode="train", chip=chip)
+    assert same.latency_s == pytest.approx(float_plan.latency_s)
+    assert same.energy_j == pytest.approx(float_plan.energy_j)
+    # 4-bit weights on 2-bit cells: ceil(3/2) = 2 slices x 2 (G+/G-) instead of 8 x 2
+    small = reram.convert(net, chip.config.replace(weight_bits=4))
+    plan = schedule(small, (3, 8, 8), batch_size=2, mode="train", chip=chip)
+    assert [l.crossbars for l in plan.layers if l.unit == "reram"] == [4, 8]  # Linear: 2 row blocks
+    assert [l.crossbars for l in float_plan.layers if l.unit == "reram"] == [16, 32]
+    ideal = reram.convert(net, reram.CrossbarConfig.ideal())
+    with pytest.raises(ValueError, match="tile_size=None"):
+        schedule(ideal, (3, 8, 8), batch_size=2, mode="train", chip=chip)
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -203,13 +222,13 @@ def test_bad_arguments(kwargs, match):
     args = dict(model=nn.Sequential(nn.Linear(2, 2)), input_shape=(2,), batch_size=2, mode="train")
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
-        schedule(**args)
+        legacy(**args)
 
 
 def test_measured_baseline_on_cpu_splits_by_kind():
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
                         nn.Linear(4 * 6 * 6, 10))
-    plan = schedule(net, (3, 8, 8), batch_size=2, mode="inference", gpu_baseline="measured",
+    plan = legacy(net, (3, 8, 8), batch_size=2, mode="inference", gpu_baseline="measured",
                     device="cpu")
     assert plan.gpu_baseline == "measured"
     assert all(l.gpu_latency_s > 0 for l in plan.layers)

@@ -1,16 +1,25 @@
 """Tests of the named steps of ``schedule()``: each on its own, with hand-computed values."""
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
+
 import pytest
 from torch import nn
 
+from reram.cost.chip import Chip
 from reram.cost.hardware import load_hardware
-from reram.cost.scheduler import (Charge, Stage, bottleneck_of, gpu_only_baseline,
-                                  map_and_replicate, phase_stages, phase_time, route,
-                                  schedule, split_measured, update_charges)
+from reram.cost.scheduler import (Charge, Stage, bottleneck_of, gpu_only_baseline, layer_specs,
+                                  map_and_replicate, phase_stages, phase_time, resolve_chip,
+                                  route, schedule, split_measured, update_charges)
 from reram.cost.trace import trace_model
 
-ISAAC = load_hardware("isaac")
+#: The 0.1.0 ISAAC spec (legacy format, geometry in "reram"): the hand-computed values below are
+#: those of the legacy path, ``schedule(..., hardware=<spec>)``, kept for backward compatibility.
+LEGACY_PATH = Path(__file__).parent / "data" / "isaac_0_1_0.json"
+ISAAC = load_hardware(LEGACY_PATH)
+legacy = partial(schedule, hardware=ISAAC)
+CHIP = Chip.from_hardware(ISAAC)
 T_MVM = 16 * 100e-9  # ISAAC: 16 one-bit input cycles of 100 ns
 
 
@@ -31,36 +40,38 @@ def test_map_and_replicate_gives_spare_crossbars_to_the_slowest_layer():
     trace = trace_model(conv_bn_net(), (1, 8, 8))
     hw = ISAAC.replace(**{"reram.tiles": 1, "reram.crossbars_per_tile": 40})
     units = route(trace)
-    mapping = map_and_replicate(trace, units, hw, training=False)
+    specs = layer_specs(trace, Chip.from_hardware(hw))
+    mapping = map_and_replicate(trace, units, specs, hw, 4, training=False)
     assert dict(mapping.crossbars) == {"0": 8, "3": 8}
     assert dict(mapping.replicas) == {"0": 4, "3": 1}  # 64 MVMs / 4 ties the 16-MVM layer
     assert mapping.crossbars_used == 40 and mapping.available == 40
     # digital units: those of the tiles of the preceding crossbar layer (32 crossbars, 1 tile)
     assert mapping.digital_tiles == (1, 1, 1, 1)
-    plain = map_and_replicate(trace, units, hw, training=False, replicate=False)
+    plain = map_and_replicate(trace, units, specs, hw, 4, training=False, replicate=False)
     assert dict(plain.replicas) == {"0": 1, "3": 1}
     small = ISAAC.replace(**{"reram.tiles": 1, "reram.crossbars_per_tile": 10})
     with pytest.raises(ValueError, match="needs 16 crossbars"):
-        map_and_replicate(trace, units, small, training=False, replicate=False)
+        map_and_replicate(trace, units, specs, small, 4, training=False, replicate=False)
 
 
 def test_phase_stages_order_groups_and_barriers():
     trace = trace_model(conv_bn_net(), (1, 8, 8))
     units = route(trace, "gpu")  # BN and ReLU form one GPU group
-    mapping = map_and_replicate(trace, units, ISAAC, training=True, replicate=False)
-    fwd = phase_stages(trace, units, mapping, ISAAC, 4, "forward", training=True)
+    specs = layer_specs(trace, CHIP)
+    mapping = map_and_replicate(trace, units, specs, ISAAC, 4, training=True, replicate=False)
+    fwd = phase_stages(trace, units, mapping, specs, ISAAC, 4, "forward", training=True)
     assert [(s.name, s.unit, s.barrier) for s in fwd] == [
         ("0", "reram", False), ("1", "gpu", True), ("3", "reram", False)]
     assert [c.index for c in fwd[1].charges] == [1, 2]
     assert fwd[0].per_sample_s == pytest.approx(64 * T_MVM)
     assert fwd[1].per_sample_s == 0.0 and fwd[1].batch_s == pytest.approx(
         sum(c.seconds for c in fwd[1].charges))
-    back = phase_stages(trace, units, mapping, ISAAC, 4, "backward", training=True)
+    back = phase_stages(trace, units, mapping, specs, ISAAC, 4, "backward", training=True)
     assert [s.name for s in back] == ["3", "2", "0"]  # reverse order; the group named by its first
-    infer = phase_stages(trace, units, mapping, ISAAC, 4, "forward", training=False)
+    infer = phase_stages(trace, units, mapping, specs, ISAAC, 4, "forward", training=False)
     assert not infer[1].barrier and infer[1].per_sample_s == pytest.approx(infer[1].batch_s / 4)
     with pytest.raises(ValueError, match="phase must be"):
-        phase_stages(trace, units, mapping, ISAAC, 4, "update", training=True)
+        phase_stages(trace, units, mapping, specs, ISAAC, 4, "update", training=True)
 
 
 def _stage(name, per_sample, batch_s, barrier=False):
@@ -86,9 +97,10 @@ def test_bottleneck_ignores_barriers_and_keeps_the_first_of_equals():
 def test_update_charges_parallel_or_serial():
     trace = trace_model(conv_bn_net(), (1, 8, 8))
     units = route(trace)
-    mapping = map_and_replicate(trace, units, ISAAC, training=True, replicate=False)
-    piped_s, charges = update_charges(trace, units, mapping, ISAAC, pipelined=True)
-    serial_s, _ = update_charges(trace, units, mapping, ISAAC, pipelined=False)
+    specs = layer_specs(trace, CHIP)
+    mapping = map_and_replicate(trace, units, specs, ISAAC, 4, training=True, replicate=False)
+    piped_s, charges = update_charges(trace, units, mapping, specs, pipelined=True)
+    serial_s, _ = update_charges(trace, units, mapping, specs, pipelined=False)
     assert [c.index for c in charges] == [0, 3]
     assert piped_s == pytest.approx(max(c.seconds for c in charges))
     assert serial_s == pytest.approx(sum(c.seconds for c in charges))
@@ -104,7 +116,7 @@ def test_gpu_only_baseline_hand_case_and_plan_totals():
     assert base.flops == 2000.0
     assert base.energy_j[0] == pytest.approx(2000 * 1.91e-11 + 4440 * 3.12e-11)
     net = conv_bn_net()
-    plan = schedule(net, (1, 8, 8), batch_size=4, mode="train")
+    plan = legacy(net, (1, 8, 8), batch_size=4, mode="train")
     full = gpu_only_baseline(trace_model(net, (1, 8, 8)), ISAAC.gpu, 4, training=True)
     assert plan.gpu_latency_s == pytest.approx(sum(full.latency_s))
     assert plan.gpu_energy_j == pytest.approx(sum(full.energy_j))
@@ -118,14 +130,43 @@ def test_split_measured_in_proportion_to_the_roofline():
 
 def test_charges_add_up_to_the_plan():
     net = conv_bn_net()
-    plan = schedule(net, (1, 8, 8), batch_size=4, mode="train")
+    plan = legacy(net, (1, 8, 8), batch_size=4, mode="train")
     trace = trace_model(net, (1, 8, 8))
     units = route(trace)
-    mapping = map_and_replicate(trace, units, ISAAC, training=True)
+    specs = layer_specs(trace, CHIP)
+    mapping = map_and_replicate(trace, units, specs, ISAAC, 4, training=True)
     stages = [s for p in ("forward", "backward")
-              for s in phase_stages(trace, units, mapping, ISAAC, 4, p, training=True)]
-    _, upd = update_charges(trace, units, mapping, ISAAC, pipelined=True)
+              for s in phase_stages(trace, units, mapping, specs, ISAAC, 4, p, training=True)]
+    _, upd = update_charges(trace, units, mapping, specs, pipelined=True)
     charges: list[Charge] = [c for s in stages for c in s.charges] + upd
     assert sum(c.energy_j for c in charges) == pytest.approx(plan.energy_j)
     assert sum(c.bytes_moved for c in charges) == pytest.approx(
         sum(l.bytes_moved for l in plan.layers))
+
+
+def test_layer_specs_follow_each_layers_config():
+    import reram
+
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 1))
+    chip = Chip.preset("isaac")
+    converted = reram.convert(net, chip.config.replace(weight_bits=6, adc_bits=6), exclude=("2",))
+    specs = layer_specs(trace_model(converted, (1, 8, 8)), chip)
+    assert (specs[0].weight_bits, specs[0].adc_bits, specs[0].slices) == (6, 6, 3)
+    assert specs[1] is specs[0]  # the ReLU runs on the units of the layer before it
+    assert (specs[2].weight_bits, specs[2].adc_bits) == (16, 8)  # float layer: the chip's config
+    # a 6-bit SAR ADC converts 8/6 times faster, at 2^-2 the energy (constant Walden FoM)
+    assert specs[0].adc_conversions_per_s == pytest.approx(1.28e9 * 8 / 6)
+    assert specs[0].adc_energy_per_conversion_j == pytest.approx(1.5625e-12 / 4)
+
+
+def test_resolve_chip_defaults_names_and_conflicts():
+    assert resolve_chip().name == "isaac" and resolve_chip(hardware="puma").name == "puma"
+    assert resolve_chip(chip="isaac").config == Chip.preset("isaac").config
+    assert resolve_chip(hardware=ISAAC).config is None  # a legacy spec: its own geometry
+    assert resolve_chip(gpu="a100", gpu_precision="mixed").hardware.gpu.peak_flops == 3.12e14
+    with pytest.raises(ValueError, match="not both"):
+        resolve_chip(chip="isaac", hardware="isaac")
+    with pytest.raises(ValueError, match="no tensor cores"):
+        resolve_chip(gpu="gtx1080", gpu_precision="mixed")
+    with pytest.raises(ValueError, match="gpu_precision needs gpu="):
+        resolve_chip(gpu_precision="mixed")
