@@ -18,26 +18,25 @@ from ._jit import jit
 def _split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile, is_float, out):
     m, k_total = codes.shape
     mask = (1 << cycle_bits) - 1
+    n_tiles = out.shape[0]
     for b in prange(m):
-        for k in range(k_total):
-            c = codes[b, k]
-            t = k // tile
-            col = k - t * tile
-            if c != c:  # NaN: poison every cycle of the first phase (float output only)
-                if is_float:
-                    for j in range(n_cycles):
-                        out[t, j * m + b, col] = c
-                continue
-            phase = 0 if c >= 0 else 1
-            if phase >= n_phases:
-                phase = 0
-            mag = abs(c)
-            if cycle_bits == 0:
-                out[t, phase * n_cycles * m + b, col] = mag
-                continue
-            q = np.int64(mag)
-            for j in range(n_cycles):
-                out[t, (phase * n_cycles + j) * m + b, col] = (q >> (j * cycle_bits)) & mask
+        for t in range(n_tiles):
+            width = min(tile, k_total - t * tile)
+            for col in range(width):
+                c = codes[b, t * tile + col]
+                if c != c:  # NaN: poison every cycle of the first phase (float output only)
+                    if is_float:
+                        for j in range(n_cycles):
+                            out[t, j * m + b, col] = c
+                    continue
+                phase = 1 if (c < 0 and n_phases == 2) else 0
+                mag = abs(c)
+                if cycle_bits == 0:
+                    out[t, phase * n_cycles * m + b, col] = mag
+                    continue
+                q = np.int64(mag)
+                for j in range(n_cycles):
+                    out[t, (phase * n_cycles + j) * m + b, col] = (q >> (j * cycle_bits)) & mask
 
 
 def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phases: int,
@@ -88,6 +87,7 @@ def _adc_accumulate(currents, m, row_coef, col_coef, n_out, inv_step, code_lo, c
     n_tiles = currents.shape[0]
     n_row_groups = row_coef.shape[0]
     n_col_groups = col_coef.shape[0]
+    informative = 0
     for b in prange(m):
         for t in range(n_tiles):
             for r in range(n_row_groups):
@@ -98,14 +98,16 @@ def _adc_accumulate(currents, m, row_coef, col_coef, n_out, inv_step, code_lo, c
                     base = g * n_out
                     for o in range(n_out):  # selects, not branches: vectorizes, keeps NaN
                         code = np.rint(currents[t, row, base + o] * inv_step)
+                        informative += (code > code_lo) & (code < code_hi) & (code != 0.0)
                         code = code_hi if code > code_hi else code
                         code = code_lo if code < code_lo else code
                         acc[b, o] += coef * code
+    return informative
 
 
 def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef: np.ndarray,
                    n_out: int, step: float, code_lo: float, code_hi: float,
-                   out: np.ndarray | None = None) -> np.ndarray:
+                   out: np.ndarray | None = None, counts: np.ndarray | None = None) -> np.ndarray:
     """Digitize every column current and shift-add the ADC codes.
 
     Args:
@@ -123,6 +125,8 @@ def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef:
         code_lo: lowest ADC code (0 for a unipolar ADC).
         code_hi: highest ADC code.
         out: optional ``m x n_out`` float64 array (a view is fine) to accumulate into.
+        counts: optional 1-element int64 array; the number of informative conversions (a code
+            strictly inside the ADC range and not zero) is added to ``counts[0]``.
 
     Returns:
         The ``m x n_out`` float64 accumulator (``out`` when given) plus ``sum_t sum_r sum_g
@@ -148,7 +152,9 @@ def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef:
         acc = out
     if m and n_out:
         dtype = np.int32 if currents.dtype == np.int32 else np.float32
-        _adc_accumulate(np.ascontiguousarray(currents, dtype=dtype), int(m), row_coef,
-                        col_coef, int(n_out), 1.0 / float(step), float(code_lo), float(code_hi),
-                        acc)
+        informative = _adc_accumulate(np.ascontiguousarray(currents, dtype=dtype), int(m),
+                                      row_coef, col_coef, int(n_out), 1.0 / float(step),
+                                      float(code_lo), float(code_hi), acc)
+        if counts is not None:
+            counts[0] += informative
     return acc

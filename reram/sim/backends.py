@@ -56,20 +56,23 @@ class Backend:
         """
         raise NotImplementedError
 
-    def currents(self, digits: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    def currents(self, digits: torch.Tensor, cells: torch.Tensor,
+                 out: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Column currents ``digits @ cells``: int8 operands give exact int32 sums (the caller
-        checks they fit), float32 operands an fp32 product."""
+        checks they fit; oneDNN on CPU), float32 operands an fp32 product. ``out``: where to
+        write them (int32 or float32, matching)."""
         if digits.dtype == INT_PRODUCT_DTYPE:
-            return torch._int_mm(digits, cells)
-        return torch.mm(digits, cells)
+            return torch._int_mm(digits, cells) if out is None else torch._int_mm(digits, cells, out=out)
+        return torch.mm(digits, cells) if out is None else torch.mm(digits, cells, out=out)
 
     def adc_accumulate(self, currents: torch.Tensor, m: int, row_coef: np.ndarray,
                        col_coef: np.ndarray, n_out: int, step: float, code_lo: float,
-                       code_hi: float, out: torch.Tensor) -> None:
+                       code_hi: float, out: torch.Tensor) -> int:
         """Add ``sum_t,r,g row_coef[r] col_coef[g] clip(round(I / step))`` to ``out``.
 
         ``currents`` is ``T x (R * m) x (G * n_out)`` (float32 or int32); ``out`` an
-        ``m x n_out`` float64 tensor (a view is fine), updated in place.
+        ``m x n_out`` float64 tensor (a view is fine), updated in place. Returns the number of
+        informative conversions (codes strictly inside the ADC range and not zero).
         """
         raise NotImplementedError
 
@@ -92,8 +95,10 @@ class NumbaBackend(Backend):
                                                    tile, dtype=out_dtype))
 
     def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out):
+        counts = np.zeros(1, np.int64)
         adc_accumulate(currents.numpy(), m, row_coef, col_coef, n_out, step, code_lo, code_hi,
-                       out=out.numpy())
+                       out=out.numpy(), counts=counts)
+        return int(counts[0])
 
 
 class TorchBackend(Backend):
@@ -162,20 +167,24 @@ class TorchBackend(Backend):
         out = padded.reshape(-1, n_tiles, tile).permute(1, 0, 2).contiguous()
         return out if dtype == torch.float32 else out.to(dtype)
 
-    def currents(self, digits, cells):
+    def currents(self, digits, cells, out=None):
         if digits.dtype == INT_PRODUCT_DTYPE and digits.device.type == "cuda":
             # torch._int_mm on CUDA wants m > 16 and k, n multiples of 8: pad with zeros
-            return _padded_int_mm(digits, cells)
-        return super().currents(digits, cells)
+            result = _padded_int_mm(digits, cells)
+            return result if out is None else out.copy_(result)
+        return super().currents(digits, cells, out)
 
     def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out):
         # the same float64 operations as the numba kernel: round(I * (1/step)), clip, shift-add
-        codes = torch.round(currents.double() * (1.0 / step)).clamp_(code_lo, code_hi)
+        codes = torch.round(currents.double() * (1.0 / step))
+        informative = int(((codes > code_lo) & (codes < code_hi) & (codes != 0)).sum())
+        codes = codes.clamp_(code_lo, code_hi)
         n_tiles = currents.shape[0]
         codes = codes.reshape(n_tiles, len(row_coef), m, len(col_coef), n_out)
         rc = torch.as_tensor(row_coef, dtype=torch.float64, device=currents.device)
         cc = torch.as_tensor(col_coef, dtype=torch.float64, device=currents.device)
         out += torch.einsum("trmgo,r,g->mo", codes, rc, cc)
+        return informative
 
 
 def _padded_int_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

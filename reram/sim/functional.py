@@ -1,31 +1,35 @@
-"""The crossbar forward pass as functions with straight-through gradients.
+"""The crossbar layers' computation as autograd functions.
 
 Signal chain steps 2-5 of DESIGN.md: input quantization (per-sample scale, sign in two phases),
-bit-serial DAC cycles, the analog product per row tile, the per-column ADC and the digital
-shift-add. The arithmetic is the device's backend (:func:`reram.sim.backends.backend_for`:
-numba kernels on CPU, torch elsewhere), chosen once per call. Gradients are straight-through: the input gradient is
-``grad_y @ effective_weight`` and the weight gradient ``grad_y^T @ quantized_input``.
+then either one plain product with the effective weight (where the ADC cannot lose
+information) or the tile engine of :mod:`reram.sim.tiles` (DAC cycles, products per row tile,
+per-column ADC, shift-add) on the product path :func:`product_path` names. The weight gradient
+is ``grad_y^T @ quantized_input``; the input gradient is straight-through
+(``grad_y @ effective_weight``) or, with ``backward="analog"``, a transposed read of the same
+tiles (:func:`reram.sim.tiles.transposed_read`). Under ``torch.autocast`` the crossbar computes
+in float32 and returns the autocast dtype.
 
-Imports ``reram.config``, ``reram.sim.mapping`` and ``reram.sim.backends`` only.
+Imports ``reram.config``, ``reram.sim.mapping``, ``reram.sim.tiles`` and ``reram.sim.backends``
+only.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from typing import Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from reram.config import CrossbarConfig
-from reram.sim.backends import backend_for
-from reram.sim.mapping import (AdcParams, ProgrammedWeights, adc_params, column_coefficients,
-                               row_coefficients)
+from reram.sim.mapping import AdcParams, ProgrammedWeights
+from reram.sim.tiles import (CURRENT_BUFFER_BYTES, needs_tiles, product_path, simulate_tiles,
+                             transposed_read)
 
-__all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_tiles"]
+__all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_tiles",
+           "product_path", "CURRENT_BUFFER_BYTES"]
 
-#: Bytes of column currents held at once by the tiled simulation (chunked over inputs).
-CURRENT_BUFFER_BYTES = 8 << 20
 #: Bytes of im2col rows (and of their accumulators) held at once by the tiled convolution.
 CONV_UNFOLD_BYTES = 8 << 20
 
@@ -49,7 +53,12 @@ def quantize_input(x: torch.Tensor, config: CrossbarConfig, sample_dims: int
     safe = torch.where(scale > 0, scale, torch.ones_like(scale))
     levels = config.input_levels or 1
     view = safe.reshape(*lead, *([1] * sample_dims))
-    codes = x * (levels / view)
+    multiplier = levels / view
+    if bool(torch.isfinite(multiplier).all()):
+        codes = x * multiplier
+    else:  # a subnormal scale: L / scale overflows; scale both by 2**100 first (exact)
+        boost = torch.where(torch.isfinite(multiplier), 1.0, 2.0 ** 100).to(view.dtype)
+        codes = (x * boost) * (levels / (view * boost))
     if config.input_levels is not None:
         if torch.is_grad_enabled() and x.requires_grad:
             codes = codes + (torch.round(codes).clamp(-levels, levels) - codes).detach()
@@ -58,122 +67,109 @@ def quantize_input(x: torch.Tensor, config: CrossbarConfig, sample_dims: int
     return codes, scale
 
 
-def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: CrossbarConfig,
-                   adc: AdcParams, groups: int = 1) -> torch.Tensor:
-    """Run inputs through the tiled crossbars with per-tile ADCs and shift-add the codes.
-
-    Loops over conv groups and row tiles; for each tile it takes the tile's cell levels
-    (:meth:`ProgrammedWeights.tile_cells`), and over chunks of inputs it streams the DAC
-    cycles (:func:`reram.kernels.split_input_cycles`), computes the column currents with one
-    matrix product (BLAS) and digitizes and accumulates them
-    (:func:`reram.kernels.adc_accumulate`). At most :data:`CURRENT_BUFFER_BYTES` of currents
-    exist at a time.
-
-    Args:
-        codes: an ``m x (groups * K)`` tensor of signed input codes.
-        program: the programmed weights (``out x K``).
-        config: the crossbar config.
-        adc: the ADC parameters for one tile.
-        groups: conv groups (group ``g`` sees input columns ``g*K:(g+1)*K``).
-
-    Returns:
-        An ``m x out`` float64 tensor in units of (input code x weight level): multiply by
-        the ADC step and the input and weight scales to get the layer output.
-    """
-    m = codes.shape[0]
-    out_features, k = program.weight2d.shape
-    per_group = out_features // groups
-    acc = torch.zeros((m, out_features), dtype=torch.float64, device=codes.device)
-    if m == 0 or out_features == 0:
-        return acc
-    codes = codes.detach().float()
-    n_phases = 2 if bool((codes < 0).any()) else 1
-    row_coef = row_coefficients(config, n_phases)
-    col_coef = column_coefficients(config)
-    n_cycles, cycle_bits = config.n_cycles, config.cycle_bits or 0
-    size = config.tile_size or max(k, 1)
-    cols = per_group * len(col_coef)
-    chunk = max(1, CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
-    backend = backend_for(codes.device)
-    for g in range(groups):
-        for t in range(program.n_tiles()):
-            cells = program.tile_cells(g, groups, t).to(codes.device)
-            lo, hi = g * k + t * size, g * k + min((t + 1) * size, k)
-            for start in range(0, m, chunk):
-                stop = min(m, start + chunk)
-                part = codes[start:stop, lo:hi]
-                if n_cycles == 1 and n_phases == 1:  # the codes are the DAC inputs
-                    streamed = part
-                else:
-                    streamed = backend.stream(part, n_cycles, cycle_bits, n_phases, hi - lo)[0]
-                currents = backend.currents(streamed, cells)
-                backend.adc_accumulate(currents[None], stop - start, row_coef, col_coef,
-                                       per_group, adc.step, adc.code_lo, adc.code_hi,
-                                       out=acc[start:stop, g * per_group:(g + 1) * per_group])
-    return acc
-
-
-def _scaled_output(acc: torch.Tensor, adc: AdcParams, unit_in: torch.Tensor,
+def _scaled_output(acc: torch.Tensor, step: float, unit_in: torch.Tensor,
                    weight_unit: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    acc.mul_((adc.step * unit_in.double())[:, None]).mul_(weight_unit.double()[None, :])
+    acc.mul_((step * unit_in.double())[:, None]).mul_(weight_unit.double()[None, :])
     return acc.to(dtype)
 
 
+def _warn_if_no_signal(informative: int, codes: torch.Tensor, config: CrossbarConfig) -> None:
+    """Warn (once per config, by the warnings registry) when no ADC code carried information."""
+    if informative == 0 and codes.numel() and bool((codes != 0).any()):
+        warnings.warn(f"every ADC code was zero or saturated on this batch: the crossbar config "
+                      f"<{config.describe()}> leaves no signal (the output is the bias alone); "
+                      f"check tile_size, adc_bits and adc_range", RuntimeWarning, stacklevel=4)
+
+
+def _error_codes(grad_y: torch.Tensor, weight_unit: torch.Tensor, config: CrossbarConfig,
+                 sample_dims: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The error as the input DAC scheme applies it: scaled per output by the weight scale,
+    quantized per sample (``input_bits``, sign in two phases). Returns ``(codes, unit)``."""
+    shape = [1] * grad_y.dim()
+    shape[grad_y.dim() - sample_dims] = -1
+    with torch.no_grad():
+        codes, scale = quantize_input(grad_y.float() * weight_unit.reshape(shape), config,
+                                      sample_dims)
+    return codes, scale / float(config.input_levels or 1)
+
+
 class _TiledLinear(torch.autograd.Function):
-    """``y = ADC-simulated(codes @ W^T) * scales`` with straight-through gradients."""
+    """``y = ADC-simulated(codes @ W^T) * scales``; straight-through or analog input gradient."""
 
     @staticmethod
-    def forward(ctx, codes, weight, unit_in, program, config, adc):
-        acc = simulate_tiles(codes, program, config, adc)
+    def forward(ctx, codes, weight, unit_in, program, config, adc, path):
+        acc, informative = simulate_tiles(codes, program, config, adc, path=path)
+        _warn_if_no_signal(informative, codes, config)
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward
-            ctx.program = program
+            ctx.program, ctx.config = program, config
             ctx.save_for_backward(codes, unit_in)
-        return _scaled_output(acc, adc, unit_in, weight_unit, codes.dtype)
+        return _scaled_output(acc, adc.step, unit_in, weight_unit, codes.dtype)
 
     @staticmethod
     def backward(ctx, grad_y):
         codes, unit_in = ctx.saved_tensors
-        effective = ctx.program.effective_weight().to(grad_y.device, grad_y.dtype)
+        program, config = ctx.program, ctx.config
         grad_codes = grad_weight = None
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0] and config.backward == "analog":
+            weight_unit = program.scale.to(grad_y.device) / float(config.weight_levels or 1)
+            err, unit_e = _error_codes(grad_y, weight_unit, config, 1)
+            acc, adc = transposed_read(err, program, config)
+            scale = adc.step * unit_e.double() * unit_in.double()
+            grad_codes = acc.mul_(scale[:, None]).to(grad_y.dtype)
+        elif ctx.needs_input_grad[0]:
+            effective = program.effective_weight().to(grad_y.device, grad_y.dtype)
             grad_codes = (grad_y @ effective) * unit_in[:, None].to(grad_y.dtype)
         if ctx.needs_input_grad[1]:
             grad_weight = grad_y.t() @ (codes * unit_in[:, None]).to(grad_y.dtype)
-        return grad_codes, grad_weight, None, None, None, None
+        return grad_codes, grad_weight, None, None, None, None, None
+
+
+def _conv_out_size(codes: torch.Tensor, geometry) -> tuple[int, int]:
+    kernel_size, dilation, stride, _, padding = geometry
+    return tuple((codes.shape[2 + i] + 2 * padding[i] - dilation[i] * (kernel_size[i] - 1) - 1)
+                 // stride[i] + 1 for i in range(2))
+
+
+def _sample_chunk(codes: torch.Tensor, geometry, n_pos: int, out_ch: int) -> int:
+    """Samples per chunk, so that neither the im2col rows nor the float64 accumulator get large."""
+    kernel_size = geometry[0]
+    per_sample = max(1, math.prod(codes.shape[1:]) * kernel_size[0] * kernel_size[1] * 4,
+                     n_pos * out_ch * 8)
+    return max(1, CONV_UNFOLD_BYTES // per_sample)
 
 
 class _TiledConv2d(torch.autograd.Function):
-    """A conv whose im2col rows run through the simulated crossbars (straight-through grads).
+    """A conv whose im2col rows run through the simulated crossbars.
 
     ``codes`` are already padded; the forward pass unfolds chunks of samples so that the
-    im2col matrix of the whole batch never exists at once.
+    im2col matrix of the whole batch never exists at once. The input gradient is
+    straight-through, or with ``backward="analog"`` a transposed read folded back (col2im).
     """
 
     @staticmethod
-    def forward(ctx, codes, weight, unit_in, geometry, program, config, adc):
+    def forward(ctx, codes, weight, unit_in, geometry, program, config, adc, path):
         kernel_size, dilation, stride, groups, padding = geometry
         n = codes.shape[0]
-        h_out = (codes.shape[2] + 2 * padding[0] - dilation[0] * (kernel_size[0] - 1) - 1) // stride[0] + 1
-        w_out = (codes.shape[3] + 2 * padding[1] - dilation[1] * (kernel_size[1] - 1) - 1) // stride[1] + 1
-        n_pos = h_out * w_out
-        out_ch = weight.shape[0]
+        h_out, w_out = _conv_out_size(codes, geometry)
+        n_pos, out_ch = h_out * w_out, weight.shape[0]
         y = codes.new_empty((n, out_ch, h_out, w_out))
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
-        # chunk samples so that neither the im2col rows nor the float64 accumulator get large
-        per_sample = max(1, codes[0].numel() * kernel_size[0] * kernel_size[1] * 4,
-                         n_pos * out_ch * 8)
-        chunk = max(1, CONV_UNFOLD_BYTES // per_sample)
+        chunk = _sample_chunk(codes, geometry, n_pos, out_ch)
+        informative = 0
         for start in range(0, n, chunk):
             part = codes[start:start + chunk]
             rows = _patches(part, kernel_size, dilation, padding, stride,
                             channels_last=program.row_order is not None)
-            acc = simulate_tiles(rows, program, config, adc, groups=groups)
+            acc, seen = simulate_tiles(rows, program, config, adc, groups=groups, path=path)
+            informative += seen
             unit_rows = unit_in[start:start + part.shape[0]].repeat_interleave(n_pos)
-            out = _scaled_output(acc, adc, unit_rows, weight_unit, codes.dtype)
+            out = _scaled_output(acc, adc.step, unit_rows, weight_unit, codes.dtype)
             y[start:start + part.shape[0]] = out.reshape(part.shape[0], h_out, w_out, out_ch).permute(0, 3, 1, 2)
+        if n:
+            _warn_if_no_signal(informative, codes, config)
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward
-            ctx.program, ctx.geometry = program, geometry
+            ctx.program, ctx.geometry, ctx.config = program, geometry, config
             ctx.save_for_backward(codes, unit_in)
         return y
 
@@ -181,11 +177,15 @@ class _TiledConv2d(torch.autograd.Function):
     def backward(ctx, grad_y):
         codes, unit_in = ctx.saved_tensors
         kernel_size, dilation, stride, groups, padding = ctx.geometry
-        effective = ctx.program.effective_weight().to(grad_y.device, grad_y.dtype)
+        program, config = ctx.program, ctx.config
+        effective = program.effective_weight().to(grad_y.device, grad_y.dtype)
         effective = effective.reshape(grad_y.shape[1], -1, *kernel_size)
         unit = unit_in.to(grad_y.dtype)[:, None, None, None]
         grad_codes = grad_weight = None
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0] and config.backward == "analog":
+            grad_codes = _analog_conv_input_grad(grad_y, codes, unit_in, ctx.geometry, program,
+                                                 config)
+        elif ctx.needs_input_grad[0]:
             grad_codes = torch.nn.grad.conv2d_input(codes.shape, effective, grad_y, stride=stride,
                                                     padding=padding, dilation=dilation,
                                                     groups=groups) * unit
@@ -193,7 +193,34 @@ class _TiledConv2d(torch.autograd.Function):
             grad_weight = torch.nn.grad.conv2d_weight(codes * unit, effective.shape, grad_y,
                                                       stride=stride, padding=padding,
                                                       dilation=dilation, groups=groups)
-        return grad_codes, grad_weight, None, None, None, None, None
+        return grad_codes, grad_weight, None, None, None, None, None, None
+
+
+def _analog_conv_input_grad(grad_y: torch.Tensor, codes: torch.Tensor, unit_in: torch.Tensor,
+                            geometry, program: ProgrammedWeights, config: CrossbarConfig
+                            ) -> torch.Tensor:
+    """``d loss / d codes`` of a conv from transposed reads of its tiles, folded (col2im)."""
+    kernel_size, dilation, stride, groups, padding = geometry
+    n, out_ch, h_out, w_out = grad_y.shape
+    n_pos = h_out * w_out
+    weight_unit = program.scale.to(grad_y.device) / float(config.weight_levels or 1)
+    err, unit_e = _error_codes(grad_y, weight_unit, config, 3)
+    grad_codes = torch.zeros(codes.shape, dtype=grad_y.dtype, device=grad_y.device)
+    chunk = _sample_chunk(codes, geometry, n_pos, out_ch)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        rows = err[start:stop].permute(0, 2, 3, 1).reshape(-1, out_ch)
+        acc, adc = transposed_read(rows, program, config, groups)
+        scale = (unit_e.double() * unit_in.double())[start:stop].repeat_interleave(n_pos)
+        acc.mul_((adc.step * scale)[:, None])
+        if program.row_order is not None:  # crossbar rows back to (C, kh, kw) columns
+            natural = torch.empty_like(acc)
+            natural[:, program.row_order.to(acc.device)] = acc
+            acc = natural
+        cols = acc.to(grad_y.dtype).reshape(stop - start, n_pos, -1).permute(0, 2, 1)
+        grad_codes[start:stop] = F.fold(cols, codes.shape[2:], kernel_size, dilation=dilation,
+                                        padding=padding, stride=stride)
+    return grad_codes
 
 
 def _patches(x: torch.Tensor, kernel_size, dilation, padding, stride,
@@ -219,21 +246,30 @@ def _patches(x: torch.Tensor, kernel_size, dilation, padding, stride,
     return p.permute(0, 2, 3, 1, 4, 5).reshape(n * h_out * w_out, c * kh * kw)
 
 
-#: ADC parameters that convert every current exactly (an ideal ADC forced through the tiles).
-_EXACT_ADC = AdcParams(step=1e-9, code_lo=-1e30, code_hi=1e30, full_scale=1e30, lossless=True)
-
-
 def _needs_tiles(config: CrossbarConfig, k: int, force: bool = False) -> Optional[AdcParams]:
-    """The ADC parameters when the tiled simulation changes the result, else None.
+    """The ADC parameters when the tiled simulation changes the result, else None (see
+    :func:`reram.sim.tiles.needs_tiles`; the name :mod:`reram.sim.layers` imports)."""
+    return needs_tiles(config, k, force)
 
-    With ``force=True`` every non-ideal config runs through the tiles, even where the ADC is
-    provably lossless (how the tests check that the tiles equal the plain product).
-    """
-    rows = config.tile_size or max(k, 1)
-    adc = adc_params(config, rows)
-    if force and not config.is_ideal:
-        return _EXACT_ADC if adc is None else adc
-    return None if adc is None or adc.lossless else adc
+
+def _no_autocast(x: torch.Tensor):
+    """A context turning autocast off for ``x``'s device (the crossbar computes in float32)."""
+    kind = x.device.type
+    if kind in ("cpu", "cuda") and torch.is_autocast_enabled(kind):
+        return torch.autocast(kind, enabled=False)
+    return contextlib.nullcontext()
+
+
+def _compute_dtype(x: torch.Tensor) -> tuple[torch.Tensor, torch.dtype]:
+    """``(x in float32 if it is a half type, the dtype to return)``: under autocast the
+    autocast dtype (as ``nn.Linear`` returns), else ``x``'s dtype."""
+    kind = x.device.type
+    out = x.dtype
+    if kind in ("cpu", "cuda") and torch.is_autocast_enabled(kind):
+        out = torch.get_autocast_dtype(kind)
+    if x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    return x, out
 
 
 def _straight_through(weight: torch.Tensor, effective: torch.Tensor) -> torch.Tensor:
@@ -260,15 +296,24 @@ def crossbar_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
     """
     if config.is_ideal:
         return F.linear(x, weight, bias)
+    x, out_dtype = _compute_dtype(x)
+    with _no_autocast(x):
+        y = _linear(x, weight.float(), None if bias is None else bias.float(), program, config,
+                    force_tiles)
+    return y if y.dtype == out_dtype else y.to(out_dtype)
+
+
+def _linear(x, weight, bias, program, config, force_tiles) -> torch.Tensor:
     codes, scale = quantize_input(x, config, sample_dims=1)
     unit_in = scale / float(config.input_levels or 1)
-    adc = _needs_tiles(config, weight.shape[1], force_tiles)
+    adc = needs_tiles(config, weight.shape[1], force_tiles)
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[..., None]
         return F.linear(x_q, _straight_through(weight, program.effective_weight()), bias)
     lead = x.shape[:-1]
+    path = product_path(config, weight.shape[1], force_tiles)
     y = _TiledLinear.apply(codes.reshape(-1, x.shape[-1]), weight, unit_in.reshape(-1),
-                           program, config, adc)
+                           program, config, adc, path)
     y = y.reshape(*lead, weight.shape[0])
     return y if bias is None else y + bias
 
@@ -289,22 +334,31 @@ def crossbar_conv2d(x: torch.Tensor, layer: torch.nn.Conv2d, program: Programmed
     """
     if config.is_ideal:
         return layer._conv_forward(x, layer.weight, layer.bias)
-    weight = layer.weight
+    x, out_dtype = _compute_dtype(x)
+    with _no_autocast(x):
+        y = _conv2d(x, layer, program, config, force_tiles)
+    return y if y.dtype == out_dtype else y.to(out_dtype)
+
+
+def _conv2d(x, layer, program, config, force_tiles) -> torch.Tensor:
+    weight = layer.weight.float()
+    bias = None if layer.bias is None else layer.bias.float()
     codes, scale = quantize_input(x, config, sample_dims=3)
     unit_in = scale / float(config.input_levels or 1)
     k = weight[0].numel()
-    adc = _needs_tiles(config, k, force_tiles)
+    adc = needs_tiles(config, k, force_tiles)
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[:, None, None, None]
         return layer._conv_forward(x_q, _straight_through(weight, program.effective_weight()),
-                                   layer.bias)
+                                   bias)
     padding = layer.padding
     if layer.padding_mode != "zeros" or isinstance(padding, str):
         codes, padding = _explicit_padding(codes, layer), (0, 0)
     geometry = (layer.kernel_size, layer.dilation, layer.stride, layer.groups, tuple(padding))
-    y = _TiledConv2d.apply(codes, weight, unit_in, geometry, program, config, adc)
-    if layer.bias is not None:
-        y = y + layer.bias[None, :, None, None]
+    path = product_path(config, k, force_tiles)
+    y = _TiledConv2d.apply(codes, weight, unit_in, geometry, program, config, adc, path)
+    if bias is not None:
+        y = y + bias[None, :, None, None]
     return y
 
 

@@ -10,6 +10,7 @@ parameters the forward pass uses. Imports ``reram.config``, ``reram.sim.backends
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -22,7 +23,7 @@ from reram.sim.backends import backend_for
 
 __all__ = [
     "ProgrammedWeights", "weight_scale", "snap_to_grid", "draw_defects", "program_weights",
-    "AdcParams", "adc_params", "shift_coefficients", "column_coefficients", "row_coefficients",
+    "AdcParams", "adc_params", "lay_out_cells", "shift_coefficients", "column_coefficients", "row_coefficients",
 ]
 
 
@@ -130,7 +131,7 @@ def adc_params(config: CrossbarConfig, rows: int) -> Optional[AdcParams]:
         lo, hi = -float(1 << (config.adc_bits - 1)), float((1 << (config.adc_bits - 1)) - 1)
         step = full / (-lo)
     integer = (config.weight_bits is not None and config.input_bits is not None
-               and config.variation == 0)
+               and config.variation == 0 and config.read_noise == 0)
     if integer and step < 1:
         step = 1.0 / math.floor(1.0 / step)
     lossless = integer and step <= 1 and hi * step >= largest
@@ -162,6 +163,8 @@ class ProgrammedWeights:
             None for the natural order. Conv layers use ``(kh, kw, C)`` order, so that one tile
             holds consecutive channels of one kernel position (and im2col rows can be cut from
             a channels-last input without a gather).
+        reads: reads with read noise so far; the noise of read ``i`` is drawn from the chip
+            seed, a digest of the programmed weights and ``i`` (one seed, one sequence).
     """
 
     weight2d: torch.Tensor
@@ -173,6 +176,7 @@ class ProgrammedWeights:
     snapped: Optional[torch.Tensor] = None
     row_order: Optional[torch.Tensor] = None
     _tile_cache: dict = field(default_factory=dict)
+    reads: int = 0
 
     @property
     def inv_scale(self) -> torch.Tensor:
@@ -197,18 +201,13 @@ class ProgrammedWeights:
         k = self.weight2d.shape[1]
         return max(1, -(-k // (self.config.tile_size or max(k, 1))))
 
-    def tile_cells(self, group: int, groups: int, tile: int) -> torch.Tensor:
-        """Cell levels of one row tile of one conv group, laid out for the tile product.
+    def tile_levels(self, group: int, groups: int, tile: int) -> torch.Tensor:
+        """Cell levels of one row tile of one conv group, as programmed (not cached).
 
         Returns:
-            A ``k_t x (G * out_g)`` float32 tensor (``k_t`` the tile's rows): columns grouped
-            by (array, slice) for ``differential="digital"`` (``G = 2 * n_slices``, matching
-            :func:`column_coefficients`) or by slice with ``G+ - G-`` subtracted for
-            ``"analog"`` (``G = n_slices``).
+            A ``2 x n_slices x out_g x k_t`` float32 tensor (see
+            :func:`reram.kernels.program_cells`; ``k_t`` the tile's rows, in ``row_order``).
         """
-        key = (group, groups, tile)
-        if key in self._tile_cache:
-            return self._tile_cache[key]
         cfg = self.config
         out_features, k = self.weight2d.shape
         per_group = out_features // groups
@@ -219,16 +218,71 @@ class ProgrammedWeights:
             cols = self.row_order[cols].cpu().numpy()
         faults = None if self.faults is None else self.faults[:, :, rows][..., cols]
         var = None if self.var is None else self.var[:, :, rows][..., cols]
-        cells = _run_programming(self.weight2d[rows][:, cols], self.inv_scale[rows], cfg, faults,
-                                 var, cells=True)[0]
-        if cfg.differential == "analog":
-            cells = (cells[0] - cells[1])[None]
-        k_t = cells.shape[-1]
-        laid = cells.reshape(-1, per_group, k_t).permute(2, 0, 1).reshape(k_t, -1).contiguous()
-        per_layer = self.weight2d.numel() * 4 * len(column_coefficients(cfg))
+        return _run_programming(self.weight2d[rows][:, cols], self.inv_scale[rows], cfg, faults,
+                                var, cells=True)[0]
+
+    def tile_cells(self, group: int, groups: int, tile: int, dtype: torch.dtype = torch.float32,
+                   padded: bool = False) -> torch.Tensor:
+        """Cell levels of one row tile of one conv group, laid out for the tile product.
+
+        Kept between forward passes (one copy per ``dtype``) when the layer's cells take at
+        most :data:`TILE_CACHE_BYTES`, else generated per call.
+
+        Args:
+            group, groups, tile: which conv group (of how many) and which row tile.
+            dtype: float32, or int8 for the integer product (exact only when every level is an
+                integer that fits: see :func:`reram.sim.functional.product_path`).
+            padded: pad the rows with zeros up to ``tile_size`` (the integer path streams every
+                tile ``tile_size`` digits wide).
+
+        Returns:
+            A ``k_t x (G * out_g)`` tensor (``k_t`` the tile's rows): see :func:`lay_out_cells`.
+        """
+        key = (group, groups, tile, dtype, padded)
+        if key in self._tile_cache:
+            return self._tile_cache[key]
+        cfg = self.config
+        laid = lay_out_cells(self.tile_levels(group, groups, tile), cfg)
+        k = self.weight2d.shape[1]
+        size = cfg.tile_size or max(k, 1)
+        if padded and laid.shape[0] < size:
+            laid = torch.cat([laid, laid.new_zeros((size - laid.shape[0], laid.shape[1]))])
+        laid = laid.to(dtype).contiguous()
+        per_layer = self.weight2d.numel() * laid.element_size() * len(column_coefficients(cfg))
         if per_layer <= TILE_CACHE_BYTES:
             self._tile_cache[key] = laid
         return laid
+
+    def next_read_generator(self) -> torch.Generator:
+        """A CPU generator for the read noise of the next read (see ``reads``)."""
+        self.reads += 1
+        digest = zlib.crc32(self.weight2d.detach().sum(dim=0).float().cpu().numpy().tobytes())
+        seq = np.random.SeedSequence([self.config.seed, digest, self.reads])
+        return torch.Generator().manual_seed(int(seq.generate_state(1)[0]))
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle, giving fields added since the pickle was written their defaults (0.1.0
+        objects have no ``reads``; their tile cache used other keys and is dropped)."""
+        state = dict(state)
+        state.setdefault("reads", 0)
+        if any(len(key) != 5 for key in state.get("_tile_cache", {})):
+            state["_tile_cache"] = {}
+        self.__dict__.update(state)
+
+
+def lay_out_cells(cells: torch.Tensor, config: CrossbarConfig) -> torch.Tensor:
+    """Lay ``2 x n_slices x out_g x k_t`` cell levels out for the tile product.
+
+    Returns:
+        A ``k_t x (G * out_g)`` float32 tensor: columns grouped by (array, slice) for
+        ``differential="digital"`` (``G = 2 * n_slices``, matching
+        :func:`column_coefficients`) or by slice with ``G+ - G-`` subtracted for ``"analog"``
+        (``G = n_slices``).
+    """
+    if config.differential == "analog":
+        cells = (cells[0] - cells[1])[None]
+    per_group, k_t = cells.shape[-2:]
+    return cells.reshape(-1, per_group, k_t).permute(2, 0, 1).reshape(k_t, -1).contiguous()
 
 
 def shift_coefficients(bits: int, count: int, paired: bool) -> np.ndarray:

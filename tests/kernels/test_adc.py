@@ -105,3 +105,63 @@ def test_accumulate_bad_shape_raises():
         adc_accumulate(np.zeros((1, 4, 6), np.float32), 3, np.ones(1), np.ones(2), 3, 1.0, 0, 7)
     with pytest.raises(ValueError, match="step"):
         adc_accumulate(np.zeros((1, 3, 6), np.float32), 3, np.ones(1), np.ones(2), 3, 0.0, 0, 7)
+
+
+def informative_twin(currents, step, lo, hi):
+    c = np.rint(currents.astype(np.float64) * (1.0 / step))
+    return int(((c > lo) & (c < hi) & (c != 0)).sum())
+
+
+@pytest.mark.parametrize("m,k,tile", [(1, 1, 1), (3, 10, 4), (0, 7, 3), (4, 0, 2), (2, 300, 128)])
+@pytest.mark.parametrize("cycles", [(1, 7), (7, 1), (4, 2), (2, 4)])
+@pytest.mark.parametrize("n_phases", [1, 2])
+def test_split_int8_digits_match_twin(m, k, tile, cycles, n_phases):
+    n_cycles, cycle_bits = cycles
+    rng = np.random.default_rng(1)
+    codes = rng.integers(-127, 128, (m, k)).astype(np.float32)
+    if n_phases == 1:
+        codes = np.abs(codes)
+    if codes.size:
+        codes.flat[0] = np.nan   # NaN: zero digits (the caller marks its row)
+    got = split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile, dtype=np.int8)
+    want = np.nan_to_num(split_input_cycles_twin(codes, n_cycles, cycle_bits, n_phases, tile))
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, want.astype(np.int8))
+    np.testing.assert_array_equal(split_input_cycles(codes[:, ::-1], n_cycles, cycle_bits,
+                                                     n_phases, tile, dtype=np.int8),
+                                  split_input_cycles_twin(np.nan_to_num(codes[:, ::-1].copy()),
+                                                          n_cycles, cycle_bits, n_phases,
+                                                          tile).astype(np.int8))
+
+
+def test_split_int8_refuses_digits_that_do_not_fit():
+    with pytest.raises(ValueError, match="int8"):
+        split_input_cycles(np.zeros((2, 3), np.float32), 1, 8, 1, 4, dtype=np.int8)
+    with pytest.raises(ValueError, match="dtype"):
+        split_input_cycles(np.zeros((2, 3), np.float32), 1, 3, 1, 4, dtype=np.int16)
+
+
+@pytest.mark.parametrize("t,r,m,g,n_out", [(1, 1, 1, 1, 1), (3, 2, 5, 4, 7), (1, 1, 0, 2, 3), (2, 2, 3, 2, 0)])
+@pytest.mark.parametrize("adc", [(3.7, 0, 255), (1.0, -128, 127), (1 / 3, 0, 15)])
+def test_accumulate_reads_int32_currents_exactly(t, r, m, g, n_out, adc):
+    step, lo, hi = adc
+    rng = np.random.default_rng(7)
+    currents = rng.integers(-300, 2000, (t, r * m, g * n_out)).astype(np.int32)
+    row_coef = rng.choice([-4.0, -1.0, 1.0, 2.0], r)
+    col_coef = rng.choice([-16.0, 1.0, 4.0], g)
+    counts = np.zeros(1, np.int64)
+    got = adc_accumulate(currents, m, row_coef, col_coef, n_out, step, lo, hi, counts=counts)
+    as_float = adc_accumulate(currents.astype(np.float32), m, row_coef, col_coef, n_out, step,
+                              lo, hi)
+    np.testing.assert_array_equal(got, as_float)     # the same bits as the float32 copy
+    c = np.clip(np.rint(currents.astype(np.float64) * (1.0 / step)), lo, hi)
+    c = c.reshape(t, r, m, g, n_out)
+    np.testing.assert_array_equal(got, np.einsum("trmgo,r,g->mo", c, row_coef, col_coef))
+    assert counts[0] == (informative_twin(currents, step, lo, hi) if m and n_out else 0)
+
+
+def test_accumulate_counts_informative_codes():
+    currents = np.array([[[0.2, 3.0, 1000.0, -5.0, np.nan]]], np.float32)
+    counts = np.zeros(1, np.int64)
+    adc_accumulate(currents, 1, np.array([1.0]), np.array([1.0]), 5, 1.0, 0, 255, counts=counts)
+    assert counts[0] == 1     # 0.2 rounds to 0, 1000 and -5 saturate, NaN is no code

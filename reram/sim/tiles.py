@@ -1,0 +1,250 @@
+"""The tile engine: inputs streamed through tiled crossbars, per-tile ADCs and the shift-add.
+
+Signal chain steps 2-5 of DESIGN.md on integer input codes, for the forward read
+(:func:`simulate_tiles`, rows driven, column currents converted) and the transposed read of the
+analog backward pass (:func:`transposed_read`, columns driven, row currents converted).
+:func:`product_path` names the product a layer uses, chosen once per layer from its config:
+
+- ``"plain"``: the ADC cannot lose information (or is ideal) and reads are noiseless, so the
+  result equals one ordinary product with the effective weight, which the caller computes;
+- ``"int8"``: cell levels and DAC digits are small integers, so column currents are exact
+  integers: int8 operands, int32 sums (``torch._int_mm``), read by the ADC kernel directly;
+- ``"fp32"``: levels are not integers (programming variation, read noise, unquantized weights
+  or inputs) or do not fit (cells or digits above 127, sums past int32): fp32 products.
+
+Both tiled paths give the same bits wherever the fp32 sums are exact (below ``2**24``, which
+holds for every preset): each ADC code is then a function of an exact integer current.
+The arithmetic is the device's backend (:func:`reram.sim.backends.backend_for`).
+
+Imports ``reram.config``, ``reram.sim.mapping`` and ``reram.sim.backends`` only.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+
+from reram.config import CrossbarConfig
+from reram.sim.backends import INT_PRODUCT_DTYPE, Backend, backend_for
+from reram.sim.mapping import (AdcParams, ProgrammedWeights, _r_min, adc_params,
+                               column_coefficients, lay_out_cells, row_coefficients)
+
+__all__ = ["product_path", "integer_product_fits", "needs_tiles", "simulate_tiles",
+           "transposed_read", "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
+
+#: The names :func:`product_path` returns.
+PRODUCT_PATHS = ("plain", "int8", "fp32")
+#: Bytes of column currents held at once by the tiled simulation (chunked over inputs).
+CURRENT_BUFFER_BYTES = 8 << 20
+#: ADC parameters that convert every current exactly (an ideal ADC forced through the tiles).
+EXACT_ADC = AdcParams(step=1e-9, code_lo=-1e30, code_hi=1e30, full_scale=1e30, lossless=True)
+_INT32_MAX = (1 << 31) - 1
+_INT8_MAX = 127
+
+#: ``matrix(tile, dtype, padded)`` -> the ``rows x (G * n_out)`` cells one tile read drives.
+MatrixFn = Callable[[int, torch.dtype, bool], torch.Tensor]
+
+
+def needs_tiles(config: CrossbarConfig, k: int, force: bool = False) -> Optional[AdcParams]:
+    """The ADC parameters when the tiled simulation changes the result, else None.
+
+    Reads with noise always run through the tiles. With ``force=True`` every non-ideal config
+    does, even where the ADC is provably lossless (how tests check the tiles against the
+    plain product).
+    """
+    rows = config.tile_size or max(k, 1)
+    adc = adc_params(config, rows)
+    if (force or config.read_noise > 0) and not config.is_ideal:
+        return EXACT_ADC if adc is None else adc
+    return None if adc is None or adc.lossless else adc
+
+
+def integer_product_fits(config: CrossbarConfig, rows: int) -> bool:
+    """True when a ``rows``-row tile read is exact in int8 operands with int32 sums: quantized
+    weights and inputs, no variation or read noise, cell levels and DAC digits at most 127,
+    and ``rows * digit_max * cell_max`` within int32."""
+    if config.weight_bits is None or config.input_bits is None:
+        return False
+    if config.variation > 0 or config.read_noise > 0:
+        return False
+    cell_max = (1 << config.slice_bits) - 1
+    digit_max = (1 << config.cycle_bits) - 1
+    if cell_max > _INT8_MAX or digit_max > _INT8_MAX:
+        return False
+    return max(rows, 1) * cell_max * digit_max <= _INT32_MAX
+
+
+def product_path(config: CrossbarConfig, k: int, force_tiles: bool = False) -> str:
+    """Which product computes a layer's outputs: ``"plain"``, ``"int8"`` or ``"fp32"``.
+
+    Args:
+        config: the layer's crossbar config.
+        k: rows of the layer's weight matrix (``in_features``, or
+            ``in_channels / groups * kh * kw``).
+        force_tiles: as :func:`reram.sim.functional.crossbar_linear`'s argument.
+
+    Example:
+        >>> product_path(CrossbarConfig.preset("isaac"), 576)
+        'fp32'
+        >>> product_path(CrossbarConfig.preset("neurosim"), 576)
+        'int8'
+    """
+    if config.is_ideal or needs_tiles(config, k, force_tiles) is None:
+        return "plain"
+    rows = min(config.tile_size or max(k, 1), max(k, 1))
+    return "int8" if integer_product_fits(config, rows) else "fp32"
+
+
+def _noisy(levels: torch.Tensor, config: CrossbarConfig, generator: torch.Generator
+           ) -> torch.Tensor:
+    """One read of cell levels: each conductance times ``1 + read_noise * N(0, 1)``."""
+    r = _r_min(config)
+    noise = torch.randn(levels.shape, generator=generator).to(levels.device)
+    return (r + levels) * (1.0 + config.read_noise * noise) - r
+
+
+def _read_tiles(codes: torch.Tensor, n_tiles: int, size: int, matrix: MatrixFn, n_out: int,
+                config: CrossbarConfig, adc: AdcParams, integer: bool, out: torch.Tensor,
+                backend: Backend) -> int:
+    """Drive ``m x n_in`` codes (``n_in <= n_tiles * size``) through ``n_tiles`` tiles and add
+    the shift-added ADC codes to ``out`` (``m x n_out`` float64). Returns the informative
+    conversions (codes inside the ADC range and not zero)."""
+    m, n_in = codes.shape
+    n_phases = 2 if bool((codes < 0).any()) else 1
+    row_coef, col_coef = row_coefficients(config, n_phases), column_coefficients(config)
+    n_cycles, cycle_bits = config.n_cycles, config.cycle_bits or 0
+    cols = len(col_coef) * n_out
+    adc_args = (row_coef, col_coef, n_out, adc.step, adc.code_lo, adc.code_hi)
+    informative = 0
+    if integer:  # every tile in one pass: int8 digits, int32 currents, one ADC call per chunk
+        mats = [matrix(t, INT_PRODUCT_DTYPE, True) for t in range(n_tiles)]
+        chunk = max(1, CURRENT_BUFFER_BYTES // (n_tiles * len(row_coef) * cols * 4))
+        for start in range(0, m, chunk):
+            stop = min(m, start + chunk)
+            digits = backend.stream(codes[start:stop], n_cycles, cycle_bits, n_phases, size,
+                                    INT_PRODUCT_DTYPE)
+            currents = torch.empty((n_tiles, digits.shape[1], cols), dtype=torch.int32,
+                                   device=codes.device)
+            for t in range(n_tiles):
+                backend.currents(digits[t], mats[t], out=currents[t])
+            informative += backend.adc_accumulate(currents, stop - start, *adc_args,
+                                                  out=out[start:stop])
+        return informative
+    chunk = max(1, CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
+    for t in range(n_tiles):
+        mat = matrix(t, torch.float32, False)
+        lo, hi = t * size, min((t + 1) * size, n_in)
+        for start in range(0, m, chunk):
+            stop = min(m, start + chunk)
+            part = codes[start:stop, lo:hi]
+            if n_cycles == 1 and n_phases == 1:  # the codes are the DAC inputs
+                streamed = part
+            else:
+                streamed = backend.stream(part, n_cycles, cycle_bits, n_phases, hi - lo)[0]
+            currents = backend.currents(streamed, mat)
+            informative += backend.adc_accumulate(currents[None], stop - start, *adc_args,
+                                                  out=out[start:stop])
+    return informative
+
+
+def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: CrossbarConfig,
+                   adc: AdcParams, groups: int = 1, path: Optional[str] = None
+                   ) -> tuple[torch.Tensor, int]:
+    """Run inputs through the tiled crossbars with per-tile ADCs and shift-add the codes.
+
+    Per conv group, the DAC digits of each chunk of inputs (both phases stacked along rows)
+    meet the cell levels of each row tile (G+ and G- slices side by side along columns) in
+    one product per tile; the ADC kernel converts and shift-adds every current. At most
+    :data:`CURRENT_BUFFER_BYTES` of currents exist at a time.
+
+    Args:
+        codes: an ``m x (groups * K)`` tensor of signed input codes.
+        program: the programmed weights (``out x K``).
+        config: the crossbar config.
+        adc: the ADC parameters for one tile.
+        groups: conv groups (group ``g`` sees input columns ``g*K:(g+1)*K``).
+        path: ``"int8"`` or ``"fp32"``; None: :func:`product_path`'s choice.
+
+    Returns:
+        ``(acc, informative)``: an ``m x out`` float64 tensor in units of (input code x weight
+        level) (multiply by the ADC step and the input and weight scales to get the layer
+        output), and the number of informative ADC conversions.
+    """
+    m = codes.shape[0]
+    out_features, k = program.weight2d.shape
+    per_group = out_features // groups
+    acc = torch.zeros((m, out_features), dtype=torch.float64, device=codes.device)
+    if m == 0 or out_features == 0:
+        return acc, 0
+    path = path or product_path(config, k, force_tiles=True)
+    codes = codes.detach().float()
+    size = config.tile_size or max(k, 1)
+    backend = backend_for(codes.device)
+    generator = program.next_read_generator() if config.read_noise > 0 else None
+    informative = 0
+    for g in range(groups):
+        def matrix(t: int, dtype: torch.dtype, padded: bool, g: int = g) -> torch.Tensor:
+            if generator is None:
+                return program.tile_cells(g, groups, t, dtype, padded).to(codes.device)
+            levels = _noisy(program.tile_levels(g, groups, t), config, generator)
+            return lay_out_cells(levels, config).to(codes.device)
+        informative += _read_tiles(codes[:, g * k:(g + 1) * k], program.n_tiles(), size, matrix,
+                                   per_group, config, adc, path == "int8",
+                                   acc[:, g * per_group:(g + 1) * per_group], backend)
+    return acc, informative
+
+
+def transposed_read(codes: torch.Tensor, program: ProgrammedWeights, config: CrossbarConfig,
+                    groups: int = 1) -> tuple[torch.Tensor, AdcParams]:
+    """The transposed read of the analog backward pass: codes drive the columns, row currents
+    go through the per-tile ADC (one conversion per row, tile, column group and cycle).
+
+    Args:
+        codes: an ``m x out`` tensor of signed error codes (already scaled per output row by
+            the weight scale, so that every column shares one unit).
+        program: the programmed weights (``out x K``).
+        config: the crossbar config (its DAC scheme quantizes the error, its ADC converts).
+        groups: conv groups.
+
+    Returns:
+        ``(acc, adc)``: an ``m x (groups * K)`` float64 tensor in units of (error code x weight
+        level), crossbar rows in ``program.row_order``; and the ADC used (multiply ``acc`` by
+        its step).
+    """
+    m = codes.shape[0]
+    out_features, k = program.weight2d.shape
+    per_group = out_features // groups
+    size = config.tile_size or max(k, 1)
+    col_size = config.tile_size or max(per_group, 1)
+    adc = adc_params(config, col_size) or EXACT_ADC
+    acc = torch.zeros((m, groups * k), dtype=torch.float64, device=codes.device)
+    if m == 0 or out_features == 0 or k == 0:
+        return acc, adc
+    codes = codes.detach().float()
+    integer = integer_product_fits(config, min(col_size, per_group))
+    backend = backend_for(codes.device)
+    generator = program.next_read_generator() if config.read_noise > 0 else None
+    n_groups = len(column_coefficients(config))
+    n_col_tiles = -(-per_group // col_size)
+    for g in range(groups):
+        for t in range(program.n_tiles()):
+            k_lo = t * size
+            k_t = min(size, k - k_lo)
+            if generator is None:
+                base = program.tile_cells(g, groups, t, INT_PRODUCT_DTYPE if integer
+                                          else torch.float32)
+            else:
+                base = lay_out_cells(_noisy(program.tile_levels(g, groups, t), config,
+                                            generator), config)
+            base = base.to(codes.device).reshape(k_t, n_groups, per_group)
+
+            def matrix(c: int, dtype: torch.dtype, padded: bool, base=base, k_t=k_t):
+                block = base[:, :, c * col_size:min((c + 1) * col_size, per_group)]
+                mat = block.permute(2, 1, 0).reshape(-1, n_groups * k_t)
+                if padded and mat.shape[0] < col_size:
+                    mat = torch.cat([mat, mat.new_zeros((col_size - mat.shape[0], mat.shape[1]))])
+                return mat.to(dtype).contiguous()
+            _read_tiles(codes[:, g * per_group:(g + 1) * per_group], n_col_tiles, col_size,
+                        matrix, k_t, config, adc, integer,
+                        acc[:, g * k + k_lo:g * k + k_lo + k_t], backend)
+    return acc, adc

@@ -1,0 +1,105 @@
+"""The integer product path (int8 cells and digits, int32 currents) gives the fp32 path's bits,
+and the fp32 path is chosen where the integer one would not be exact."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reram import CrossbarConfig, CrossbarConv2d, CrossbarLinear
+from reram.sim import functional, tiles
+from reram.sim.functional import crossbar_conv2d, crossbar_linear, product_path
+
+BASE = CrossbarConfig(tile_size=7, weight_bits=6, cell_bits=2, input_bits=6, dac_bits=2, adc_bits=5)
+
+
+def _run(layer, x, path, monkeypatch, force=False):
+    """The layer's output with the tiled product forced onto ``path``."""
+    monkeypatch.setattr(functional, "product_path",
+                        lambda config, k, force_tiles=False: path)
+    cfg, prog = layer.crossbar_config, layer.programmed()
+    if isinstance(layer, CrossbarConv2d):
+        return crossbar_conv2d(x, layer, prog, cfg, force_tiles=force)
+    return crossbar_linear(x, layer.weight, layer.bias, prog, cfg, force_tiles=force)
+
+
+def _same_bits(a, b):
+    torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+
+
+CONFIGS = ([BASE.replace(weight_bits=8, cell_bits=c) for c in range(1, 9)]
+           + [BASE.replace(input_bits=8, dac_bits=d) for d in range(1, 9)]
+           + [BASE.replace(saf0_rate=0.1, saf1_rate=0.1), BASE.replace(differential="analog"),
+              BASE.replace(weight_scaling="channel"), BASE.replace(tile_size=None),
+              BASE.replace(adc_bits=3, adc_range=0.25), BASE.replace(adc_bits=None)])
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.describe().replace(" ", ","))
+def test_linear_integer_path_is_bit_identical(cfg, monkeypatch):
+    assert product_path(cfg, 40, force_tiles=True) == "int8"
+    torch.manual_seed(0)
+    layer = CrossbarLinear(40, 9, config=cfg)
+    x = torch.randn(11, 40)
+    x[3, 5] = float("nan")
+    for inp in (x, x.relu(), torch.zeros(0, 40)):
+        _same_bits(_run(layer, inp, "int8", monkeypatch, force=True),
+                   _run(layer, inp, "fp32", monkeypatch, force=True))
+    assert torch.isnan(_run(layer, x, "int8", monkeypatch, force=True)[3]).all()
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=3, padding=1), dict(kernel_size=3, stride=2, groups=2, bias=False),
+    dict(kernel_size=(3, 2), stride=(2, 1), dilation=(1, 2), groups=2, padding=1),
+    dict(kernel_size=(2, 3), dilation=2, padding=(1, 2), padding_mode="reflect"),
+])
+@pytest.mark.parametrize("cfg", [BASE, BASE.replace(saf0_rate=0.1, saf1_rate=0.05, cell_bits=1,
+                                                    dac_bits=3, tile_size=5)])
+def test_conv_integer_path_is_bit_identical(kwargs, cfg, monkeypatch):
+    torch.manual_seed(1)
+    conv = CrossbarConv2d(4, 6, config=cfg, **kwargs)
+    x = torch.randn(3, 4, 7, 8)
+    x[1, 2, 3, 3] = float("nan")
+    for inp in (x, x.relu(), torch.zeros(0, 4, 7, 8)):
+        _same_bits(_run(conv, inp, "int8", monkeypatch), _run(conv, inp, "fp32", monkeypatch))
+
+
+def test_fallback_chosen_where_the_integer_product_is_not_exact():
+    k = 300
+    assert product_path(BASE, k) == "int8"
+    assert product_path(BASE.replace(variation=0.05), k) == "fp32"
+    assert product_path(BASE.replace(read_noise=0.01), k) == "fp32"
+    assert product_path(BASE.replace(read_noise=0.01, adc_bits=None), k) == "fp32"
+    # cells above 127: 8 bits per cell need a 9-bit magnitude
+    assert product_path(BASE.replace(weight_bits=10, cell_bits=8), k) == "fp32"
+    assert product_path(BASE.replace(weight_bits=9, cell_bits=7), k) == "int8"
+    # digits above 127: an 8-bit DAC on a 9-bit input magnitude
+    assert product_path(BASE.replace(input_bits=10, dac_bits=8), k) == "fp32"
+    assert product_path(BASE.replace(input_bits=10, dac_bits=7), k) == "int8"
+    # sums past int32: 2**31 / (127 * 127) rows of the largest digits and cells
+    wide = BASE.replace(tile_size=1 << 20, weight_bits=8, cell_bits=7, input_bits=8, dac_bits=7)
+    assert product_path(wide, 100_000) == "int8"
+    assert product_path(wide, 140_000) == "fp32"
+    assert product_path(BASE.replace(input_bits=None), k) == "fp32"
+    assert product_path(BASE.replace(weight_bits=None, cell_bits=None), k) == "fp32"
+    # lossless ADCs and ideal configs need no tiles at all
+    assert product_path(BASE.replace(adc_bits=24), k) == "plain"
+    assert product_path(CrossbarConfig.ideal(), k) == "plain"
+    assert product_path(BASE.replace(adc_bits=24), k, force_tiles=True) == "int8"
+    assert set(tiles.PRODUCT_PATHS) == {"plain", "int8", "fp32"}
+
+
+def test_presets_take_the_path_their_cells_allow():
+    assert product_path(CrossbarConfig.preset("neurosim"), 576) == "int8"
+    assert product_path(CrossbarConfig.preset("isaac"), 576) == "int8"
+    assert product_path(CrossbarConfig(), 576) == "int8"
+
+
+def test_integer_cells_are_stored_once_per_programming():
+    layer = CrossbarLinear(40, 9, config=BASE)
+    layer(torch.randn(4, 40))
+    prog = layer.programmed()
+    cached = [v for key, v in prog._tile_cache.items() if key[3] == torch.int8]
+    assert len(cached) == prog.n_tiles() and all(c.dtype == torch.int8 for c in cached)
+    layer(torch.randn(4, 40))
+    again = [v for key, v in prog._tile_cache.items() if key[3] == torch.int8]
+    assert all(a is b for a, b in zip(cached, again))
+    assert not any(key[3] == torch.float32 for key in prog._tile_cache)
