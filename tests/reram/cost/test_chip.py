@@ -1,0 +1,140 @@
+"""Tests of reram.Chip and of one small network costed by hand on one chip (ISAAC preset)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+import reram
+from reram.cost.chip import Chip, available_chips, peak_ops_per_s, peak_power_w
+from reram.cost.scheduler import schedule
+
+T = 100e-9          # ISAAC read cycle
+E_CELL = 3.33e-12   # NeuroSim V2.1 write pulse (4 V, 240 kOhm, 50 ns)
+T_WRITE = 50e-9
+
+
+def test_presets_give_both_halves_and_the_geometry_follows_the_config():
+    assert {"isaac", "puma", "neurosim", "pipelayer", "deeptrain-3d"} <= set(available_chips())
+    chip = Chip.preset("isaac")
+    assert chip.config == reram.CrossbarConfig.preset("isaac")  # the simulation's own preset
+    reram_spec = chip.hardware.reram
+    assert (reram_spec.crossbar_rows, reram_spec.cell_bits, reram_spec.weight_bits) == (128, 2, 16)
+    assert reram_spec.slices == chip.config.n_slices and reram_spec.signs == 2
+    assert reram_spec.input_cycles == chip.config.n_cycles
+    coarse = Chip.preset("isaac", adc_bits=6, weight_bits=8)
+    assert coarse.config.adc_bits == 6 and coarse.hardware.reram.adc_bits == 6
+    assert coarse.hardware.reram.slices == 4  # ceil(7 / 2)
+    assert coarse.hardware.reram.adc_energy_per_conversion_j == pytest.approx(1.5625e-12 / 4)
+    with pytest.raises(ValueError, match="chip must be one of"):
+        Chip.preset("tpu")
+
+
+def test_replace_scales_the_chip_and_swaps_the_gpu():
+    chip = Chip.preset("isaac")
+    assert chip.replace(scale=4).total_crossbars == 4 * chip.total_crossbars
+    assert chip.replace(tiles=2).total_crossbars == 2 * 96
+    a100 = chip.replace(gpu="a100", gpu_precision="mixed")
+    assert a100.hardware.gpu.peak_flops == 3.12e14 and a100.config == chip.config
+    with pytest.raises(ValueError, match="scale must be"):
+        chip.replace(scale=0)
+
+
+def test_isaac_peak_from_its_published_constants():
+    # ISAAC's own encoding: offset sign (one crossbar per slice), 16 one-bit input cycles
+    chip = Chip.preset("isaac")
+    paper = dataclasses.replace(chip.hardware.reram, differential_weights=False,
+                                signed_input_phases=False)
+    tops = peak_ops_per_s(paper) / 1e12
+    tops_per_w = tops / peak_power_w(paper, chip.hardware.link)
+    assert tops == pytest.approx(41.3, rel=0.10)          # published 41.3 TOPS
+    assert tops_per_w == pytest.approx(41.3 / 65.8, rel=0.10)  # 65.8 W chip
+    # by hand: 2016 blocks of 8 crossbars, 2 x 128 x 128 ops per 16 x 100 ns
+    assert tops * 1e12 == pytest.approx(2016 * 2 * 128 * 128 / 1.6e-6)
+    # the simulated chip (G+/G- pair, 15 cycles) has half the blocks
+    assert chip.peak_ops_per_s() == pytest.approx(1008 * 2 * 128 * 128 / 1.5e-6)
+
+
+def small_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))
+
+
+def test_small_network_on_one_chip_by_hand():
+    """Linear(64, 32) -> BN -> ReLU -> Linear(32, 10), training, batch 2, no replication."""
+    chip = Chip.preset("isaac")
+    plan = schedule(small_net(), (64,), batch_size=2, mode="train", chip=chip, replicate=False)
+    gpu, link = chip.hardware.gpu, chip.hardware.link
+    assert [l.crossbars for l in plan.layers if l.unit == "reram"] == [16, 16]  # 8 slices x 2
+
+    def roof(flops, nbytes):
+        return gpu.kernel_launch_s + max(flops / gpu.peak_flops, nbytes / gpu.memory_bandwidth_bytes_per_s)
+
+    hop = link.latency_s + 128 / link.bandwidth_bytes_per_s  # 32 values x 2 bytes x 2 samples
+    relu = 32 / 1.2e9                                          # on the tile of Linear(64, 32)
+    l1_fwd = 30 * T      # the model's input is signed: two phases of 15 one-bit cycles
+    l2_fwd = 15 * T      # post-ReLU input: one phase
+    l2_bwd = 30 * T + 15 * T + T_WRITE  # transposed read of signed errors, weight-gradient pass,
+    #                                     10 errors x 16 cells = 160 cells written in one step
+    l1_bwd = 30 * T + T_WRITE           # first layer: weight gradient only (512 cells, one step)
+    forward = 2 * l1_fwd + (2 * hop + roof(8 * 64, 3 * 64 * 4)) + (relu + l2_fwd + l2_fwd)
+    backward = (l2_bwd + relu + l2_bwd) + (2 * hop + roof(12 * 64, 5 * 64 * 4)) + 2 * l1_bwd
+    update = 16 * T_WRITE  # 64 x 32 cells per crossbar, 128 a step; all layers in parallel
+    assert plan.update_s == pytest.approx(update)
+    assert plan.latency_s == pytest.approx(forward + backward + update)
+
+    parts = plan.energy_breakdown
+    assert parts["writes"] == pytest.approx((64 * 32 + 32 * 10) * 16 * E_CELL)
+    assert parts["gradient_writes"] == pytest.approx((32 + 10) * 16 * 2 * E_CELL)
+    conversions = 2 * (32 * 16 * 30 + 10 * 16 * 15 + (32 * 16 * 30 + 10 * 16 * 15) + 32 * 16 * 30)
+    assert parts["adc"] == pytest.approx(conversions * 1.5625e-12)
+    assert sum(l.bytes_moved for l in plan.layers) == 4 * 128  # in and out, forward and backward
+    assert parts["link"] == pytest.approx(4 * 128 * link.energy_per_byte_j)
+    assert parts["reram_static"] == pytest.approx(6.214 * plan.latency_s)
+    assert parts["gpu_idle"] == pytest.approx(40.0 * plan.latency_s)
+    assert plan.energy_j == pytest.approx(sum(parts.values()))
+    assert plan.gpu_energy_breakdown["gpu_idle"] == pytest.approx(40.0 * plan.gpu_latency_s)
+
+
+def test_replicas_work_on_different_samples_linear_included():
+    chip = Chip.preset("isaac")
+    net = nn.Sequential(nn.Linear(64, 10))
+    plan = schedule(net, (64,), batch_size=8, mode="inference", chip=chip)
+    assert plan.layers[0].replicas == 8  # one copy per sample of the batch, at most
+    assert plan.latency_s == pytest.approx(8 * 30 * T / 8)  # 8 samples over 8 copies
+    small = chip.replace(tiles=1)  # 96 crossbars: 6 copies of 16
+    assert schedule(net, (64,), batch_size=8, mode="inference", chip=small).layers[0].replicas == 6
+
+
+def test_write_power_bounds_the_update():
+    chip = Chip.preset("isaac")
+    net = nn.Sequential(nn.Linear(128, 128))
+    free = schedule(net, (128,), 1, "train", chip=chip, replicate=False)
+    assert free.update_s == pytest.approx(128 * T_WRITE)  # 128 rows, one row a step
+    tight = Chip(chip.config, chip.hardware.replace(**{"reram.max_write_power_w": 1e-3}))
+    plan = schedule(net, (128,), 1, "train", chip=tight, replicate=False)
+    cells = 128 * 128 * 16
+    # 1 mW over 50 ns pulses of 3.33 pJ: 15 cells at a time
+    assert plan.update_s == pytest.approx(-(-cells // 15) * T_WRITE)
+
+
+def test_pipelayer_overlaps_forward_and_backward_on_a_second_array_set():
+    chip = Chip.preset("isaac")
+    net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    layer = schedule(net, (64,), 16, "train", chip=chip, replicate=False)
+    piped = schedule(net, (64,), 16, "train", chip=chip, replicate=False, pipeline="pipelayer")
+    assert [l.crossbars for l in piped.layers if l.unit == "reram"] == [32, 32]
+    assert piped.latency_s < layer.latency_s
+    assert piped.energy_breakdown["writes"] == pytest.approx(2 * layer.energy_breakdown["writes"])
+    with pytest.raises(ValueError, match="pipeline must be"):
+        schedule(net, (64,), 16, "train", chip=chip, pipeline="systolic")
+
+
+def test_mixed_precision_baseline_is_faster_than_fp32():
+    net = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1))
+    fp32 = schedule(net, (3, 32, 32), 64, "train", gpu="v100")
+    mixed = schedule(net, (3, 32, 32), 64, "train", gpu="v100", gpu_precision="mixed")
+    assert mixed.gpu_latency_s < fp32.gpu_latency_s and mixed.latency_s == pytest.approx(fp32.latency_s)
+    assert "mixed" in mixed.gpu_name
