@@ -167,7 +167,7 @@ def worst_case(circuit: Circuit, specs: Sequence[Spec], per_corner: Sequence[Map
             out[metric] = all(bool(v) for v in values)
             continue
         numbers = [float(v) for v in values if isinstance(v, (int, float))]
-        if not numbers or any(math.isnan(v) for v in numbers):
+        if len(numbers) < len(values) or any(math.isnan(v) for v in numbers):
             out[metric] = math.nan
             continue
         out[metric] = min(numbers) if direction.get(metric) == "min" else max(numbers)
