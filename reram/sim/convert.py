@@ -108,7 +108,8 @@ def convert(model: nn.Module, config: Optional[CrossbarConfig] = None,
         exclude: dotted module names (a name also excludes its children) or glob patterns
             (``"features.*"``) to leave as they are.
         config_fn: per-layer hook ``(name, module, config) -> config``; return a different
-            config for that layer, or None to leave it in float.
+            config for that layer, or None to leave it as it is (in float, or a crossbar
+            layer with its old config).
         inplace: modify ``model`` itself instead of a deep copy.
         mapping: float class -> crossbar class (default :func:`default_mapping`).
         strict: raise instead of warning when layers of :data:`UNSUPPORTED_KINDS` (not
@@ -157,7 +158,7 @@ def convert(model: nn.Module, config: Optional[CrossbarConfig] = None,
                 return module
         elif type(module) not in mapping:
             if _unsupported(module, mapping):
-                unsupported.append((name, type(module).__name__))
+                unsupported.append((name, _kind(module)))
                 return module  # its insides (attention's out_proj) are part of it
             return None
         layer_cfg = _layer_config(name, source, config, config_fn)
@@ -177,7 +178,7 @@ def _find_unsupported(model: nn.Module, exclude: tuple[str, ...], mapping: dict[
 
     def look(module: nn.Module, name: str) -> Optional[nn.Module]:
         if not _excluded(name, exclude) and _unsupported(module, mapping):
-            found.append((name, type(module).__name__))
+            found.append((name, _kind(module)))
             return module
         return None
 
@@ -341,11 +342,21 @@ _NO_CROSSBAR = "no crossbar version"
 
 
 def _shape_text(module: nn.Module) -> str:
+    if _is_lazy(module):
+        return "uninitialized"
     weight = getattr(module, "weight", None)
-    if weight is not None and hasattr(weight, "shape") and not nn.parameter.is_lazy(weight):
+    if isinstance(weight, nn.Parameter):
         return "x".join(map(str, weight.shape))
-    n = sum(p.numel() for p in module.parameters() if not nn.parameter.is_lazy(p))
-    return f"{n} params"
+    return f"{sum(p.numel() for p in module.parameters())} params"
+
+
+def _is_lazy(module: nn.Module) -> bool:
+    return any(nn.parameter.is_lazy(p) for p in module.parameters())
+
+
+def _kind(module: nn.Module) -> str:
+    lazy = ", uninitialized: run one forward pass before convert" if _is_lazy(module) else ""
+    return type(module).__name__ + lazy
 
 
 def summarize(model: nn.Module) -> ConversionSummary:

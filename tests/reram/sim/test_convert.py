@@ -1,4 +1,6 @@
 """reram.convert / convert_to_float on hand-built and torchvision models."""
+import warnings
+
 import pytest
 import torch
 import torchvision
@@ -194,7 +196,6 @@ def test_unsupported_layers_are_named_by_convert_and_summarize():
     assert "float (no crossbar version)" in str(summary) and "LSTM" in str(summary)
     with pytest.raises(ValueError, match=r"6 layer\(s\) with no crossbar version.*rnn \(LSTM\)"):
         reram.convert(_Mixed(), CFG, strict=True)
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # excluded layers are a choice: no warning
         reram.convert(_Mixed(), CFG, exclude=tuple(UNSUPPORTED), strict=True)
@@ -220,3 +221,24 @@ def test_converting_a_converted_model_applies_the_new_config():
     kept = reram.convert(first, low, exclude=("3",))           # excluded: left as it is
     assert kept[3].crossbar_config == first[3].crossbar_config
     assert kept[0].crossbar_config.weight_bits == 3
+
+
+def test_subclasses_lazy_layers_and_attention_are_named_not_dropped():
+    class Scaled(nn.Linear):  # a custom forward convert cannot know: left in float, named
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    net = nn.Sequential(Scaled(8, 8), nn.LazyLinear(4), nn.TransformerEncoderLayer(8, 2, 16))
+    with pytest.warns(UnconvertedLayerWarning) as record:
+        out = reram.convert(net, CFG)
+    message = str(record[0].message)
+    assert "0 (Scaled)" in message and "2.self_attn (MultiheadAttention)" in message
+    assert "1 (LazyLinear, uninitialized: run one forward pass before convert)" in message
+    assert type(out[0]) is Scaled and isinstance(out[2].linear1, CrossbarLinear)
+    summary = reram.summarize(out)
+    assert summary.unsupported == ["0", "1", "2.self_attn"]
+    assert "uninitialized" in str(summary)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a class the mapping names is converted, no warning
+        mapped = reram.convert(net[:1], CFG, mapping={Scaled: CrossbarLinear})
+    assert isinstance(mapped[0], CrossbarLinear)
