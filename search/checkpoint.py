@@ -4,7 +4,8 @@ evaluation, so a killed search can resume without re-running anything finished.
 File layout (``version`` 1)::
 
     {"version": 1,
-     "meta": {"method", "dim", "seed", "n_init", "budget", "batch_size"},
+     "meta": {"method", "dim", "seed", "n_init", "budget", "batch_size",
+              "n_objectives", "ref_point"},                # the last two: multi-objective
      "history": [EvalRecord.to_dict(), ...],        # finished evaluations
      "pending": [{"index", "x", "batch"}, ...],      # proposed, not finished yet
      "state": {...}}                                 # the method's state_dict()
@@ -27,8 +28,9 @@ __all__ = ["CheckpointState", "load_checkpoint", "save_checkpoint", "CHECKPOINT_
 
 CHECKPOINT_VERSION = 1
 
-#: Meta fields that must match between a checkpoint and the call that resumes it.
-MATCHING_FIELDS = ("method", "dim", "seed", "n_init")
+#: Meta fields that must match between a checkpoint and the call that resumes it (the last
+#: two only exist for multi-objective searches).
+MATCHING_FIELDS = ("method", "dim", "seed", "n_init", "n_objectives", "ref_point")
 
 
 @dataclass

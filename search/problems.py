@@ -8,6 +8,15 @@
 - ``HammingTarget``: weighted Hamming distance to a hidden sparse mask; a small problem with
   a known optimum for tests.
 
+Two-objective problems (``MultiObjectiveProblem``: `n_objectives`, `ref_point`, values as a
+vector):
+
+- ``BiObjectiveKnapsack``: the 0/1 knapsack problem with two knapsacks of Zitzler & Thiele
+  (IEEE TEVC 1999), the standard binary benchmark of evolutionary multi-objective optimization,
+  with their greedy repair of overfull selections.
+- ``SparseTradeoff``: error against the number of kept bits, the shape of the BN search (few
+  bits carry most of the accuracy, with one interaction); its Pareto front is known.
+
 All problems are minimized, take a 0/1 array of shape ``(dim,)`` and are picklable (they can
 run in a process pool or on Ray). Imports NumPy and SciPy only.
 """
@@ -19,7 +28,24 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["TestProblem", "Contamination", "Ising", "HammingTarget"]
+__all__ = [
+    "TestProblem",
+    "Contamination",
+    "Ising",
+    "HammingTarget",
+    "MultiObjectiveProblem",
+    "BiObjectiveKnapsack",
+    "SparseTradeoff",
+]
+
+
+def _validated(x: Any, dim: int) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.shape != (dim,):
+        raise ValueError(f"x must have shape ({dim},), got {arr.shape}")
+    if not np.all((arr == 0) | (arr == 1)):
+        raise ValueError("x must contain only 0 and 1")
+    return arr.astype(np.float64)
 
 
 class TestProblem(ABC):
@@ -57,12 +83,7 @@ class TestProblem(ABC):
         Raises:
             ValueError: if `x` has the wrong shape or values other than 0 and 1.
         """
-        arr = np.asarray(x)
-        if arr.shape != (self.dim,):
-            raise ValueError(f"x must have shape ({self.dim},), got {arr.shape}")
-        if not np.all((arr == 0) | (arr == 1)):
-            raise ValueError("x must contain only 0 and 1")
-        return float(self.evaluate(arr.astype(np.float64)))
+        return float(self.evaluate(_validated(x, self.dim)))
 
     @abstractmethod
     def evaluate(self, x: np.ndarray) -> float:
@@ -218,3 +239,125 @@ class HammingTarget(TestProblem):
             code = int("".join(str(int(v)) for v in x), 2)
             value += self.noise_std * np.random.default_rng([self.seed, code]).standard_normal()
         return value
+
+
+class MultiObjectiveProblem(ABC):
+    """Base class of binary test problems with several objectives (all minimized).
+
+    Attributes:
+        dim: number of binary variables.
+        n_objectives: number of objectives `m`.
+        ref_point: the reference point of the hypervolume (`m` floats), a point every
+            sensible mask beats.
+    """
+
+    __test__ = False
+    dim: int
+    n_objectives: int
+    ref_point: list[float]
+
+    @property
+    def name(self) -> str:
+        """The problem's class name."""
+        return type(self).__name__
+
+    def __call__(self, x: Any) -> np.ndarray:
+        """Evaluate the problem on a mask (array-like of shape `(dim,)`, values 0/1).
+
+        Returns:
+            An `m`-array of objective values (each lower is better).
+
+        Raises:
+            ValueError: if `x` has the wrong shape or values other than 0 and 1.
+        """
+        return np.asarray(self.evaluate(_validated(x, self.dim)), dtype=float)
+
+    @abstractmethod
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        """The objectives on a validated `dim`-array of 0.0/1.0."""
+
+
+class BiObjectiveKnapsack(MultiObjectiveProblem):
+    """0/1 knapsack with two knapsacks (Zitzler & Thiele, IEEE TEVC 1999), minimized.
+
+    Item `j` has a profit ``p[i, j]`` and a weight ``w[i, j]`` in knapsack `i`, integers drawn
+    uniformly from [10, 100]; each capacity is half the total weight of its knapsack. A mask
+    selects items for both knapsacks. An overfull selection is repaired as in the paper: items
+    are removed in increasing order of their best profit/weight ratio ``max_i p[i, j] /
+    w[i, j]`` until both capacities hold. The objectives are minus the profits of the repaired
+    selection, ``(-p[0] @ x', -p[1] @ x')``; the reference point is ``(0, 0)`` (the empty
+    selection).
+
+    Args:
+        dim: number of items (the paper uses 250, 500 and 750; 20-30 suit a BO budget).
+        seed: seed of the instance.
+    """
+
+    n_objectives = 2
+
+    def __init__(self, dim: int = 25, seed: int = 0) -> None:
+        if dim < 1:
+            raise ValueError(f"dim must be >= 1, got {dim}")
+        self.dim = dim
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        self.profits = rng.integers(10, 101, size=(2, dim)).astype(float)
+        self.weights = rng.integers(10, 101, size=(2, dim)).astype(float)
+        self.capacities = 0.5 * self.weights.sum(axis=1)
+        ratio = (self.profits / self.weights).max(axis=0)
+        self._removal_order = np.argsort(ratio, kind="stable")
+        self.ref_point = [0.0, 0.0]
+
+    def repair(self, x: np.ndarray) -> np.ndarray:
+        """The selection after the greedy repair (a copy of `x` if it already fits)."""
+        kept = x.copy()
+        load = self.weights @ kept
+        for j in self._removal_order:
+            if np.all(load <= self.capacities):
+                break
+            if kept[j]:
+                kept[j] = 0.0
+                load -= self.weights[:, j]
+        return kept
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        return -(self.profits @ self.repair(x))
+
+
+class SparseTradeoff(MultiObjectiveProblem):
+    """Error against the number of kept bits, shaped like the BN search.
+
+    `n_important` bits (drawn from the seed) each lower the error by a weight in [0.5, 1.5];
+    keeping the first two important bits together lowers it by a further `interaction`; other
+    bits do nothing. Objectives: ``(error, number of ones)`` with
+    ``error = (weights of the important bits not kept) + interaction * [not both kept]``, 0
+    when every important bit is kept. Reference point
+    ``(total weight + interaction + 1, dim + 1)``.
+
+    Args:
+        dim: number of bits.
+        n_important: number of bits that matter.
+        interaction: the bonus of keeping the first two important bits together, >= 0.
+        seed: seed of the instance.
+    """
+
+    n_objectives = 2
+
+    def __init__(self, dim: int = 12, n_important: int = 4, interaction: float = 0.5,
+                 seed: int = 0) -> None:
+        if dim < 2 or not 2 <= n_important <= dim:
+            raise ValueError(f"need dim >= 2 and 2 <= n_important <= dim, got {dim}, {n_important}")
+        if interaction < 0:
+            raise ValueError(f"interaction must be >= 0, got {interaction}")
+        self.dim = dim
+        self.seed = seed
+        self.interaction = float(interaction)
+        rng = np.random.default_rng(seed)
+        self.important = rng.permutation(dim)[:n_important]
+        self.gains = rng.uniform(0.5, 1.5, size=n_important)
+        self.ref_point = [float(self.gains.sum() + self.interaction + 1.0), float(dim + 1)]
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        kept = x[self.important]
+        error = float(self.gains @ (1.0 - kept)) + self.interaction * (1.0 - kept[0] * kept[1])
+        return np.array([error, float(x.sum())])
