@@ -85,15 +85,17 @@ def columns(tokens: Sequence[str], weight_bits: int) -> list[tuple[str, Any]]:
 
 
 class RunStore:
-    """Finished runs, saved after each one; a rerun with the same settings skips them."""
+    """Finished runs, saved to ``path`` after each one; a rerun with the same settings skips
+    them (also those of a finished run's ``final`` JSON, so rerunning only re-reports)."""
 
-    def __init__(self, path: Path, settings: dict[str, Any]) -> None:
+    def __init__(self, path: Path, settings: dict[str, Any], final: Path | None = None) -> None:
         self.path, self.settings = path, settings
         self.runs: list[dict[str, Any]] = []
-        if path.exists():
-            saved = read_json(path)
+        for source in (path, final):
+            saved = read_json(source) if source is not None and source.exists() else {}
             if saved.get("settings") == settings:
                 self.runs = saved["runs"]
+                break
 
     @staticmethod
     def key(run: dict[str, Any]) -> tuple:
@@ -196,8 +198,8 @@ def plot(runs: list[dict[str, Any]], models: Sequence[str], masks: dict[str, lis
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(models), 1, figsize=(11, 3.6 * len(models)), squeeze=False)
-    width = 0.8 / 4
     for ax, model in zip(axes[:, 0], models):
+        width = 0.8 / max(1, len(masks[model]))
         for m, (name, bits) in enumerate(masks[model]):
             means, lo, hi = [], [], []
             for label in labels:
@@ -207,15 +209,16 @@ def plot(runs: list[dict[str, Any]], models: Sequence[str], masks: dict[str, lis
                 means.append(mean)
                 lo.append(mean - min(accs))
                 hi.append(max(accs) - mean)
-            xs = [i + (m - 1.5) * width for i in range(len(labels))]
+            xs = [i + (m - (len(masks[model]) - 1) / 2) * width for i in range(len(labels))]
             ax.bar(xs, means, width, yerr=[lo, hi], capsize=2, label=f"{name} {bits}")
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels(labels, rotation=15, fontsize=8)
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, 1.18)
+        ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
         ax.axhline(0.1, color="grey", lw=0.5, ls=":")
         ax.set_ylabel("test accuracy")
         ax.set_title(f"{model} on digits, lr {lr:g} (bars: mean of seeds, whiskers: min-max)", fontsize=9)
-        ax.legend(fontsize=7, ncol=4, loc="lower left")
+        ax.legend(fontsize=7, ncol=4, loc="upper center")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -293,6 +296,13 @@ def _masks_for(model: str, tokens: Sequence[str], screened: tuple[str, str] | No
     return out
 
 
+def _digits(max_train: int | None, max_test: int | None) -> Any:
+    data = load_dataset("digits", seed=0)
+    data.train_images, data.train_labels = data.train_images[:max_train], data.train_labels[:max_train]
+    data.test_images, data.test_labels = data.test_images[:max_test], data.test_labels[:max_test]
+    return data
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status."""
     args = parse_args(argv)
@@ -306,13 +316,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         plan = _validate(args)
         data = load_dataset(args.dataset, args.data_dir, max_train=args.max_train, max_test=args.max_test) \
-            if args.dataset != "digits" else load_dataset("digits", seed=0)
+            if args.dataset != "digits" else _digits(args.max_train, args.max_test)
     except (ValueError, FileNotFoundError) as exc:
         print(f"bench_bn_phenomenon: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     out_dir = Path(args.out_dir)
     settings = {k: v for k, v in vars(args).items() if k not in ("out_dir", "plot")}
-    store = RunStore(out_dir / f"{args.name}.partial.json", settings)
+    store = RunStore(out_dir / f"{args.name}.partial.json", settings, out_dir / f"{args.name}.json")
     train = dict(momentum=args.momentum, batch_size=args.batch_size)
     labels = [c[0] for c in plan["columns"]]
 

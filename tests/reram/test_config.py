@@ -92,3 +92,30 @@ def test_a_config_pickled_without_the_later_fields_unpickles_with_their_defaults
     old = object.__new__(CrossbarConfig)
     old.__setstate__(state)
     assert old == cfg and pickle.loads(pickle.dumps(cfg)) == cfg
+
+
+def test_pulsed_update_needs_a_known_device_and_only_then():
+    from reram.config import DEVICE_NAMES, LATER_FIELDS, UPDATE_MODES
+
+    assert "pulsed" in UPDATE_MODES and "device" in LATER_FIELDS
+    cfg = CrossbarConfig(update="pulsed", device="ag-a-si")
+    assert cfg.to_dict()["device"] == "ag-a-si" and "device=ag-a-si" in cfg.describe()
+    assert CrossbarConfig.from_json(cfg.to_json()) == cfg
+    assert "device" not in CrossbarConfig().to_dict()  # 0.1.0 fingerprints unchanged
+    assert not CrossbarConfig.ideal(update="pulsed", device="pcmo").is_ideal  # updates need programming
+    for kwargs, match in [(dict(update="pulsed"), "device must be one of"),
+                          (dict(update="pulsed", device="nope"), "device must be one of"),
+                          (dict(device="pcmo"), "device must be None unless update='pulsed'"),
+                          (dict(update="pulsed", device="linear", weight_bits=None, cell_bits=None),
+                           "weight_bits must be an integer with device='linear'")]:
+        with pytest.raises(ValueError, match=match):
+            CrossbarConfig(**kwargs)
+    assert len(DEVICE_NAMES) >= 6
+
+
+def test_a_config_pickled_before_device_existed_unpickles_without_one():
+    cfg = CrossbarConfig(weight_bits=4)
+    state = {k: v for k, v in cfg.__dict__.items() if k != "device"}
+    old = object.__new__(CrossbarConfig)
+    old.__setstate__(state)
+    assert old == cfg and old.device is None

@@ -296,3 +296,27 @@ def test_reloading_a_checkpoint_is_not_an_update():
     assert torch.equal(clone(x), layer(x))
     assert int(clone.crossbar_update_count) == int(layer.crossbar_update_count)
     assert torch.equal(clone.weight, layer.weight)
+
+
+@pytest.mark.parametrize("cfg", [SMALL, SMALL.replace(update="pulsed", device="epiram")],
+                         ids=["nearest", "pulsed"])
+def test_meta_model_converts_and_programs_on_first_real_use(cfg):
+    """Issue 15: convert of a meta-device model used to fail in programming (Tensor.item() on
+    meta tensors); now it programs after to_empty(), from load_state_dict or the first forward."""
+    with torch.device("meta"):
+        meta = nn.Sequential(nn.Conv2d(2, 4, 3), nn.Flatten(), nn.Linear(16, 3))
+    converted = reram.convert(meta, cfg)
+    assert converted[0].weight.device.type == "meta"
+    torch.manual_seed(0)
+    reference = nn.Sequential(nn.Conv2d(2, 4, 3), nn.Flatten(), nn.Linear(16, 3))
+    want = reram.convert(reference, cfg)
+    x = torch.randn(2, 2, 4, 4)
+    loaded = copy.deepcopy(converted).to_empty(device="cpu")
+    loaded.load_state_dict(reference.state_dict())          # a float checkpoint
+    torch.testing.assert_close(loaded(x), want(x), rtol=0, atol=0)
+    first_use = copy.deepcopy(converted).to_empty(device="cpu")
+    with torch.no_grad():  # weights set in place, buffers left as to_empty() made them
+        for mine, theirs in zip(first_use.parameters(), reference.parameters()):
+            mine.copy_(theirs)
+    torch.testing.assert_close(first_use(x), want(x), rtol=0, atol=0)
+    assert int(first_use[0].crossbar_update_count) == int(want[0].crossbar_update_count) == 1
