@@ -3,7 +3,10 @@
 :class:`BNObjective` trains the model with the BN layers of the mask kept (1) or removed (0),
 on simulated crossbars (``reram.convert`` with a low-precision config), and reads off the test
 accuracy; the estimated training speed of the heterogeneous ReRAM + GPU chip for that mask comes
-from ``reram.cost.scheduler.schedule`` (training mode, ISAAC-like hardware by default). Each mask is
+from ``reram.cost.scheduler.schedule`` (training mode). Both come from one chip,
+:attr:`BNObjective.chip`: the ``hardware`` preset's silicon with the objective's crossbar
+``config`` (the one the model trains with; a precision it leaves ideal is costed as the exact
+silicon that computes it, see ``reram.cost.chip.Chip.reram_for``). Each mask is
 trained once: results are cached in memory and, with ``cache_dir``, on disk (one JSON file per
 mask, written atomically), which lets process-pool / Ray workers, a resumed search and the CLI
 share them.
@@ -340,7 +343,8 @@ class BNObjectiveConfig:
     seed: int = field(default=0, metadata=_doc(
         "Training seed (initialization, shuffling); the digits split is always seed 0."))
     hardware: str = field(default="isaac", metadata=_doc(
-        "Hardware of the speed estimate: 'isaac', 'puma' or a JSON path (reram.cost.hardware)."))
+        "Silicon of the chip (a reram.Chip preset: 'isaac', 'puma', ... or a JSON path); the "
+        "chip's crossbar config is `config`, so accuracy and speed come from one chip."))
     max_train: int | None = field(default=None, metadata=_doc(
         "Train on the first max_train images only; None = all."))
     max_test: int | None = field(default=None, metadata=_doc(
@@ -478,6 +482,7 @@ class BNObjective(_ModeMixin):
         elif fields:
             settings = replace(settings, **fields)
         self.settings = settings
+        self._chip: Any = None
         self.reference_accuracy: float | None = settings.reference_accuracy
         self.speedup_scale: float | None = None
         self.num_sites = num_bn_sites(settings.model)
@@ -528,7 +533,8 @@ class BNObjective(_ModeMixin):
         return Path(self.cache_dir) / self.fingerprint_hash() / f"{bits}.json"
 
     def lookup(self, mask: Any) -> MaskEvaluation | None:
-        """The evaluation of a mask if it was trained already (memory, then disk), else ``None``."""
+        """The evaluation of a mask if it was trained already (memory, then disk), else ``None``.
+        A file's speedup is recomputed on :attr:`chip` when it is read."""
         bits = mask_bits(mask, self.num_sites)
         if bits in self._cache:
             return self._cache[bits]
@@ -538,6 +544,9 @@ class BNObjective(_ModeMixin):
                 doc = json.loads(path.read_text(encoding="utf-8"))
                 if doc.get("fingerprint") == json.loads(json.dumps(self.fingerprint())):
                     ev = MaskEvaluation.from_dict(doc["evaluation"])
+                    # accuracy is the stored training; the speed is re-derived from the chip
+                    # (cheap), so files written by an older cost model give today's estimate
+                    ev.speedup, ev.throughput = self.speedup_of(bits)
                     self._cache[bits] = ev
                     return ev
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -549,10 +558,29 @@ class BNObjective(_ModeMixin):
         """The evaluations this instance holds in memory, in the order they were made."""
         return list(self._cache.values())
 
+    # ---- the chip ---------------------------------------------------------------------------
+    @property
+    def chip(self) -> Any:
+        """The one :class:`reram.Chip` of this objective: the ``hardware`` preset's silicon with
+        the crossbar ``config`` the model trains with. Training simulates ``chip.config`` and
+        the speed estimate costs ``chip``; with ``config="float"`` the model trains in float and
+        the speed is that of the preset's own config."""
+        if getattr(self, "_chip", None) is None:
+            from reram.config import CrossbarConfig
+            from reram.cost.chip import Chip
+
+            chip = Chip.from_hardware(self.hardware)
+            if self.config != "float":
+                chip = chip.replace(config=CrossbarConfig.from_dict(dict(self.config)))
+            self._chip = chip
+        return self._chip
+
     # ---- evaluation -------------------------------------------------------------------------
     def speedup_of(self, bits: str) -> tuple[float | None, float | None]:
-        """``(speedup_vs_gpu, throughput)`` of one mask from ``reram.cost.scheduler.schedule``
-        (training mode), or ``(None, None)`` if the scheduler cannot cost the model."""
+        """``(speedup_vs_gpu, throughput)`` of one mask on :attr:`chip` from
+        ``reram.cost.scheduler.schedule`` (training mode; every conv/linear layer costed with
+        ``chip.config``, the config it trains with), or ``(None, None)`` if the scheduler cannot
+        cost the model."""
         import torch
 
         from reram.cost.scheduler import schedule
@@ -563,7 +591,7 @@ class BNObjective(_ModeMixin):
             with torch.random.fork_rng():
                 net = build_model_for(self.model, data, bits)
             plan = schedule(net, tuple(data.input_shape), batch_size=self.batch_size, mode="train",
-                            hardware=self.hardware)
+                            chip=self.chip)
         except (ValueError, RuntimeError, NotImplementedError):
             return None, None
         return float(plan.speedup_vs_gpu), float(plan.throughput)
@@ -593,7 +621,8 @@ class BNObjective(_ModeMixin):
         started = time.perf_counter()
         train_config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                                    seed=self.seed, progress=False, device=self.device)
-        result = run_training(model=self.model, dataset=self.dataset, bn_mask=bits, config=self.config,
+        config = None if self.config == "float" else self.chip.config  # the chip's own config
+        result = run_training(model=self.model, dataset=self.dataset, bn_mask=bits, config=config,
                               train_config=train_config, data=self.load_data())
         history = [float(h["test_accuracy"]) for h in result["history"]]
         diverged = any(h.get("nonfinite_steps", 0) for h in result["history"])

@@ -111,24 +111,29 @@ class Chip:
         """Crossbars on the chip."""
         return self.hardware.reram.total_crossbars
 
-    def reram_for(self, config: Any = None) -> ReramSpec:
+    def reram_for(self, config: Any = None, rows: int | None = None) -> ReramSpec:
         """The crossbar spec a layer with ``config`` is costed with.
 
         Args:
             config: a ``CrossbarConfig`` or any object with its fields (a layer's
                 ``crossbar_config``, read duck-typed); ``None``: the chip's own config (or, for
                 a legacy chip, the spec's own geometry).
+            rows: the layer's fan-in, for the lossless ADC of an unbounded tile.
 
         Returns:
             The chip's silicon with the layer's geometry; the ADC's rate and energy scaled from
             the chip's ADC resolution to the layer's (:meth:`ReramSpec.with_adc_bits`).
 
+        An ideal tile, cell or ADC (``None``) is costed as the silicon that computes it exactly:
+        the chip's arrays with column currents summed in analog, one cell per magnitude, an ADC
+        with enough bits to be lossless (its rate and energy scaled from the chip's ADC).
+
         Raises:
-            ValueError: if the config leaves a precision ideal (nothing to cost).
+            ValueError: if the config leaves the weights or inputs unquantized.
         """
         if config is None:
             return self.hardware.reram
-        return _with_geometry(self.hardware.reram, config)
+        return _with_geometry(self.hardware.reram, config, rows)
 
     def replace(self, *, config: CrossbarConfig | None = None, scale: float | None = None,
                 tiles: int | None = None, gpu: str | None = None, gpu_precision: str = "fp32",
@@ -214,9 +219,10 @@ def _config_fields(config: CrossbarConfig) -> dict[str, Any]:
     return config.to_dict()
 
 
-def _with_geometry(reram: ReramSpec, config: Any) -> ReramSpec:
-    """``reram``'s silicon with ``config``'s geometry; the ADC scaled from ``reram.adc_bits``."""
-    geometry = geometry_from_config(config)
+def _with_geometry(reram: ReramSpec, config: Any, rows: int | None = None) -> ReramSpec:
+    """``reram``'s silicon with ``config``'s geometry; the ADC scaled from ``reram.adc_bits``
+    (ideal precisions costed as exact silicon, see :func:`geometry_from_config`)."""
+    geometry = geometry_from_config(config, reference=reram, rows=rows)
     target_adc = geometry.pop("adc_bits")
     spec = dataclasses.replace(reram, **geometry)
     return spec if target_adc == spec.adc_bits else spec.with_adc_bits(target_adc)

@@ -31,7 +31,8 @@ GPU_PRECISIONS = ("fp32", "mixed")
 #: ReramSpec fields a chip's crossbar config decides (the simulation half); a chip file gives
 #: them in its "crossbar" section, never in "reram".
 GEOMETRY_FIELDS = ("crossbar_rows", "crossbar_cols", "cell_bits", "weight_bits", "input_bits",
-                   "dac_bits", "adc_bits", "differential_weights", "signed_input_phases")
+                   "dac_bits", "adc_bits", "differential_weights", "signed_input_phases",
+                   "analog_row_sum")
 
 
 def _check_positive(obj: Any, names: tuple[str, ...], *, allow_zero: bool = False) -> None:
@@ -93,6 +94,9 @@ class ReramSpec:
             input), one for a non-negative one (post-ReLU activations). ``False``: ISAAC's
             scheme, ``ceil(input_bits / dac_bits)`` cycles for every vector.
         mvm_extra_cycles: fixed extra read cycles per MVM (pipeline fill; PUMA: 2).
+        analog_row_sum: the column currents of a layer's row blocks are summed in analog before
+            one conversion per column (how an unbounded simulated tile, ``tile_size=None``, is
+            built from finite arrays); ``False``: each row block converts its partial sums.
     """
 
     crossbar_rows: int
@@ -122,6 +126,7 @@ class ReramSpec:
     max_write_power_w: float | None = None
     signed_input_phases: bool = False
     mvm_extra_cycles: int = 0
+    analog_row_sum: bool = False
 
     def __post_init__(self) -> None:
         _check_int(self, ("crossbar_rows", "crossbar_cols", "cell_bits", "weight_bits",
@@ -142,6 +147,8 @@ class ReramSpec:
                 or self.mvm_extra_cycles < 0):
             raise ValueError(f"ReramSpec.mvm_extra_cycles must be an int >= 0, "
                              f"got {self.mvm_extra_cycles!r}")
+        if not isinstance(self.analog_row_sum, bool):
+            raise ValueError(f"ReramSpec.analog_row_sum must be a bool, got {self.analog_row_sum!r}")
         if not isinstance(self.signed_input_phases, bool):
             raise ValueError(f"ReramSpec.signed_input_phases must be a bool, "
                              f"got {self.signed_input_phases!r}")
@@ -283,42 +290,59 @@ _NONE_MEANS = {"tile_size": "one unbounded tile", "weight_bits": "unquantized co
                "adc_bits": "an ideal ADC"}
 
 
-def geometry_from_config(config: Any) -> dict[str, Any]:
+def geometry_from_config(config: Any, *, reference: ReramSpec | None = None,
+                         rows: int | None = None) -> dict[str, Any]:
     """The :class:`ReramSpec` fields a crossbar config decides.
 
     Args:
         config: a :class:`reram.config.CrossbarConfig`, any object with its attributes (a
             layer's ``crossbar_config``, read duck-typed), or a dict of its fields.
+        reference: the chip's crossbar spec. With it, a precision the config leaves ideal is
+            costed as the silicon that computes it exactly: ``tile_size=None`` as the chip's
+            arrays with their column currents summed in analog (``analog_row_sum``),
+            ``cell_bits=None`` as one cell holding the whole magnitude, ``adc_bits=None`` as an
+            ADC with enough bits to be lossless for ``rows`` rows. Without it they raise.
+        rows: the layer's weight rows (fan-in), for the lossless ADC of an unbounded tile.
 
     Returns:
         ``{"crossbar_rows", "crossbar_cols", "cell_bits", "weight_bits", "input_bits",
-        "dac_bits", "adc_bits", "differential_weights", "signed_input_phases"}``: square arrays of
-        ``tile_size``, the sign on a G+/G- pair and inputs streamed in sign phases, as the
+        "dac_bits", "adc_bits", "differential_weights", "signed_input_phases",
+        "analog_row_sum"}``: the sign on a G+/G- pair and inputs streamed in sign phases, as the
         simulation computes them.
 
     Raises:
-        ValueError: for a precision left ideal (``None``): an unbounded tile or an ideal ADC
-            has no silicon to cost.
+        ValueError: for unquantized weights or inputs (no bit count to cost), or an ideal
+            tile, cell or ADC without a ``reference``.
     """
     if isinstance(config, Mapping):
         from reram.config import CrossbarConfig
 
         config = CrossbarConfig.from_dict(dict(config))
-    values: dict[str, int] = {}
+    values: dict[str, int | None] = {}
     for name, meaning in _NONE_MEANS.items():
         value = getattr(config, name, None)
-        if value is None:
+        if value is None and (reference is None or name in ("weight_bits", "input_bits")):
             raise ValueError(f"CrossbarConfig.{name}=None ({meaning}) has no silicon to cost; "
                              "give the layer a finite value (e.g. a Chip preset's config)")
-        values[name] = int(value)
+        values[name] = None if value is None else int(value)
+    weight_bits, input_bits = int(values["weight_bits"]), int(values["input_bits"])
     dac = getattr(config, "dac_bits", None)
-    magnitude_bits = values["input_bits"] - 1
-    return {"crossbar_rows": values["tile_size"], "crossbar_cols": values["tile_size"],
-            "cell_bits": values["cell_bits"], "weight_bits": values["weight_bits"],
-            "input_bits": values["input_bits"],
-            "dac_bits": magnitude_bits if dac is None else max(1, min(int(dac), magnitude_bits)),
-            "adc_bits": values["adc_bits"], "differential_weights": True,
-            "signed_input_phases": True}
+    magnitude_bits = input_bits - 1
+    dac = magnitude_bits if dac is None else max(1, min(int(dac), magnitude_bits))
+    cell = values["cell_bits"] if values["cell_bits"] is not None else max(1, weight_bits - 1)
+    tile = values["tile_size"]
+    unbounded = tile is None
+    if unbounded:
+        tile = reference.crossbar_rows
+    adc = values["adc_bits"]
+    if adc is None:  # lossless: the largest column sum of the rows summed before conversion
+        summed_rows = max(1, int(rows)) if unbounded and rows else int(tile)
+        largest = summed_rows * ((1 << dac) - 1) * ((1 << min(cell, weight_bits - 1)) - 1)
+        adc = max(1, math.ceil(math.log2(largest + 1)))
+    return {"crossbar_rows": int(tile), "crossbar_cols": int(tile), "cell_bits": int(cell),
+            "weight_bits": weight_bits, "input_bits": input_bits, "dac_bits": dac,
+            "adc_bits": int(adc), "differential_weights": True, "signed_input_phases": True,
+            "analog_row_sum": unbounded}
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,8 @@ def _mvm_cost(mapping: CrossbarMapping, reram: ReramSpec, *, transposed: bool,
         inputs, outputs = mapping.rows, mapping.cols
         outputs_per_crossbar = min(mapping.cols, reram.crossbar_cols)
         output_blocks = mapping.row_blocks
+    if reram.analog_row_sum:  # the blocks' currents summed before one conversion per output
+        output_blocks = 1
     cycles = reram.mvm_cycles(signed)
     latency = cycles * crossbar_cycle_s(outputs_per_crossbar, reram)
     # every crossbar converts each of its outputs once per cycle

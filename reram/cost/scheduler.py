@@ -361,14 +361,16 @@ def layer_specs(trace: Trace, chip: Chip) -> list[ReramSpec]:
     the chip's silicon, a float layer's the chip's config; non-crossbar layers get the spec of
     the nearest preceding crossbar layer (their digital units and activation width), the
     chip's before the first one."""
-    cache: dict[int, ReramSpec] = {}
+    cache: dict[tuple[int, int], ReramSpec] = {}
     specs, current = [], chip.reram_for(None)
     for layer in trace.layers:
         if layer.kind in ("conv", "linear"):
             config = layer.crossbar_config
-            key = id(config)
+            if config is None and chip.config is not None:
+                config = chip.config
+            key = (id(config), layer.weight_rows)
             if key not in cache:
-                cache[key] = chip.reram_for(config)
+                cache[key] = chip.reram_for(config, rows=layer.weight_rows)
             current = cache[key]
         specs.append(current)
     return specs

@@ -210,8 +210,19 @@ def test_converted_model_costs_each_layer_with_its_own_config():
     assert [l.crossbars for l in plan.layers if l.unit == "reram"] == [4, 8]  # Linear: 2 row blocks
     assert [l.crossbars for l in float_plan.layers if l.unit == "reram"] == [16, 32]
     ideal = reram.convert(net, reram.CrossbarConfig.ideal())
-    with pytest.raises(ValueError, match="tile_size=None"):
+    with pytest.raises(ValueError, match="weight_bits=None"):  # analog weights: no bit count
         schedule(ideal, (3, 8, 8), batch_size=2, mode="train", chip=chip)
+    # no tiles, ideal ADC: costed as exact silicon, the row blocks' currents summed in analog
+    # before one lossless conversion (Linear: 144 rows x 127 x 7 -> 17 bits; conv: 27 rows -> 15)
+    exact = reram.convert(net, reram.CrossbarConfig(weight_bits=4, tile_size=None, adc_bits=None,
+                                                    cell_bits=None, dac_bits=None))
+    plan = schedule(exact, (3, 8, 8), batch_size=2, mode="train", chip=chip)
+    assert [l.crossbars for l in plan.layers if l.unit == "reram"] == [2, 4]  # 1 slice x 2 signs
+    from reram.cost.scheduler import layer_specs
+    from reram.cost.trace import trace_model as trace_of
+
+    specs = layer_specs(trace_of(exact, (3, 8, 8)), chip)
+    assert (specs[0].adc_bits, specs[-1].adc_bits, specs[-1].analog_row_sum) == (15, 17, True)
 
 
 @pytest.mark.parametrize("kwargs,match", [
