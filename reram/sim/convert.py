@@ -7,8 +7,8 @@ stays one Parameter. Layers that compute weighted sums but have no crossbar vers
 (Conv1d/Conv3d, transposed convs, RNNs, Bilinear, attention, subclasses of Linear/Conv2d) are
 named in an :class:`UnconvertedLayerWarning` (an error with ``strict=True``) and listed by
 :func:`summarize`. BatchNorm and every other module are left untouched (they run in full
-precision, on the GPU in the heterogeneous design). Imports ``reram.config`` and
-``reram.sim.layers`` only.
+precision, on the GPU in the heterogeneous design). Imports ``reram.config``,
+``reram.sim.layers`` and ``reram.sim.tiles`` only.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from torch import nn
 
 from reram.config import CrossbarConfig
 from reram.sim.layers import CrossbarConv2d, CrossbarLayer, CrossbarLinear, default_config, layer_seed
+from reram.sim.tiles import product_path
 
 __all__ = ["convert", "convert_to_float", "summarize", "ConversionSummary", "default_mapping",
            "UnconvertedLayerWarning", "UNSUPPORTED_KINDS"]
@@ -305,12 +306,15 @@ class ConversionSummary:
     """What a model runs on: one row per layer that computes weighted sums.
 
     Attributes:
-        rows: ``(name, kind, shape, on_crossbar, note)`` per layer: every Conv2d/Linear, and
-            every layer of :data:`UNSUPPORTED_KINDS`; ``note`` is the config description of a
-            crossbar layer, ``"no crossbar version"`` for an unsupported one, else empty.
+        rows: ``(name, kind, shape, on_crossbar, note, product)`` per layer: every
+            Conv2d/Linear, and every layer of :data:`UNSUPPORTED_KINDS`; ``note`` is the config
+            description of a crossbar layer, ``"no crossbar version"`` for an unsupported one,
+            else empty; ``product`` is how a crossbar layer computes its outputs
+            (:func:`reram.sim.tiles.product_path`: ``"plain"``, ``"int8"`` or ``"fp32"``),
+            empty for a float one.
     """
 
-    rows: list[tuple[str, str, str, bool, str]] = field(default_factory=list)
+    rows: list[tuple[str, str, str, bool, str, str]] = field(default_factory=list)
 
     @property
     def n_crossbar(self) -> int:
@@ -328,11 +332,12 @@ class ConversionSummary:
         return [r[0] for r in self.rows if not r[3] and r[4] == _NO_CROSSBAR]
 
     def __str__(self) -> str:
-        header = ("layer", "kind", "weight shape", "runs on")
-        table = [header] + [(n, k, s, f"crossbar ({c})" if x else f"float ({c})" if c else "float")
-                            for n, k, s, x, c in self.rows]
-        widths = [max(len(r[i]) for r in table) for i in range(3)]
-        lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in table]
+        header = ("layer", "kind", "weight shape", "product", "runs on")
+        table = [header] + [(n, k, s, p or "-",
+                             f"crossbar ({c})" if x else f"float ({c})" if c else "float")
+                            for n, k, s, x, c, p in self.rows]
+        widths = [max(len(r[i]) for r in table) for i in range(4)]
+        lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in table]
         tail = f", {len(self.unsupported)} of them with no crossbar version" if self.unsupported else ""
         lines.append(f"{self.n_crossbar} layer(s) on crossbars, {self.n_float} left in float{tail}")
         return "\n".join(lines)
@@ -370,11 +375,14 @@ def summarize(model: nn.Module) -> ConversionSummary:
         name = name or "<root>"
         if isinstance(module, CrossbarLayer):
             kind = "Conv2d" if isinstance(module, nn.Conv2d) else "Linear"
-            rows.append((name, kind, _shape_text(module), True, module.crossbar_config.describe()))
+            # the config the forward pass simulates (update="pulsed" maps it; else the same)
+            simulated = getattr(module, "_sim_config", module.crossbar_config)
+            rows.append((name, kind, _shape_text(module), True, module.crossbar_config.describe(),
+                         product_path(simulated, module.weight[0].numel())))
         elif type(module) in (nn.Linear, nn.Conv2d):
-            rows.append((name, type(module).__name__, _shape_text(module), False, ""))
+            rows.append((name, type(module).__name__, _shape_text(module), False, "", ""))
         elif _unsupported(module, {}):
-            rows.append((name, type(module).__name__, _shape_text(module), False, _NO_CROSSBAR))
+            rows.append((name, _kind(module), _shape_text(module), False, _NO_CROSSBAR, ""))
             return module
         return None
 

@@ -242,3 +242,16 @@ def test_subclasses_lazy_layers_and_attention_are_named_not_dropped():
         warnings.simplefilter("error")  # a class the mapping names is converted, no warning
         mapped = reram.convert(net[:1], CFG, mapping={Scaled: CrossbarLinear})
     assert isinstance(mapped[0], CrossbarLinear)
+
+
+def test_summarize_names_each_layers_product_path():
+    from reram.sim.tiles import product_path
+
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(8 * 6 * 6, 10), nn.Linear(10, 4))
+    isaac = CrossbarConfig.preset("isaac")
+    out = reram.convert(net, isaac, config_fn=lambda name, m, cfg: CrossbarConfig.ideal() if name == "3" else cfg)
+    rows = {r[0]: r for r in reram.summarize(out).rows}
+    assert rows["0"][5] == product_path(isaac, 27) and rows["2"][5] == product_path(isaac, 288)
+    assert rows["3"][5] == "plain"
+    assert reram.summarize(net).rows[0][5] == ""                # float: no product
+    assert "product" in str(reram.summarize(out)).splitlines()[0]
