@@ -49,6 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 PLOT = ROOT / "docs" / "img" / "bn_phenomenon.png"
 UPDATES = ("nearest", "stochastic", "digital")
+#: Options that change what one run (model, column, mask, seed, lr, epochs) computes.
+RUN_SETTINGS = ("dataset", "data_dir", "max_train", "max_test", "momentum", "batch_size", "weight_bits")
 
 
 def crossbar_config(update: str, weight_bits: int, device: str | None = None) -> dict[str, Any]:
@@ -85,15 +87,17 @@ def columns(tokens: Sequence[str], weight_bits: int) -> list[tuple[str, Any]]:
 
 
 class RunStore:
-    """Finished runs, saved to ``path`` after each one; a rerun with the same settings skips
-    them (also those of a finished run's ``final`` JSON, so rerunning only re-reports)."""
+    """Finished runs, saved to ``path`` after each one; a rerun whose run-defining ``settings``
+    (data, batch, momentum, weight bits) match skips them, also those of a finished run's
+    ``final`` JSON, so a rerun with more seeds or learning rates trains only what is new."""
 
     def __init__(self, path: Path, settings: dict[str, Any], final: Path | None = None) -> None:
         self.path, self.settings = path, settings
         self.runs: list[dict[str, Any]] = []
         for source in (path, final):
             saved = read_json(source) if source is not None and source.exists() else {}
-            if saved.get("settings") == settings:
+            old = saved.get("settings", {})
+            if all(old.get(k) == v for k, v in settings.items()):
                 self.runs = saved["runs"]
                 break
 
@@ -321,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench_bn_phenomenon: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     out_dir = Path(args.out_dir)
-    settings = {k: v for k, v in vars(args).items() if k not in ("out_dir", "plot")}
+    settings = {k: getattr(args, k) for k in RUN_SETTINGS}
     store = RunStore(out_dir / f"{args.name}.partial.json", settings, out_dir / f"{args.name}.json")
     train = dict(momentum=args.momentum, batch_size=args.batch_size)
     labels = [c[0] for c in plan["columns"]]
@@ -370,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"so times are upper bounds).")
     markdown = "\n\n".join(sections + [footer]) + "\n"
     atomic_write_json(out_dir / f"{args.name}.json", {
-        "command": command.strip(), "training_time_s": round(train_time, 1), "settings": settings,
+        "command": command.strip(), "training_time_s": round(train_time, 1), "settings": settings, "args": vars(args),
         "masks": masks, "screens": screens, "runs": store.runs})
     (out_dir / f"{args.name}.md").write_text(markdown)
     if args.plot:
