@@ -157,6 +157,45 @@ def screen_masks(run: Callable[..., dict[str, Any]], model: str, column: tuple[s
     return best1, best2, singles + doubles
 
 
+def update_survival(model: str, column: tuple[str, Any], mask: str, data: Any, lr: float, momentum: float,
+                    batch_size: int, steps: int, seed: int = 0) -> dict[str, float]:
+    """Why small updates are lost: over the first ``steps`` SGD steps, the median proposed
+    update ``|lr * step|`` in units of the hardware's smallest weight change (one grid level for
+    ``nearest``, one nominal pulse ``2 s_w / N`` for ``pulsed``) and the fraction of crossbar
+    weights that actually changed, averaged over the crossbar layers."""
+    import reram
+    import torch.nn.functional as F
+
+    from reram.models import build_model
+
+    torch.manual_seed(seed)
+    net = reram.convert(build_model(model, num_classes=10, bn_mask=mask, in_channels=data.train_images.shape[1]),
+                        reram.CrossbarConfig.from_dict(column[1]))
+    layers = [m for m in net.modules() if isinstance(m, reram.CrossbarLayer)]
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+    order = torch.randperm(len(data.train_images), generator=torch.Generator().manual_seed(seed))
+    ratio = moved = 0.0
+    net.train()
+    for step in range(steps):
+        index = order[(step * batch_size) % len(order):][:batch_size]
+        opt.zero_grad()
+        F.cross_entropy(net(data.train_images[index]), data.train_labels[index]).backward()
+        before = [m.weight.detach().clone() for m in layers]
+        opt.step()
+        for m, old in zip(layers, before):
+            proposed = m.weight.detach().clone()
+            m.programmed()
+            cfg = m.crossbar_config
+            if cfg.update == "pulsed":
+                from reram.sim.devices import device_levels, get_device
+                unit = 2 * float(m.crossbar_weight_scale.max()) / device_levels(get_device(cfg.device), cfg)[0]
+            else:
+                unit = float(m.crossbar_weight_scale.max()) / (2 ** (cfg.weight_bits - 1) - 1)
+            ratio += float((proposed - old).abs().median()) / unit / steps / len(layers)
+            moved += float((m.weight.detach() != old).float().mean()) / steps / len(layers)
+    return {"median_update_in_steps": ratio, "fraction_moved": moved}
+
+
 def _cell(accs: list[float]) -> str:
     if not accs:
         return "-"
@@ -256,6 +295,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--sweep-lrs", default="0.01,0.03,0.1", help="extra learning rates, all/no BN, first seed "
         "(default: %(default)s; empty: none)")
     add("--sweep-models", default="vgg-digits", help="models of the sweep (default: %(default)s)")
+    add("--diagnose-steps", type=int, default=0, help="also measure, over this many first steps of the "
+        "first model, how large the proposed updates are against one hardware step and how many "
+        "weights move (all / no BN, every crossbar column)")
     add("--out-dir", default=str(RESULTS), help="where <name>.{md,json} go")
     add("--name", default="bn_phenomenon", help="file stem of the results (default: %(default)s)")
     add("--plot", default=str(PLOT), help="PNG of the grid (default: docs/img/bn_phenomenon.png; empty: none)")
@@ -365,6 +407,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         lrs = sorted(set(plan["sweep_lrs"]) | {args.lr})
         sections.append(f"### Learning-rate sweep, {model} ({plan['epochs'][model]} epochs, seed "
                         f"{plan['seeds'][0]})\n\n" + sweep_table(store.runs, model, labels, lrs, plan["seeds"][0]))
+    survival: dict[str, Any] = {}
+    if args.diagnose_steps > 0:
+        model = plan["models"][0]
+        n = num_bn_sites(model)
+        lines = ["| column | all BN: median update / step | all BN: weights moved | no BN: median update / step "
+                 "| no BN: weights moved |", "|---|---|---|---|---|"]
+        for label, config in plan["columns"]:
+            if config == "float":
+                continue
+            row = {bits: update_survival(model, (label, config), bits, data, args.lr, args.momentum,
+                                         args.batch_size, args.diagnose_steps) for bits in ("1" * n, "0" * n)}
+            survival[label] = row
+            cells = [f"{row[b]['median_update_in_steps']:.3f} | {100 * row[b]['fraction_moved']:.2f} %"
+                     for b in ("1" * n, "0" * n)]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        sections.append(f"### Surviving updates, {model}, first {args.diagnose_steps} steps (lr {args.lr:g}, "
+                        f"momentum {args.momentum:g}, batch {args.batch_size}; mean over crossbar layers)\n\n"
+                        + "\n".join(lines))
     elapsed = time.perf_counter() - started
     command = "python benchmarks/bench_bn_phenomenon.py " + " ".join(sys.argv[1:] if argv is None else argv)
     train_time = sum(r["time_s"] for r in store.runs)
@@ -375,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     markdown = "\n\n".join(sections + [footer]) + "\n"
     atomic_write_json(out_dir / f"{args.name}.json", {
         "command": command.strip(), "training_time_s": round(train_time, 1), "settings": settings, "args": vars(args),
-        "masks": masks, "screens": screens, "runs": store.runs})
+        "masks": masks, "screens": screens, "update_survival": survival, "runs": store.runs})
     (out_dir / f"{args.name}.md").write_text(markdown)
     if args.plot:
         plot(store.runs, plan["models"], masks, labels, args.lr, Path(args.plot))
