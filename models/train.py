@@ -47,6 +47,7 @@ __all__ = [
     "evaluate",
     "resolve_crossbar_config",
     "run_training",
+    "set_threads",
     "train",
 ]
 
@@ -181,16 +182,62 @@ def checkpoint_path(out: str | Path) -> Path:
     return Path(out).with_suffix(".ckpt")
 
 
+def _launch_numba_threads() -> int | None:
+    """Start numba's thread pool (if not yet started) without changing torch's thread count.
+
+    Starting numba's OpenMP pool sets OpenMP's thread count, which torch shares, to numba's
+    (all cores): torch's count set from ``OMP_NUM_THREADS`` or ``torch.set_num_threads`` would
+    silently rise. Returns numba's thread count, ``None`` without numba.
+    """
+    before = torch.get_num_threads()
+    try:
+        import numba
+    except ImportError:  # numba is a dependency of reram, but keep this module importable
+        return None
+    count = numba.get_num_threads()  # starts the pool on the first call
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+    return int(count)
+
+
 def thread_counts() -> dict[str, int]:
-    """The torch and numba thread counts (CPU results are bit-identical only for equal counts)."""
+    """The torch and numba thread counts (CPU results are bit-identical only for equal counts).
+
+    Reading them changes neither (numba's pool is started first, torch's count kept).
+    """
+    numba_threads = _launch_numba_threads()
     counts = {"torch": torch.get_num_threads()}
+    if numba_threads is not None:
+        counts["numba"] = numba_threads
+    return counts
+
+
+def set_threads(threads: int | None = None) -> dict[str, int]:
+    """Set the CPU threads of torch and numba, and start numba's pool so it changes nothing later.
+
+    Args:
+        threads: threads for torch and numba (numba's capped at ``NUMBA_NUM_THREADS``, the pool
+            size it started with); ``None`` = keep torch's count (``OMP_NUM_THREADS`` when set,
+            else torch's default) and give numba the same.
+
+    Returns:
+        :func:`thread_counts` after the change.
+
+    Raises:
+        ValueError: naming ``threads`` when it is not a positive integer.
+    """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    wanted = torch.get_num_threads() if threads is None else threads
+    _launch_numba_threads()
     try:
         import numba
 
-        counts["numba"] = numba.get_num_threads()
-    except ImportError:  # numba is a dependency of reram, but keep this module importable
+        numba.set_num_threads(min(wanted, int(numba.config.NUMBA_NUM_THREADS)))
+    except ImportError:
         pass
-    return counts
+    torch.set_num_threads(wanted)
+    return thread_counts()
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -286,10 +333,10 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         history = list(state["history"])
         start_epoch = int(state["epoch"])
-        saved_threads = state.get("threads")
-        if saved_threads and saved_threads != thread_counts():
+        saved_threads, now_threads = state.get("threads"), thread_counts()
+        if saved_threads and saved_threads != now_threads:
             warnings.warn(
-                f"resuming {ckpt_path} with threads {thread_counts()} but it was written with "
+                f"resuming {ckpt_path} with threads {now_threads} but it was written with "
                 f"{saved_threads}: the result may differ in the last bits from an uninterrupted run",
                 stacklevel=2,
             )

@@ -12,8 +12,13 @@ already-trained masks), then writes to ``--out``:
 * ``settings.json``, ``checkpoint_<method>.json`` and ``evals/`` (one file per trained mask),
   which ``--resume`` continues from without re-training anything finished.
 
+A folder that already holds a search (its ``settings.json``) is continued with ``--resume`` or
+replaced with ``--overwrite``; without either it is refused, so a finished search is never
+retrained and overwritten by accident.
+
 It ends by printing a table of the all-BN, no-BN and found masks. Exit status: 0 done, 2 bad
-input (one line on stderr, before any training), 130 interrupted (resume with ``--resume``).
+input (one line on stderr, before any training; an ``--out`` that cannot be written included),
+130 interrupted by Ctrl-C or SIGTERM (resume with ``--resume``).
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from reram.apps._cli import OneLineParser, run_cli
+from reram.apps._cli import OneLineParser, check_output_dir, run_cli
 from reram.io import atomic_write_json
 from reram.apps.bn_objective import (
     BN_OBJECTIVE_MODES,
@@ -90,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-test", type=int, default=None, help="test on the first N images only")
     p.add_argument("--hardware", default="isaac", help="hardware of the speedup estimate (isaac, puma, JSON)")
     p.add_argument("--device", default=None, help="torch device (default: CUDA when available)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per training")
+    p.add_argument("--threads", type=int, default=1, help="torch and numba CPU threads per training")
     p.add_argument("--out", default="results/bn_search", help="output folder")
     p.add_argument("--resume", action="store_true", help="continue the search saved in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the search saved in --out (its trained masks are deleted)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     return p
 
@@ -117,9 +124,12 @@ def _validate(args: argparse.Namespace) -> tuple[BNObjective, dict[str, Any], Pa
             raise ValueError(f"--{name} must be a positive integer, got {getattr(args, name)}")
     if args.executor == "inprocess" and args.workers != 1:
         raise ValueError(f"--workers must be 1 with --executor inprocess, got {args.workers}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
+    out = check_output_dir(args.out)
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite exclude each other: continue the search in --out or replace it")
+    if not args.resume and not args.overwrite and (out / "settings.json").is_file():
+        raise ValueError(f"--out {str(out)!r} holds a search already: continue it with --resume or "
+                         "replace it with --overwrite")
     objective = BNObjective(BNObjectiveConfig(
         model=args.model, dataset=args.dataset, data_dir=args.data_dir, config=args.config,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -290,8 +300,11 @@ def format_table(rows: list[tuple[str, MaskEvaluation]]) -> str:
 
 def run_search(args: argparse.Namespace) -> dict[str, Any]:
     """Run the whole search for parsed arguments; returns the JSON report (also written)."""
+    from reram.models.train import set_threads
+
     started = time.perf_counter()
     objective, settings, out = _validate(args)
+    set_threads(args.threads)
     if not args.resume:
         _clear_previous(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -360,9 +373,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> None:
-        import torch
-
-        torch.set_num_threads(args.threads)
         run_search(args)
 
     return run_cli("reram-bn-search", body, interrupted_hint="continue with --resume")

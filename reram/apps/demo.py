@@ -6,6 +6,9 @@ cells, 8-bit inputs streamed 1 bit per cycle, 8-bit per-tile ADCs, stuck-at faul
 digital weight update); the same chip with 4-bit cells and 4-bit DACs, whose column currents
 need 15 bits, so the 8-bit ADC drops the low ones; and a 4-bit chip with the hardware's
 nearest-level update and no BatchNorm.
+
+Bad input (an ``--out`` that cannot be written included) exits with status 2 and one line on
+stderr before any training; Ctrl-C or SIGTERM with 130.
 """
 from __future__ import annotations
 
@@ -18,8 +21,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 import reram
-from reram.apps._cli import OneLineParser
+from reram.apps._cli import OneLineParser, check_output_path, positive_int, run_cli
 from reram.io import atomic_write_json
+from reram.models.train import set_threads
+
+__all__ = ["build_parser", "demo_configs", "main", "run_demo", "small_cnn", "train_on_digits"]
+
+PROG = "reram-demo"
 
 
 def demo_configs() -> dict[str, reram.CrossbarConfig | None]:
@@ -73,27 +81,43 @@ def train_on_digits(model: nn.Module, epochs: int, label: str = "train") -> tupl
     return acc, losses
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="reram-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=6, help="training epochs per config (>= 1)")
+def build_parser() -> OneLineParser:
+    """The argument parser of ``reram-demo``."""
+    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=positive_int, default=6, help="training epochs per config (>= 1)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="CPU threads of torch and numba")
     parser.add_argument("--out", default=None, help="write the results as JSON to this file")
-    args = parser.parse_args(argv)
-    if args.epochs < 1:
-        print("reram-demo: error: --epochs must be >= 1", file=sys.stderr)
-        return 2
-    torch.set_num_threads(1)
+    return parser
+
+
+def run_demo(epochs: int, out: str | None = None) -> list[dict]:
+    """Train the network with every config of :func:`demo_configs`, print and return the results
+    (and write them as JSON to ``out``)."""
     results = []
     for name, cfg in demo_configs().items():
         start = time.time()
         model = small_cnn() if cfg is None else reram.convert(small_cnn(), cfg)
-        acc, losses = train_on_digits(model, args.epochs, name)
+        acc, losses = train_on_digits(model, epochs, name)
         results.append({"config": name, "crossbar": None if cfg is None else cfg.to_dict(),
                         "test_accuracy": acc, "train_loss": losses, "seconds": time.time() - start})
         print(f"{name:28s} test accuracy {acc:6.1%}   ({time.time() - start:5.1f} s)")
-    if args.out:
-        atomic_write_json(args.out, {"epochs": args.epochs, "results": results})
-        print(f"results written to {args.out}")
-    return 0
+    if out:
+        atomic_write_json(out, {"epochs": epochs, "results": results})
+        print(f"results written to {out}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``reram-demo``; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+
+    def body() -> None:
+        if args.out:
+            check_output_path(args.out)  # before any training
+        set_threads(args.threads)
+        run_demo(args.epochs, args.out)
+
+    return run_cli(PROG, body)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ Example::
         --config '{"weight_bits": 4, "update": "nearest", "adc_bits": null}' \\
         --epochs 10 --out results/nobn.json
 
-Re-running the same command after an interruption resumes from ``<out>.ckpt``. Bad input ends
-the program with exit status 2 and a one-line error before any training starts.
+Re-running the same command after an interruption (Ctrl-C, SIGTERM, a kill) resumes from
+``<out>.ckpt``. Bad input, an output path that cannot be written included, ends the program with
+exit status 2 and a one-line error before any training starts; an interrupt with 130.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from reram.apps._cli import OneLineParser, run_cli
+from reram.apps._cli import OneLineParser, check_output_path, positive_int, run_cli
 from reram.models.data import DATASET_NAMES
 from reram.models.registry import MODEL_NAMES
-from reram.models.train import TrainConfig, checkpoint_path, run_training
+from reram.models.train import TrainConfig, checkpoint_path, run_training, set_threads
 
 __all__ = ["build_parser", "main"]
 
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-train", type=int, default=None, help="use only the first N training images")
     parser.add_argument("--max-test", type=int, default=None, help="use only the first N test images")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="CPU threads of torch and numba (default: OMP_NUM_THREADS when set, else torch's default)")
     parser.add_argument("--out", default="results/train.json",
                         help="metrics JSON; the checkpoint goes to the same path with .ckpt (default: %(default)s)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if the checkpoint exists")
@@ -72,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     outcome: dict = {}
 
     def body() -> None:
+        check_output_path(args.out)
+        check_output_path(checkpoint_path(args.out), field="--out's checkpoint")
+        set_threads(args.threads)
         outcome.update(run_training(
             model=args.model, dataset=args.dataset, data_dir=args.data_dir, bn_mask=args.bn_mask,
             config=args.config, train_config=config, augment=args.augment,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,8 @@ def test_help_lists_the_options(capsys):
     (["--lam", "-1"], "lam"),
     (["--workers", "2"], "--workers"),
     (["--resume"], "no search to resume"),
+    (["--threads", "0"], "--threads"),  # issue 15, item 7: was a traceback
+    (["--resume", "--overwrite"], "exclude each other"),
 ])
 def test_bad_input_exits_2_with_one_line_before_training(tmp_path, capsys, args, field):
     out = tmp_path / "run"
@@ -77,3 +80,66 @@ def test_resume_continues_without_retraining_finished_masks(tmp_path, capsys):
     for path, mtime in trained.items():
         assert path.stat().st_mtime_ns == mtime  # and were not trained again
     assert len(list((out / "evals").rglob("*.json"))) > len(trained)
+
+
+def test_a_saved_search_is_refused_without_resume_or_overwrite(tmp_path, capsys):
+    """Issue 15, item 2: without --resume a finished search was retrained and overwritten."""
+    out = tmp_path / "run"
+    common = ["--method", "random", "--budget", "2", "--no-compare-random", "--out", str(out), *TINY]
+    assert main(common) == 0
+    files = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(common) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reram-bn-search: error: --out") and "--resume" in err and "--overwrite" in err
+    assert err.count("\n") == 1
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == files  # untouched
+    assert main([*common, "--overwrite"]) == 0  # replaced on request: every mask trained again
+    evals = [p for p in files if p.parent.parent.name == "evals"]
+    assert evals and all(p.stat().st_mtime_ns != files[p] for p in evals)
+
+
+@pytest.mark.parametrize("make_out, message", [
+    (lambda tmp: tmp / "file", "is a file, not a folder"),                # a file given as the folder
+    (lambda tmp: tmp / "file" / "run", "file is a file, not a folder"),   # a parent that is a file
+    (lambda tmp: Path("/sys/reram-cannot-write"), "not writable"),       # unwritable (even as root)
+])
+def test_output_folder_is_checked_before_any_work(tmp_path, capsys, monkeypatch, make_out, message):
+    """Issue 15, item 3: the output folder is checked before the data is read or a mask trained."""
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr("reram.apps.bn_objective.BNObjective.load_data",
+                        lambda self: pytest.fail("read the data before checking --out"))
+    assert main([*TINY, "--out", str(make_out(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reram-bn-search: error: --out") and message in err and err.count("\n") == 1
+
+
+def test_sigterm_ends_with_one_line_and_the_search_resumes(tmp_path):
+    """Issue 15, item 7: SIGTERM like Ctrl-C: exit 130, one line; the checkpoint and the
+    trained masks are intact and --resume trains none of them again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    argv = ["--method", "random", "--budget", "8", "--seed", "1", "--no-compare-random", "--out", str(out), *TINY]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "reram.apps.bn_search_cli", *argv], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("evals/*/*.json"))) < 4:  # the two references and two searched masks
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err == "reram-bn-search: interrupted; continue with --resume\n"
+    trained = {p: p.stat().st_mtime_ns for p in out.glob("evals/*/*.json")}
+    assert main([*argv, "--resume"]) == 0
+    report = json.loads((out / "bn_search.json").read_text())
+    assert len(report["runs"]["random"]["history"]) == 8
+    for path, mtime in trained.items():
+        assert path.stat().st_mtime_ns == mtime  # not trained again

@@ -112,3 +112,96 @@ def test_cli_on_mnist_and_cifar_fixtures(tmp_path: Path, writers) -> None:
     assert status == 0
     metrics = json.loads(out.read_text())
     assert metrics["augment"] is True and metrics["num_test"] == 2 and metrics["config"]["adc_bits"] == 5
+
+
+@pytest.mark.parametrize("make_out, message", [
+    (lambda tmp: tmp, "is a folder"),                                        # an existing directory
+    (lambda tmp: tmp / "file" / "run.json", "file is a file, not a folder"),  # a parent that is a file
+    (lambda tmp: Path("/sys/reram-cannot-write.json"), "not writable"),     # unwritable (even as root)
+])
+def test_output_path_is_checked_before_any_training(tmp_path: Path, capsys, monkeypatch, make_out, message) -> None:
+    """Issue 15, item 3: these paths failed with a traceback after the training."""
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr("reram.apps.train_cli.run_training",
+                        lambda **kw: pytest.fail("trained before checking --out"))
+    assert main(["--epochs", "1", "--quiet", "--out", str(make_out(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("reram-train: error: --out") and message in err and err.count("\n") == 1
+
+
+def test_threads_option_sets_torch_and_numba(tmp_path: Path, capsys) -> None:
+    """Issue 15, item 7: reram-train had no --threads."""
+    import numba
+    import torch
+
+    before = (torch.get_num_threads(), numba.get_num_threads())
+    try:
+        assert main(["--epochs", "1", "--max-train", "32", "--max-test", "16", "--threads", "2", "--quiet",
+                     "--out", str(tmp_path / "run.json")]) == 0
+        threads = json.loads((tmp_path / "run.json").read_text())["threads"]
+        assert threads == {"torch": 2, "numba": min(2, numba.config.NUMBA_NUM_THREADS)}
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])
+    with pytest.raises(SystemExit) as info:
+        main(["--threads", "0", "--out", str(tmp_path / "x.json")])
+    assert info.value.code == 2 and "--threads" in capsys.readouterr().err
+
+
+def _poll(predicate, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+THREADS_PROBE = """
+import torch
+from reram.models.train import thread_counts
+first, second = thread_counts(), thread_counts()
+print(first == second, first["torch"], torch.get_num_threads())
+"""
+
+
+def test_reading_thread_counts_changes_none_and_honours_omp_num_threads() -> None:
+    """Issue 15, item 7: the first read started numba's pool, which raised torch's threads
+    (OMP_NUM_THREADS=1 ignored), so a resume warned "threads {2,2} but written with {2,2}"."""
+    import os
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("NUMBA_NUM_THREADS", None)  # numba starts as many threads as cores, as for a user
+    probe = subprocess.run([sys.executable, "-c", THREADS_PROBE], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["True", "1", "1"]
+
+
+def test_sigterm_ends_with_one_line_and_a_resumable_checkpoint(tmp_path: Path) -> None:
+    """Issue 15, item 7: SIGTERM like Ctrl-C: exit 130, one line, the checkpoint intact; the
+    same command resumes from it (no thread-count warning: the same counts)."""
+    import os
+    import signal
+    import warnings
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}  # as in this process
+    out = tmp_path / "run.json"
+    argv = ["--epochs", "20", "--max-train", "64", "--max-test", "32", "--batch-size", "32", "--bn-mask",
+            "100001", "--quiet", "--out", str(out), "--config", '{"weight_bits": 4, "update": "nearest", "adc_bits": null}']
+    process = subprocess.Popen([sys.executable, "-m", "reram.apps.train_cli", *argv], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _poll(lambda: out.is_file() and json.loads(out.read_text())["epochs_done"] >= 2, process)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err == f"reram-train: interrupted; rerun the same command to resume from {out.with_suffix('.ckpt')}\n"
+    done = json.loads(out.read_text())["epochs_done"]
+    assert 2 <= done < 20
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(argv) == 0
+    assert not [w for w in caught if "resuming" in str(w.message)]
+    metrics = json.loads(out.read_text())
+    assert metrics["complete"] and metrics["resumed_from_epoch"] >= done and len(metrics["history"]) == 20
