@@ -8,6 +8,10 @@ Subcommands:
 * ``breakdown``: time each layer type of a real model on the local device (CPU, or CUDA when
   present) with the torch profiler, next to the roofline estimate of the same model's GPU side.
 * ``kernels``: the crossbar layer forward-time benchmark of :mod:`reram.apps.layer_benchmark`.
+* ``validate``: published figures (ISAAC, PUMA, PipeLayer, DeepTrain) next to the model's
+  figures under the papers' assumptions, with their ratio and source (:mod:`reram.apps.validate`).
+* ``sensitivity``: speedup and energy ratio against chip size, link bandwidth and BN count
+  (table and PNG).
 
 Every subcommand prints a table, writes JSON with ``--json PATH`` (``-`` for stdout), and exits
 with status 2 and a one-line error on bad input.
@@ -25,7 +29,9 @@ from reram.apps._cli import OneLineParser, positive_int, run_cli
 from reram.apps.speedup import (BENCH_MODELS, breakdown_table, build_bench_model, plot_speedup,
                                 run_bn_sweep, run_speedup, speedup_table)
 from reram.cost.gpu_profile import measure_breakdown
-from reram.cost.hardware import available_hardware, load_hardware
+from reram.cost.chip import Chip, available_chips
+from reram.cost.hardware import GPU_PRECISIONS, available_gpus, available_hardware
+from reram.cost.scheduler import PIPELINES
 from reram.cost.scheduler import schedule
 from reram.device import resolve_device
 from reram.io import atomic_write_json
@@ -54,10 +60,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="all, none, half (every other BN), first:K, or a bit string")
     sp.add_argument("--batch-size", type=positive_int, default=64)
     sp.add_argument("--mode", choices=("train", "inference"), default="train")
-    sp.add_argument("--hardware", default="isaac",
-                    help=f"a bundled config ({', '.join(available_hardware())}) or a JSON path")
+    _chip_arguments(sp)
     sp.add_argument("--elementwise-unit", choices=("digital", "gpu"), default="digital")
     sp.add_argument("--no-pipeline", action="store_true", help="run layers one after another")
+    sp.add_argument("--pipeline", choices=PIPELINES, default=None,
+                    help="layer: pipeline per phase (default); none; pipelayer: forward and "
+                         "backward overlapped on a second array set")
     sp.add_argument("--gpu-baseline", choices=("roofline", "measured"), default="roofline",
                     help="cost the GPU-only baseline by a roofline or by timing it on --device")
     sp.add_argument("--device", default=None,
@@ -75,8 +83,31 @@ def _parser() -> argparse.ArgumentParser:
     bp.add_argument("--mode", choices=("train", "inference"), default="train")
     bp.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     bp.add_argument("--repeats", type=positive_int, default=3)
-    bp.add_argument("--hardware", default="isaac", help="for the roofline column")
+    bp.add_argument("--hardware", "--chip", dest="hardware", default="isaac",
+                    help="chip whose GPU gives the roofline column")
     bp.add_argument("--json", help="write results as JSON here ('-' for stdout)")
+
+    vp = sub.add_parser("validate", help="published figures vs the model under the papers' assumptions")
+    vp.add_argument("--no-imagenet", action="store_true",
+                    help="skip the rows that trace ImageNet-size VGG-16 (about 10 s)")
+    vp.add_argument("--md", help="write the table with assumptions and sources as markdown here")
+    vp.add_argument("--json", help="write results as JSON here ('-' for stdout)")
+
+    tp = sub.add_parser("sensitivity", help="speedup and energy vs chip size, link bandwidth, BN count")
+    tp.add_argument("--model", default="vgg16", choices=BENCH_MODELS)
+    tp.add_argument("--chip", default="isaac", help=f"a chip preset ({', '.join(available_chips())}) "
+                    "or a JSON path")
+    tp.add_argument("--batch-size", type=positive_int, default=64)
+    tp.add_argument("--scales", nargs="+", type=float, default=[1, 2, 4, 8, 16], metavar="X",
+                    help="multiples of the tiles of the fewest chips that hold the model")
+    tp.add_argument("--bandwidths", nargs="+", type=float, default=[2.56e10, 1e11, 9e11, 4e12],
+                    metavar="B/S", help="link bandwidths, bytes/s")
+    tp.add_argument("--bn-counts", nargs="+", type=int, default=None, metavar="K",
+                    help="BN layers kept (first K) in the BN sweep (default 0..all)")
+    tp.add_argument("--bn-kept", type=int, default=None,
+                    help="BN layers kept (first K) in the size and bandwidth sweeps (default all)")
+    tp.add_argument("--png", help="save the three-panel plot here")
+    tp.add_argument("--json", help="write results as JSON here ('-' for stdout)")
 
     kp = sub.add_parser("kernels", help="crossbar layer forward-time benchmark")
     kp.add_argument("--threads", type=positive_int, default=1)
@@ -85,15 +116,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chip_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chip", "--hardware", dest="hardware", default="isaac",
+                        help=f"a chip preset ({', '.join(available_hardware())}) or a JSON path "
+                             "(--hardware is the older name)")
+    parser.add_argument("--chip-scale", type=float, default=None, metavar="X",
+                        help="multiply the chip's tiles by X")
+    parser.add_argument("--gpu", choices=available_gpus(), default=None,
+                        help="GPU of the chip and of the baseline (default: the chip's)")
+    parser.add_argument("--gpu-precision", choices=GPU_PRECISIONS, default="fp32",
+                        help="fp32, or mixed (tensor cores; needs --gpu)")
+
+
+def _chip_of(args: argparse.Namespace) -> Chip:
+    if args.gpu_precision != "fp32" and args.gpu is None:
+        raise ValueError("--gpu-precision mixed needs --gpu (v100 or a100)")
+    chip = Chip.from_hardware(args.hardware)
+    if args.chip_scale is not None:
+        chip = chip.replace(scale=args.chip_scale)
+    if args.gpu is not None:
+        chip = chip.replace(gpu=args.gpu, gpu_precision=args.gpu_precision)
+    return chip
+
+
 def _cmd_speedup(args: argparse.Namespace) -> None:
+    chip = _chip_of(args)
+    pipeline = args.pipeline or ("none" if args.no_pipeline else "layer")
     rows, plans = run_speedup(args.models, args.bn_masks, args.batch_size, args.mode,
-                              args.hardware, elementwise_unit=args.elementwise_unit,
-                              pipeline=not args.no_pipeline, gpu_baseline=args.gpu_baseline,
+                              chip, elementwise_unit=args.elementwise_unit,
+                              pipeline=pipeline, gpu_baseline=args.gpu_baseline,
                               device=args.device, progress=not args.quiet)
     out: dict[str, Any] = {"rows": rows}
     print(speedup_table(rows))
     if args.sweep_bn or args.png:
-        sweeps = {m: run_bn_sweep(m, args.batch_size, args.mode, args.hardware,
+        sweeps = {m: run_bn_sweep(m, args.batch_size, args.mode, chip,
                                   progress=not args.quiet) for m in args.models}
         out["bn_sweep"] = sweeps
         for name, sweep in sweeps.items():
@@ -114,9 +170,39 @@ def _cmd_breakdown(args: argparse.Namespace) -> None:
                                repeats=args.repeats)
     result.update(model=args.model, bn_mask=mask, bn_sites=sites,
                   roofline_seconds_by_kind={k: v["gpu_only"] for k, v in plan.time_by_kind().items()},
-                  roofline_gpu=load_hardware(args.hardware).gpu.name,
+                  roofline_gpu=Chip.from_hardware(args.hardware).hardware.gpu.name,
                   threads=torch.get_num_threads())
     print(breakdown_table(result))
+    _write_json(result, args.json)
+
+
+def _cmd_validate(args: argparse.Namespace) -> None:
+    from reram.apps.validate import validation_markdown, validation_rows, validation_table
+
+    rows = validation_rows(imagenet=not args.no_imagenet,
+                           progress=lambda text: print(f"... {text}", file=sys.stderr))
+    print(validation_table(rows))
+    if args.md:
+        from reram.io import atomic_write_text
+
+        atomic_write_text(args.md, validation_markdown(rows) + "\n")
+    _write_json(rows, args.json)
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> None:
+    from reram.apps.validate import plot_sensitivity, run_sensitivity, sensitivity_table
+
+    if any(x <= 0 for x in args.scales) or any(b <= 0 for b in args.bandwidths):
+        raise ValueError("--scales and --bandwidths must be positive numbers")
+    chip = Chip.from_hardware(args.chip)
+    result = run_sensitivity(args.model, chip, args.batch_size, scales=args.scales,
+                             bandwidths=args.bandwidths, bn_kept=args.bn_kept,
+                             bn_counts=args.bn_counts,
+                             progress=lambda text: print(f"... {text}", file=sys.stderr))
+    print(sensitivity_table(result))
+    if args.png:
+        title = f"{args.model} training, batch {args.batch_size}, {chip.name}"
+        print(f"plot: {plot_sensitivity(result, args.png, title)}")
     _write_json(result, args.json)
 
 
@@ -136,7 +222,8 @@ def _cmd_kernels(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``reram-bench``; returns the exit status."""
     args = _parser().parse_args(argv)
-    commands = {"speedup": _cmd_speedup, "breakdown": _cmd_breakdown, "kernels": _cmd_kernels}
+    commands = {"speedup": _cmd_speedup, "breakdown": _cmd_breakdown, "kernels": _cmd_kernels,
+                "validate": _cmd_validate, "sensitivity": _cmd_sensitivity}
     return run_cli("reram-bench", lambda: commands[args.command](args))
 
 

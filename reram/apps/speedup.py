@@ -13,7 +13,8 @@ from torch import nn
 
 import reram.models as models_zoo
 from reram.cost.gpu_profile import MEASURED_KINDS
-from reram.cost.hardware import HardwareSpec, load_hardware
+from reram.cost.chip import Chip
+from reram.cost.hardware import HardwareSpec
 from reram.cost.scheduler import Plan, schedule
 
 __all__ = ["BENCH_MODELS", "bn_mask_for", "build_bench_model", "run_speedup", "run_bn_sweep",
@@ -64,23 +65,26 @@ def _row(name: str, mask: str, sites: int, plan: Plan) -> dict[str, Any]:
             "energy_j": plan.energy_j, "gpu_energy_j": plan.gpu_energy_j,
             "gpu_utilization": plan.gpu_utilization, "barriers": plan.barriers,
             "bottleneck": plan.bottleneck, "crossbars_used": plan.crossbars_used,
-            "crossbars_available": plan.crossbars_available}
+            "crossbars_available": plan.crossbars_available, "gpu": plan.gpu_name,
+            "pipeline": plan.pipeline, "energy_breakdown": plan.energy_breakdown,
+            "gpu_energy_breakdown": plan.gpu_energy_breakdown}
 
 
 def run_speedup(models: Sequence[str], masks: Sequence[str], batch_size: int = 64,
-                mode: str = "train", hardware: str | HardwareSpec = "isaac", *,
-                elementwise_unit: str = "digital", pipeline: bool = True,
+                mode: str = "train", hardware: str | HardwareSpec | Chip = "isaac", *,
+                elementwise_unit: str = "digital", pipeline: bool | str = True,
                 gpu_baseline: str = "roofline", device: str | None = None,
                 progress: bool = True) -> tuple[list[dict], list[Plan]]:
-    """Schedule every (model, BN mask) pair; return table rows and the plans."""
+    """Schedule every (model, BN mask) pair on one chip (a preset name, a JSON path, a spec or
+    a :class:`~reram.cost.chip.Chip`); return table rows and the plans."""
     from tqdm import tqdm
 
-    hw = load_hardware(hardware)
+    chip = Chip.from_hardware(hardware)
     rows, plans = [], []
     jobs = [(m, k) for m in models for k in masks]
     for name, mask_spec in tqdm(jobs, desc="speedup", disable=not progress, file=sys.stderr):
         model, mask, sites = build_bench_model(name, mask_spec)
-        plan = schedule(model, (3, 32, 32), batch_size, mode, hardware=hw,
+        plan = schedule(model, (3, 32, 32), batch_size, mode, chip=chip,
                         elementwise_unit=elementwise_unit, pipeline=pipeline,
                         gpu_baseline=gpu_baseline, device=device)
         plan.model_name = name
@@ -89,8 +93,8 @@ def run_speedup(models: Sequence[str], masks: Sequence[str], batch_size: int = 6
     return rows, plans
 
 
-def run_bn_sweep(model: str, batch_size: int = 64, mode: str = "train", hardware: str = "isaac",
-                 *, progress: bool = True) -> list[dict]:
+def run_bn_sweep(model: str, batch_size: int = 64, mode: str = "train",
+                 hardware: str | HardwareSpec | Chip = "isaac", *, progress: bool = True) -> list[dict]:
     """Speedup with the first K BN sites kept, K = 0..P (nested masks)."""
     sites = models_zoo.num_bn_sites(model)
     rows, _ = run_speedup([model], [f"first:{k}" for k in range(sites + 1)], batch_size, mode,

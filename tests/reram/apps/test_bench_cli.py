@@ -56,6 +56,9 @@ def test_speedup_with_measured_baseline_on_cpu(tmp_path):
     (["speedup", "--bn-masks", "10x", "--quiet"], "bn mask must be"),
     (["speedup", "--hardware", "tpu", "--quiet"], "unknown hardware config"),
     (["breakdown", "--device", "cuda:7"], "error"),
+    (["speedup", "--gpu-precision", "mixed", "--quiet"], "needs --gpu"),
+    (["speedup", "--gpu", "gtx1080", "--gpu-precision", "mixed", "--quiet"], "no tensor cores"),
+    (["speedup", "--chip-scale", "-1", "--quiet"], "scale must be"),
 ])
 def test_bad_input_one_line_error(argv, match, capsys):
     try:
@@ -115,3 +118,30 @@ def test_bn_mask_specs():
     assert bn_mask_for("0110", 4) == "0110"
     with pytest.raises(ValueError, match="K must be"):
         bn_mask_for("first:9", 4)
+
+
+def test_validate_rows_have_sources_and_isaac_is_within_ten_percent(tmp_path, capsys):
+    out, md = tmp_path / "v.json", tmp_path / "v.md"
+    assert main(["validate", "--no-imagenet", "--json", str(out), "--md", str(md)]) == 0
+    rows = json.loads(out.read_text())
+    by_name = {r["figure"]: r for r in rows}
+    assert abs(by_name["ISAAC peak throughput"]["ratio"] - 1) < 0.10
+    assert abs(by_name["ISAAC peak efficiency"]["ratio"] - 1) < 0.10
+    assert all(r["source"] and r["assumptions"] for r in rows)
+    assert any(r["figure"].startswith("PipeLayer training speedup") for r in rows)
+    assert any(r["figure"].startswith("DeepTrain") for r in rows)
+    assert "| ISAAC peak throughput |" in md.read_text()
+    assert "ISAAC peak throughput" in capsys.readouterr().out
+
+
+def test_sensitivity_table_png_and_bad_input(tmp_path, capsys):
+    out, png = tmp_path / "s.json", tmp_path / "s.png"
+    assert main(["sensitivity", "--model", "vgg11", "--scales", "1", "4", "--bandwidths", "2.56e10",
+                 "--bn-counts", "0", "8", "--json", str(out), "--png", str(png)]) == 0
+    result = json.loads(out.read_text())
+    speed = [r["speedup"] for r in result["scale"]]
+    assert speed[1] > speed[0]  # more crossbars, more replicas of the slow stages
+    fewer, all_bn = (r["speedup"] for r in result["bn"])
+    assert fewer > all_bn and png.stat().st_size > 1000
+    assert main(["sensitivity", "--model", "vgg11", "--bn-counts", "9"]) == 2
+    assert "BN counts must be ints in 0..8" in capsys.readouterr().err

@@ -1,0 +1,328 @@
+"""``reram-bench validate`` and ``reram-bench sensitivity``: the cost model against the papers.
+
+:func:`validation_rows` puts each published figure next to the model's figure under the paper's
+assumptions (ISAAC peak TOPS and TOPS/W and its speedup over a DaDianNao-like chip, PUMA's peak,
+PipeLayer's and DeepTrain's training speedups); where a paper leaves an assumption unpublished
+the row says so and a sensitivity row shows the range instead of a chosen value. No constant is
+tuned toward a published figure: the chips are the bundled presets with their cited numbers.
+:func:`run_sensitivity` sweeps chip size, link bandwidth and BN count.
+
+Joins the model zoo (``reram.models``, torchvision for ImageNet-size VGG16) and the cost model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from reram.cost.chip import Chip, peak_ops_per_s, peak_power_w
+from reram.cost.hardware import LinkSpec
+from reram.cost.scheduler import Plan, schedule
+from reram.cost.trace import Trace, trace_model
+
+__all__ = ["validation_rows", "validation_table", "validation_markdown", "run_sensitivity",
+           "sensitivity_table", "plot_sensitivity", "DADIANNAO"]
+
+#: DaDianNao (Chen et al., MICRO 2014), one node: peak 16-bit throughput and area.
+DADIANNAO = {"peak_ops_per_s": 5.58e12, "area_mm2": 67.73,
+             "source": "DaDianNao (Chen et al., MICRO 2014): 5.58 TeraOps/s peak (16-bit), 67.73 mm2 "
+                       "per node at 28 nm"}
+ISAAC_AREA_MM2 = 85.4  # ISAAC Table 'ISAAC parameters': chip 85.4 mm2 (tiles + HyperTransport)
+
+
+def _paper_isaac(chip: Chip) -> Any:
+    """ISAAC's own crossbar encoding: offset-encoded sign (one crossbar per 2-bit slice) and
+    16 one-bit input cycles; the simulation's G+/G- pair needs twice the crossbars."""
+    return dataclasses.replace(chip.hardware.reram, differential_weights=False,
+                               signed_input_phases=False)
+
+
+def _row(name: str, published: float, model: float, unit: str, assumptions: str,
+         source: str) -> dict[str, Any]:
+    return {"figure": name, "published": published, "model": model, "unit": unit,
+            "ratio": model / published if published else math.nan, "assumptions": assumptions,
+            "source": source}
+
+
+def _peak_rows() -> list[dict[str, Any]]:
+    isaac = Chip.preset("isaac")
+    paper = _paper_isaac(isaac)
+    tops = peak_ops_per_s(paper) / 1e12
+    watts = peak_power_w(paper, isaac.hardware.link)
+    simulated = isaac.peak_ops_per_s() / 1e12
+    puma = Chip.preset("puma")
+    puma_paper = _paper_isaac(puma)
+    puma_tops = peak_ops_per_s(puma_paper) / 1e12
+    no_link = LinkSpec(bandwidth_bytes_per_s=1.0, latency_s=0.0, energy_per_byte_j=0.0)
+    puma_w = peak_power_w(puma_paper, no_link)
+    return [
+        _row("ISAAC peak throughput", 41.3, tops, "TOPS",
+             "ISAAC's constants (isaac.json): 168 tiles x 96 arrays of 128x128 2-bit cells, 16-bit "
+             "weights offset-encoded over 8 arrays, 16 one-bit input cycles of 100 ns; 2 ops per MAC",
+             "ISAAC (Shafiee et al., ISCA 2016): 41.3 TOPS peak, 65.8 W, 85.4 mm2 (ISAAC-CE)"),
+        _row("ISAAC peak efficiency", 41.3 / 65.8, tops / watts, "TOPS/W",
+             "every array busy (arrays, DACs, ADCs, shift-add per use), eDRAM traffic of the MVMs, "
+             "6.21 W of always-on units, HyperTransport at full power (10.4 W), as the 65.8 W counts",
+             "ISAAC (ISCA 2016): 41.3 TOPS / 65.8 W chip power"),
+        _row("ISAAC-sized chip as simulated (G+/G- pair, 15+sign cycles)", 41.3, simulated, "TOPS",
+             "Chip.preset('isaac'): the simulation keeps the sign on a G+/G- pair (16 arrays per "
+             "16-bit weight block) and streams 15 magnitude bits per sign phase",
+             "not a paper figure: the ISAAC chip the simulation trains, against ISAAC's peak"),
+        _row("PUMA peak throughput", 26.2, puma_tops, "TOPS",
+             "PUMA's own timing: (16 + 2) x 128 ns per 16-bit MVM on 138 tiles x 8 cores x 2 MVMUs "
+             "of 8 crossbars (puma.json); offset encoding as ISAAC",
+             "PUMA (Ankit et al., ASPLOS 2019): 26.2 TOPS as quoted in issue 10's audit (the "
+             "paper's table was not readable in this session: unverified)"),
+        _row("PUMA peak efficiency", 0.837, puma_tops / puma_w, "TOPS/W",
+             "as above, PUMA simulator energies (puma.json), no link, PUMA's static power not "
+             "modelled (0 W)",
+             "PUMA (ASPLOS 2019) abstract: 837 GOPS/s/W at 1 GHz"),
+    ]
+
+
+def _vgg16_imagenet_trace() -> Trace:
+    import torchvision
+
+    return trace_model(torchvision.models.vgg16(), (3, 224, 224))
+
+
+def _chips_to_fit(trace: Trace, chip: Chip, mode: str = "inference", **kwargs: Any) -> int:
+    """The smallest whole number of ``chip``s (scaled tiles) that holds ``trace``."""
+    needed = 0
+    for scale in range(1, 65):
+        try:
+            schedule(trace, batch_size=1, mode=mode, chip=chip.replace(scale=scale),
+                     replicate=False, **kwargs)
+            return scale
+        except ValueError as err:
+            if "crossbars" not in str(err):
+                raise
+            needed = scale
+    raise ValueError(f"the model does not fit on {needed} chips")
+
+
+def _isaac_vs_dadiannao(trace: Trace) -> list[dict[str, Any]]:
+    chip = Chip.preset("isaac")
+    paper = Chip(config=None, hardware=dataclasses.replace(chip.hardware, reram=_paper_isaac(chip),
+                                                             crossbar=None))
+    fit = _chips_to_fit(trace, paper)
+    ops = sum(2.0 * l.macs_per_sample for l in trace.layers if l.kind in ("conv", "linear"))
+    rows = []
+    for chips, utilization in ((fit, 1.0), (fit, 0.5), (4 * fit, 1.0)):
+        plan = schedule(trace, batch_size=64, mode="inference", chip=paper.replace(scale=chips))
+        nodes = chips * ISAAC_AREA_MM2 / DADIANNAO["area_mm2"]  # the same silicon area
+        dadiannao = nodes * DADIANNAO["peak_ops_per_s"] * utilization / ops
+        rows.append(_row(f"ISAAC speedup over DaDianNao, {chips} ISAAC chips, DaDianNao at "
+                         f"{utilization:.0%}",
+                         14.8, plan.throughput / dadiannao, "x",
+                         f"VGG-16 (ImageNet, torchvision) inference, batch 64, on {chips} ISAAC "
+                         f"chips ({fit}: the fewest that hold it; ISAAC's encoding) vs DaDianNao nodes of "
+                         f"the same area ({nodes:.1f}) at {utilization:.0%} of peak; the paper's "
+                         "iso-area rule and DaDianNao's utilization are not in what we read",
+                         "ISAAC (ISCA 2016) abstract: 14.8x throughput over DaDianNao; "
+                         + DADIANNAO["source"]))
+    return rows
+
+
+def _training_rows(name: str, published: float, energy_published: float | None, chip: Chip,
+                   trace: Trace, scales: Sequence[float], assumptions: str, source: str,
+                   **kwargs: Any) -> list[dict[str, Any]]:
+    fit = _chips_to_fit(trace, chip, "train", **kwargs)
+    rows = []
+    for scale in scales:
+        plan = schedule(trace, batch_size=64, mode="train", chip=chip.replace(scale=fit * scale),
+                        **kwargs)
+        size = f"{fit * scale:g}x the preset's tiles ({plan.crossbars_available:,} crossbars)"
+        rows.append(_row(f"{name} training speedup, {size}", published, plan.speedup_vs_gpu, "x",
+                         assumptions, source))
+        if energy_published is not None:
+            rows.append(_row(f"{name} training energy saving, {size}", energy_published,
+                             plan.energy_ratio_vs_gpu, "x", assumptions, source))
+    return rows
+
+
+def validation_rows(*, imagenet: bool = True, progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """The validation table: one row per (published figure, model figure under its assumptions).
+
+    Args:
+        imagenet: include the rows that trace ImageNet-size VGG-16 (about 10 s).
+        progress: called with a short note before each group of rows.
+
+    Returns:
+        Rows ``{"figure", "published", "model", "unit", "ratio", "assumptions", "source"}``.
+    """
+    note = progress or (lambda text: None)
+    note("peaks")
+    rows = _peak_rows()
+    import reram.models as zoo
+
+    cifar = {mask: trace_model(zoo.build_model("vgg16", bn_mask=mask), (3, 32, 32))
+             for mask in ("0" * 13, "1100000000000")}
+    if imagenet:
+        note("ISAAC vs DaDianNao (VGG-16, ImageNet)")
+        rows += _isaac_vs_dadiannao(_vgg16_imagenet_trace())
+    note("PipeLayer")
+    rows += _training_rows(
+        "PipeLayer", 42.45, 7.17, Chip.preset("pipelayer"), cifar["0" * 13], (1, 4, 16),
+        "VGG-16 without BN (CIFAR size, reram.models), batch 64, pipeline='pipelayer' (forward and "
+        "backward overlapped on a second array set), GTX 1080 FP32 roofline; PipeLayer's array "
+        "count is not published in what we read: the chip is scaled from the fewest ISAAC-sized "
+        "chips that hold the model (1x) to 16x; PipeLayer's networks are ImageNet/MNIST ones",
+        "PipeLayer (Song et al., HPCA 2017) abstract: 42.45x speedup and 7.17x energy saving "
+        "over a GPU on average", pipeline="pipelayer")
+    note("DeepTrain")
+    rows += _training_rows(
+        "DeepTrain (2 BN kept)", 15.0, None, Chip.preset("deeptrain-3d"), cifar["1100000000000"],
+        (1, 4, 16),
+        "VGG-16 (CIFAR size) with its first 2 BN layers kept, batch 64, ISAAC tiles and a V100 on "
+        "one package with a 900 GB/s link (deeptrain-3d.json), V100 FP32 roofline; DeepTrain's "
+        "tile count and link are not in what we read: chip scaled 1x-16x",
+        "DeepTrain (Joardar et al., IEEE TCAD 2022) abstract: up to 15x speedup over a GPU with "
+        "only a few normalization layers")
+    rows.append({"figure": "NeuroSim / MNSIM whole-network figure", "published": math.nan,
+                 "model": math.nan, "unit": "", "ratio": math.nan,
+                 "assumptions": "not compared: no whole-network NeuroSim or MNSIM figure (e.g. "
+                                "VGG-8 on CIFAR-10) could be read in this session; NeuroSim V2.1's "
+                                "device constants are used (write pulse, read pulse, ADC sharing)",
+                 "source": "DNN+NeuroSim V2.1 (github.com/neurosim/DNN_NeuroSim_V2.1)"})
+    return rows
+
+
+def _fmt(value: float) -> str:
+    if value != value:  # NaN
+        return "-"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def validation_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Fixed-width text: figure, published, model, ratio, unit."""
+    head = f"{'figure':<66} {'published':>10} {'model':>10} {'ratio':>7}  unit"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['figure'][:66]:<66} {_fmt(r['published']):>10} {_fmt(r['model']):>10} "
+                     f"{_fmt(r['ratio']):>7}  {r['unit']}")
+    lines.append("assumptions and sources: --json, or the markdown table (--md)")
+    return "\n".join(lines)
+
+
+def validation_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The table as markdown, with each row's assumptions and source."""
+    lines = ["| figure | published | model | ratio | assumptions | source |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        unit = f" {r['unit']}" if r["unit"] else ""
+        lines.append(f"| {r['figure']} | {_fmt(r['published'])}{unit} | {_fmt(r['model'])}{unit} | "
+                     f"{_fmt(r['ratio'])} | {r['assumptions']} | {r['source']} |")
+    return "\n".join(lines)
+
+
+def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size: int = 64, *,
+                    scales: Sequence[float] = (1, 2, 4, 8, 16),
+                    bandwidths: Sequence[float] = (2.56e10, 1e11, 9e11, 4e12),
+                    bn_counts: Sequence[int] | None = None, bn_kept: int | None = None,
+                    progress: Callable[[str], None] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Speedup and energy ratio of one model's training against chip size, link bandwidth and
+    the number of BN layers kept (the first K).
+
+    Args:
+        model: a ``reram.models`` name (CIFAR-size input).
+        chip: a preset name or a :class:`Chip`.
+        batch_size: training batch.
+        scales: multiples of the chip's tiles.
+        bandwidths: ReRAM-GPU link bandwidths, bytes/s (the chip's link energy and latency kept).
+        bn_counts: numbers of BN layers kept (first K) for the BN sweep; default all 0..P.
+        bn_kept: BN layers kept (first K) in the size and bandwidth sweeps; default all.
+        progress: called with a short note before each sweep.
+
+    Returns:
+        ``{"scale": rows, "bandwidth": rows, "bn": rows}``; each row has the varied value,
+        ``speedup``, ``energy_ratio`` and ``crossbars``.
+    """
+    import reram.models as zoo
+
+    note = progress or (lambda text: None)
+    base = Chip.from_hardware(chip)
+    sites = zoo.num_bn_sites(model)
+    kept = sites if bn_kept is None else bn_kept
+    for k in [kept, *(bn_counts or [])]:
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= sites:
+            raise ValueError(f"BN counts must be ints in 0..{sites} for {model}, got {k!r}")
+    traces: dict[int, Trace] = {}
+
+    def trace_for(k: int) -> Trace:
+        if k not in traces:
+            mask = "1" * k + "0" * (sites - k)
+            traces[k] = trace_model(zoo.build_model(model, bn_mask=mask), (3, 32, 32))
+        return traces[k]
+
+    def row(key: str, value: float, plan: Plan, k: int) -> dict[str, Any]:
+        return {key: value, "bn_kept": k, "speedup": plan.speedup_vs_gpu,
+                "energy_ratio": plan.energy_ratio_vs_gpu, "crossbars": plan.crossbars_available}
+
+    fit = _chips_to_fit(trace_for(kept), base, "train")
+    out: dict[str, list[dict[str, Any]]] = {"scale": [], "bandwidth": [], "bn": []}
+    note("chip size")
+    for scale in scales:
+        plan = schedule(trace_for(kept), batch_size=batch_size, chip=base.replace(scale=fit * scale))
+        out["scale"].append(row("scale", fit * scale, plan, kept))
+    note("link bandwidth")
+    for bandwidth in bandwidths:
+        link = dataclasses.replace(base.hardware.link, bandwidth_bytes_per_s=bandwidth)
+        plan = schedule(trace_for(kept), batch_size=batch_size,
+                        chip=base.replace(scale=fit, link=link))
+        out["bandwidth"].append(row("bandwidth_bytes_per_s", bandwidth, plan, kept))
+    note("BN count")
+    for k in (range(sites + 1) if bn_counts is None else bn_counts):
+        plan = schedule(trace_for(k), batch_size=batch_size, chip=base.replace(scale=fit))
+        out["bn"].append(row("bn_kept", k, plan, k))
+    return out
+
+
+def sensitivity_table(result: dict[str, list[dict[str, Any]]]) -> str:
+    """Markdown tables of the three sweeps."""
+    parts = []
+    for key, label, fmt in (("scale", "chip tiles (x preset)", "{:g}x"),
+                            ("bandwidth_bytes_per_s", "link bandwidth", "{:.3g} GB/s"),
+                            ("bn_kept", "BN layers kept (first K)", "{:d}")):
+        sweep = {"scale": "scale", "bandwidth_bytes_per_s": "bandwidth", "bn_kept": "bn"}[key]
+        lines = [f"| {label} | crossbars | BN kept | speedup vs GPU | energy ratio (GPU / chip) |",
+                 "|---|---|---|---|---|"]
+        for r in result[sweep]:
+            value = r[key] / 1e9 if key == "bandwidth_bytes_per_s" else r[key]
+            lines.append(f"| {fmt.format(value)} | {r['crossbars']:,} | {r['bn_kept']} | "
+                         f"{r['speedup']:.2f}x | {r['energy_ratio']:.2f}x |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def plot_sensitivity(result: dict[str, list[dict[str, Any]]], path: str | Path, title: str = "") -> Path:
+    """PNG: speedup and energy ratio against chip size, link bandwidth and BN count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    panels = (("scale", "scale", "chip tiles (x preset)", True),
+              ("bandwidth", "bandwidth_bytes_per_s", "link bandwidth, bytes/s", True),
+              ("bn", "bn_kept", "BN layers kept (first K)", False))
+    for ax, (sweep, key, label, log) in zip(axes, panels):
+        xs = [r[key] for r in result[sweep]]
+        ax.plot(xs, [r["speedup"] for r in result[sweep]], "o-", label="speedup vs GPU")
+        ax.plot(xs, [r["energy_ratio"] for r in result[sweep]], "s--", label="energy ratio")
+        ax.axhline(1.0, color="grey", lw=0.8)
+        if log:
+            ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
