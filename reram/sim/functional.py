@@ -303,7 +303,15 @@ def crossbar_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
     return y if y.dtype == out_dtype else y.to(out_dtype)
 
 
+def _analog_backward(config: CrossbarConfig, *tensors: torch.Tensor) -> bool:
+    """True when this call's input gradient is a transposed read (then even a lossless forward
+    runs through the tiles, whose autograd function does the read)."""
+    return (config.backward == "analog" and torch.is_grad_enabled()
+            and any(t.requires_grad for t in tensors))
+
+
 def _linear(x, weight, bias, program, config, force_tiles) -> torch.Tensor:
+    force_tiles = force_tiles or _analog_backward(config, x)
     codes, scale = quantize_input(x, config, sample_dims=1)
     unit_in = scale / float(config.input_levels or 1)
     adc = needs_tiles(config, weight.shape[1], force_tiles)
@@ -341,6 +349,7 @@ def crossbar_conv2d(x: torch.Tensor, layer: torch.nn.Conv2d, program: Programmed
 
 
 def _conv2d(x, layer, program, config, force_tiles) -> torch.Tensor:
+    force_tiles = force_tiles or _analog_backward(config, x)
     weight = layer.weight.float()
     bias = None if layer.bias is None else layer.bias.float()
     codes, scale = quantize_input(x, config, sample_dims=3)
