@@ -110,10 +110,12 @@ def _curve_np(p: np.ndarray, a: float, n: int) -> np.ndarray:
     return (1.0 - np.exp(-p / (a * n))) / (1.0 - math.exp(-1.0 / a))
 
 
-_NEUROSIM_TABLE = ("NeuroSim device table: P.-Y. Chen, X. Peng, S. Yu, 'NeuroSim: A circuit-level "
-                   "macro model for benchmarking neuro-inspired architectures in online learning', "
-                   "IEEE TCAD 37(12), 2018, Table of representative analog synaptic devices "
-                   "(also P.-Y. Chen, S. Yu, IEEE Design & Test 2019)")
+_NEUROSIM_TCAD = ("P.-Y. Chen, X. Peng, S. Yu, 'NeuroSim: A circuit-level macro model for benchmarking "
+                  "neuro-inspired architectures in online learning', IEEE TCAD 37(12), 2018, Table I "
+                  "(conductance states, nonlinearity, on/off ratio, cycle-to-cycle variation)")
+_NEUROSIM_BENCH = ("NeuroSim's device benchmark (P.-Y. Chen, S. Yu, 'Technological benchmark of analog "
+                   "synaptic devices for neuro-inspired architectures', IEEE Design & Test 2019), as "
+                   "tabulated in Chowdhury et al., MELISO, ICONS 2024, Table I (states, on/off, NL, C2C)")
 
 #: NeuroSim's published analog synaptic devices plus the ideal linear symmetric device. Normalized
 #: A values are the entries of NeuroSim's NL-to-A table (wage_quantizer.GetParamA, index
@@ -124,30 +126,30 @@ DEVICE_PRESETS: dict[str, DeviceModel] = {
         a_ltp=math.inf, a_ltd=math.inf, c2c=0.0, on_off=100.0,
         source="ideal: linear and symmetric, 2**weight_bits - 2 pulses per sweep, no variation "
                "(equals update='nearest' on the same grid)"),
-    # Ag:a-Si (Jo et al., Nano Lett. 2010). Verified in neurosim/MLP_NeuroSim_V3.0 Cell.cpp
-    # RealDevice defaults: 97/100 levels, NL 2.4/-4.88, g 3.0769e-9..3.8462e-8 S (on/off 12.5),
-    # sigmaCtoC 0.035 of the conductance range.
+    # Ag:a-Si (Jo et al., Nano Lett. 2010). TCAD 2018 Table I: 97 states, NL 2.4/-4.88, on/off
+    # 12.5, C2C 3.5 %; neurosim/MLP_NeuroSim_V3.0 Cell.cpp RealDevice: 97 LTP / 100 LTD levels,
+    # g 3.0769e-9..3.8462e-8 S, sigmaCtoC 0.035 of the conductance range.
     "ag-a-si": DeviceModel(
         name="ag-a-si", levels_ltp=97, levels_ltd=100, nl_ltp=2.4, nl_ltd=-4.88,
         a_ltp=0.499181, a_ltd=-0.200303, c2c=0.035, on_off=12.5,
-        source=_NEUROSIM_TABLE + "; figures checked against neurosim/MLP_NeuroSim_V3.0 Cell.cpp"),
-    # TaOx/HfOx (Wu et al., VLSI 2017): 128 levels, NL 0.04/-0.63, on/off 10, C2C 3.7 %.
+        source=_NEUROSIM_TCAD + "; LTD levels from neurosim/MLP_NeuroSim_V3.0 Cell.cpp"),
+    # TaOx/HfOx (Wu et al., VLSI 2017): 128 states, NL 0.04/-0.63, on/off 10, C2C 3.7 %.
     "taox-hfox": DeviceModel(
         name="taox-hfox", levels_ltp=128, levels_ltd=128, nl_ltp=0.04, nl_ltd=-0.63,
-        a_ltp=31.566827, a_ltd=-1.997332, c2c=0.037, on_off=10.0, source=_NEUROSIM_TABLE),
-    # AlOx/HfO2 (Woo et al., EDL 2016): 40 levels, NL 1.94/-0.61, on/off 4.43, C2C 5 %.
+        a_ltp=31.566827, a_ltd=-1.997332, c2c=0.037, on_off=10.0, source=_NEUROSIM_BENCH),
+    # AlOx/HfO2 (Woo et al., EDL 2016): 40 states, NL 1.94/-0.61, on/off 4.43, C2C 5 % (both tables).
     "alox-hfo2": DeviceModel(
         name="alox-hfo2", levels_ltp=40, levels_ltd=40, nl_ltp=1.94, nl_ltd=-0.61,
-        a_ltp=0.629249, a_ltd=-2.063266, c2c=0.05, on_off=4.43, source=_NEUROSIM_TABLE),
-    # EpiRAM (Choi et al., Nature Materials 2018): 64 levels, NL 0.5/-0.5, on/off 50.2, C2C 2 %.
+        a_ltp=0.629249, a_ltd=-2.063266, c2c=0.05, on_off=4.43, source=_NEUROSIM_TCAD),
+    # EpiRAM (Choi et al., Nature Materials 2018): 64 states, NL 0.5/-0.5, on/off 50.2, C2C 2 %.
     "epiram": DeviceModel(
         name="epiram", levels_ltp=64, levels_ltd=64, nl_ltp=0.5, nl_ltd=-0.5,
-        a_ltp=2.519877, a_ltd=-2.519877, c2c=0.02, on_off=50.2, source=_NEUROSIM_TABLE),
-    # PCMO (Park et al., IEDM 2013): 50 levels, NL 3.68/-6.76, on/off 6.84, C2C "< 1 %" in the
-    # table (1 % used, the bound).
+        a_ltp=2.519877, a_ltd=-2.519877, c2c=0.02, on_off=50.2, source=_NEUROSIM_BENCH),
+    # PCMO (Park et al., IEDM 2013): TCAD 2018 Table I: 50 states, NL 3.68/-6.76, on/off 6.84,
+    # C2C "< 1 %" (1 % used, the bound).
     "pcmo": DeviceModel(
         name="pcmo", levels_ltp=50, levels_ltd=50, nl_ltp=3.68, nl_ltd=-6.76,
-        a_ltp=0.300644, a_ltd=-0.100251, c2c=0.01, on_off=6.84, source=_NEUROSIM_TABLE),
+        a_ltp=0.300644, a_ltd=-0.100251, c2c=0.01, on_off=6.84, source=_NEUROSIM_TCAD),
 }
 
 
