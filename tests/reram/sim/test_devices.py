@@ -202,3 +202,17 @@ def test_convert_and_describe():
     net = reram.convert(torch.nn.Sequential(torch.nn.Linear(8, 4)), pulsed("taox-hfox"))
     assert "device=taox-hfox" in repr(net)
     assert devices.state_to_weight(net[0].crossbar_device_state, net[0].crossbar_weight_scale).shape == (4, 8)
+
+
+def test_zero_initialized_layer_gets_a_range_once_it_has_weights():
+    layer = CrossbarLinear(5, 3, config=pulsed("epiram", weight_scaling="channel"))
+    with torch.no_grad():
+        layer.weight.zero_()
+    layer.program(rescale=True)
+    assert torch.equal(layer.crossbar_weight_scale, torch.zeros(3))
+    with torch.no_grad():
+        layer.weight[1] = torch.linspace(-0.5, 0.5, 5)
+    layer.programmed()
+    assert float(layer.crossbar_weight_scale[1]) == pytest.approx(0.5)
+    assert float(layer.crossbar_weight_scale[0]) == 0.0
+    torch.testing.assert_close(layer.weight[1].detach(), torch.linspace(-0.5, 0.5, 5), atol=0.02, rtol=0)
