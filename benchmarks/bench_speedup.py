@@ -1,15 +1,17 @@
-"""Estimated speedup and energy of ReRAM + GPU training vs a GPU, with all, no and half the BN.
+"""Estimated speedup and energy of ReRAM + GPU training vs a GPU: BN masks, chips, sensitivity.
 
 Runs the scheduler (``reram.schedule``) on VGG11, VGG16 and ResNet18 (CIFAR-size, from
-``reram.models``) for the BN masks all / none / half (every other BN layer), in training and in
-inference, on the bundled hardware configs, plus the speedup as a function of the number of BN
-layers kept and a few sensitivity rows. Nothing is tuned: the numbers are what the cited
-hardware constants give.
+``reram.models``) for the BN masks all / none / half, in training and in inference, on the
+bundled chips (``reram.Chip`` presets: the crossbar config their layers simulate plus the cited
+silicon), then the sensitivity of VGG16 to batch, pipeline, chip size, GPU baseline and link,
+the speedup against the number of BN layers kept, the energy breakdown of VGG16 training, and
+``reram-bench validate``'s table. Nothing is tuned: the numbers are what the cited constants give.
 
 Usage:
     .venv/bin/python benchmarks/bench_speedup.py [--batch-size 64] [--out benchmarks/results]
 
-Writes ``speedup.json`` and ``speedup.md`` under ``--out`` and ``docs/img/scheduler_speedup.png``.
+Writes ``speedup.json`` and ``speedup.md`` under ``--out``, ``docs/img/scheduler_speedup.png``
+and ``docs/img/scheduler_sensitivity.png``.
 """
 from __future__ import annotations
 
@@ -20,7 +22,11 @@ from pathlib import Path
 import torch
 
 from reram.apps.speedup import plot_speedup, run_bn_sweep, run_speedup, speedup_table
-from reram.cost.hardware import load_hardware
+from reram.apps.validate import (plot_sensitivity, run_sensitivity, sensitivity_table,
+                                 validation_markdown, validation_rows)
+from reram.cost.chip import Chip
+from reram.cost.hardware import LinkSpec
+from reram.cost.layer_cost import ENERGY_PARTS
 
 MODELS = ("vgg11", "vgg16", "resnet18")
 MASKS = ("all", "none", "half")
@@ -28,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _md(rows: list[dict]) -> str:
-    lines = ["| model | BN kept | mode | hardware | batch | speedup vs GPU | energy ratio | "
+    lines = ["| model | BN kept | mode | chip | batch | speedup vs GPU | energy ratio | "
              "samples/s | GPU samples/s | bottleneck stage |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -40,63 +46,116 @@ def _md(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _variants(batch: int) -> list[tuple[str, dict]]:
+    """(label, run_speedup keywords) of the VGG16 sensitivity rows."""
+    isaac = Chip.preset("isaac")
+    three_d = LinkSpec(bandwidth_bytes_per_s=9e11, latency_s=1e-7, energy_per_byte_j=3.12e-11)
+    rows: list[tuple[str, dict]] = [(f"batch {b}", dict(batch_size=b)) for b in (16, 64, 256)]
+    rows += [("pipeline off", dict(pipeline="none")),
+             ("pipeline='pipelayer', 2x the tiles (its second array set)",
+              dict(pipeline="pipelayer", hardware=isaac.replace(scale=2))),
+             ("pipeline per phase, 2x the tiles", dict(hardware=isaac.replace(scale=2))),
+             ("activations and pooling on the GPU", dict(elementwise_unit="gpu"))]
+    for scale in (4, 16):
+        rows.append((f"{scale}x the tiles", dict(hardware=isaac.replace(scale=scale))))
+    rows.append(("16x the tiles, pipelayer", dict(hardware=isaac.replace(scale=16),
+                                                  pipeline="pipelayer")))
+    rows.append(("3D link (900 GB/s, deeptrain-3d)", dict(hardware=isaac.replace(link=three_d))))
+    rows.append(("16x tiles + 3D link", dict(hardware=isaac.replace(scale=16, link=three_d))))
+    for gpu, precision in (("v100", "mixed"), ("a100", "fp32"), ("a100", "mixed"), ("gtx1080", "fp32")):
+        rows.append((f"GPU {gpu} {precision}",
+                     dict(hardware=isaac.replace(gpu=gpu, gpu_precision=precision))))
+    return [(label, {"batch_size": batch, **kw}) for label, kw in rows]
+
+
+def _sensitivity(batch: int) -> tuple[list[dict], str]:
+    rows = []
+    for label, kw in _variants(batch):
+        b = kw.pop("batch_size")
+        got, _ = run_speedup(["vgg16"], ["all", "none"], b, "train", kw.pop("hardware", "isaac"),
+                             progress=False, **kw)
+        rows += [dict(r, variant=label) for r in got]
+    md = ["| variant | BN kept | speedup | energy ratio | samples/s | GPU samples/s | GPU util. |",
+          "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r['variant']} | {r['bn_kept']}/{r['bn_sites']} | {r['speedup_vs_gpu']:.2f}x | "
+                  f"{r['energy_ratio_vs_gpu']:.2f}x | {r['throughput']:.0f} | "
+                  f"{r['gpu_throughput']:.0f} | {r['gpu_utilization']:.0%} |")
+    return rows, "\n".join(md)
+
+
+def _breakdown(batch: int) -> tuple[dict, str]:
+    """Energy per component of one VGG16 training batch on the ISAAC chip (1x and 16x)."""
+    out, md = {}, ["| component | " + " | ".join(
+        f"{label}" for label in ("all BN, 1x", "no BN, 1x", "no BN, 16x")) + " |",
+        "|---|---|---|---|"]
+    isaac = Chip.preset("isaac")
+    cases = {"all BN, 1x": ("all", isaac), "no BN, 1x": ("none", isaac),
+             "no BN, 16x": ("none", isaac.replace(scale=16))}
+    for label, (mask, chip) in cases.items():
+        rows, _ = run_speedup(["vgg16"], [mask], batch, "train", chip, progress=False)
+        out[label] = rows[0]
+    for part in ENERGY_PARTS:
+        md.append(f"| {part} | " + " | ".join(
+            f"{out[c]['energy_breakdown'].get(part, 0.0) * 1e3:.3f} mJ "
+            f"({out[c]['energy_breakdown'].get(part, 0.0) / out[c]['energy_j']:.1%})"
+            for c in cases) + " |")
+    md.append("| **total (chip)** | " + " | ".join(f"{out[c]['energy_j'] * 1e3:.1f} mJ" for c in cases) + " |")
+    md.append("| GPU-only: work + idle | " + " | ".join(
+        f"{out[c]['gpu_energy_breakdown']['gpu'] * 1e3:.1f} + "
+        f"{out[c]['gpu_energy_breakdown']['gpu_idle'] * 1e3:.1f} mJ" for c in cases) + " |")
+    md.append("| batch time chip / GPU | " + " | ".join(
+        f"{out[c]['latency_s'] * 1e3:.2f} / {out[c]['gpu_latency_s'] * 1e3:.2f} ms" for c in cases) + " |")
+    return out, "\n".join(md)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--png", default=str(ROOT / "docs" / "img" / "scheduler_speedup.png"))
+    parser.add_argument("--sensitivity-png",
+                        default=str(ROOT / "docs" / "img" / "scheduler_sensitivity.png"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result: dict = {"batch_size": args.batch_size, "tables": {}}
     sections = []
-    for hardware in ("isaac", "puma"):
+    for chip in ("isaac", "puma"):
         for mode in ("train", "inference"):
-            rows, plans = run_speedup(MODELS, MASKS, args.batch_size, mode, hardware)
-            result["tables"][f"{hardware}/{mode}"] = rows
-            sections.append(f"### {hardware}, {mode}, batch {args.batch_size}\n\n{_md(rows)}\n")
-            print(f"== {hardware} {mode}\n{speedup_table(rows)}")
-            if hardware == "isaac" and mode == "train":
+            rows, plans = run_speedup(MODELS, MASKS, args.batch_size, mode, chip, progress=False)
+            result["tables"][f"{chip}/{mode}"] = rows
+            sections.append(f"### {chip}, {mode}, batch {args.batch_size}\n\n{_md(rows)}\n")
+            print(f"== {chip} {mode}\n{speedup_table(rows)}")
+            if chip == "isaac" and mode == "train":
                 vgg16_all = plans[MODELS.index("vgg16") * len(MASKS)]
-    # sensitivity: batch size, pipeline off, activations on the GPU (ISAAC, training, VGG16)
-    sens = []
-    for batch in (16, 64, 256):
-        rows, _ = run_speedup(["vgg16"], ["all", "none"], batch, "train", "isaac", progress=False)
-        sens += [dict(r, variant=f"batch {batch}") for r in rows]
-    rows, _ = run_speedup(["vgg16"], ["all", "none"], args.batch_size, "train", "isaac",
-                          pipeline=False, progress=False)
-    sens += [dict(r, variant="no pipeline") for r in rows]
-    rows, _ = run_speedup(["vgg16"], ["all", "none"], args.batch_size, "train", "isaac",
-                          elementwise_unit="gpu", progress=False)
-    sens += [dict(r, variant="act/pool on GPU") for r in rows]
-    isaac = load_hardware("isaac")
-    for factor in (4, 16):  # more crossbars: more room to replicate the slow stages
-        bigger = isaac.replace(**{"reram.tiles": isaac.reram.tiles * factor})
-        rows, _ = run_speedup(["vgg16"], ["all", "none"], args.batch_size, "train", bigger,
-                              progress=False)
-        sens += [dict(r, variant=f"{factor}x tiles") for r in rows]
-    result["sensitivity"] = sens
-    sens_md = ["| variant | BN kept | speedup | energy ratio | samples/s | GPU samples/s | GPU util. |",
-               "|---|---|---|---|---|---|---|"]
-    for r in sens:
-        sens_md.append(f"| {r['variant']} | {r['bn_kept']}/{r['bn_sites']} | "
-                       f"{r['speedup_vs_gpu']:.2f}x | {r['energy_ratio_vs_gpu']:.2f}x | "
-                       f"{r['throughput']:.0f} | {r['gpu_throughput']:.0f} | "
-                       f"{r['gpu_utilization']:.0%} |")
-    sections.append("### sensitivity (VGG16, isaac, training)\n\n" + "\n".join(sens_md) + "\n")
-    sweeps = {m: run_bn_sweep(m, args.batch_size, "train", "isaac") for m in MODELS}
+    rows, md = _sensitivity(args.batch_size)
+    result["sensitivity"] = rows
+    sections.append("### sensitivity (VGG16, isaac chip, training)\n\n" + md + "\n")
+    sweeps = {m: run_bn_sweep(m, args.batch_size, "train", "isaac", progress=False) for m in MODELS}
     result["bn_sweep"] = sweeps
     sweep_md = ["| model | speedup with the first K BN layers kept (K: speedup) |", "|---|---|"]
-    for name, rows in sweeps.items():
+    for name, sweep in sweeps.items():
         sweep_md.append(f"| {name} | " + ", ".join(
-            f"{r['bn_kept']}: {r['speedup_vs_gpu']:.2f}x" for r in rows) + " |")
-    sections.append("### BN sweep (isaac, training)\n\n" + "\n".join(sweep_md) + "\n")
+            f"{r['bn_kept']}: {r['speedup_vs_gpu']:.2f}x" for r in sweep) + " |")
+    sections.append("### BN sweep (isaac chip, training)\n\n" + "\n".join(sweep_md) + "\n")
+    breakdown, md = _breakdown(args.batch_size)
+    result["vgg16_energy_breakdown"] = breakdown
+    sections.append("### VGG16 training energy per batch, isaac chip\n\n" + md + "\n")
+    sens = run_sensitivity("vgg16", "isaac", args.batch_size)
+    result["sensitivity_sweeps"] = sens
+    sections.append("### sensitivity sweeps (VGG16 all BN, isaac chip; scale is x the tiles of "
+                    "one ISAAC chip)\n\n" + sensitivity_table(sens) + "\n")
+    plot_sensitivity(sens, args.sensitivity_png, f"VGG16 training, batch {args.batch_size}, isaac chip")
+    validation = validation_rows()
+    result["validate"] = validation
+    sections.append("### reram-bench validate\n\n" + validation_markdown(validation) + "\n")
     result["png"] = str(plot_speedup(vgg16_all, sweeps, args.png))
     (out / "speedup.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
     (out / "speedup.md").write_text("\n".join(sections))
     print("\n".join(sections))
-    print(f"wrote {out / 'speedup.json'}, {out / 'speedup.md'}, {args.png}")
+    print(f"wrote {out / 'speedup.json'}, {out / 'speedup.md'}, {args.png}, {args.sensitivity_png}")
 
 
 if __name__ == "__main__":

@@ -230,8 +230,10 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
         chip: a preset name or a :class:`Chip`.
         batch_size: training batch.
         scales: multiples of the chip's tiles.
-        bandwidths: ReRAM-GPU link bandwidths, bytes/s (the chip's link energy and latency kept).
-        bn_counts: numbers of BN layers kept (first K) for the BN sweep; default all 0..P.
+        bandwidths: ReRAM-GPU link bandwidths, bytes/s (the chip's link energy and latency
+            kept), on the largest chip of ``scales``.
+        bn_counts: numbers of BN layers kept (first K) for the BN sweep (on the fewest chips
+            that hold the model); default all 0..P.
         bn_kept: BN layers kept (first K) in the size and bandwidth sweeps; default all.
         progress: called with a short note before each sweep.
 
@@ -267,10 +269,11 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
         plan = schedule(trace_for(kept), batch_size=batch_size, chip=base.replace(scale=fit * scale))
         out["scale"].append(row("scale", fit * scale, plan, kept))
     note("link bandwidth")
+    big = fit * max(scales)  # on the largest chip, where the crossbars no longer hide the link
     for bandwidth in bandwidths:
         link = dataclasses.replace(base.hardware.link, bandwidth_bytes_per_s=bandwidth)
         plan = schedule(trace_for(kept), batch_size=batch_size,
-                        chip=base.replace(scale=fit, link=link))
+                        chip=base.replace(scale=big, link=link))
         out["bandwidth"].append(row("bandwidth_bytes_per_s", bandwidth, plan, kept))
     note("BN count")
     for k in (range(sites + 1) if bn_counts is None else bn_counts):
@@ -308,6 +311,10 @@ def plot_sensitivity(result: dict[str, list[dict[str, Any]]], path: str | Path, 
               ("bandwidth", "bandwidth_bytes_per_s", "link bandwidth, bytes/s", True),
               ("bn", "bn_kept", "BN layers kept (first K)", False))
     for ax, (sweep, key, label, log) in zip(axes, panels):
+        rows = result[sweep]
+        if rows:
+            ax.set_title(f"{rows[0]['crossbars']:,} crossbars" if sweep != "scale" else
+                         f"{rows[0]['bn_kept']} BN kept", fontsize=9)
         xs = [r[key] for r in result[sweep]]
         ax.plot(xs, [r["speedup"] for r in result[sweep]], "o-", label="speedup vs GPU")
         ax.plot(xs, [r["energy_ratio"] for r in result[sweep]], "s--", label="energy ratio")
