@@ -39,8 +39,16 @@ def canonical_model_name(name: str) -> str:
     return key
 
 
+#: Models that fit their max-pools to a given input size (``input_size``; see models/vgg.py).
+SIZE_ADAPTIVE_MODELS: tuple[str, ...] = ("vgg11", "vgg13", "vgg16", "vgg19")
+
+
 def build_model(
-    name: str, num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int | None = None
+    name: str,
+    num_classes: int = 10,
+    bn_mask: BNMaskLike = None,
+    in_channels: int | None = None,
+    input_size: int | None = None,
 ) -> nn.Module:
     """Build a model of this package by name.
 
@@ -50,6 +58,9 @@ def build_model(
         bn_mask: one bit per BN site (bit string, ``"all"``, ``"none"``, sequence) or ``None``.
         in_channels: input channels; ``None`` = the model's default (1 for ``vgg-digits``,
             3 for the CIFAR models).
+        input_size: side of the input images: the CIFAR VGGs leave out the max-pools a
+            smaller image cannot take (VGG11 on the 8x8 digits keeps 3 of its 5); the other
+            models take any size (adaptive pooling) and ignore it. ``None`` = 32x32.
 
     Returns:
         The freshly initialized model (seed torch beforehand for a reproducible init).
@@ -57,9 +68,11 @@ def build_model(
     Raises:
         ValueError: on an unknown name or a bad mask.
     """
-    builder = _BUILDERS[canonical_model_name(name)]
-    kwargs = {} if in_channels is None else {"in_channels": in_channels}
-    return builder(num_classes=num_classes, bn_mask=bn_mask, **kwargs)
+    key = canonical_model_name(name)
+    kwargs: dict[str, int] = {} if in_channels is None else {"in_channels": in_channels}
+    if input_size is not None and key in SIZE_ADAPTIVE_MODELS:
+        kwargs["input_size"] = input_size
+    return _BUILDERS[key](num_classes=num_classes, bn_mask=bn_mask, **kwargs)
 
 
 def num_bn_sites(name: str) -> int:
@@ -116,7 +129,7 @@ def load_model_data(
 
 
 def build_model_for(name: str, data: DataSplits, bn_mask: BNMaskLike = None) -> nn.Module:
-    """Build the named model for a dataset's images (channels, classes) and check it takes them.
+    """Build the named model for a dataset's images (channels, size, classes); check it takes them.
 
     The check is one forward pass of two training images in eval mode (no gradient, no random
     numbers drawn, no BN statistics changed); the model is returned in training mode, as built.
@@ -133,7 +146,8 @@ def build_model_for(name: str, data: DataSplits, bn_mask: BNMaskLike = None) -> 
         ValueError: naming the model and the image shape when the model cannot take them, or
             on a bad name or mask.
     """
-    net = build_model(name, data.num_classes, bn_mask, in_channels=data.input_shape[0])
+    net = build_model(name, data.num_classes, bn_mask, in_channels=data.input_shape[0],
+                      input_size=min(data.input_shape[1:]))
     try:
         net.eval()
         with torch.no_grad():

@@ -1,7 +1,12 @@
 """VGG networks with a BN mask: CIFAR-size VGG11/13/16/19 and a small VGG for 8x8 digits.
 
 Every conv is followed by one BN site (so VGG11 has 8 sites, VGG16 13); the fully-connected
-classifier has none. A site whose mask bit is 0 is built as ``nn.Identity`` and its conv gets a
+classifier has none. For inputs smaller than 32x32 (``input_size``, e.g. the 8x8 digits) the
+CIFAR VGGs keep every conv and BN site but only the max-pools the image can take: a pool that
+would shrink a 1x1 map is an ``nn.Identity`` (VGG11 on 8x8: pools after convs 1, 2 and 4, then
+convs 5-8 on 1x1 maps). This keeps the 8..16 BN sites searchable on the digits at the cost of
+an 8x8 image (about 13 M multiply-accumulates per VGG11 forward instead of 150 M for the
+digits upsampled to 32x32); module names and BN-site names do not change. A site whose mask bit is 0 is built as ``nn.Identity`` and its conv gets a
 bias. Names of the sites: ``features.<i>.bn``. This module imports only torch and the BN/block
 helpers of this package.
 """
@@ -38,6 +43,8 @@ class VGG(nn.Module):
         pooled_size: spatial size after the adaptive average pool (1 for CIFAR VGGs, whose
             32x32 input is already 1x1 after five pools).
         hidden: widths of the hidden fully-connected layers of the classifier.
+        input_size: side of the input images; max-pools that would shrink a 1x1 map are left
+            out (``nn.Identity``). ``None``: every pool kept (inputs large enough for them).
 
     Input: a ``batch x in_channels x H x W``-dim tensor. Output: ``batch x num_classes`` logits.
     """
@@ -50,16 +57,23 @@ class VGG(nn.Module):
         in_channels: int = 3,
         pooled_size: int = 1,
         hidden: Sequence[int] = (512, 512),
+        input_size: int | None = None,
     ) -> None:
         super().__init__()
         _check_positive(num_classes=num_classes, in_channels=in_channels, pooled_size=pooled_size)
+        if input_size is not None:
+            _check_positive(input_size=input_size)
         num_convs = sum(1 for item in layout if item != "M")
         bits = MaskBits(parse_bn_mask(bn_mask, num_convs))
         layers: list[nn.Module] = []
-        channels = in_channels
+        channels, size = in_channels, input_size
         for item in layout:
             if item == "M":
-                layers.append(nn.MaxPool2d(2))
+                if size is not None and size < 2:
+                    layers.append(nn.Identity())  # the map is 1x1 already: no pool
+                else:
+                    layers.append(nn.MaxPool2d(2))
+                    size = None if size is None else size // 2
             else:
                 layers.append(ConvBlock(channels, int(item), bits.next()))
                 channels = int(item)
@@ -90,28 +104,36 @@ def _check_positive(**values: int) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _vgg(depth: str, num_classes: int, bn_mask: BNMaskLike, in_channels: int) -> VGG:
-    return VGG(VGG_LAYOUTS[depth], num_classes, bn_mask, in_channels)
+def _vgg(depth: str, num_classes: int, bn_mask: BNMaskLike, in_channels: int, input_size: int | None) -> VGG:
+    return VGG(VGG_LAYOUTS[depth], num_classes, bn_mask, in_channels, input_size=input_size)
 
 
-def vgg11(num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3) -> VGG:
-    """VGG11 for 32x32 images (8 BN sites). See :class:`VGG` for the arguments."""
-    return _vgg("vgg11", num_classes, bn_mask, in_channels)
+def vgg11(
+    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None
+) -> VGG:
+    """VGG11 for 32x32 images, or smaller with ``input_size`` (8 BN sites). See :class:`VGG`."""
+    return _vgg("vgg11", num_classes, bn_mask, in_channels, input_size)
 
 
-def vgg13(num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3) -> VGG:
-    """VGG13 for 32x32 images (10 BN sites). See :class:`VGG` for the arguments."""
-    return _vgg("vgg13", num_classes, bn_mask, in_channels)
+def vgg13(
+    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None
+) -> VGG:
+    """VGG13 for 32x32 images, or smaller with ``input_size`` (10 BN sites). See :class:`VGG`."""
+    return _vgg("vgg13", num_classes, bn_mask, in_channels, input_size)
 
 
-def vgg16(num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3) -> VGG:
-    """VGG16 for 32x32 images (13 BN sites). See :class:`VGG` for the arguments."""
-    return _vgg("vgg16", num_classes, bn_mask, in_channels)
+def vgg16(
+    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None
+) -> VGG:
+    """VGG16 for 32x32 images, or smaller with ``input_size`` (13 BN sites). See :class:`VGG`."""
+    return _vgg("vgg16", num_classes, bn_mask, in_channels, input_size)
 
 
-def vgg19(num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3) -> VGG:
-    """VGG19 for 32x32 images (16 BN sites). See :class:`VGG` for the arguments."""
-    return _vgg("vgg19", num_classes, bn_mask, in_channels)
+def vgg19(
+    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None
+) -> VGG:
+    """VGG19 for 32x32 images, or smaller with ``input_size`` (16 BN sites). See :class:`VGG`."""
+    return _vgg("vgg19", num_classes, bn_mask, in_channels, input_size)
 
 
 def vgg_digits(

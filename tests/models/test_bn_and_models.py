@@ -163,3 +163,24 @@ def test_num_classes_and_channels() -> None:
     assert set(MODEL_NAMES) == {"vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet20", "resnet34", "vgg-digits"}
     with pytest.raises(ValueError, match="num_classes must be a positive integer"):
         vgg11(num_classes=0)
+
+
+@pytest.mark.parametrize("name, pools", [("vgg11", 3), ("vgg16", 3)])
+def test_cifar_vggs_fit_their_pools_to_8x8_digits(name: str, pools: int) -> None:
+    """8x8 inputs keep every conv and BN site (same names) and the pools the image can take."""
+    small = build_model(name, in_channels=1, input_size=8)
+    full = build_model(name, in_channels=1)
+    assert [s.name for s in bn_sites(small)] == [s.name for s in bn_sites(full)]
+    assert small.state_dict().keys() == full.state_dict().keys()
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in small.modules()) == pools
+    assert small(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    same = build_model(name, in_channels=1, input_size=32)
+    assert [type(m) for m in same.modules()] == [type(m) for m in full.modules()]  # 32x32: unchanged
+    with pytest.raises(ValueError, match="input_size must be a positive integer"):
+        build_model(name, input_size=0)
+
+
+def test_resnet20_and_vgg_digits_take_8x8_and_ignore_input_size() -> None:
+    assert build_model("resnet20", in_channels=1, input_size=8)(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    assert len(bn_sites(build_model("resnet20", input_size=8))) == 21
+    assert len(bn_sites(build_model("vgg-digits", input_size=8))) == 6

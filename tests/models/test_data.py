@@ -1,6 +1,7 @@
 """Dataset loaders of reram.models.data on tiny files in the real formats, malformed ones too."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import tarfile
@@ -236,5 +237,7 @@ def test_model_data_and_builder_fit_the_images_to_the_model(tmp_path: Path, writ
     assert net.training and net(data.train_images[:3]).shape == (3, 10)
     small = load_model_data("vgg-digits", "mnist", tmp_path)
     assert small.input_shape == (1, 28, 28)
-    with pytest.raises(ValueError, match=r"model vgg11 cannot take mnist images of shape \(1, 28, 28\)"):
-        build_model_for("vgg11", small)
+    assert build_model_for("vgg11", small)(small.train_images[:2]).shape == (2, 10)  # 4 of 5 pools
+    tiny = dataclasses.replace(small, train_images=small.train_images[..., :1, :1])
+    with pytest.raises(ValueError, match=r"model vgg-digits cannot take mnist images of shape \(1, 1, 1\)"):
+        build_model_for("vgg-digits", tiny)  # its three pools are fixed

@@ -152,8 +152,14 @@ def test_run_training_writes_metrics_json(tmp_path: Path) -> None:
 def test_run_training_rejects_bad_input_before_work(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="has 3 bits but the model has 6 BN sites"):
         run_training(bn_mask="101", data_dir=tmp_path / "never-read")
-    with pytest.raises(ValueError, match="model vgg11 cannot take digits images of shape \\(1, 8, 8\\)"):
-        run_training(model="vgg11", train_config=_cfg(epochs=1))
+    from dataclasses import replace
+
+    from reram.models.data import load_digits
+
+    full = load_digits()
+    one_pixel = replace(full, train_images=full.train_images[..., :1, :1], test_images=full.test_images[..., :1, :1])
+    with pytest.raises(ValueError, match="model vgg-digits cannot take digits images of shape \\(1, 1, 1\\)"):
+        run_training(model="vgg-digits", train_config=_cfg(epochs=1), data=one_pixel)
 
 
 def test_resume_with_other_thread_count_warns(digits, tmp_path: Path) -> None:

@@ -143,3 +143,18 @@ def test_sigterm_ends_with_one_line_and_the_search_resumes(tmp_path):
     assert len(report["runs"]["random"]["history"]) == 8
     for path, mtime in trained.items():
         assert path.stat().st_mtime_ns == mtime  # not trained again
+
+
+@pytest.mark.parametrize("model, sites", [("vgg11", 8), ("resnet20", 21)])
+def test_cifar_size_models_are_searchable_on_the_digits(tmp_path, model, sites):
+    """Issue 13 groundwork: --model vgg11 (its pools fitted to 8x8) and resnet20 pass every check
+    on the bundled digits, and the scheduler costs their masks."""
+    from reram.apps.bn_search_cli import _validate, build_parser
+
+    args = build_parser().parse_args(["--model", model, "--out", str(tmp_path / "run"), *TINY])
+    objective, settings, _ = _validate(args)  # reads the data, runs the model on two images
+    assert objective.num_sites == settings["num_sites"] == sites
+    assert objective.settings.model == model and objective.load_data().input_shape == (1, 8, 8)
+    fast, _ = objective.speedup_of("0" * sites)
+    slow, _ = objective.speedup_of("1" * sites)
+    assert fast is not None and slow is not None and fast > slow
