@@ -21,7 +21,10 @@ transposed crossbars, BN backward on the GPU), then the weight-update writes of 
 parallel. The GPU-only baseline runs every layer of the same trace on the GPU, one after another,
 costed by a roofline (or by measurement, ``gpu_baseline="measured"``).
 
-This module reads traces and hardware specs only; it does not import the simulation.
+Each crossbar layer is costed with its own crossbar config (a converted model's
+``crossbar_config``, else the chip's); see :class:`reram.cost.chip.Chip`.
+
+This module reads traces, chips and hardware specs only; it does not import the simulation.
 """
 from __future__ import annotations
 
@@ -765,7 +768,17 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
             cost.replicas = mapping.replicas[layer.name]
             cost.tiles = mapping.tiles(layer.name, hw.reram.crossbars_per_tile)
 
-    baseline = gpu_only_baseline(trace, hw.gpu, batch_size, training)
+    gpu_times, baseline = _baseline_times(model, trace, costs, hw.gpu, batch_size, mode,
+                                          gpu_baseline, device)
+    return _assemble_plan(trace, mode, batch_size, the_chip, costs, latency, update_s, stages,
+                          mapping, units, baseline, gpu_times, pipeline, gpu_baseline)
+
+
+def _baseline_times(model: nn.Module | Trace, trace: Trace, costs: Sequence[LayerCost], gpu: GpuSpec,
+                    batch_size: int, mode: str, gpu_baseline: str,
+                    device: str | None) -> tuple[list[float], GpuBaseline]:
+    """The GPU-only baseline's per-layer times (roofline, or measured and split by kind)."""
+    baseline = gpu_only_baseline(trace, gpu, batch_size, mode == "train")
     gpu_times = list(baseline.latency_s)
     if gpu_baseline == "measured":
         if isinstance(model, Trace):
@@ -775,6 +788,15 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         measured = measure_breakdown(model, trace.input_shape, batch_size, mode,
                                      device=device or "cuda")
         gpu_times = split_measured([c.kind for c in costs], gpu_times, measured["seconds_by_kind"])
+    return gpu_times, baseline
+
+
+def _assemble_plan(trace: Trace, mode: str, batch_size: int, chip: Chip, costs: Sequence[LayerCost],
+                   latency: float, update_s: float, stages: Sequence[Stage], mapping: ChipMapping,
+                   units: Sequence[str], baseline: GpuBaseline, gpu_times: Sequence[float],
+                   pipeline: str, gpu_baseline: str) -> Plan:
+    """The :class:`Plan`: per-layer baseline figures, totals, static and idle energy."""
+    hw = chip.hardware
     for cost, seconds, joules in zip(costs, gpu_times, baseline.energy_j):
         cost.gpu_latency_s, cost.gpu_energy_j = seconds, joules
     roofline_latency = sum(baseline.latency_s)
@@ -788,7 +810,7 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
     gpu_energy = sum(gpu_breakdown.values())
     return Plan(
         model_name=trace.model_name, mode=mode, batch_size=batch_size,
-        input_shape=tuple(trace.input_shape), hardware=the_chip.name, layers=costs,
+        input_shape=tuple(trace.input_shape), hardware=chip.name, layers=list(costs),
         latency_s=latency, energy_j=energy, throughput=batch_size / latency,
         gpu_latency_s=gpu_latency, gpu_energy_j=gpu_energy,
         gpu_throughput=batch_size / gpu_latency if gpu_latency > 0 else float("inf"),
@@ -797,8 +819,8 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         gpu_utilization=(baseline.flops / (roofline_latency * hw.gpu.peak_flops)
                          if roofline_latency > 0 else 0.0),
         bottleneck=bottleneck_of(stages), update_s=update_s,
-        barriers=_count_barriers(units, trace.layers) if training else 0,
+        barriers=_count_barriers(units, trace.layers) if mode == "train" else 0,
         crossbars_used=mapping.crossbars_used, crossbars_available=mapping.available,
         pipelined=pipeline != "none", gpu_baseline=gpu_baseline, pipeline=pipeline,
         energy_breakdown=breakdown, gpu_energy_breakdown=gpu_breakdown, gpu_name=hw.gpu.name,
-        config=the_chip.config.to_dict() if the_chip.config is not None else None)
+        config=chip.config.to_dict() if chip.config is not None else None)
