@@ -2,7 +2,7 @@
 
 - :mod:`~reram.cost.trace`: layer shapes of a model (one forward pass on a tiny batch).
 - :mod:`~reram.cost.hardware`: silicon specs (crossbars, GPU, link) loaded from the JSON files in
-  ``specs/`` (GPU baselines in ``specs/gpus/``), each number with its source.
+  ``specs/`` (GPU baselines as ``specs/gpu_*.json``), each number with its source.
 - :mod:`~reram.cost.chip`: :class:`Chip`, a crossbar config plus the silicon (one chip, both
   halves; named presets).
 - :mod:`~reram.cost.layer_cost`: latency and energy of one layer's phase on one unit.

@@ -5,7 +5,9 @@ Specs are frozen dataclasses whose field names carry their unit (``_s`` seconds,
 construction; a bad value raises a one-line ``ValueError`` naming the field.
 
 Named configurations live as JSON data files in ``reram/cost/specs/`` (``isaac.json``,
-``puma.json``, ...). Each file has a ``"_sources"`` object with one entry per numeric field
+``puma.json``, ...; GPU baselines as ``gpu_v100.json``, ...). A chip file's ``"crossbar"`` section
+(the fields of a ``CrossbarConfig``) decides the crossbar geometry; ``"gpu"`` may name a bundled
+GPU. Each file has a ``"_sources"`` object with one entry per numeric field
 (``"reram.adc_bits"``, ``"gpu.peak_flops"``, ...) saying where the number comes from; the
 loader refuses a file in which a field has no source.
 
@@ -25,7 +27,9 @@ __all__ = ["ReramSpec", "GpuSpec", "LinkSpec", "HardwareSpec", "load_hardware",
            "geometry_from_config", "load_gpu", "available_gpus"]
 
 HARDWARE_DIR = Path(__file__).resolve().parent / "specs"
-GPU_DIR = HARDWARE_DIR / "gpus"
+#: GPU baselines live next to the chips as ``gpu_<name>.json`` (one folder: setup.py ships
+#: ``specs/*.json``).
+GPU_PREFIX = "gpu_"
 #: GPU arithmetic of a baseline: FP32, or tensor-core mixed precision (FP16 products).
 GPU_PRECISIONS = ("fp32", "mixed")
 #: ReramSpec fields a chip's crossbar config decides (the simulation half); a chip file gives
@@ -490,7 +494,7 @@ class HardwareSpec:
 
 def available_gpus() -> list[str]:
     """Names of the bundled GPU baselines (``"v100"``, ``"gtx1080"``, ``"a100"``)."""
-    return sorted(p.stem for p in GPU_DIR.glob("*.json"))
+    return sorted(p.stem[len(GPU_PREFIX):] for p in HARDWARE_DIR.glob(f"{GPU_PREFIX}*.json"))
 
 
 def load_gpu(name: str, precision: str = "fp32") -> tuple[GpuSpec, dict[str, str]]:
@@ -512,7 +516,7 @@ def load_gpu(name: str, precision: str = "fp32") -> tuple[GpuSpec, dict[str, str
     """
     if precision not in GPU_PRECISIONS:
         raise ValueError(f"gpu precision must be one of {GPU_PRECISIONS}, got {precision!r}")
-    path = GPU_DIR / f"{name}.json"
+    path = HARDWARE_DIR / f"{GPU_PREFIX}{name}.json"
     if not path.is_file():
         raise ValueError(f"unknown gpu {name!r}; available: {', '.join(available_gpus())}")
     with path.open(encoding="utf-8") as handle:
@@ -547,7 +551,7 @@ def load_gpu(name: str, precision: str = "fp32") -> tuple[GpuSpec, dict[str, str
 
 def available_hardware() -> list[str]:
     """Names of the bundled hardware configurations."""
-    return sorted(p.stem for p in HARDWARE_DIR.glob("*.json"))
+    return sorted(p.stem for p in HARDWARE_DIR.glob("*.json") if not p.stem.startswith(GPU_PREFIX))
 
 
 def load_hardware(name_or_path: str | Path | HardwareSpec = "isaac") -> HardwareSpec:
