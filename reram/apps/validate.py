@@ -25,9 +25,13 @@ __all__ = ["validation_rows", "validation_table", "validation_markdown", "run_se
            "sensitivity_table", "plot_sensitivity", "DADIANNAO"]
 
 #: DaDianNao (Chen et al., MICRO 2014), one node: peak 16-bit throughput and area.
+#: The review whose Table 3 lists ISAAC's, PUMA's and DaDianNao's peak figures side by side.
+REVIEW = ("Aguirre et al., 'Hardware implementation of memristor-based artificial neural "
+          "networks', Nature Communications 15 (2024), Table 3")
 DADIANNAO = {"peak_ops_per_s": 5.58e12, "area_mm2": 67.73,
              "source": "DaDianNao (Chen et al., MICRO 2014): 5.58 TeraOps/s peak (16-bit), 67.73 mm2 "
-                       "per node at 28 nm"}
+                       "per node at 28 nm (5.58 TOPS, 0.08 TOPS/mm2 also in Nature Communications "
+                       "15 (2024), Table 3)"}
 ISAAC_AREA_MM2 = 85.4  # ISAAC Table 'ISAAC parameters': chip 85.4 mm2 (tiles + HyperTransport)
 
 
@@ -60,11 +64,11 @@ def _peak_rows() -> list[dict[str, Any]]:
         _row("ISAAC peak throughput", 41.3, tops, "TOPS",
              "ISAAC's constants (isaac.json): 168 tiles x 96 arrays of 128x128 2-bit cells, 16-bit "
              "weights offset-encoded over 8 arrays, 16 one-bit input cycles of 100 ns; 2 ops per MAC",
-             "ISAAC (Shafiee et al., ISCA 2016): 41.3 TOPS peak, 65.8 W, 85.4 mm2 (ISAAC-CE)"),
-        _row("ISAAC peak efficiency", 41.3 / 65.8, tops / watts, "TOPS/W",
+             "ISAAC (Shafiee et al., ISCA 2016), 41.3 TOPS peak; listed so in " + REVIEW),
+        _row("ISAAC peak efficiency", 0.63, tops / watts, "TOPS/W",
              "every array busy (arrays, DACs, ADCs, shift-add per use), eDRAM traffic of the MVMs, "
              "6.21 W of always-on units, HyperTransport at full power (10.4 W), as the 65.8 W counts",
-             "ISAAC (ISCA 2016): 41.3 TOPS / 65.8 W chip power"),
+             "ISAAC (ISCA 2016): 41.3 TOPS at 65.8 W chip power; 0.63 TOPS/W in " + REVIEW),
         _row("ISAAC-sized chip as simulated (G+/G- pair, 15+sign cycles)", 41.3, simulated, "TOPS",
              "Chip.preset('isaac'): the simulation keeps the sign on a G+/G- pair (16 arrays per "
              "16-bit weight block) and streams 15 magnitude bits per sign phase",
@@ -72,12 +76,13 @@ def _peak_rows() -> list[dict[str, Any]]:
         _row("PUMA peak throughput", 26.2, puma_tops, "TOPS",
              "PUMA's own timing: (16 + 2) x 128 ns per 16-bit MVM on 138 tiles x 8 cores x 2 MVMUs "
              "of 8 crossbars (puma.json); offset encoding as ISAAC",
-             "PUMA (Ankit et al., ASPLOS 2019): 26.2 TOPS as quoted in issue 10's audit (the "
-             "paper's table was not readable in this session: unverified)"),
-        _row("PUMA peak efficiency", 0.837, puma_tops / puma_w, "TOPS/W",
+             "PUMA (Ankit et al., ASPLOS 2019), 26.2 TOPS peak as listed in " + REVIEW),
+        _row("PUMA peak efficiency (review's figure)", 0.42, puma_tops / puma_w, "TOPS/W",
              "as above, PUMA simulator energies (puma.json), no link, PUMA's static power not "
-             "modelled (0 W)",
-             "PUMA (ASPLOS 2019) abstract: 837 GOPS/s/W at 1 GHz"),
+             "modelled (0 W)", "PUMA, 0.42 TOPS/W as listed in " + REVIEW),
+        _row("PUMA peak efficiency (abstract's figure)", 0.837, puma_tops / puma_w, "TOPS/W",
+             "as above; the abstract's and the review's figures differ by 2x (their accounting "
+             "is not in what we read)", "PUMA (ASPLOS 2019) abstract: 837 GOPS/s/W at 1 GHz"),
     ]
 
 
