@@ -21,22 +21,32 @@ def _split_input_cycles(codes, n_cycles, cycle_bits, n_phases, tile, is_float, o
     n_tiles = out.shape[0]
     for b in prange(m):
         for t in range(n_tiles):
-            width = min(tile, k_total - t * tile)
-            for col in range(width):
-                c = codes[b, t * tile + col]
-                if c != c:  # NaN: poison every cycle of the first phase (float output only)
-                    if is_float:
-                        for j in range(n_cycles):
-                            out[t, j * m + b, col] = c
-                    continue
-                phase = 1 if (c < 0 and n_phases == 2) else 0
-                mag = abs(c)
-                if cycle_bits == 0:
-                    out[t, phase * n_cycles * m + b, col] = mag
-                    continue
-                q = np.int64(mag)
+            lo = t * tile
+            width = min(tile, k_total - lo)
+            if cycle_bits == 0:  # unquantized magnitudes, one cycle (float output only)
+                for col in range(width):
+                    c = codes[b, lo + col]
+                    phase = 1 if (c < 0 and n_phases == 2) else 0
+                    out[t, phase * m + b, col] = c if c != c else abs(c)
+                continue
+            # one pass per (phase, cycle) row with selects, no branches: it vectorizes; every
+            # element of the row is written, padding included
+            for p in range(n_phases):
                 for j in range(n_cycles):
-                    out[t, (phase * n_cycles + j) * m + b, col] = (q >> (j * cycle_bits)) & mask
+                    row = (p * n_cycles + j) * m + b
+                    shift = j * cycle_bits
+                    for col in range(width):
+                        c = codes[b, lo + col]
+                        take = n_phases == 1 or ((c < 0) == (p == 1))
+                        a = abs(c) if take else 0.0
+                        a = 0.0 if a != a else a
+                        digit = (np.int64(a) >> shift) & mask
+                        if is_float and p == 0:
+                            out[t, row, col] = c if c != c else digit  # NaN poisons phase 0
+                        else:
+                            out[t, row, col] = digit
+                    for col in range(width, tile):
+                        out[t, row, col] = 0
 
 
 def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phases: int,
@@ -75,7 +85,10 @@ def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phas
         raise ValueError(f"int8 digits need 1 <= cycle_bits <= 7, got {cycle_bits}")
     m, k = codes.shape
     n_tiles = max(1, -(-k // tile))
-    out = np.zeros((n_tiles, n_phases * n_cycles * m, tile), dtype)
+    if cycle_bits == 0 or not (m and k):
+        out = np.zeros((n_tiles, n_phases * n_cycles * m, tile), dtype)
+    else:  # the kernel writes every element
+        out = np.empty((n_tiles, n_phases * n_cycles * m, tile), dtype)
     if m and k:
         _split_input_cycles(np.ascontiguousarray(codes, dtype=np.float32), int(n_cycles),
                             int(cycle_bits), int(n_phases), int(tile), dtype == np.float32, out)

@@ -1,8 +1,8 @@
 """Forward-time ratios of crossbar layers to their float layers, measured in one run.
 
 Used by ``benchmarks/bench_layers.py`` and ``reram-bench kernels``. Each case times the float
-layer, the crossbar layer and, for the bit-sliced configs, one batched GEMM doing the same
-multiply-adds as the tile simulation (its lower bound), interleaved so that machine noise hits
+layer, the crossbar layer and, for the bit-sliced configs, the matrix products alone doing the
+same multiply-adds as the tile simulation on its product path (int8 or fp32; its lower bound), interleaved so that machine noise hits
 all three alike; the ratios are medians over repeats.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from torch import nn
 
 from reram.config import CrossbarConfig
 from reram.sim.convert import convert
+from reram.sim.tiles import product_path
 
 __all__ = ["run_layer_benchmark", "benchmark_configs", "format_table"]
 
@@ -45,40 +46,57 @@ def _cases(quick: bool) -> list[tuple[str, Callable[[], nn.Module], tuple[int, .
 
 
 def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> Callable[[], None]:
-    """The tile simulation's matrix products alone: one product per row tile and chunk of
-    inputs, with the same shapes and chunking (so the same multiply-adds)."""
-    from reram.sim.functional import CURRENT_BUFFER_BYTES, quantize_input
+    """The tile simulation's matrix products alone, on its product path: int8 operands with
+    int32 results (``torch._int_mm``) where the layer takes the integer path, fp32 ``mm``
+    otherwise; one product per row tile and chunk of inputs, with the same shapes and chunking
+    (so the same multiply-adds)."""
+    from reram.sim.functional import quantize_input
     from reram.sim.mapping import column_coefficients
+    from reram.sim.tiles import CURRENT_BUFFER_BYTES, INT_CURRENT_BUFFER_BYTES, product_path
     if isinstance(layer, nn.Conv2d):
         k = layer.weight[0].numel()
         rows = x.shape[0] * (x.shape[2] * x.shape[3])  # stride 1, same padding in the cases
     else:
         k, rows = layer.in_features, x.shape[0]
+    integer = product_path(cfg, k, force_tiles=True) == "int8"
     codes, _ = quantize_input(x, cfg, 3 if x.dim() == 4 else 1)
     row_groups = (2 if bool((codes < 0).any()) else 1) * cfg.n_cycles
     tile = cfg.tile_size or k
     cols = len(column_coefficients(cfg)) * layer.weight.shape[0]
-    chunk = max(1, CURRENT_BUFFER_BYTES // (row_groups * cols * 4))
+    buffer = INT_CURRENT_BUFFER_BYTES if integer else CURRENT_BUFFER_BYTES
+    chunk = max(1, buffer // (row_groups * cols * 4))
     widths = [min(tile, k - t) for t in range(0, k, tile)]
-    a = torch.randn(row_groups * min(chunk, rows), tile)
-    b = torch.randn(tile, cols)
+    if integer:  # every tile is streamed tile_size wide (zero-padded)
+        widths = [tile] * len(widths)
+        a = torch.randint(0, 2, (row_groups * min(chunk, rows), tile), dtype=torch.int8,
+                          device=x.device)
+        b = torch.randint(0, 2, (tile, cols), dtype=torch.int8, device=x.device)
+        product = torch._int_mm
+    else:
+        a = torch.randn(row_groups * min(chunk, rows), tile, device=x.device)
+        b = torch.randn(tile, cols, device=x.device)
+        product = torch.mm
 
     def run() -> None:
-        for width in widths:
-            for start in range(0, rows, chunk):
-                m = min(chunk, rows - start) * row_groups
-                torch.mm(a[:m, :width], b[:width])
+        for start in range(0, rows, chunk):
+            m = min(chunk, rows - start) * row_groups
+            for width in widths:
+                product(a[:m, :width], b[:width])
     return run
 
 
-def _time(fn: Callable[[], object]) -> float:
+def _time(fn: Callable[[], object], device: str = "cpu") -> float:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
     start = time.perf_counter()
     fn()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
 def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
-                        nonnegative_input: bool = False) -> list[dict]:
+                        nonnegative_input: bool = False, device: str = "cpu") -> list[dict]:
     """Time crossbar layers against float layers.
 
     Args:
@@ -87,6 +105,7 @@ def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
         repeats: timed repetitions per case (medians reported).
         nonnegative_input: feed ReLU'd inputs (hidden layers of a CNN) instead of signed ones;
             non-negative inputs need one input phase instead of two.
+        device: where layers and inputs live (``"cuda"`` times the torch backend on a GPU).
 
     Returns:
         One dict per (case, config): ``case, config, float_s, crossbar_s, ratio`` and, for
@@ -97,8 +116,8 @@ def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
     results = []
     for case, build, shape in _cases(quick):
         torch.manual_seed(0)
-        float_layer = build().eval()
-        x = torch.randn(shape)
+        float_layer = build().eval().to(device)
+        x = torch.randn(shape).to(device)
         if nonnegative_input:
             x = x.relu()
         for name, cfg in benchmark_configs().items():
@@ -106,16 +125,17 @@ def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
             gemm = None if name == "ideal" else _gemm_equivalent(float_layer, x, cfg)
             with torch.no_grad():
                 float_layer(x)
-                warm = _time(lambda: xbar(x))  # warm-up (JIT compile, allocator)
+                warm = _time(lambda: xbar(x), device)  # warm-up (JIT compile, allocator)
                 # cases taking seconds per call (ISAAC on the conv) are timed once
                 n_rep = repeats if warm < 5.0 else 1
                 times: dict[str, list[float]] = {"float": [], "xbar": [], "gemm": []}
                 for _ in range(n_rep):
-                    times["float"].append(_time(lambda: float_layer(x)))
-                    times["xbar"].append(_time(lambda: xbar(x)))
+                    times["float"].append(_time(lambda: float_layer(x), device))
+                    times["xbar"].append(_time(lambda: xbar(x), device))
                     if gemm is not None:
-                        times["gemm"].append(_time(gemm))
-            row = {"case": case, "config": name,
+                        times["gemm"].append(_time(gemm, device))
+            k = float_layer.weight[0].numel()
+            row = {"case": case, "config": name, "path": product_path(cfg, k),
                    "float_s": statistics.median(times["float"]),
                    "crossbar_s": statistics.median(times["xbar"])}
             row["ratio"] = row["crossbar_s"] / row["float_s"]
@@ -128,10 +148,10 @@ def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
 
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of :func:`run_layer_benchmark` rows."""
-    lines = [f"{'case':31s} {'config':21s} {'float ms':>9s} {'xbar ms':>9s} {'xbar/float':>10s} "
-             f"{'GEMM ms':>9s} {'xbar/GEMM':>9s}"]
+    lines = [f"{'case':31s} {'config':21s} {'path':5s} {'float ms':>9s} {'xbar ms':>9s} "
+             f"{'xbar/float':>10s} {'GEMM ms':>9s} {'xbar/GEMM':>9s}"]
     for r in rows:
         gemm = f"{r['gemm_s'] * 1e3:9.2f} {r['ratio_vs_gemm']:9.2f}" if "gemm_s" in r else f"{'-':>9s} {'-':>9s}"
-        lines.append(f"{r['case']:31s} {r['config']:21s} {r['float_s'] * 1e3:9.2f} "
+        lines.append(f"{r['case']:31s} {r['config']:21s} {r.get('path', '-'):5s} {r['float_s'] * 1e3:9.2f} "
                      f"{r['crossbar_s'] * 1e3:9.2f} {r['ratio']:10.2f} {gemm}")
     return "\n".join(lines)

@@ -156,12 +156,14 @@ class _TiledConv2d(torch.autograd.Function):
         y = codes.new_empty((n, out_ch, h_out, w_out))
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
         chunk = _sample_chunk(codes, geometry, n_pos, out_ch)
+        n_phases = 2 if bool((codes < 0).any()) else 1  # once, not per im2col chunk
         informative = 0
         for start in range(0, n, chunk):
             part = codes[start:start + chunk]
             rows = _patches(part, kernel_size, dilation, padding, stride,
                             channels_last=program.row_order is not None)
-            acc, seen = simulate_tiles(rows, program, config, adc, groups=groups, path=path)
+            acc, seen = simulate_tiles(rows, program, config, adc, groups=groups, path=path,
+                                       n_phases=n_phases)
             informative += seen
             unit_rows = unit_in[start:start + part.shape[0]].repeat_interleave(n_pos)
             out = _scaled_output(acc, adc.step, unit_rows, weight_unit, codes.dtype)

@@ -36,6 +36,11 @@ __all__ = ["product_path", "integer_product_fits", "needs_tiles", "simulate_tile
 PRODUCT_PATHS = ("plain", "int8", "fp32")
 #: Bytes of column currents held at once by the tiled simulation (chunked over inputs).
 CURRENT_BUFFER_BYTES = 8 << 20
+#: Bytes of one tile's int32 currents on the integer path: small enough to stay in a core's L2
+#: cache between the product that writes them and the ADC kernel that reads them.
+INT_CURRENT_BUFFER_BYTES = 1 << 20
+#: ... but each integer product has at least this many rows (below it GEMMs lose efficiency).
+_MIN_PRODUCT_ROWS = 256
 #: ADC parameters that convert every current exactly (an ideal ADC forced through the tiles).
 EXACT_ADC = AdcParams(step=1e-9, code_lo=-1e30, code_hi=1e30, full_scale=1e30, lossless=True)
 _INT32_MAX = (1 << 31) - 1
@@ -105,30 +110,33 @@ def _noisy(levels: torch.Tensor, config: CrossbarConfig, generator: torch.Genera
 
 def _read_tiles(codes: torch.Tensor, n_tiles: int, size: int, matrix: MatrixFn, n_out: int,
                 config: CrossbarConfig, adc: AdcParams, integer: bool, out: torch.Tensor,
-                backend: Backend) -> int:
+                backend: Backend, n_phases: Optional[int] = None) -> int:
     """Drive ``m x n_in`` codes (``n_in <= n_tiles * size``) through ``n_tiles`` tiles and add
     the shift-added ADC codes to ``out`` (``m x n_out`` float64). Returns the informative
-    conversions (codes inside the ADC range and not zero)."""
+    conversions (codes inside the ADC range and not zero). ``n_phases``: 2 when some code may
+    be negative (None: look); a second phase of zeros changes no result."""
     m, n_in = codes.shape
-    n_phases = 2 if bool((codes < 0).any()) else 1
+    if n_phases is None:
+        n_phases = 2 if bool((codes < 0).any()) else 1
     row_coef, col_coef = row_coefficients(config, n_phases), column_coefficients(config)
     n_cycles, cycle_bits = config.n_cycles, config.cycle_bits or 0
     cols = len(col_coef) * n_out
     adc_args = (row_coef, col_coef, n_out, adc.step, adc.code_lo, adc.code_hi)
     informative = 0
-    if integer:  # every tile in one pass: int8 digits, int32 currents, one ADC call per chunk
+    if integer:  # int8 digits of every tile at once; each tile's int32 currents read hot
         mats = [matrix(t, INT_PRODUCT_DTYPE, True) for t in range(n_tiles)]
-        chunk = max(1, CURRENT_BUFFER_BYTES // (n_tiles * len(row_coef) * cols * 4))
+        chunk = max(-(-_MIN_PRODUCT_ROWS // len(row_coef)),
+                    INT_CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
         for start in range(0, m, chunk):
             stop = min(m, start + chunk)
             digits = backend.stream(codes[start:stop], n_cycles, cycle_bits, n_phases, size,
                                     INT_PRODUCT_DTYPE)
-            currents = torch.empty((n_tiles, digits.shape[1], cols), dtype=torch.int32,
+            currents = torch.empty((1, digits.shape[1], cols), dtype=torch.int32,
                                    device=codes.device)
             for t in range(n_tiles):
-                backend.currents(digits[t], mats[t], out=currents[t])
-            informative += backend.adc_accumulate(currents, stop - start, *adc_args,
-                                                  out=out[start:stop])
+                backend.currents(digits[t], mats[t], out=currents[0])
+                informative += backend.adc_accumulate(currents, stop - start, *adc_args,
+                                                      out=out[start:stop])
         return informative
     chunk = max(1, CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
     for t in range(n_tiles):
@@ -148,8 +156,8 @@ def _read_tiles(codes: torch.Tensor, n_tiles: int, size: int, matrix: MatrixFn, 
 
 
 def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: CrossbarConfig,
-                   adc: AdcParams, groups: int = 1, path: Optional[str] = None
-                   ) -> tuple[torch.Tensor, int]:
+                   adc: AdcParams, groups: int = 1, path: Optional[str] = None,
+                   n_phases: Optional[int] = None) -> tuple[torch.Tensor, int]:
     """Run inputs through the tiled crossbars with per-tile ADCs and shift-add the codes.
 
     Per conv group, the DAC digits of each chunk of inputs (both phases stacked along rows)
@@ -164,6 +172,7 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
         adc: the ADC parameters for one tile.
         groups: conv groups (group ``g`` sees input columns ``g*K:(g+1)*K``).
         path: ``"int8"`` or ``"fp32"``; None: :func:`product_path`'s choice.
+        n_phases: 1 when no code is negative, 2 when some may be (None: look at ``codes``).
 
     Returns:
         ``(acc, informative)``: an ``m x out`` float64 tensor in units of (input code x weight
@@ -190,7 +199,7 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
             return lay_out_cells(levels, config).to(codes.device)
         informative += _read_tiles(codes[:, g * k:(g + 1) * k], program.n_tiles(), size, matrix,
                                    per_group, config, adc, path == "int8",
-                                   acc[:, g * per_group:(g + 1) * per_group], backend)
+                                   acc[:, g * per_group:(g + 1) * per_group], backend, n_phases)
     return acc, informative
 
 

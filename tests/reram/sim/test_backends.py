@@ -68,3 +68,39 @@ def test_torch_adc_matches_numba_bit_for_bit(integer):
         backend.adc_accumulate(currents, 9, rows, cols, 7, adc.step, adc.code_lo, adc.code_hi, acc)
         outs.append(acc)
     assert torch.equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("cfg", [SMALL.replace(adc_bits=5), SMALL.replace(adc_bits=5, variation=0.1),
+                                 SMALL.replace(adc_bits=5, differential="analog", saf1_rate=0.1)])
+def test_torch_backend_runs_the_whole_layer_like_numba(cfg, monkeypatch):
+    """The CUDA code path (the torch backend), run on CPU tensors, gives the numba path's bits
+    on the integer path and its values on the fp32 path."""
+    from reram import CrossbarConv2d
+    from reram.sim import tiles
+    torch.manual_seed(0)
+    lin, conv = CrossbarLinear(50, 7, config=cfg), CrossbarConv2d(3, 4, 3, padding=1, config=cfg)
+    x, xi = torch.randn(9, 50), torch.randn(2, 3, 6, 6)
+    want = [lin(x), conv(xi)]
+    monkeypatch.setattr(tiles, "backend_for", lambda device: TorchBackend())
+    monkeypatch.setattr(mapping, "backend_for", lambda device: TorchBackend())
+    lin._programmed = conv._programmed = None
+    got = [lin(x), conv(xi)]
+    for g, w in zip(got, want):
+        if cfg.variation == 0:
+            assert torch.equal(g, w)
+        else:
+            torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_integer_path_matches_cpu_bit_for_bit():
+    import copy
+    from reram import CrossbarConv2d
+    from reram.sim.tiles import product_path
+    cfg = CrossbarConfig.preset("neurosim").replace(saf0_rate=0.02, tile_size=32)
+    assert product_path(cfg, 27) == "int8"
+    for layer, inp in ((CrossbarLinear(70, 9, config=cfg), torch.randn(20, 70)),
+                       (CrossbarConv2d(3, 8, 3, padding=1, config=cfg), torch.randn(4, 3, 9, 9))):
+        want = layer(inp)
+        got = copy.deepcopy(layer).cuda()(inp.cuda()).cpu()
+        assert torch.equal(got, want)

@@ -1,0 +1,142 @@
+"""Training-step benchmark: one SGD step of a converted CNN against the float model, one run.
+
+VGG11 and ResNet20 on 32x32 inputs at batch 64 (CIFAR-10 shapes, random data), 1 thread. Each
+model is timed in float and converted with: the ideal config (exact float through the crossbar
+layers), the NeuroSim V2 preset, the ISAAC preset, and the main job's chip, which this script
+takes to be ``CrossbarConfig(tile_size=128, weight_bits=8, cell_bits=2, input_bits=8,
+dac_bits=2, adc_bits=8)`` (a realistic ISAAC-like chip with 2-bit DACs). One step is forward,
+cross-entropy, backward and ``optimizer.step()`` (which re-programs the crossbars on the next
+forward). Ratios are to the float step measured in the same run, interleaved per repeat; the
+machine may be shared and noisy, so read the ratios, not the seconds.
+
+Usage: python benchmarks/bench_train_step.py [--models vgg11,resnet20] [--repeats N]
+           [--configs float,ideal,neurosim,isaac,main-job] [--batch 64] [--out F]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Callable
+
+import torch
+from torch import nn
+
+import reram
+from reram import CrossbarConfig
+from reram.models import resnet20, vgg11
+from reram.sim.tiles import product_path
+
+#: The main job's chip as this benchmark takes it (see the module docstring).
+MAIN_JOB_CHIP = CrossbarConfig(tile_size=128, weight_bits=8, cell_bits=2, input_bits=8,
+                               dac_bits=2, adc_bits=8)
+MODELS: dict[str, Callable[[], nn.Module]] = {"vgg11": lambda: vgg11(num_classes=10),
+                                              "resnet20": lambda: resnet20(num_classes=10)}
+
+
+def configs() -> dict[str, CrossbarConfig | None]:
+    """The benchmark's configs (None: the float model)."""
+    return {"float": None, "ideal": CrossbarConfig.ideal(), "neurosim": CrossbarConfig.preset("neurosim"),
+            "isaac": CrossbarConfig.preset("isaac"), "main-job": MAIN_JOB_CHIP}
+
+
+def _step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def _paths(model: nn.Module) -> dict[str, int]:
+    """How many crossbar layers take each product path."""
+    counts: dict[str, int] = {}
+    for mod in model.modules():
+        if isinstance(mod, reram.CrossbarLayer):
+            k = mod.weight[0].numel()
+            name = product_path(mod.crossbar_config, k)
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _timed(fn: Callable[[], None], device: str) -> float:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def run(model_names: list[str], config_names: list[str], batch: int, repeats: int,
+        device: str = "cpu") -> list[dict]:
+    """Time one SGD step per (model, config); returns one row per pair (``ratio`` to float)."""
+    torch.set_num_threads(1)
+    rows = []
+    for model_name in model_names:
+        torch.manual_seed(0)
+        base = MODELS[model_name]().train().to(device)
+        x = torch.randn(batch, 3, 32, 32, device=device)
+        y = torch.randint(0, 10, (batch,), device=device)
+        steps, paths = {}, {}
+        for name in config_names:
+            cfg = configs()[name]
+            model = base if cfg is None else reram.convert(base, cfg)
+            if cfg is not None:
+                model.train()
+                paths[name] = _paths(model)
+            steps[name] = _step_fn(model, x, y)
+        times: dict[str, list[float]] = {name: [] for name in config_names}
+        warm = {}
+        for name in config_names:          # warm-up: JIT compile, allocator, first programming
+            warm[name] = _timed(steps[name], device)
+        for rep in range(repeats):
+            for name in config_names:
+                if rep > 0 and warm[name] > 20.0:
+                    continue               # steps of tens of seconds are timed once
+                times[name].append(_timed(steps[name], device))
+        float_s = statistics.median(times["float"]) if "float" in times else None
+        for name in config_names:
+            sec = statistics.median(times[name])
+            row = {"model": model_name, "config": name, "step_s": sec, "repeats": len(times[name]),
+                   "paths": paths.get(name, {})}
+            if float_s:
+                row["ratio"] = sec / float_s
+            rows.append(row)
+            print(f"{model_name:9s} {name:9s} {sec:8.3f} s  {row.get('ratio', float('nan')):7.2f}x float"
+                  f"  {row['paths']}", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="vgg11,resnet20")
+    parser.add_argument("--configs", default=",".join(configs()))
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default=None, help="write the rows as JSON here")
+    args = parser.parse_args()
+    model_names = [m for m in args.models.split(",") if m]
+    config_names = [c for c in args.configs.split(",") if c]
+    for m in model_names:
+        if m not in MODELS:
+            parser.error(f"--models: {m!r} is not one of {sorted(MODELS)}")
+    for c in config_names:
+        if c not in configs():
+            parser.error(f"--configs: {c!r} is not one of {sorted(configs())}")
+    if "float" not in config_names:
+        config_names.insert(0, "float")
+    print(f"one SGD step, batch {args.batch}, 32x32, 1 thread; main-job chip = {MAIN_JOB_CHIP!r}")
+    rows = run(model_names, config_names, args.batch, args.repeats)
+    if args.out:
+        reram.io.atomic_write_json(args.out, {"rows": rows, "batch": args.batch,
+                                              "main_job_chip": MAIN_JOB_CHIP.to_dict()})
+
+
+if __name__ == "__main__":
+    main()
