@@ -12,7 +12,7 @@ models the noise of the objective (training runs are noisy); outcomes are standa
 
 Cost control (the fit and the acquisition search are the per-iteration overhead):
 - hyperparameters are warm-started from the previous fit and refined with a short L-BFGS-B
-  run (``fit_maxiter``);
+  run (``warm_fit_maxiter``, 10 iterations; ``fit_maxiter``, 30, for a fit from defaults);
 - the acquisition, ``qLogNoisyExpectedImprovement`` (noise-aware, batches by sequential greedy
   with pending points), is maximized over all unevaluated masks when ``2**dim`` is at most
   ``exhaustive_limit``, else by steepest-ascent local search over one-flip (Hamming-1)
@@ -89,7 +89,11 @@ class BOOptions:
             half random weight-stratified masks.
         max_local_steps: most one-flip moves per local-search start.
         mc_samples: quasi-MC samples of ``qLogNoisyExpectedImprovement``.
-        fit_maxiter: most L-BFGS-B iterations per hyperparameter fit.
+        fit_maxiter: most L-BFGS-B iterations of a fit from default hyperparameters (the
+            first fit, or every fit with ``warm_start=False``).
+        warm_fit_maxiter: most L-BFGS-B iterations of a warm-started fit (a few new points
+            move the hyperparameters little; 10 instead of 30 cut the fit at d=21 with 250
+            points about 3x, see benchmarks/bench_bo_overhead.py).
         warm_start: start each fit from the previous hyperparameters (else from defaults).
         kernel: ``"hamming+linear"`` (the default: an ARD Hamming kernel plus a scaled linear
             kernel, for objectives with a strong additive part) or ``"hamming"`` (the ARD
@@ -101,6 +105,7 @@ class BOOptions:
     max_local_steps: int = 25
     mc_samples: int = 128
     fit_maxiter: int = 30
+    warm_fit_maxiter: int = 10
     warm_start: bool = True
     kernel: str = "hamming+linear"
 
@@ -108,7 +113,7 @@ class BOOptions:
         if self.kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {self.kernel!r}")
         for name in ("exhaustive_limit", "n_starts", "max_local_steps", "mc_samples",
-                     "fit_maxiter"):
+                     "fit_maxiter", "warm_fit_maxiter"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -125,7 +130,7 @@ def fit_gp(
     Args:
         X: `n x dim` 0/1 array of masks.
         y: `n`-array of objective values (lower is better; the model is fitted to `-y`).
-        options: kernel, warm start and the L-BFGS-B iteration cap.
+        options: kernel, warm start and the L-BFGS-B iteration caps.
         hypers: hyperparameters of an earlier fit to start from (``None``: defaults).
 
     Returns:
@@ -139,7 +144,9 @@ def fit_gp(
     if options.kernel == "hamming+linear":
         covar = get_covar_module_with_dim_scaled_prior(dim) + ScaleKernel(LinearKernel())
     model = SingleTaskGP(train_x, train_y, covar_module=covar, outcome_transform=Standardize(m=1))
+    maxiter = options.fit_maxiter
     if options.warm_start and hypers is not None:
+        maxiter = options.warm_fit_maxiter
         with torch.no_grad():
             for name, param in model.named_parameters():
                 if name in hypers:
@@ -148,7 +155,7 @@ def fit_gp(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": options.fit_maxiter}})
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
         except ModelFittingError:
             pass  # keep the (warm-started or default) hyperparameters
     model.eval()

@@ -35,7 +35,7 @@ CASES = [
     ("greedy", 1, {}),
     ("anneal", 2, {}),
     # local-search path; short fits so that the warm-start state must survive the crash
-    ("bo", 1, {"options": BOOptions(exhaustive_limit=16, fit_maxiter=2)}),
+    ("bo", 1, {"options": BOOptions(exhaustive_limit=16, fit_maxiter=2, warm_fit_maxiter=2)}),
     ("bo", 3, {}),  # crash in the middle of a batch of 3
 ]
 

@@ -168,8 +168,8 @@ CASES = [
     ("nsga2", 1, {"options": NSGA2Options(pop_size=6)}),
     ("random", 2, {}),
     # local-search acquisition path, short fits: the warm-start state must survive the kill
-    ("mobo", 2, {"options": MOBOOptions(exhaustive_limit=16, fit_maxiter=2, n_starts=4,
-                                        max_local_steps=4)}),
+    ("mobo", 2, {"options": MOBOOptions(exhaustive_limit=16, fit_maxiter=2, warm_fit_maxiter=2,
+                                        n_starts=4, max_local_steps=4)}),
 ]
 
 

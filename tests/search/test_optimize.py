@@ -159,6 +159,8 @@ def test_bad_inputs_raise_before_any_evaluation(kwargs, match) -> None:
 def test_bad_options_values() -> None:
     with pytest.raises(ValueError, match="n_starts must be an integer >= 1"):
         BOOptions(n_starts=0)
+    with pytest.raises(ValueError, match="warm_fit_maxiter must be an integer >= 1"):
+        BOOptions(warm_fit_maxiter=0)
     with pytest.raises(ValueError, match="kernel must be one of"):
         BOOptions(kernel="diffusion")
     with pytest.raises(ValueError, match="final_temperature_ratio"):
