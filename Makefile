@@ -21,7 +21,7 @@ ngspice:
 	@command -v ngspice >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq ngspice libngspice0 >/dev/null; }
 
 demo: venv
-	$(VENV)/bin/reram-bn-search --out results/bn_search
+	$(VENV)/bin/reram-bn-search --out results/bn_search --overwrite
 
 test: venv ngspice
 	OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(VENV)/bin/pytest -q tests
