@@ -27,7 +27,7 @@ import torch
 
 from reram.analog import deploy, size
 from reram.analog.library import circuits
-from reram.analog.transfer import default_spec_range, load_policy, train_policy
+from reram.analog.transfer import SpecRange, default_spec_range, load_policy, train_policy
 from reram.io import atomic_write_json, read_json
 
 TEST_STREAM = 10_000
@@ -104,12 +104,18 @@ def bench_circuit(circuit: str, args: argparse.Namespace) -> dict:
     train_seconds = time.perf_counter() - start
     policy = load_policy(policy_path)  # deploy what a user would load from the file
     spec_range = default_spec_range(circuits[circuit])
+    tag = ""
+    if args.test_factors:  # test specs outside the training range (extrapolation)
+        ge_lo, ge_hi, le_lo, le_hi = args.test_factors
+        spec_range = SpecRange(spec_range.base, tuple((ge_lo, ge_hi) if s.op == ">=" else (le_lo, le_hi)
+                                                      for s in spec_range.base))
+        tag = "_range" + "_".join(f"{f:g}" for f in args.test_factors)
     test_values = spec_range.sample(np.random.default_rng(TEST_STREAM), args.test_specs)
     specs_list = [spec_range.specs(v) for v in test_values]
     records = {}
     for method in args.methods:
         limit = args.bo_specs if method == "bo" and args.bo_specs else args.test_specs
-        path = os.path.join(args.runs_dir, f"transfer_{circuit}_{method}_{args.per_spec_budget}.json")
+        path = os.path.join(args.runs_dir, f"transfer_{circuit}_{method}_{args.per_spec_budget}{tag}.json")
         records[method] = _run_method(circuit, method, specs_list, args.per_spec_budget, args.backend, policy,
                                       path, limit)
     achievable = _achievable(policy, test_values, records)
@@ -120,7 +126,7 @@ def bench_circuit(circuit: str, args: argparse.Namespace) -> dict:
         n_run = row["specs_run"]
         row["achievable_among_run"] = sum(achievable[:n_run])
         rows.append(row)
-    return {"circuit": circuit, "backend": args.backend, "train_budget": budget,
+    return {"circuit": circuit, "backend": args.backend, "train_budget": budget, "test_range": tag or "training range",
             "train_seconds_this_run": train_seconds, "spec_range": [[str(s), list(f)] for s, f in
                                                                    zip(spec_range.base, spec_range.factors)],
             "test_specs": args.test_specs, "achievable": sum(achievable), "rows": rows,
@@ -136,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-spec-budget", type=int, default=50)
     parser.add_argument("--methods", nargs="+", default=["rl-transfer", "random", "bo"])
     parser.add_argument("--bo-specs", type=int, default=None, help="run BO on the first N test specs only")
+    parser.add_argument("--test-factors", type=float, nargs=4, default=None,
+                        metavar=("GE_LO", "GE_HI", "LE_LO", "LE_HI"),
+                        help="draw test specs from another range (x published value) than training's "
+                             "0.6 1.15 0.4 1.0, e.g. 1.15 1.3 0.25 0.4 for harder, unseen-range specs")
     parser.add_argument("--backend", default="ngspice")
     parser.add_argument("--runs-dir", default="benchmarks/results/analog_runs")
     parser.add_argument("--out", default="benchmarks/results/analog_transfer.json")
@@ -152,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
           "mean sims/spec (all) | median s/spec |")
     print("|---|---|---|---|---|---|---|---|")
     for entry in report["circuits"]:
+        if entry["test_range"] != "training range":
+            print(f"test specs drawn from {entry['test_range']} (outside the training range)")
         for row in entry["rows"]:
             med = row["median_sims_per_spec_met"]
             print(f"| {entry['circuit']} | {row['method']} | {row['training_simulations']} | "
