@@ -225,7 +225,8 @@ class ProcessExecutor(Executor):
     """Evaluates a batch in parallel on a local pool of worker processes.
 
     The objective must be picklable (a module-level function or an instance of a
-    module-level class); it is sent to each worker once per batch. Workers use the
+    module-level class); it is pickled once (the same object is not pickled again, so do not
+    mutate it between batches) and sent to each worker once. Workers use the
     ``"spawn"`` start method by default, which is safe with torch. Each worker runs one
     evaluation at a time over its own pipe, so a worker that dies is known by its task: that
     mask is retried on a fresh worker (`max_retries` times) and then recorded as a failure
@@ -254,6 +255,8 @@ class ProcessExecutor(Executor):
         self._ctx = multiprocessing.get_context(mp_context)
         self._workers: list[_Worker] = []
         self._token = 0
+        self._objective: Any = None
+        self._payload = b""
 
     @property
     def pids(self) -> list[int]:
@@ -302,9 +305,10 @@ class ProcessExecutor(Executor):
         xs: Sequence[np.ndarray],
         n_objectives: int | None = None,
     ) -> Iterator[tuple[int, Outcome]]:
-        payload = pickle.dumps(objective)
-        self._token += 1
-        token = self._token
+        if objective is not self._objective:  # a new objective: pickled once, sent once per worker
+            self._objective, self._payload = objective, pickle.dumps(objective)
+            self._token += 1
+        payload, token = self._payload, self._token
         while len(self._workers) < self.max_parallel:
             self._workers.append(self._start_worker())
         for w in list(self._workers):
