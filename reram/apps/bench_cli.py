@@ -93,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     vp.add_argument("--md", help="write the table with assumptions and sources as markdown here")
     vp.add_argument("--json", help="write results as JSON here ('-' for stdout)")
 
-    tp = sub.add_parser("sensitivity", help="speedup and energy vs chip size, link bandwidth, BN count")
+    tp = sub.add_parser("sensitivity", help="speedup and energy vs chip size, link bandwidth, GPU "
+                        "idle power, BN count")
     tp.add_argument("--model", default="vgg16", choices=BENCH_MODELS)
     tp.add_argument("--chip", default="isaac", help=f"a chip preset ({', '.join(available_chips())}) "
                     "or a JSON path")
@@ -102,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="multiples of the tiles of the fewest chips that hold the model")
     tp.add_argument("--bandwidths", nargs="+", type=float, default=[2.56e10, 1e11, 9e11, 4e12],
                     metavar="B/S", help="link bandwidths, bytes/s")
+    tp.add_argument("--idle-powers", nargs="+", type=float, default=[0.0, 20.0, 40.0, 80.0],
+                    metavar="W", help="GPU idle powers to sweep, W (an assumption of the GPU specs)")
     tp.add_argument("--bn-counts", nargs="+", type=int, default=None, metavar="K",
                     help="BN layers kept (first K) in the BN sweep (default 0..all)")
     tp.add_argument("--bn-kept", type=int, default=None,
@@ -194,10 +197,12 @@ def _cmd_sensitivity(args: argparse.Namespace) -> None:
 
     if any(x <= 0 for x in args.scales) or any(b <= 0 for b in args.bandwidths):
         raise ValueError("--scales and --bandwidths must be positive numbers")
+    if any(w < 0 for w in args.idle_powers):
+        raise ValueError("--idle-powers must be numbers >= 0")
     chip = Chip.from_hardware(args.chip)
     result = run_sensitivity(args.model, chip, args.batch_size, scales=args.scales,
                              bandwidths=args.bandwidths, bn_kept=args.bn_kept,
-                             bn_counts=args.bn_counts,
+                             bn_counts=args.bn_counts, idle_powers=args.idle_powers,
                              progress=lambda text: print(f"... {text}", file=sys.stderr))
     print(sensitivity_table(result))
     if args.png:

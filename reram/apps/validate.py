@@ -226,9 +226,10 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
                     scales: Sequence[float] = (1, 2, 4, 8, 16),
                     bandwidths: Sequence[float] = (2.56e10, 1e11, 9e11, 4e12),
                     bn_counts: Sequence[int] | None = None, bn_kept: int | None = None,
+                    idle_powers: Sequence[float] = (0.0, 20.0, 40.0, 80.0),
                     progress: Callable[[str], None] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Speedup and energy ratio of one model's training against chip size, link bandwidth and
-    the number of BN layers kept (the first K).
+    """Speedup and energy ratio of one model's training against chip size, link bandwidth, the
+    GPU's idle power and the number of BN layers kept (the first K).
 
     Args:
         model: a ``reram.models`` name (CIFAR-size input).
@@ -240,10 +241,12 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
         bn_counts: numbers of BN layers kept (first K) for the BN sweep (on the fewest chips
             that hold the model); default all 0..P.
         bn_kept: BN layers kept (first K) in the size and bandwidth sweeps; default all.
+        idle_powers: GPU idle powers, W (an assumption of the GPU specs), on the largest chip.
         progress: called with a short note before each sweep.
 
     Returns:
-        ``{"scale": rows, "bandwidth": rows, "bn": rows}``; each row has the varied value,
+        ``{"scale": rows, "bandwidth": rows, "gpu_idle": rows, "bn": rows}``; each row has the
+        varied value,
         ``speedup``, ``energy_ratio`` and ``crossbars``.
     """
     import reram.models as zoo
@@ -268,7 +271,7 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
                 "energy_ratio": plan.energy_ratio_vs_gpu, "crossbars": plan.crossbars_available}
 
     fit = _chips_to_fit(trace_for(kept), base, "train")
-    out: dict[str, list[dict[str, Any]]] = {"scale": [], "bandwidth": [], "bn": []}
+    out: dict[str, list[dict[str, Any]]] = {"scale": [], "bandwidth": [], "gpu_idle": [], "bn": []}
     note("chip size")
     for scale in scales:
         plan = schedule(trace_for(kept), batch_size=batch_size, chip=base.replace(scale=fit * scale))
@@ -280,6 +283,12 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
         plan = schedule(trace_for(kept), batch_size=batch_size,
                         chip=base.replace(scale=big, link=link))
         out["bandwidth"].append(row("bandwidth_bytes_per_s", bandwidth, plan, kept))
+    note("GPU idle power")  # an assumption (no datasheet figure): its range, on the largest chip
+    for idle in idle_powers:
+        gpu = dataclasses.replace(base.hardware.gpu, idle_power_w=idle)
+        chip_idle = Chip(base.config, dataclasses.replace(base.hardware, gpu=gpu)).replace(scale=big)
+        plan = schedule(trace_for(kept), batch_size=batch_size, chip=chip_idle)
+        out["gpu_idle"].append(row("idle_power_w", idle, plan, kept))
     note("BN count")
     for k in (range(sites + 1) if bn_counts is None else bn_counts):
         plan = schedule(trace_for(k), batch_size=batch_size, chip=base.replace(scale=fit))
@@ -288,12 +297,16 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
 
 
 def sensitivity_table(result: dict[str, list[dict[str, Any]]]) -> str:
-    """Markdown tables of the three sweeps."""
+    """Markdown tables of the sweeps."""
     parts = []
     for key, label, fmt in (("scale", "chip tiles (x preset)", "{:g}x"),
                             ("bandwidth_bytes_per_s", "link bandwidth", "{:.3g} GB/s"),
+                            ("idle_power_w", "GPU idle power", "{:g} W"),
                             ("bn_kept", "BN layers kept (first K)", "{:d}")):
-        sweep = {"scale": "scale", "bandwidth_bytes_per_s": "bandwidth", "bn_kept": "bn"}[key]
+        sweep = {"scale": "scale", "bandwidth_bytes_per_s": "bandwidth", "idle_power_w": "gpu_idle",
+                 "bn_kept": "bn"}[key]
+        if not result.get(sweep):
+            continue
         lines = [f"| {label} | crossbars | BN kept | speedup vs GPU | energy ratio (GPU / chip) |",
                  "|---|---|---|---|---|"]
         for r in result[sweep]:
@@ -305,24 +318,26 @@ def sensitivity_table(result: dict[str, list[dict[str, Any]]]) -> str:
 
 
 def plot_sensitivity(result: dict[str, list[dict[str, Any]]], path: str | Path, title: str = "") -> Path:
-    """PNG: speedup and energy ratio against chip size, link bandwidth and BN count."""
+    """PNG: speedup and energy ratio against chip size, link bandwidth, GPU idle power and BN
+    count (one panel each)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
     panels = (("scale", "scale", "chip tiles (x preset)", True),
               ("bandwidth", "bandwidth_bytes_per_s", "link bandwidth, bytes/s", True),
+              ("gpu_idle", "idle_power_w", "GPU idle power, W", False),
               ("bn", "bn_kept", "BN layers kept (first K)", False))
     for ax, (sweep, key, label, log) in zip(axes, panels):
-        rows = result[sweep]
+        rows = result.get(sweep, [])
         if rows:
             ax.set_title(f"{rows[0]['crossbars']:,} crossbars" if sweep != "scale" else
                          f"{rows[0]['bn_kept']} BN kept", fontsize=9)
-        xs = [r[key] for r in result[sweep]]
-        ax.plot(xs, [r["speedup"] for r in result[sweep]], "o-", label="speedup vs GPU")
-        ax.plot(xs, [r["energy_ratio"] for r in result[sweep]], "s--", label="energy ratio")
+        xs = [r[key] for r in rows]
+        ax.plot(xs, [r["speedup"] for r in rows], "o-", label="speedup vs GPU")
+        ax.plot(xs, [r["energy_ratio"] for r in rows], "s--", label="energy ratio")
         ax.axhline(1.0, color="grey", lw=0.8)
         if log:
             ax.set_xscale("log")

@@ -137,8 +137,13 @@ def test_validate_rows_have_sources_and_isaac_is_within_ten_percent(tmp_path, ca
 def test_sensitivity_table_png_and_bad_input(tmp_path, capsys):
     out, png = tmp_path / "s.json", tmp_path / "s.png"
     assert main(["sensitivity", "--model", "vgg11", "--scales", "1", "4", "--bandwidths", "2.56e10",
-                 "--bn-counts", "0", "8", "--json", str(out), "--png", str(png)]) == 0
+                 "--idle-powers", "0", "80", "--bn-counts", "0", "8", "--json", str(out),
+                 "--png", str(png)]) == 0
     result = json.loads(out.read_text())
+    idle_free, idle_80 = (r["energy_ratio"] for r in result["gpu_idle"])
+    speedup = result["gpu_idle"][0]["speedup"]
+    # idle power is paid over each side's batch time: the ratio moves toward the time ratio
+    assert abs(idle_80 - speedup) < abs(idle_free - speedup)
     speed = [r["speedup"] for r in result["scale"]]
     assert speed[1] > speed[0]  # more crossbars, more replicas of the slow stages
     fewer, all_bn = (r["speedup"] for r in result["bn"])
