@@ -466,7 +466,9 @@ class HardwareSpec:
             reram_data.update(geometry_from_config(crossbar))
             for key in GEOMETRY_FIELDS:
                 sources.setdefault(f"reram.{key}", "derived from the chip's crossbar config")
-            given["crossbar"] = set(crossbar)
+            # the config fields the cost model charges need a source; the simulation-only
+            # ones (conductances, defects, seed, update rule) do not
+            given["crossbar"] = set(crossbar) & (set(_NONE_MEANS) | {"dac_bits"})
         parts = {}
         for key, spec_cls in (("reram", ReramSpec), ("gpu", GpuSpec), ("link", LinkSpec)):
             values = reram_data if key == "reram" else sections[key]

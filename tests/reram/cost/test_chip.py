@@ -138,3 +138,13 @@ def test_mixed_precision_baseline_is_faster_than_fp32():
     mixed = schedule(net, (3, 32, 32), 64, "train", gpu="v100", gpu_precision="mixed")
     assert mixed.gpu_latency_s < fp32.gpu_latency_s and mixed.latency_s == pytest.approx(fp32.latency_s)
     assert "mixed" in mixed.gpu_name
+
+
+def test_chip_round_trips_through_its_dict(tmp_path):
+    import json
+
+    chip = Chip.preset("puma", weight_bits=8, saf0_rate=0.01)
+    path = tmp_path / "chip.json"
+    path.write_text(json.dumps(chip.to_dict()))
+    again = Chip.from_json(path)
+    assert again.config == chip.config and again.hardware == chip.hardware
