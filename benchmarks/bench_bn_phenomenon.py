@@ -162,7 +162,10 @@ def update_survival(model: str, column: tuple[str, Any], mask: str, data: Any, l
     """Why small updates are lost: over the first ``steps`` SGD steps, the median proposed
     update ``|lr * step|`` in units of the hardware's smallest weight change (one grid level for
     ``nearest``, one nominal pulse ``2 s_w / N`` for ``pulsed``) and the fraction of crossbar
-    weights that actually changed, averaged over the crossbar layers."""
+    weights that actually changed, averaged over the crossbar layers; and, after the last step,
+    the drift of the mean crossbar weight (in units of ``s_w``, averaged over layers) and the
+    standard deviation of the last crossbar layer's input on one batch (how much signal is left
+    at the end of the network)."""
     import reram
     import torch.nn.functional as F
 
@@ -172,6 +175,7 @@ def update_survival(model: str, column: tuple[str, Any], mask: str, data: Any, l
     net = reram.convert(build_model(model, num_classes=10, bn_mask=mask, in_channels=data.train_images.shape[1]),
                         reram.CrossbarConfig.from_dict(column[1]))
     layers = [m for m in net.modules() if isinstance(m, reram.CrossbarLayer)]
+    start_mean = [float(m.weight.detach().mean() / m.crossbar_weight_scale.max()) for m in layers]
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     order = torch.randperm(len(data.train_images), generator=torch.Generator().manual_seed(seed))
     ratio = moved = 0.0
@@ -193,7 +197,16 @@ def update_survival(model: str, column: tuple[str, Any], mask: str, data: Any, l
                 unit = float(m.crossbar_weight_scale.max()) / (2 ** (cfg.weight_bits - 1) - 1)
             ratio += float((proposed - old).abs().median()) / unit / steps / len(layers)
             moved += float((m.weight.detach() != old).float().mean()) / steps / len(layers)
-    return {"median_update_in_steps": ratio, "fraction_moved": moved}
+    drift = sum(float(m.weight.detach().mean() / m.crossbar_weight_scale.max()) - s0
+                for m, s0 in zip(layers, start_mean)) / len(layers)
+    seen: list[float] = []
+    hook = layers[-1].register_forward_pre_hook(lambda mod, inp: seen.append(float(inp[0].detach().std())))
+    net.eval()
+    with torch.no_grad():
+        net(data.test_images[:256])
+    hook.remove()
+    return {"median_update_in_steps": ratio, "fraction_moved": moved, "mean_weight_drift": drift,
+            "last_layer_input_std": seen[0]}
 
 
 def _cell(accs: list[float]) -> str:
@@ -411,17 +424,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.diagnose_steps > 0:
         model = plan["models"][0]
         n = num_bn_sites(model)
-        lines = ["| column | all BN: median update / step | all BN: weights moved | no BN: median update / step "
-                 "| no BN: weights moved |", "|---|---|---|---|---|"]
+        lines = ["| column | mask | median update / step | weights moved per step | mean weight drift (s_w) "
+                 "| last layer input std |", "|---|---|---|---|---|---|"]
         for label, config in plan["columns"]:
             if config == "float":
                 continue
             row = {bits: update_survival(model, (label, config), bits, data, args.lr, args.momentum,
                                          args.batch_size, args.diagnose_steps) for bits in ("1" * n, "0" * n)}
             survival[label] = row
-            cells = [f"{row[b]['median_update_in_steps']:.3f} | {100 * row[b]['fraction_moved']:.2f} %"
-                     for b in ("1" * n, "0" * n)]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            for name, b in (("all BN", "1" * n), ("no BN", "0" * n)):
+                r = row[b]
+                lines.append(f"| {label} | {name} | {r['median_update_in_steps']:.3f} | {100 * r['fraction_moved']:.2f} % "
+                             f"| {r['mean_weight_drift']:+.3f} | {r['last_layer_input_std']:.3g} |")
         sections.append(f"### Surviving updates, {model}, first {args.diagnose_steps} steps (lr {args.lr:g}, "
                         f"momentum {args.momentum:g}, batch {args.batch_size}; mean over crossbar layers)\n\n"
                         + "\n".join(lines))
