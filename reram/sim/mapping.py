@@ -229,8 +229,8 @@ class ProgrammedWeights:
             var = None if var is None else np.take(var, order, axis=-1)
         return _run_programming(w, self.inv_scale[rows], cfg, faults, var, cells=True)[0]
 
-    def tile_cells(self, group: int, groups: int, tile: int, dtype: torch.dtype = torch.float32,
-                   padded: bool = False) -> torch.Tensor:
+    def tile_cells(self, group: int, groups: int, tile: int, dtype: torch.dtype = torch.float32
+                   ) -> torch.Tensor:
         """Cell levels of one row tile of one conv group, laid out for the tile product.
 
         Kept between forward passes (one copy per ``dtype``) when the layer's cells take at
@@ -240,22 +240,15 @@ class ProgrammedWeights:
             group, groups, tile: which conv group (of how many) and which row tile.
             dtype: float32, or int8 for the integer product (exact only when every level is an
                 integer that fits: see :func:`reram.sim.functional.product_path`).
-            padded: pad the rows with zeros up to ``tile_size`` (the integer path streams every
-                tile ``tile_size`` digits wide).
 
         Returns:
             A ``k_t x (G * out_g)`` tensor (``k_t`` the tile's rows): see :func:`lay_out_cells`.
         """
-        key = (group, groups, tile, dtype, padded)
+        key = (group, groups, tile, dtype)
         if key in self._tile_cache:
             return self._tile_cache[key]
         cfg = self.config
-        laid = lay_out_cells(self.tile_levels(group, groups, tile), cfg)
-        k = self.weight2d.shape[1]
-        size = cfg.tile_size or max(k, 1)
-        if padded and laid.shape[0] < size:
-            laid = torch.cat([laid, laid.new_zeros((size - laid.shape[0], laid.shape[1]))])
-        laid = laid.to(dtype).contiguous()
+        laid = lay_out_cells(self.tile_levels(group, groups, tile), cfg).to(dtype).contiguous()
         per_layer = self.weight2d.numel() * laid.element_size() * len(column_coefficients(cfg))
         if per_layer <= TILE_CACHE_BYTES:
             self._tile_cache[key] = laid
@@ -273,7 +266,7 @@ class ProgrammedWeights:
         objects have no ``reads``; their tile cache used other keys and is dropped)."""
         state = dict(state)
         state.setdefault("reads", 0)
-        if any(len(key) != 5 for key in state.get("_tile_cache", {})):
+        if any(len(key) != 4 for key in state.get("_tile_cache", {})):
             state["_tile_cache"] = {}
         self.__dict__.update(state)
 

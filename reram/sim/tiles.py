@@ -46,8 +46,18 @@ EXACT_ADC = AdcParams(step=1e-9, code_lo=-1e30, code_hi=1e30, full_scale=1e30, l
 _INT32_MAX = (1 << 31) - 1
 _INT8_MAX = 127
 
-#: ``matrix(tile, dtype, padded)`` -> the ``rows x (G * n_out)`` cells one tile read drives.
-MatrixFn = Callable[[int, torch.dtype, bool], torch.Tensor]
+#: ``matrix(tile, dtype)`` -> the ``rows x (G * n_out)`` cells one tile read drives.
+MatrixFn = Callable[[int, torch.dtype], torch.Tensor]
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _pad_rows(mat: torch.Tensor, rows: int) -> torch.Tensor:
+    if mat.shape[0] >= rows:
+        return mat
+    return torch.cat([mat, mat.new_zeros((rows - mat.shape[0], mat.shape[1]))])
 
 
 def needs_tiles(config: CrossbarConfig, k: int, force: bool = False) -> Optional[AdcParams]:
@@ -124,23 +134,27 @@ def _read_tiles(codes: torch.Tensor, n_tiles: int, size: int, matrix: MatrixFn, 
     adc_args = (row_coef, col_coef, n_out, adc.step, adc.code_lo, adc.code_hi)
     informative = 0
     if integer:  # int8 digits of every tile at once; each tile's int32 currents read hot
-        mats = [matrix(t, INT_PRODUCT_DTYPE, True) for t in range(n_tiles)]
+        # a lone narrow tile is streamed only as wide as its rows (rounded up to 16), and the
+        # last tile's product skips its zero padding the same way
+        width = size if n_tiles > 1 else min(size, _round_up(max(n_in, 1), 16))
+        widths = [min(width, _round_up(n_in - t * width, 16)) for t in range(n_tiles)]
+        mats = [_pad_rows(matrix(t, INT_PRODUCT_DTYPE), widths[t]) for t in range(n_tiles)]
         chunk = max(-(-_MIN_PRODUCT_ROWS // len(row_coef)),
                     INT_CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
         for start in range(0, m, chunk):
             stop = min(m, start + chunk)
-            digits = backend.stream(codes[start:stop], n_cycles, cycle_bits, n_phases, size,
+            digits = backend.stream(codes[start:stop], n_cycles, cycle_bits, n_phases, width,
                                     INT_PRODUCT_DTYPE)
             currents = torch.empty((1, digits.shape[1], cols), dtype=torch.int32,
                                    device=codes.device)
             for t in range(n_tiles):
-                backend.currents(digits[t], mats[t], out=currents[0])
+                backend.currents(digits[t, :, :widths[t]], mats[t], out=currents[0])
                 informative += backend.adc_accumulate(currents, stop - start, *adc_args,
                                                       out=out[start:stop])
         return informative
     chunk = max(1, CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
     for t in range(n_tiles):
-        mat = matrix(t, torch.float32, False)
+        mat = matrix(t, torch.float32)
         lo, hi = t * size, min((t + 1) * size, n_in)
         for start in range(0, m, chunk):
             stop = min(m, start + chunk)
@@ -192,9 +206,9 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
     generator = program.next_read_generator() if config.read_noise > 0 else None
     informative = 0
     for g in range(groups):
-        def matrix(t: int, dtype: torch.dtype, padded: bool, g: int = g) -> torch.Tensor:
+        def matrix(t: int, dtype: torch.dtype, g: int = g) -> torch.Tensor:
             if generator is None:
-                return program.tile_cells(g, groups, t, dtype, padded).to(codes.device)
+                return program.tile_cells(g, groups, t, dtype).to(codes.device)
             levels = _noisy(program.tile_levels(g, groups, t), config, generator)
             return lay_out_cells(levels, config).to(codes.device)
         informative += _read_tiles(codes[:, g * k:(g + 1) * k], program.n_tiles(), size, matrix,
@@ -247,11 +261,9 @@ def transposed_read(codes: torch.Tensor, program: ProgrammedWeights, config: Cro
                                             generator), config)
             base = base.to(codes.device).reshape(k_t, n_groups, per_group)
 
-            def matrix(c: int, dtype: torch.dtype, padded: bool, base=base, k_t=k_t):
+            def matrix(c: int, dtype: torch.dtype, base=base, k_t=k_t):
                 block = base[:, :, c * col_size:min((c + 1) * col_size, per_group)]
                 mat = block.permute(2, 1, 0).reshape(-1, n_groups * k_t)
-                if padded and mat.shape[0] < col_size:
-                    mat = torch.cat([mat, mat.new_zeros((col_size - mat.shape[0], mat.shape[1]))])
                 return mat.to(dtype).contiguous()
             _read_tiles(codes[:, g * per_group:(g + 1) * per_group], n_col_tiles, col_size,
                         matrix, k_t, config, adc, integer,
