@@ -18,6 +18,7 @@ Imports torch, scikit-learn and :mod:`reram`; it is an example, nothing imports 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -165,6 +166,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(json.dumps(r))
         if args.out:
             atomic_write_json(args.out, {"world_size": world, "results": results})
+    gc.collect()  # free the DDP wrappers (their reducers hold the process group) first
+    dist.barrier()  # no rank tears its connections down while another still uses them
     dist.destroy_process_group()
     return 0
 

@@ -217,7 +217,8 @@ def _check_tied_configs(owners: list[tuple[str, nn.Module]]) -> None:
 def convert_to_float(model: nn.Module, inplace: bool = False, effective: bool = False) -> nn.Module:
     """Swap every crossbar layer back to its float class (weights, device, mode, hooks kept).
 
-    Shared modules stay shared and tied Parameters stay tied, as in :func:`convert`.
+    Shared modules stay shared and tied Parameters stay tied, as in :func:`convert` (with
+    ``effective=True`` the tied Parameter holds the first tied layer's effective weight).
 
     Args:
         model: a model holding crossbar layers.

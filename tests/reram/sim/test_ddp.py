@@ -20,12 +20,29 @@ ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "examples" / "ddp_train.py"
 
 
+def _warm_numba_cache() -> None:
+    """Compile (and cache) the kernels the example uses here, so that the two ranks load them
+    instead of compiling and writing the same cache files at once."""
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("ddp_train_example", SCRIPT)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    images, labels = example.digits_batches(1, 4)
+    example.train(example.build_model("nearest"), images, labels, lr=0.1)
+    assert torch.isfinite(images).all()
+
+
 def _torchrun(tmp_path: Path, *args: str) -> dict:
+    _warm_numba_cache()
     out = tmp_path / "ddp.json"
     env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(SCRIPT), "--steps", "8", "--batch", "32", "--verify", "--out", str(out), *args]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    (tmp_path / "torchrun.log").write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(out.read_text())
 
