@@ -26,6 +26,7 @@ from torch import nn
 
 import reram
 from reram import CrossbarConfig
+from reram.io import atomic_write_json
 from reram.models import resnet20, vgg11
 from reram.sim.tiles import product_path
 
@@ -136,7 +137,7 @@ def main() -> None:
     print(f"one SGD step, batch {args.batch}, 32x32, 1 thread; main-job chip = {MAIN_JOB_CHIP!r}")
     rows = run(model_names, config_names, args.batch, args.repeats)
     if args.out:
-        reram.io.atomic_write_json(args.out, {"rows": rows, "batch": args.batch,
+        atomic_write_json(args.out, {"rows": rows, "batch": args.batch,
                                               "main_job_chip": MAIN_JOB_CHIP.to_dict()})
 
 
