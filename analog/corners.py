@@ -11,7 +11,7 @@ returns each corner's metrics and the worst case per metric.
 Sources of the shifts: the +-10 % threshold shift follows the OpenRAM SCN4M_SUBM model files,
 whose fast card is "a copy of nominal with -10% vth0" (OpenRAM, technology/scn4m_subm/models);
 the +-10 % on KP (mobility) and the +-10 % supply are our assumptions, the usual textbook spread.
-Imports only :mod:`.circuit`, :mod:`.evaluate` and :mod:`.process`.
+Imports only :mod:`.circuit`, :mod:`.evaluate`, :mod:`.library` and :mod:`.process` (never the sizing methods).
 """
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ next sizing is the candidate near the actor's proposal or the best sizing so far
 predicted reward.
 
 The policy file (``torch.save``; loads with ``weights_only=True``) holds the networks, the spec
-range, the normalization and the training simulations (for replay). Imports torch.
+range, the normalization and the training simulations (for replay). Imports torch; never imports
+:mod:`.sizing` (the front door imports this module for ``method="rl-transfer"``).
 """
 from __future__ import annotations
 

@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     print("specs at every corner: " + "; ".join(report["specs"]))
     for design in designs:
         print(f"\n{design['label']}: params {', '.join(f'{k}={v:.4g}' for k, v in design['params'].items())}")
-        print("| corner (process/supply/temp C) | Z (ohm) | BW (MHz) | P (mW) | area (um^2) | saturated | meets specs |")
+        print("| corner (process/supply/temp C) | Z (ohm) | BW (MHz) | P (mW) | area (um^2) | saturated "
+              "| meets specs |")
         print("|---|---|---|---|---|---|---|")
         for name, metrics in design["pvt"].items():
             print(_row(name, metrics, specs))

@@ -105,9 +105,10 @@ def _train(args: argparse.Namespace) -> None:
     policy = train_policy(args.circuit, budget=args.budget, backend=args.backend, seed=args.seed,
                           checkpoint_path=args.checkpoint, resume=args.resume, out=args.train_policy,
                           progress=not args.no_progress)
-    print(f"{args.circuit}: policy trained with {policy.training_simulations} simulations on specs "
-          f"{', '.join(f'{s} (x{lo:g}..{hi:g})' for s, (lo, hi) in zip(policy.spec_range.base, policy.spec_range.factors))}"
-          f"; written to {args.train_policy}")
+    ranges = ", ".join(f"{s} (x{lo:g}..{hi:g})" for s, (lo, hi) in zip(policy.spec_range.base,
+                                                                         policy.spec_range.factors))
+    print(f"{args.circuit}: policy trained with {policy.training_simulations} simulations on specs {ranges}; "
+          f"written to {args.train_policy}")
 
 
 def _run(args: argparse.Namespace) -> None:
