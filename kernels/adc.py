@@ -54,7 +54,8 @@ def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phas
     """Split signed input codes into DAC cycles and input phases, tiled over rows.
 
     Args:
-        codes: an ``m x k`` float32 array of signed input codes (integers when the input is
+        codes: an ``m x k`` float32 (or int8, for codes within +-127) array of signed input
+            codes (integers when the input is
             quantized; any value in ``[-1, 1]`` when ``cycle_bits == 0``).
         n_cycles: DAC cycles per phase (``ceil(magnitude_bits / dac_bits)``).
         cycle_bits: bits applied per cycle; 0 streams the unquantized magnitude in one cycle.
@@ -90,7 +91,8 @@ def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phas
     else:  # the kernel writes every element
         out = np.empty((n_tiles, n_phases * n_cycles * m, tile), dtype)
     if m and k:
-        _split_input_cycles(np.ascontiguousarray(codes, dtype=np.float32), int(n_cycles),
+        source = np.int8 if codes.dtype == np.int8 else np.float32
+        _split_input_cycles(np.ascontiguousarray(codes, dtype=source), int(n_cycles),
                             int(cycle_bits), int(n_phases), int(tile), dtype == np.float32, out)
     return out
 

@@ -49,7 +49,8 @@ class Backend:
 
     def stream(self, codes: torch.Tensor, n_cycles: int, cycle_bits: int, n_phases: int,
                tile: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """DAC digits of ``m x k`` signed codes: ``T x (n_phases * n_cycles * m) x tile``.
+        """DAC digits of ``m x k`` signed codes (float32, or int8 when within +-127):
+        ``T x (n_phases * n_cycles * m) x tile``.
 
         Layout as :func:`reram.kernels.split_input_cycles`; ``dtype`` float32 or int8 (int8
         only for integer codes whose digits fit, and without NaN).
@@ -142,6 +143,7 @@ class TorchBackend(Backend):
         return (cells if keep_cells else None), magnitude, effective
 
     def stream(self, codes, n_cycles, cycle_bits, n_phases, tile, dtype=torch.float32):
+        codes = codes.float()
         m, k = codes.shape
         n_tiles = max(1, -(-k // tile))
         mag = codes.abs()

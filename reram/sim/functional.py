@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from reram.config import CrossbarConfig
 from reram.sim.mapping import AdcParams, ProgrammedWeights
-from reram.sim.tiles import (CURRENT_BUFFER_BYTES, needs_tiles, product_path, simulate_tiles,
-                             transposed_read)
+from reram.sim.tiles import (CURRENT_BUFFER_BYTES, int8_codes_fit, needs_tiles, product_path,
+                             simulate_tiles, transposed_read)
 
 __all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_tiles",
            "product_path", "CURRENT_BUFFER_BYTES"]
@@ -157,9 +157,13 @@ class _TiledConv2d(torch.autograd.Function):
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
         chunk = _sample_chunk(codes, geometry, n_pos, out_ch)
         n_phases = 2 if bool((codes < 0).any()) else 1  # once, not per im2col chunk
+        # int8 codes on the int8 path: a quarter of the bytes to unfold (NaN samples give
+        # arbitrary codes here, and NaN outputs through their NaN input scale, as before)
+        small = path == "int8" and int8_codes_fit(config)
+        source = codes.to(torch.int8) if small else codes
         informative = 0
         for start in range(0, n, chunk):
-            part = codes[start:start + chunk]
+            part = source[start:start + chunk]
             rows = _patches(part, kernel_size, dilation, padding, stride,
                             channels_last=program.row_order is not None)
             acc, seen = simulate_tiles(rows, program, config, adc, groups=groups, path=path,

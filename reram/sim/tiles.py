@@ -29,7 +29,7 @@ from reram.sim.backends import INT_PRODUCT_DTYPE, Backend, backend_for
 from reram.sim.mapping import (AdcParams, ProgrammedWeights, _r_min, adc_params,
                                column_coefficients, lay_out_cells, row_coefficients)
 
-__all__ = ["product_path", "integer_product_fits", "needs_tiles", "simulate_tiles",
+__all__ = ["product_path", "integer_product_fits", "int8_codes_fit", "needs_tiles", "simulate_tiles",
            "transposed_read", "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
 
 #: The names :func:`product_path` returns.
@@ -87,6 +87,11 @@ def integer_product_fits(config: CrossbarConfig, rows: int) -> bool:
     if cell_max > _INT8_MAX or digit_max > _INT8_MAX:
         return False
     return max(rows, 1) * cell_max * digit_max <= _INT32_MAX
+
+
+def int8_codes_fit(config: CrossbarConfig) -> bool:
+    """True when every input code fits in int8 (``input_bits <= 8``)."""
+    return config.input_levels is not None and config.input_levels <= _INT8_MAX
 
 
 def product_path(config: CrossbarConfig, k: int, force_tiles: bool = False) -> str:
@@ -180,7 +185,8 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
     :data:`CURRENT_BUFFER_BYTES` of currents exist at a time.
 
     Args:
-        codes: an ``m x (groups * K)`` tensor of signed input codes.
+        codes: an ``m x (groups * K)`` tensor of signed input codes (int8 when the codes fit
+            and ``path`` is ``"int8"``: a quarter of the bytes to unfold and stream).
         program: the programmed weights (``out x K``).
         config: the crossbar config.
         adc: the ADC parameters for one tile.
@@ -200,7 +206,9 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
     if m == 0 or out_features == 0:
         return acc, 0
     path = path or product_path(config, k, force_tiles=True)
-    codes = codes.detach().float()
+    codes = codes.detach()
+    if not (path == "int8" and codes.dtype == torch.int8):  # int8 codes feed the int8 path
+        codes = codes.float()
     size = config.tile_size or max(k, 1)
     backend = backend_for(codes.device)
     generator = program.next_read_generator() if config.read_noise > 0 else None
