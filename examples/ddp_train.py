@@ -55,7 +55,8 @@ def digits_batches(steps: int, batch: int, seed: int = 0) -> tuple[torch.Tensor,
     images = torch.tensor(digits.images, dtype=torch.float32)[:, None]
     images = (images - images.mean()) / images.std()
     labels = torch.tensor(digits.target)
-    order = torch.randint(0, len(images), (steps, batch), generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randint(0, len(images), (steps, batch), generator=generator)
     return images[order], labels[order]
 
 
@@ -112,7 +113,8 @@ def run_mode(update: str, args: argparse.Namespace, rank: int, world: int,
         if rank == 0:
             single = build_model(update, args.seed).to(device)
             train(single, images, labels, args.lr)
-            result["max_diff_vs_one_process"] = float((programmed_weights(single) - weights).abs().max())
+            diff = (programmed_weights(single) - weights).abs().max()
+            result["max_diff_vs_one_process"] = float(diff)
     return result
 
 
@@ -125,7 +127,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.1, help="SGD learning rate")
     parser.add_argument("--seed", type=int, default=0, help="seed of the model, chip and batches")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                        help="cpu: processes talk over gloo; cuda: one GPU per process (LOCAL_RANK), NCCL")
+                        help="cpu: processes talk over gloo; cuda: one GPU per process "
+                        "(LOCAL_RANK), NCCL")
     parser.add_argument("--verify", action="store_true",
                         help="also train one process on the global batches and compare weights")
     parser.add_argument("--init-sync", action="store_true",

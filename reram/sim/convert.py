@@ -236,7 +236,8 @@ def convert_to_float(model: nn.Module, inplace: bool = False, effective: bool = 
     return _replace_modules(model, swap)
 
 
-def _walk(model: nn.Module, visit: SwapFn) -> tuple[nn.Module, dict[int, tuple[nn.Module, nn.Module]]]:
+def _walk(model: nn.Module, visit: SwapFn
+          ) -> tuple[nn.Module, dict[int, tuple[nn.Module, nn.Module]]]:
     """Visit every distinct module once, parents first, under the first name it is reached by.
 
     ``visit(module, name)`` returns a replacement (put in every place ``module`` is used),
@@ -339,7 +340,8 @@ class ConversionSummary:
                             for n, k, s, x, c, p in self.rows]
         widths = [max(len(r[i]) for r in table) for i in range(4)]
         lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in table]
-        tail = f", {len(self.unsupported)} of them with no crossbar version" if self.unsupported else ""
+        n_unsupported = len(self.unsupported)
+        tail = f", {n_unsupported} of them with no crossbar version" if n_unsupported else ""
         lines.append(f"{self.n_crossbar} layer(s) on crossbars, {self.n_float} left in float{tail}")
         return "\n".join(lines)
 

@@ -161,7 +161,8 @@ def test_tied_layers_given_different_configs_are_refused():
     b.weight = a.weight
     with pytest.raises(ValueError, match="share one weight Parameter"):
         reram.convert(nn.Sequential(a, b), CFG,
-                      config_fn=lambda name, m, cfg: cfg.replace(weight_bits=3) if name == "1" else cfg)
+                      config_fn=lambda name, m, cfg: cfg.replace(weight_bits=3) if name == "1"
+                      else cfg)
 
 
 class _Mixed(nn.Module):
@@ -247,9 +248,11 @@ def test_subclasses_lazy_layers_and_attention_are_named_not_dropped():
 def test_summarize_names_each_layers_product_path():
     from reram.sim.tiles import product_path
 
-    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(8 * 6 * 6, 10), nn.Linear(10, 4))
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(8 * 6 * 6, 10),
+                        nn.Linear(10, 4))
     isaac = CrossbarConfig.preset("isaac")
-    out = reram.convert(net, isaac, config_fn=lambda name, m, cfg: CrossbarConfig.ideal() if name == "3" else cfg)
+    out = reram.convert(net, isaac, config_fn=lambda name, m, cfg: CrossbarConfig.ideal()
+                        if name == "3" else cfg)
     rows = {r[0]: r for r in reram.summarize(out).rows}
     assert rows["0"][5] == product_path(isaac, 27) and rows["2"][5] == product_path(isaac, 288)
     assert rows["3"][5] == "plain"
