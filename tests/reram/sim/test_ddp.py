@@ -40,7 +40,7 @@ def _torchrun(tmp_path: Path, *args: str) -> dict:
     out = tmp_path / "ddp.json"
     env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(SCRIPT), "--steps", "8", "--batch", "32", "--verify", "--out", str(out), *args]
+           str(SCRIPT), "--steps", "5", "--batch", "16", "--verify", "--out", str(out), *args]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     (tmp_path / "torchrun.log").write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, proc.stderr[-3000:]
