@@ -9,7 +9,9 @@ Over random layer shapes, conv strides, paddings, groups and dilations, dtypes a
   scale; stuck-at faults keep them on the lattice of that grid's step (a stuck-on cell of a
   partly used top slice may reach past the top level: physically right, so not bounded);
 - one seed, one result: two layers built from the same weights and config compute the same
-  bits, through a training step too.
+  bits, through a training step too;
+- ``convert`` (and re-converting) keeps the module graph: shared modules stay shared, tied
+  Parameters stay tied, nothing else becomes shared.
 
 Examples are few (the layers are slow next to hypothesis's defaults), derandomized (the suite
 is reproducible) and never stored (no database in the shared tree).
@@ -25,6 +27,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+import reram
 import reram.config
 from reram import CrossbarConfig, CrossbarConv2d, CrossbarLinear
 from reram.config import UPDATE_MODES
@@ -222,3 +225,23 @@ def test_one_seed_one_result_through_a_training_step(config, adc_bits, read_nois
         runs.append((first.detach(), layer(x).detach(), layer.effective_weight()))
     for a, b in zip(*runs):
         assert torch.equal(a, b)
+
+
+# ------------------------------------------------------------- convert keeps the module graph
+@SETTINGS
+@given(slots=st.lists(st.integers(0, 3), min_size=1, max_size=6),
+       ties=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=3))
+def test_convert_keeps_shared_modules_and_tied_parameters(slots, ties):
+    pool = [nn.Linear(6, 6) for _ in range(4)]
+    for src, dst in ties:  # tie pool[dst]'s weight to pool[src]'s
+        pool[dst].weight = pool[src].weight
+    model = nn.Sequential(*[pool[i] for i in slots])
+    config = CrossbarConfig(weight_bits=5, adc_bits=None, seed=1)
+    for converted in (reram.convert(model, config), reram.convert(reram.convert(model, config),
+                                                                  config.replace(weight_bits=4))):
+        for i, j in [(i, j) for i in range(len(slots)) for j in range(len(slots))]:
+            assert (converted[i] is converted[j]) == (model[i] is model[j])
+            tied = model[i].weight is model[j].weight
+            assert (converted[i].weight is converted[j].weight) == tied
+        assert len(list(converted.parameters())) == len(list(model.parameters()))
+        assert all(isinstance(m, CrossbarLinear) for m in converted)
