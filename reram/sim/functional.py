@@ -73,8 +73,15 @@ def _scaled_output(acc: torch.Tensor, step: float, unit_in: torch.Tensor,
     return acc.to(dtype)
 
 
-def _warn_if_no_signal(informative: int, codes: torch.Tensor, config: CrossbarConfig) -> None:
-    """Warn (once per config, by the warnings registry) when no ADC code carried information."""
+def _warn_if_no_signal(informative: int, codes: torch.Tensor, config: CrossbarConfig,
+                       adc: AdcParams) -> None:
+    """Warn (once per config, by the warnings registry) when no ADC code carried information.
+
+    A lossless ADC converts every current exactly, so zero codes there are zero products (zero
+    weights), not a config that loses the signal: no warning.
+    """
+    if adc.lossless:
+        return
     if informative == 0 and codes.numel() and bool((codes != 0).any()):
         warnings.warn(f"every ADC code was zero or saturated on this batch: the crossbar config "
                       f"<{config.describe()}> leaves no signal (the output is the bias alone); "
@@ -99,7 +106,7 @@ class _TiledLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, codes, weight, unit_in, program, config, adc, path):
         acc, informative = simulate_tiles(codes, program, config, adc, path=path)
-        _warn_if_no_signal(informative, codes, config)
+        _warn_if_no_signal(informative, codes, config, adc)
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward
             ctx.program, ctx.config = program, config
@@ -173,7 +180,7 @@ class _TiledConv2d(torch.autograd.Function):
             out = _scaled_output(acc, adc.step, unit_rows, weight_unit, codes.dtype)
             y[start:start + part.shape[0]] = out.reshape(part.shape[0], h_out, w_out, out_ch).permute(0, 3, 1, 2)
         if n:
-            _warn_if_no_signal(informative, codes, config)
+            _warn_if_no_signal(informative, codes, config, adc)
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward
             ctx.program, ctx.geometry, ctx.config = program, geometry, config
             ctx.save_for_backward(codes, unit_in)

@@ -10,6 +10,7 @@ from torch import nn
 
 import reram
 from reram import CrossbarConfig, CrossbarConv2d, CrossbarLinear
+from reram.sim.functional import crossbar_linear
 
 LOSSY = CrossbarConfig(tile_size=16, weight_bits=6, cell_bits=2, input_bits=6, dac_bits=2, adc_bits=5)
 
@@ -91,3 +92,8 @@ def test_no_warning_for_a_working_config_or_a_zero_input():
         warnings.simplefilter("error")
         CrossbarLinear(40, 6, config=LOSSY)(torch.randn(8, 40))
         CrossbarLinear(40, 6, config=LOSSY.replace(adc_bits=1))(torch.zeros(8, 40))
+        zero = CrossbarLinear(40, 6, config=LOSSY.replace(adc_bits=16))  # exact ADC, zero weights
+        with torch.no_grad():
+            zero.weight.zero_()
+        crossbar_linear(torch.randn(8, 40), zero.weight, zero.bias, zero.programmed(),
+                        zero.crossbar_config, force_tiles=True)
