@@ -1,29 +1,44 @@
-"""The digits ground truth of the BN search, and how often BO finds it.
+"""The BN search at scale (issue 13): vgg11 (8 BN sites) and resnet20 (21) on the digits, on the
+main job's realistic chip (``reram.apps.bn_search_cli.REALISTIC_CHIP``: per-tile 8-bit ADC,
+EpiRAM pulsed updates, costed on the ``neurosim`` silicon).
 
-Part 1 (``enumerate``): train every one of the 2^P BN masks of ``vgg-digits`` (P = 6, 64 masks)
-with the default objective of ``reram-bn-search`` (same crossbar, epochs, learning rate, seed)
-and store the table, with a header saying how it was made, as
-``reram/apps/fixtures/digits_exhaustive.json``. Trained masks are cached per mask (``--cache-dir``),
-so a killed run resumes, and a cache filled by ``reram-bn-search`` with the same settings
-(``results/bn_search/evals``) is reused as is: its files hold the same training fingerprint.
+Every trained mask goes to a per-mask cache on disk (``--cache-dir``, one JSON file per mask,
+written atomically), so a killed run loses at most the masks in training, and every method and
+seed reuses every mask trained once. Parts:
 
-Part 2 (``bo``): run BO (and random search) on the stored table through a lookup objective (no
-training), over many seeds, and count in how many seeds the search finds, within ``--budget``
-evaluations, a mask with no more BN layers than the best fewest-BN answer and an accuracy within
-``--tolerance`` (1 point) of it. The best fewest-BN answer is the constrained optimum of the
-table: the fewest BN layers with accuracy >= all-BN accuracy - epsilon, and among those the most
-accurate. Results go to ``benchmarks/results/bn_search_groundtruth.{json,md}``.
+* ``time``: train the all-BN and no-BN masks of a model once and print wall and CPU time.
+* ``enumerate``: train all 2^P masks of a model (``--workers`` processes sharing the cache) and
+  store the table with a header (command, settings, date, commit, wall and CPU time) as
+  ``reram/apps/fixtures/<model>_digits_exhaustive.json``.
+* ``study``: single-objective ``bo``, ``random``, ``greedy``, ``anneal`` (constrained objective)
+  and multi-objective ``mobo``, ``nsga2``, ``random`` (accuracy against the chip's estimated
+  speedup) over seeds. With ``--lookup`` the masks are read from the stored exhaustive table
+  (no training); otherwise each new mask is trained (and cached). One JSON file per (model,
+  part, method) under ``benchmarks/results/bn_search_study/``.
+* ``report``: the table (seeds reaching the target, median evaluations) and the hypervolume plot
+  from the study files: ``benchmarks/results/bn_search_study.md`` and
+  ``docs/img/bn_search_hypervolume.png``.
+
+The target of the single-objective comparison is the best fewest-BN mask (constrained optimum:
+fewest BN with accuracy >= all-BN - epsilon, then the most accurate): for vgg11 the true one from
+the exhaustive table, for resnet20 the best found by any method in any seed. A seed reaches it at
+the first evaluation of a mask with no more BN layers and accuracy within ``--tolerance``.
 
 Usage::
 
-    python benchmarks/bench_bn_search.py enumerate --cache-dir results/bn_search/evals
-    python benchmarks/bench_bn_search.py bo --seeds 10 --budget 20
+    python benchmarks/bench_bn_search.py time --model vgg11
+    python benchmarks/bench_bn_search.py enumerate --model vgg11 --workers 2
+    python benchmarks/bench_bn_search.py study --model vgg11 --lookup --seeds 10 --budget 25
+    python benchmarks/bench_bn_search.py study --model resnet20 --seeds 10 --budget 20 --methods random
+    python benchmarks/bench_bn_search.py report
 """
 from __future__ import annotations
 
 import argparse
 import datetime
 import json
+import multiprocessing
+import os
 import platform
 import sys
 import time
@@ -33,141 +48,383 @@ from typing import Any
 
 import numpy as np
 
-from reram.io import atomic_write_json
-from reram.search import minimize_binary
-from reram.apps.bn_objective import (
-    BNObjective,
-    BNObjectiveConfig,
-    LookupBNObjective,
-    MaskEvaluation,
-    pareto_front,
-)
+from reram.apps.bn_objective import (BNObjective, BNObjectiveConfig, LookupBNObjective,
+                                     MaskEvaluation, pareto_front)
+from reram.io import atomic_write_json, atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "reram" / "apps" / "fixtures" / "digits_exhaustive.json"
+FIXTURES = ROOT / "reram" / "apps" / "fixtures"
 RESULTS = Path(__file__).resolve().parent / "results"
+STUDY = RESULTS / "bn_search_study"
+DEFAULT_CACHE = ROOT / "results" / "bn_search_study_evals"
+SINGLE = ("bo", "random", "greedy", "anneal")
+MULTI = ("mobo", "nsga2", "random")
 
 
-def cli_defaults() -> dict[str, Any]:
-    """The objective settings ``reram-bn-search`` uses by default (read from its parser)."""
+def fixture_path(model: str) -> Path:
+    """Where the exhaustive table of a model is stored (``vgg-digits``: the 64-mask table of the
+    earlier main job: 4-bit nearest crossbar, ideal ADC, 3 epochs; see docs/bn_search.md)."""
+    if model == "vgg-digits":
+        return FIXTURES / "digits_exhaustive.json"
+    return FIXTURES / f"{model}_digits_exhaustive.json"
+
+
+def study_settings(model: str) -> dict[str, Any]:
+    """The training of one mask in the study: the main job's chip and training (its CLI
+    defaults), for ``model``; for ``vgg-digits`` those its stored table was trained with."""
     from reram.apps.bn_search_cli import build_parser
 
+    if model == "vgg-digits":
+        doc = json.loads(fixture_path(model).read_text(encoding="utf-8"))
+        return {**doc["header"]["objective_settings"], "epsilon": 0.02}
     args = build_parser().parse_args([])
-    return {"model": args.model, "dataset": args.dataset, "config": json.loads(args.config),
+    return {"model": model, "dataset": args.dataset, "config": json.loads(args.config),
             "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-            "epsilon": args.epsilon, "lam": args.lam, "hardware": args.hardware}
+            "hardware": args.hardware, "max_train": args.max_train or None, "max_test": args.max_test or None,
+            "epsilon": args.epsilon}
+
+
+def make_objective(model: str, cache_dir: str | Path, threads: int = 1, **extra: Any) -> BNObjective:
+    """The study's training objective of ``model`` with its per-mask cache."""
+    s = study_settings(model)
+    return BNObjective(BNObjectiveConfig(
+        model=model, dataset=s["dataset"], config=s["config"], epochs=s["epochs"],
+        batch_size=s["batch_size"], lr=s["lr"], seed=s["seed"], hardware=s["hardware"],
+        max_train=s["max_train"], max_test=s["max_test"], cache_dir=str(cache_dir),
+        torch_threads=threads, epsilon=s["epsilon"], **extra))
 
 
 def code_version() -> dict[str, Any]:
-    """The git commit of the code that trained, and whether the crossbar code had local edits."""
+    """The git commit of the code that trained, and local edits under reram/."""
     import subprocess
 
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
     return {"commit": git("rev-parse", "HEAD"),
-            "uncommitted_changes": git("status", "--short", "--", "reram", "kernels", "models").splitlines()}
+            "uncommitted_changes": git("status", "--short", "--", "reram").splitlines()}
 
 
-def enumerate_masks(cache_dir: str, threads: int) -> int:
-    """Train all 2^P masks and write the fixture."""
-    import torch
+# ---------------------------------------------------------------- time and enumerate
+def time_masks(model: str, cache_dir: str, threads: int) -> int:
+    """Train the all-BN and no-BN masks (into the cache, if not there) and print wall and CPU time."""
+    from reram.models.train import set_threads
 
-    torch.set_num_threads(threads)
-    d = cli_defaults()
-    obj = BNObjective(BNObjectiveConfig(
-        model=d["model"], dataset=d["dataset"], config=d["config"], epochs=d["epochs"],
-        batch_size=d["batch_size"], lr=d["lr"], seed=d["seed"], hardware=d["hardware"],
-        cache_dir=cache_dir, torch_threads=threads))
+    set_threads(threads)
+    obj = make_objective(model, cache_dir, threads)
+    for mask in ("1" * obj.num_sites, "0" * obj.num_sites):
+        wall, cpu = time.perf_counter(), time.process_time()
+        ev = obj.evaluate(mask)
+        print(f"{model} {mask}: accuracy {ev.accuracy:.3f}, speedup {ev.speedup:.2f}x, "
+              f"wall {time.perf_counter() - wall:.1f} s, CPU {time.process_time() - cpu:.1f} s"
+              f"{' (cached: training time ' + format(ev.train_time_s, '.1f') + ' s wall)' if time.process_time() - cpu < 0.5 else ''}, "
+              f"load {os.getloadavg()[0]:.1f}", flush=True)
+    return 0
+
+
+def _train_one(job: tuple[str, str, str, int]) -> dict[str, Any]:
+    """Worker: train one mask (or read it from the cache); returns its row and CPU time."""
+    model, cache_dir, mask, threads = job
+    from reram.models.train import set_threads
+
+    set_threads(threads)
+    obj = make_objective(model, cache_dir, threads)
+    cached = obj.lookup(mask) is not None
+    cpu = time.process_time()
+    ev = obj.evaluate(mask)
+    return {"evaluation": ev.to_dict(), "cached": cached, "cpu_s": time.process_time() - cpu}
+
+
+def _fixture_header(model: str, obj: BNObjective, workers: int, threads: int, wall: float,
+                    cpu_total: float, reused: int, done: int) -> dict[str, Any]:
     p = obj.num_sites
-    masks = [format(i, f"0{p}b") for i in range(2 ** p)]
-    rng = np.random.default_rng(12345)  # an order unlike a search's, so a concurrent one overlaps little
-    order = list(rng.permutation(len(masks)))
-    version = code_version()
-    started = time.perf_counter()
-    reused = 0
-    for k, i in enumerate(order, 1):
-        cached = obj.lookup(masks[i]) is not None
-        reused += cached
-        ev = obj.evaluate(masks[i])
-        print(f"[{k:2d}/{len(masks)}] {ev.mask} BN {ev.n_bn}: accuracy {ev.accuracy:.3f} "
-              f"{'(cached)' if cached else f'({ev.train_time_s:.0f} s)'}", flush=True)
-    wall = time.perf_counter() - started
-    table = [obj.evaluate(m).to_dict() for m in masks]
-    header = {
-        "what": f"test accuracy of every BN mask of {obj.model} on {obj.dataset}, trained once each "
-                "on simulated crossbars (the exhaustive ground truth of the BN search)",
+    return {
+        "what": f"test accuracy and estimated speedup of every BN mask of {model} on the digits, "
+                "each trained once on the main job's simulated chip (the exhaustive ground truth "
+                "of the BN search)",
+        "complete": done == 2 ** p,
+        "masks_done": done,
+        "order": "all-BN first, then by BN count (0, 1, 2, ... BN layers), random within a count "
+                 "(seed 12345): an incomplete table is exhaustive up to the BN count it reached",
         "command": "python benchmarks/bench_bn_search.py " + " ".join(sys.argv[1:]),
         "objective_settings": obj.fingerprint(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s_this_run": round(wall, 1),
+        "cpu_time_s_of_trainings_this_run": round(cpu_total, 1),
         "masks_reused_from_cache": int(reused),
-        "sum_of_train_time_s": round(sum(e["train_time_s"] for e in table), 1),
-        "machine": f"{platform.machine()}, {threads} torch thread(s), shared CPU",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs (load "
+                   f"average {os.getloadavg()[0]:.1f} at writing), {workers} worker process(es), "
+                   f"{threads} torch thread(s) each",
         "num_sites": p,
-        "code": version,
-        "note": "masks are trained in a fixed random order; files already in the cache (e.g. from a "
-                "reram-bn-search run with the same settings, which trains the same way) are reused",
+        "code": code_version(),
+        "note": "files already in the cache (same training fingerprint) are reused; wall times "
+                "are slowed by other jobs on the machine, CPU time is the figure to read",
     }
-    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(FIXTURE, {"header": header, "evaluations": table}, indent=1)
-    print(f"wrote {FIXTURE} ({len(table)} masks, {wall:.0f} s, {reused} from cache)")
+
+
+def enumerate_masks(model: str, cache_dir: str, threads: int, workers: int) -> int:
+    """Train all 2^P masks (by BN count, `workers` processes) and write the fixture, also every
+    16 masks while it runs (``"complete": false``)."""
+    import signal
+
+    obj = make_objective(model, cache_dir, threads)
+    p = obj.num_sites
+    if p > 12:
+        raise ValueError(f"--model {model} has {p} BN sites: 2^{p} masks are too many to enumerate")
+    rng = np.random.default_rng(12345)
+    masks = sorted((format(i, f"0{p}b") for i in range(2 ** p)), key=lambda m: (m.count("1"), rng.random()))
+    masks.insert(0, masks.pop())  # all-BN first: it sets the accuracy bar of the target
+    jobs = [(model, cache_dir, m, threads) for m in masks]
+    started, cpu_total, reused = time.perf_counter(), 0.0, 0
+    rows: dict[str, dict[str, Any]] = {}
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM: the pool is terminated
+
+    def write() -> None:
+        header = _fixture_header(model, obj, workers, threads, time.perf_counter() - started, cpu_total,
+                                 reused, len(rows))
+        table = [rows[m] for m in sorted(rows)]
+        atomic_write_json(fixture_path(model), {"header": header, "evaluations": table}, indent=1)
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(workers, maxtasksperchild=64) as pool:
+        for k, out in enumerate(pool.imap(_train_one, jobs), 1):
+            ev = out["evaluation"]
+            rows[ev["mask"]] = ev
+            reused += out["cached"]
+            cpu_total += 0.0 if out["cached"] else out["cpu_s"]
+            took = "(cached)" if out["cached"] else f"({ev['train_time_s']:.0f} s wall, {out['cpu_s']:.0f} s CPU)"
+            print(f"[{k:3d}/{len(masks)}] {ev['mask']} BN {ev['n_bn']}: accuracy {ev['accuracy']:.3f} {took}"
+                  f" load {os.getloadavg()[0]:.1f}", flush=True)
+            if k % 16 == 0:
+                write()
+    write()
+    wall = time.perf_counter() - started
+    print(f"wrote {fixture_path(model)} ({len(rows)} masks, {wall:.0f} s wall, {cpu_total:.0f} s CPU "
+          f"of trainings, {reused} from cache)")
     return 0
 
 
-def fewest_bn_answer(table: list[MaskEvaluation], epsilon: float) -> MaskEvaluation:
-    """The constrained optimum: fewest BN with accuracy >= all-BN - epsilon, then most accurate."""
-    full = next(e for e in table if e.n_bn == e.num_sites)
-    feasible = [e for e in table if e.accuracy >= full.accuracy - epsilon - 1e-12]
-    return min(feasible, key=lambda e: (e.n_bn, -e.accuracy, e.mask))
+# ---------------------------------------------------------------- study
+_TABLES: dict[str, tuple[list[MaskEvaluation], dict[str, Any]]] = {}
 
 
-def run_bo(seeds: int, budget: int, tolerance: float, methods: Sequence[str]) -> int:
-    """BO and baselines on the stored table; writes the success counts."""
-    doc = json.loads(FIXTURE.read_text())
-    d = cli_defaults()
-    table = [MaskEvaluation.from_dict(e) for e in doc["evaluations"]]
-    target = fewest_bn_answer(table, d["epsilon"])
-    p = table[0].num_sites
-    out: dict[str, Any] = {"fixture": str(FIXTURE.relative_to(ROOT)), "fixture_header": doc["header"],
-                           "epsilon": d["epsilon"], "tolerance": tolerance, "budget": budget,
-                           "target": target.to_dict(), "methods": {}}
-    lines = [f"Target (best fewest-BN answer, epsilon {d['epsilon']}): mask {target.mask}, {target.n_bn} BN, "
-             f"accuracy {target.accuracy:.3f}; all-BN accuracy "
-             f"{next(e for e in table if e.n_bn == p).accuracy:.3f}; no-BN "
-             f"{next(e for e in table if e.n_bn == 0).accuracy:.3f}.", "",
-             f"| method | seeds successful (<= {budget} evals) | median evals to success | per seed |",
-             "|---|---|---|---|"]
+def _load_table(model: str) -> tuple[list[MaskEvaluation], dict[str, Any]]:
+    """The stored table of a model; the speedups are re-derived on today's cost model of the
+    chip the table was trained on (as ``BNObjective.lookup`` does for cached masks)."""
+    if model in _TABLES:
+        return _TABLES[model]
+    doc = json.loads(fixture_path(model).read_text(encoding="utf-8"))
+    header, table = doc["header"], [MaskEvaluation.from_dict(e) for e in doc["evaluations"]]
+    header.setdefault("num_sites", table[0].num_sites)
+    header.setdefault("complete", len({e.mask for e in table}) == 2 ** table[0].num_sites)
+    fp = dict(header["objective_settings"])
+    obj = BNObjective(BNObjectiveConfig(**{k: fp[k] for k in ("model", "dataset", "config", "epochs",
+                                                              "batch_size", "lr", "seed", "hardware",
+                                                              "max_train", "max_test") if k in fp}))
+    for e in table:
+        e.speedup, e.throughput = obj.speedup_of(e.mask)
+    _TABLES[model] = (table, header)
+    return _TABLES[model]
+
+
+def _objective(model: str, cache_dir: str, lookup: bool, threads: int) -> Any:
+    """The constrained objective of the study: over the stored table, or training (cached)."""
+    eps = study_settings(model)["epsilon"]
+    if lookup:
+        table, header = _load_table(model)
+        if not header.get("complete"):
+            raise ValueError(f"--lookup: {fixture_path(model)} is incomplete ({header.get('masks_done')} masks)")
+        return LookupBNObjective(table, mode="constrained", epsilon=eps)
+    if model == "vgg-digits":
+        raise ValueError("vgg-digits is studied on its stored table only (--lookup)")
+    return make_objective(model, cache_dir, threads, mode="constrained")
+
+
+def _one_run(obj: Any, kind: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+    """One search (one seed) on the objective; the masks it evaluated, in order, with their scores."""
+    from reram.apps.bn_search_cli import TwoObjectives
+    from reram.search import minimize_binary, minimize_binary_multi
+
     started = time.perf_counter()
+    p = obj.num_sites
+    if kind == "single":
+        res = minimize_binary(obj, dim=p, budget=budget, method=method, seed=seed)
+        hv = None
+    else:
+        from reram.search import NSGA2Options
+        from reram.search.multi import default_n_init_multi
+
+        scale = obj.evaluate(np.zeros(p, dtype=np.int64)).speedup
+        n_init = default_n_init_multi("mobo", p, budget)  # mobo's initial design = nsga2's population
+        res = minimize_binary_multi(TwoObjectives(obj, "speedup", scale), dim=p, budget=budget,
+                                    ref_point=[0.0, 0.0], method=method, seed=seed,
+                                    n_init=None if method == "random" else n_init,
+                                    options=NSGA2Options(pop_size=max(2, n_init)) if method == "nsga2" else None)
+        hv = res.hypervolume_history.tolist()
+    evs = [obj.evaluate(r.x) if r.ok else None for r in res.history]
+    return {"masks": ["".join(map(str, r.x)) for r in res.history],
+            "accuracy": [None if e is None else e.accuracy for e in evs],
+            "n_bn": [None if e is None else e.n_bn for e in evs],
+            "speedup": [None if e is None else e.speedup for e in evs],
+            "errors": [r.error for r in res.history if not r.ok],
+            "hypervolume_history": hv, "time_s": round(time.perf_counter() - started, 2)}
+
+
+def run_study(model: str, kind: str, methods: Sequence[str], seeds: int, budget: int, cache_dir: str,
+              lookup: bool, threads: int) -> int:
+    """Every (method, seed) not yet in the study files; one file per (model, kind, method)."""
+    from reram.models.train import set_threads
+
+    set_threads(threads)
+    allowed = SINGLE if kind == "single" else MULTI
     for method in methods:
-        per_seed = []
+        if method not in allowed:
+            raise ValueError(f"--methods of {kind} must be among {', '.join(allowed)}, got {method!r}")
+    for method in methods:
+        path = STUDY / f"{model}_{kind}_{method}.json"
+        doc = json.loads(path.read_text()) if path.is_file() else {
+            "model": model, "kind": kind, "method": method, "budget": budget, "lookup": lookup,
+            "settings": study_settings(model), "runs": {}}
+        if doc["budget"] != budget or doc["lookup"] != lookup:
+            raise ValueError(f"{path} holds budget {doc['budget']}, lookup {doc['lookup']}; got "
+                             f"{budget}, {lookup}: use the same or remove the file")
         for seed in range(seeds):
-            obj = LookupBNObjective(table, mode="constrained", epsilon=d["epsilon"])
-            res = minimize_binary(obj, dim=p, budget=budget, method=method, seed=seed)
-            hit = None
-            for k, rec in enumerate(res.history, 1):
-                ev = obj.evaluate(rec.x)
-                if ev.n_bn <= target.n_bn and ev.accuracy >= target.accuracy - tolerance - 1e-12:
-                    hit = k
-                    break
-            per_seed.append({"seed": seed, "success_at": hit, "found": "".join(map(str, res.best_x)),
-                             "found_accuracy": obj.evaluate(res.best_x).accuracy})
-        hits = [r["success_at"] for r in per_seed if r["success_at"] is not None]
-        out["methods"][method] = per_seed
-        med = f"{float(np.median(hits)):.0f}" if hits else "-"
-        lines.append(f"| {method} | {len(hits)}/{seeds} | {med} | "
-                     + ", ".join("-" if r["success_at"] is None else str(r["success_at"]) for r in per_seed) + " |")
-    out["time_s"] = round(time.perf_counter() - started, 1)
-    front = pareto_front(table, "n_bn")
-    lines += ["", "Pareto front of the table (accuracy vs BN count): "
-              + ", ".join(f"`{e.mask}` {e.accuracy:.3f}" for e in front),
-              "", f"Command: `python benchmarks/bench_bn_search.py {' '.join(sys.argv[1:])}`; {out['time_s']:.0f} s."]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(RESULTS / "bn_search_groundtruth.json", out, indent=1)
-    (RESULTS / "bn_search_groundtruth.md").write_text("\n".join(lines) + "\n")
+            if str(seed) in doc["runs"]:
+                continue
+            run = _one_run(_objective(model, cache_dir, lookup, threads), kind, method, seed, budget)
+            doc["runs"][str(seed)] = run
+            doc["command"] = "python benchmarks/bench_bn_search.py " + " ".join(sys.argv[1:])
+            atomic_write_json(path, doc, indent=None)
+            last = run["hypervolume_history"][-1] if run["hypervolume_history"] else None
+            print(f"{model} {kind} {method} seed {seed}: {run['time_s']:.0f} s"
+                  + (f", hypervolume {last:.4f}" if last is not None else ""), flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------- report
+def _constrained_target(evs: Sequence[MaskEvaluation], reference: float, epsilon: float
+                        ) -> MaskEvaluation | None:
+    feasible = [e for e in evs if e.accuracy >= reference - epsilon - 1e-12]
+    return min(feasible, key=lambda e: (e.n_bn, -e.accuracy, e.mask)) if feasible else None
+
+
+def _single_target(model: str, docs: list[dict[str, Any]]) -> tuple[MaskEvaluation | None, str]:
+    """The target of the single-objective table and where it comes from."""
+    eps = study_settings(model)["epsilon"]
+    known: dict[str, MaskEvaluation] = {}
+    exhaustive_to = -1
+    if fixture_path(model).is_file():
+        table, header = _load_table(model)
+        known.update({e.mask: e for e in table})
+        p = header["num_sites"]
+        from math import comb
+
+        counts = [sum(e.n_bn == k for e in table) for k in range(p + 1)]
+        while exhaustive_to + 1 <= p and counts[exhaustive_to + 1] == comb(p, exhaustive_to + 1):
+            exhaustive_to += 1
+    for doc in docs:
+        for run in doc["runs"].values():
+            for m, a, n, sp in zip(run["masks"], run["accuracy"], run["n_bn"], run["speedup"]):
+                if a is not None:
+                    known.setdefault(m, MaskEvaluation(mask=m, n_bn=n, num_sites=len(m), accuracy=a, speedup=sp))
+    full = next((e for e in known.values() if e.n_bn == e.num_sites), None)
+    if full is None:
+        return None, "no all-BN evaluation"
+    target = _constrained_target(list(known.values()), full.accuracy, eps)
+    if target is not None and target.n_bn <= exhaustive_to:
+        return target, f"exact: every mask with <= {exhaustive_to} BN layers was trained (exhaustive table)"
+    return target, "best fewest-BN mask found by any method in any seed (no exhaustive truth)"
+
+
+def _reach(run: dict[str, Any], target: MaskEvaluation, tolerance: float) -> int | None:
+    for k, (a, n) in enumerate(zip(run["accuracy"], run["n_bn"]), 1):
+        if a is not None and n <= target.n_bn and a >= target.accuracy - tolerance - 1e-12:
+            return k
+    return None
+
+
+def _single_lines(model: str, docs: list[dict[str, Any]], tolerance: float) -> list[str]:
+    target, source = _single_target(model, docs)
+    if target is None:
+        return [f"{model}: no target ({source})"]
+    budget = docs[0]["budget"]
+    lines = [f"**{model}**, target `{target.mask}` ({target.n_bn} BN, accuracy {target.accuracy:.3f}; "
+             f"{source}; reached = a mask with <= {target.n_bn} BN and accuracy within "
+             f"{tolerance:.3f}), budget {budget}:", "",
+             "| method | seeds reaching the target | median evaluations (seeds that reach it) | per seed |",
+             "|---|---|---|---|"]
+    for doc in sorted(docs, key=lambda d: SINGLE.index(d["method"])):
+        hits = [_reach(doc["runs"][k], target, tolerance) for k in sorted(doc["runs"], key=int)]
+        ok = [h for h in hits if h is not None]
+        med = f"{float(np.median(ok)):.0f}" if ok else "-"
+        lines.append(f"| {doc['method']} | {len(ok)}/{len(hits)} | {med} | "
+                     + ", ".join("-" if h is None else str(h) for h in hits) + " |")
+    return lines
+
+
+def _multi_lines(model: str, docs: list[dict[str, Any]], ax: Any) -> list[str]:
+    true_hv = None
+    if fixture_path(model).is_file():
+        from reram.apps.bn_search_cli import objective_pair
+        from reram.search import hypervolume
+
+        table, header = _load_table(model)
+        if header.get("complete"):
+            scale = next(e for e in table if e.n_bn == 0).speedup
+            true_hv = hypervolume(np.asarray([objective_pair(e, "speedup", scale) for e in table]), [0.0, 0.0])
+    budget = docs[0]["budget"]
+    lines = [f"**{model}**, hypervolume (reference point: accuracy 0, speedup 0; units accuracy x "
+             f"speedup / no-BN speedup), mean over seeds (min-max)"
+             + (f"; the true front of all {len(table)} masks: {true_hv:.4f}" if true_hv is not None else "") + ":", "",
+             f"| method | seeds | after {budget // 4} evals | after {budget // 2} evals | after {budget} evals |",
+             "|---|---|---|---|---|"]
+    for doc in sorted(docs, key=lambda d: MULTI.index(d["method"])):
+        hv = np.array([doc["runs"][k]["hypervolume_history"] for k in sorted(doc["runs"], key=int)])
+        x = np.arange(1, hv.shape[1] + 1)
+        line, = ax.plot(x, hv.mean(axis=0), label=f"{doc['method']} ({len(hv)} seeds)")
+        ax.fill_between(x, hv.min(axis=0), hv.max(axis=0), color=line.get_color(), alpha=0.15)
+        cells = [f"{hv[:, n - 1].mean():.4f} ({hv[:, n - 1].min():.4f}-{hv[:, n - 1].max():.4f})"
+                 for n in (max(budget // 4, 1), max(budget // 2, 1), budget)]
+        lines.append(f"| {doc['method']} | {len(hv)} | " + " | ".join(cells) + " |")
+    if true_hv is not None:
+        ax.axhline(true_hv, color="k", ls="--", lw=1, label="true front (exhaustive)")
+    ax.set(xlabel="evaluations", ylabel="hypervolume", title=model)
+    ax.legend(fontsize=8)
+    return lines
+
+
+def report(tolerance: float) -> int:
+    """The tables (markdown) and the hypervolume plot from the study files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    docs = [json.loads(p.read_text()) for p in sorted(STUDY.glob("*.json"))]
+    models = sorted({d["model"] for d in docs}, key=lambda m: (m != "vgg11", m))
+    lines = ["## Single-objective: evaluations to reach the best fewest-BN mask", ""]
+    for model in models:
+        group = [d for d in docs if d["model"] == model and d["kind"] == "single"]
+        if group:
+            lines += _single_lines(model, group, tolerance) + [""]
+    multi_models = [m for m in models if any(d["model"] == m and d["kind"] == "multi" for d in docs)]
+    lines += ["## Multi-objective: hypervolume against evaluations", ""]
+    if multi_models:
+        fig, axes = plt.subplots(1, len(multi_models), figsize=(5.5 * len(multi_models), 4), squeeze=False)
+        for ax, model in zip(axes[0], multi_models):
+            lines += _multi_lines(model, [d for d in docs if d["model"] == model and d["kind"] == "multi"], ax) + [""]
+        fig.suptitle("BN search, accuracy vs estimated speedup: hypervolume (mean, min-max band over seeds)")
+        fig.tight_layout()
+        for path in (RESULTS / "bn_search_hypervolume.png", ROOT / "docs" / "img" / "bn_search_hypervolume.png"):
+            fig.savefig(path, dpi=110)
+        plt.close(fig)
+        lines.append("Plot: `docs/img/bn_search_hypervolume.png`.")
+    lines += ["", "Commands: " + "; ".join(sorted({f"`{d.get('command', '')}`" for d in docs}))]
+    atomic_write_text(RESULTS / "bn_search_study.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
@@ -176,19 +433,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="part", required=True)
-    e = sub.add_parser("enumerate", help="train every mask and write the fixture")
-    e.add_argument("--cache-dir", default=str(RESULTS / "bn_search_evals"),
-                   help="per-mask result files (reuse results/bn_search/evals of a default run)")
-    e.add_argument("--threads", type=int, default=1, help="torch threads")
-    b = sub.add_parser("bo", help="run BO on the stored table over seeds")
-    b.add_argument("--seeds", type=int, default=10)
-    b.add_argument("--budget", type=int, default=20)
-    b.add_argument("--tolerance", type=float, default=0.01, help="accuracy tolerance (fraction)")
-    b.add_argument("--methods", default="bo,random,greedy,anneal")
+    for name, text in (("time", "time the all-BN and no-BN masks"),
+                       ("enumerate", "train every mask and write the fixture"),
+                       ("study", "the methods over seeds")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--model", default="vgg11")
+        p.add_argument("--cache-dir", default=str(DEFAULT_CACHE), help="per-mask result files")
+        p.add_argument("--threads", type=int, default=1, help="torch threads per training")
+        p.add_argument("--workers", type=int, default=2, help="training processes (enumerate)")
+        p.add_argument("--kind", choices=("single", "multi"), default="single", help="study: which search")
+        p.add_argument("--methods", default=None, help="study: comma-separated (default: all of the kind)")
+        p.add_argument("--seeds", type=int, default=10)
+        p.add_argument("--budget", type=int, default=25)
+        p.add_argument("--lookup", action="store_true", help="study: read masks from the exhaustive table")
+    r = sub.add_parser("report", help="tables and plot from the study files")
+    r.add_argument("--tolerance", type=float, default=0.01, help="accuracy tolerance of the target")
     args = parser.parse_args(argv)
+    if args.part == "report":
+        return report(args.tolerance)
+    if args.part == "time":
+        return time_masks(args.model, args.cache_dir, args.threads)
     if args.part == "enumerate":
-        return enumerate_masks(args.cache_dir, args.threads)
-    return run_bo(args.seeds, args.budget, args.tolerance, args.methods.split(","))
+        return enumerate_masks(args.model, args.cache_dir, args.threads, args.workers)
+    methods = (args.methods.split(",") if args.methods else list(SINGLE if args.kind == "single" else MULTI))
+    return run_study(args.model, args.kind, methods, args.seeds, args.budget, args.cache_dir, args.lookup,
+                     args.threads)
 
 
 if __name__ == "__main__":

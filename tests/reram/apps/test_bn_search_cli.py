@@ -8,7 +8,11 @@ import pytest
 
 from reram.apps.bn_search_cli import main
 
-TINY = ["--epochs", "1", "--max-train", "96", "--max-test", "64", "--quiet"]
+#: A tiny real training on the small VGG (6 sites) with the default chip (pulsed EpiRAM, per-tile ADC).
+TINY = ["--model", "vgg-digits", "--epochs", "1", "--max-train", "96", "--max-test", "64", "--quiet",
+        "--executor", "inprocess", "--workers", "1"]
+#: The single-objective search (``minimize_binary``).
+SINGLE = ["--objectives", "single"]
 
 
 def test_help_lists_the_options(capsys):
@@ -28,14 +32,17 @@ def test_help_lists_the_options(capsys):
     (["--config", '{"weight_bits": 0}'], "weight_bits"),
     (["--config", "nonsense"], "config"),
     (["--lam", "-1"], "lam"),
-    (["--workers", "2"], "--workers"),
+    (["--workers", "0"], "--workers"),
+    (["--methods", "mobo,bo"], "--methods"),
+    (["--search-batch", "0"], "--search-batch"),
+    (["--worker-retries", "-1"], "--worker-retries"),
     (["--resume"], "no search to resume"),
     (["--threads", "0"], "--threads"),  # issue 15, item 7: was a traceback
     (["--resume", "--overwrite"], "exclude each other"),
 ])
 def test_bad_input_exits_2_with_one_line_before_training(tmp_path, capsys, args, field):
     out = tmp_path / "run"
-    assert main([*args, *TINY, "--out", str(out)]) == 2
+    assert main([*TINY, *args, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("reram-bn-search: error:") and field in err and "\n" not in err
     assert not (out / "evals").exists()  # nothing was trained
@@ -43,7 +50,7 @@ def test_bad_input_exits_2_with_one_line_before_training(tmp_path, capsys, args,
 
 def test_three_evaluation_run_writes_json_plots_and_table(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["--budget", "3", "--method", "bo", "--out", str(out), *TINY]) == 0
+    assert main(["--budget", "3", "--method", "bo", "--out", str(out), *TINY, *SINGLE]) == 0
     printed = capsys.readouterr().out
     for label in ("all BN", "no BN", "found (bo)", "found (random)", "speedup"):
         assert label in printed
@@ -64,7 +71,7 @@ def test_three_evaluation_run_writes_json_plots_and_table(tmp_path, capsys):
 
 def test_resume_continues_without_retraining_finished_masks(tmp_path, capsys):
     out = tmp_path / "run"
-    common = ["--method", "random", "--seed", "3", "--out", str(out), *TINY]
+    common = ["--method", "random", "--seed", "3", "--out", str(out), *TINY, *SINGLE]
     assert main(["--budget", "2", *common]) == 0
     first = json.loads((out / "bn_search.json").read_text())["runs"]["random"]["history"]
     trained = {p: p.stat().st_mtime_ns for p in (out / "evals").rglob("*.json")}
@@ -85,7 +92,7 @@ def test_resume_continues_without_retraining_finished_masks(tmp_path, capsys):
 def test_a_saved_search_is_refused_without_resume_or_overwrite(tmp_path, capsys):
     """Issue 15, item 2: without --resume a finished search was retrained and overwritten."""
     out = tmp_path / "run"
-    common = ["--method", "random", "--budget", "2", "--no-compare-random", "--out", str(out), *TINY]
+    common = ["--method", "random", "--budget", "2", "--no-compare-random", "--out", str(out), *TINY, *SINGLE]
     assert main(common) == 0
     files = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     capsys.readouterr()
@@ -124,7 +131,8 @@ def test_sigterm_ends_with_one_line_and_the_search_resumes(tmp_path):
     import time
 
     out = tmp_path / "run"
-    argv = ["--method", "random", "--budget", "8", "--seed", "1", "--no-compare-random", "--out", str(out), *TINY]
+    argv = ["--method", "random", "--budget", "8", "--seed", "1", "--no-compare-random", "--out", str(out), *TINY,
+            *SINGLE]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "reram.apps.bn_search_cli", *argv], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -151,7 +159,7 @@ def test_cifar_size_models_are_searchable_on_the_digits(tmp_path, model, sites):
     on the bundled digits, and the scheduler costs their masks."""
     from reram.apps.bn_search_cli import _validate, build_parser
 
-    args = build_parser().parse_args(["--model", model, "--out", str(tmp_path / "run"), *TINY])
+    args = build_parser().parse_args([*TINY, "--model", model, "--out", str(tmp_path / "run")])
     objective, settings, _ = _validate(args)  # reads the data, runs the model on two images
     assert objective.num_sites == settings["num_sites"] == sites
     assert objective.settings.model == model and objective.load_data().input_shape == (1, 8, 8)
