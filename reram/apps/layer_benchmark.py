@@ -53,7 +53,8 @@ def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> 
     (so the same multiply-adds)."""
     from reram.sim.functional import quantize_input
     from reram.sim.mapping import column_coefficients
-    from reram.sim.tiles import CURRENT_BUFFER_BYTES, INT_CURRENT_BUFFER_BYTES, product_path
+    from reram.sim.tiles import (CURRENT_BUFFER_BYTES, int_chunk_inputs, int_tile_widths,
+                                 product_path)
     if isinstance(layer, nn.Conv2d):
         k = layer.weight[0].numel()
         rows = x.shape[0] * (x.shape[2] * x.shape[3])  # stride 1, same padding in the cases
@@ -64,11 +65,11 @@ def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> 
     row_groups = (2 if bool((codes < 0).any()) else 1) * cfg.n_cycles
     tile = cfg.tile_size or k
     cols = len(column_coefficients(cfg)) * layer.weight.shape[0]
-    buffer = INT_CURRENT_BUFFER_BYTES if integer else CURRENT_BUFFER_BYTES
-    chunk = max(1, buffer // (row_groups * cols * 4))
+    chunk = max(1, CURRENT_BUFFER_BYTES // (row_groups * cols * 4))
     widths = [min(tile, k - t) for t in range(0, k, tile)]
-    if integer:  # every tile is streamed tile_size wide (zero-padded)
-        widths = [tile] * len(widths)
+    if integer:  # the integer path's own chunking and tile widths
+        chunk = int_chunk_inputs(row_groups, cols)
+        tile, widths = int_tile_widths(k, tile)
         a = torch.randint(0, 2, (row_groups * min(chunk, rows), tile), dtype=torch.int8,
                           device=x.device)
         b = torch.randint(0, 2, (tile, cols), dtype=torch.int8, device=x.device)

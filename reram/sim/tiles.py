@@ -54,6 +54,22 @@ def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
+def int_tile_widths(n_in: int, size: int) -> tuple[int, list[int]]:
+    """``(width, widths)`` of the integer path: digits are streamed ``width`` wide per tile (a
+    lone narrow tile only as wide as its rows, rounded up to 16), and tile ``t``'s product
+    uses its first ``widths[t]`` columns (the last tile skips its zero padding the same way)."""
+    n_tiles = max(1, -(-n_in // size))
+    width = size if n_tiles > 1 else min(size, _round_up(max(n_in, 1), 16))
+    return width, [min(width, _round_up(n_in - t * width, 16)) for t in range(n_tiles)]
+
+
+def int_chunk_inputs(n_row_groups: int, cols: int) -> int:
+    """Inputs per chunk on the integer path: one tile's int32 currents within
+    :data:`INT_CURRENT_BUFFER_BYTES`, but at least ``_MIN_PRODUCT_ROWS`` product rows."""
+    return max(-(-_MIN_PRODUCT_ROWS // n_row_groups),
+               INT_CURRENT_BUFFER_BYTES // (n_row_groups * cols * 4))
+
+
 def _pad_rows(mat: torch.Tensor, rows: int) -> torch.Tensor:
     if mat.shape[0] >= rows:
         return mat
@@ -141,11 +157,9 @@ def _read_tiles(codes: torch.Tensor, n_tiles: int, size: int, matrix: MatrixFn, 
     if integer:  # int8 digits of every tile at once; each tile's int32 currents read hot
         # a lone narrow tile is streamed only as wide as its rows (rounded up to 16), and the
         # last tile's product skips its zero padding the same way
-        width = size if n_tiles > 1 else min(size, _round_up(max(n_in, 1), 16))
-        widths = [min(width, _round_up(n_in - t * width, 16)) for t in range(n_tiles)]
+        width, widths = int_tile_widths(n_in, size)
         mats = [_pad_rows(matrix(t, INT_PRODUCT_DTYPE), widths[t]) for t in range(n_tiles)]
-        chunk = max(-(-_MIN_PRODUCT_ROWS // len(row_coef)),
-                    INT_CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
+        chunk = int_chunk_inputs(len(row_coef), cols)
         for start in range(0, m, chunk):
             stop = min(m, start + chunk)
             digits = backend.stream(codes[start:stop], n_cycles, cycle_bits, n_phases, width,
