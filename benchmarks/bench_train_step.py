@@ -6,9 +6,9 @@ layers), the NeuroSim V2 preset, the ISAAC preset, and the main job's chip, whic
 takes to be ``CrossbarConfig(tile_size=128, weight_bits=8, cell_bits=2, input_bits=8,
 dac_bits=2, adc_bits=8)`` (a realistic ISAAC-like chip with 2-bit DACs). One step is forward,
 cross-entropy, backward and ``optimizer.step()`` (which re-programs the crossbars on the next
-forward). Ratios are of the fastest repeat to the float step's fastest, measured in the same run,
-interleaved per repeat (medians are kept in the JSON); the machine may be shared and noisy, so
-read the ratios, not the seconds.
+forward). On CPU, times are the process's CPU time (1 thread; other processes on a shared machine do not
+count in it as they do in wall time). Ratios are of the fastest repeat to the float step's
+fastest, measured in the same run, interleaved per repeat (medians are kept in the JSON).
 
 Usage: python benchmarks/bench_train_step.py [--models vgg11,resnet20] [--repeats N]
            [--configs float,ideal,neurosim,isaac,main-job] [--batch 64] [--out F]
@@ -66,13 +66,17 @@ def _paths(model: nn.Module) -> dict[str, int]:
 
 
 def _timed(fn: Callable[[], None], device: str) -> float:
+    """CPU time of this single-threaded process on CPU (other processes on a shared machine do
+    not count in it); wall time between synchronizations on CUDA."""
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    start = time.perf_counter()
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        return time.perf_counter() - start
+    start = time.process_time()
     fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def run(model_names: list[str], config_names: list[str], batch: int, repeats: int,

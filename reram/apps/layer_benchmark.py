@@ -3,8 +3,9 @@
 Used by ``benchmarks/bench_layers.py`` and ``reram-bench kernels``. Each case times the float
 layer, the crossbar layer and, for the bit-sliced configs, the matrix products alone doing the
 same multiply-adds as the tile simulation on its product path (int8 or fp32; its lower
-bound), interleaved so that machine noise hits all three alike; the ratios are of the fastest
-repeat (other processes on a shared machine only add time), with medians kept in the rows.
+bound), interleaved so that machine noise hits all three alike. On CPU the times are the
+process's CPU time (1 thread: other processes on a shared machine do not count in it, as they
+do in wall time); the ratios are of the fastest repeat, with medians kept in the rows.
 """
 from __future__ import annotations
 
@@ -88,13 +89,18 @@ def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> 
 
 
 def _time(fn: Callable[[], object], device: str = "cpu") -> float:
+    """Seconds ``fn`` takes: on CPU the CPU time of this (single-threaded) process, which other
+    processes on a shared machine do not inflate as they do wall time; on CUDA, wall time
+    between synchronizations."""
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    start = time.perf_counter()
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        return time.perf_counter() - start
+    start = time.process_time()
     fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
