@@ -16,7 +16,6 @@ Usage: python benchmarks/bench_train_step.py [--models vgg11,resnet20] [--repeat
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from typing import Callable

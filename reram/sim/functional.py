@@ -178,7 +178,8 @@ class _TiledConv2d(torch.autograd.Function):
             informative += seen
             unit_rows = unit_in[start:start + part.shape[0]].repeat_interleave(n_pos)
             out = _scaled_output(acc, adc.step, unit_rows, weight_unit, codes.dtype)
-            y[start:start + part.shape[0]] = out.reshape(part.shape[0], h_out, w_out, out_ch).permute(0, 3, 1, 2)
+            y[start:start + part.shape[0]] = out.reshape(
+                part.shape[0], h_out, w_out, out_ch).permute(0, 3, 1, 2)
         if n:
             _warn_if_no_signal(informative, codes, config, adc)
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward

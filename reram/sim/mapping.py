@@ -23,7 +23,8 @@ from reram.sim.backends import backend_for
 
 __all__ = [
     "ProgrammedWeights", "weight_scale", "snap_to_grid", "draw_defects", "program_weights",
-    "AdcParams", "adc_params", "lay_out_cells", "shift_coefficients", "column_coefficients", "row_coefficients",
+    "AdcParams", "adc_params", "lay_out_cells", "shift_coefficients", "column_coefficients",
+    "row_coefficients",
 ]
 
 
