@@ -55,9 +55,9 @@ def _round_up(n: int, multiple: int) -> int:
 
 
 def int_tile_widths(n_in: int, size: int) -> tuple[int, list[int]]:
-    """``(width, widths)`` of the integer path: digits are streamed ``width`` wide per tile (a
-    lone narrow tile only as wide as its rows, rounded up to 16), and tile ``t``'s product
-    uses its first ``widths[t]`` columns (the last tile skips its zero padding the same way)."""
+    """``(width, widths)`` of the integer path: tile ``t`` holds rows ``t * width`` on (``width``
+    is ``size``, or for a lone narrow tile its rows rounded up to 16) and its digits are
+    streamed ``widths[t]`` wide (the last tile's rows rounded up to 16, not to ``size``)."""
     n_tiles = max(1, -(-n_in // size))
     width = size if n_tiles > 1 else min(size, _round_up(max(n_in, 1), 16))
     return width, [min(width, _round_up(n_in - t * width, 16)) for t in range(n_tiles)]
@@ -154,20 +154,20 @@ def _read_tiles(codes: torch.Tensor, n_tiles: int, size: int, matrix: MatrixFn, 
     cols = len(col_coef) * n_out
     adc_args = (row_coef, col_coef, n_out, adc.step, adc.code_lo, adc.code_hi)
     informative = 0
-    if integer:  # int8 digits of every tile at once; each tile's int32 currents read hot
-        # a lone narrow tile is streamed only as wide as its rows (rounded up to 16), and the
-        # last tile's product skips its zero padding the same way
+    if integer:  # one tile's int8 cells at a time (memory); its int32 currents read hot
         width, widths = int_tile_widths(n_in, size)
-        mats = [_pad_rows(matrix(t, INT_PRODUCT_DTYPE), widths[t]) for t in range(n_tiles)]
         chunk = int_chunk_inputs(len(row_coef), cols)
-        for start in range(0, m, chunk):
-            stop = min(m, start + chunk)
-            digits = backend.stream(codes[start:stop], n_cycles, cycle_bits, n_phases, width,
-                                    INT_PRODUCT_DTYPE)
-            currents = torch.empty((1, digits.shape[1], cols), dtype=torch.int32,
-                                   device=codes.device)
-            for t in range(n_tiles):
-                backend.currents(digits[t, :, :widths[t]], mats[t], out=currents[0])
+        buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols), dtype=torch.int32,
+                             device=codes.device)
+        for t in range(n_tiles):
+            mat = _pad_rows(matrix(t, INT_PRODUCT_DTYPE), widths[t])
+            lo, hi = t * width, min((t + 1) * width, n_in)
+            for start in range(0, m, chunk):
+                stop = min(m, start + chunk)
+                digits = backend.stream(codes[start:stop, lo:hi], n_cycles, cycle_bits,
+                                        n_phases, widths[t], INT_PRODUCT_DTYPE)
+                currents = buffer[:, :digits.shape[1]]
+                backend.currents(digits[0], mat, out=currents[0])
                 informative += backend.adc_accumulate(currents, stop - start, *adc_args,
                                                       out=out[start:stop])
         return informative
