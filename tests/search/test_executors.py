@@ -153,21 +153,24 @@ from slow_objective import Slow
 from reram.search import minimize_binary
 try:
     minimize_binary(Slow(sys.argv[1]), dim=4, budget=8, method="exhaustive", batch_size=2,
-                    executor="process", checkpoint=sys.argv[2])
+                    executor=sys.argv[3], checkpoint=sys.argv[2])
 except KeyboardInterrupt:
     print("interrupted", flush=True)
     sys.exit(130)
 """
 
 
-def test_ctrl_c_leaves_workers_quiet(tmp_path) -> None:
+@pytest.mark.parametrize("executor", ["process", "ray"])
+def test_ctrl_c_leaves_workers_quiet(tmp_path, executor: str) -> None:
     """Issue 15 item 7: Ctrl-C (SIGINT to the whole process group) prints no worker traceback."""
+    if executor == "ray":
+        pytest.importorskip("ray")
     (tmp_path / "slow_objective.py").write_text(SLOW_OBJECTIVE)
     logs = tmp_path / "pids"
     logs.mkdir()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
     proc = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPTED_SEARCH, str(logs), str(tmp_path / "ck.json")],
+        [sys.executable, "-c", INTERRUPTED_SEARCH, str(logs), str(tmp_path / "ck.json"), executor],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True,
     )
