@@ -140,7 +140,8 @@ def _train_one(job: tuple[str, str, str, int]) -> dict[str, Any]:
 
 
 def _fixture_header(model: str, obj: BNObjective, workers: int, threads: int, wall: float,
-                    cpu_total: float, reused: int, done: int) -> dict[str, Any]:
+                    cpu_total: float, reused: int, rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    done = len(rows)
     p = obj.num_sites
     return {
         "what": f"test accuracy and estimated speedup of every BN mask of {model} on the digits, "
@@ -156,6 +157,7 @@ def _fixture_header(model: str, obj: BNObjective, workers: int, threads: int, wa
         "wall_time_s_this_run": round(wall, 1),
         "cpu_time_s_of_trainings_this_run": round(cpu_total, 1),
         "masks_reused_from_cache": int(reused),
+        "sum_of_train_time_s": round(sum(float(e.get("train_time_s", 0.0)) for e in rows.values()), 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs (load "
                    f"average {os.getloadavg()[0]:.1f} at writing), {workers} worker process(es), "
                    f"{threads} torch thread(s) each",
@@ -166,9 +168,11 @@ def _fixture_header(model: str, obj: BNObjective, workers: int, threads: int, wa
     }
 
 
-def enumerate_masks(model: str, cache_dir: str, threads: int, workers: int) -> int:
+def enumerate_masks(model: str, cache_dir: str, threads: int, workers: int, train: bool = True,
+                    note: str = "") -> int:
     """Train all 2^P masks (by BN count, `workers` processes) and write the fixture, also every
-    16 masks while it runs (``"complete": false``)."""
+    16 masks while it runs (``"complete": false``). ``train=False``: write it from the masks in
+    the cache only."""
     import signal
 
     obj = make_objective(model, cache_dir, threads)
@@ -185,10 +189,21 @@ def enumerate_masks(model: str, cache_dir: str, threads: int, workers: int) -> i
 
     def write() -> None:
         header = _fixture_header(model, obj, workers, threads, time.perf_counter() - started, cpu_total,
-                                 reused, len(rows))
+                                 reused, rows)
         table = [rows[m] for m in sorted(rows)]
+        if note:
+            header["how_the_cache_was_filled"] = note
         atomic_write_json(fixture_path(model), {"header": header, "evaluations": table}, indent=1)
 
+    if not train:
+        for m in masks:
+            ev = obj.lookup(m)
+            if ev is not None:
+                rows[m] = ev.to_dict()
+                reused += 1
+        write()
+        print(f"wrote {fixture_path(model)} from the cache: {len(rows)} of {len(masks)} masks")
+        return 0
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, maxtasksperchild=64) as pool:
         for k, out in enumerate(pool.imap(_train_one, jobs), 1):
@@ -337,7 +352,8 @@ def _single_target(model: str, docs: list[dict[str, Any]]) -> tuple[MaskEvaluati
     target = _constrained_target(list(known.values()), full.accuracy, eps)
     if target is not None and target.n_bn <= exhaustive_to:
         return target, f"exact: every mask with <= {exhaustive_to} BN layers was trained (exhaustive table)"
-    return target, "best fewest-BN mask found by any method in any seed (no exhaustive truth)"
+    return target, ("the best among all masks evaluated by any method in any seed and in the stored table "
+                    "(not exact: not every mask with fewer BN layers was trained)")
 
 
 def _reach(run: dict[str, Any], target: MaskEvaluation, tolerance: float) -> int | None:
@@ -397,6 +413,36 @@ def _multi_lines(model: str, docs: list[dict[str, Any]], ax: Any) -> list[str]:
     return lines
 
 
+def _table_lines(model: str) -> list[str]:
+    """Best mask per BN count of a stored (possibly partial) exhaustive table."""
+    from math import comb
+
+    table, header = _load_table(model)
+    p = header["num_sites"]
+    full = next((e for e in table if e.n_bn == p), None)
+    lines = [f"**{model}** stored table `{fixture_path(model).relative_to(ROOT)}`: {len(table)} of {2 ** p} "
+             f"masks ({'complete' if header.get('complete') else 'incomplete'}); sum of training wall "
+             f"times {header.get('sum_of_train_time_s', '?')} s (shared machine).", "",
+             "| BN kept | masks trained | best mask | accuracy | median accuracy | est. speedup |",
+             "|---|---|---|---|---|---|"]
+    for k in range(p + 1):
+        group = [e for e in table if e.n_bn == k]
+        if not group:
+            lines.append(f"| {k} | 0 of {comb(p, k)} | - | - | - | - |")
+            continue
+        best = max(group, key=lambda e: (e.accuracy, e.mask))
+        lines.append(f"| {k} | {len(group)} of {comb(p, k)} | `{best.mask}` | {best.accuracy:.3f} | "
+                     f"{float(np.median([e.accuracy for e in group])):.3f} | "
+                     f"{'-' if best.speedup is None else format(best.speedup, '.2f') + 'x'} |")
+    if full is not None:
+        target, source = _single_target(model, [])
+        if target is not None:
+            lines += ["", f"Constrained optimum (fewest BN with accuracy >= all-BN {full.accuracy:.3f} - "
+                      f"{study_settings(model)['epsilon']}) among the trained masks: `{target.mask}` "
+                      f"({target.n_bn} BN, {target.accuracy:.3f}); {source}."]
+    return lines
+
+
 def report(tolerance: float) -> int:
     """The tables (markdown) and the hypervolume plot from the study files."""
     import matplotlib
@@ -406,7 +452,11 @@ def report(tolerance: float) -> int:
 
     docs = [json.loads(p.read_text()) for p in sorted(STUDY.glob("*.json"))]
     models = sorted({d["model"] for d in docs}, key=lambda m: (m != "vgg11", m))
-    lines = ["## Single-objective: evaluations to reach the best fewest-BN mask", ""]
+    lines = ["## Stored tables", ""]
+    for model in ("vgg11", "resnet20"):
+        if fixture_path(model).is_file():
+            lines += _table_lines(model) + [""]
+    lines += ["## Single-objective: evaluations to reach the best fewest-BN mask", ""]
     for model in models:
         group = [d for d in docs if d["model"] == model and d["kind"] == "single"]
         if group:
@@ -417,7 +467,8 @@ def report(tolerance: float) -> int:
         fig, axes = plt.subplots(1, len(multi_models), figsize=(5.5 * len(multi_models), 4), squeeze=False)
         for ax, model in zip(axes[0], multi_models):
             lines += _multi_lines(model, [d for d in docs if d["model"] == model and d["kind"] == "multi"], ax) + [""]
-        fig.suptitle("BN search, accuracy vs estimated speedup: hypervolume (mean, min-max band over seeds)")
+        fig.suptitle("BN search, accuracy vs estimated speedup: hypervolume\n(line: mean over seeds; band: min-max)",
+                     fontsize=10)
         fig.tight_layout()
         for path in (RESULTS / "bn_search_hypervolume.png", ROOT / "docs" / "img" / "bn_search_hypervolume.png"):
             fig.savefig(path, dpi=110)
@@ -446,6 +497,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--seeds", type=int, default=10)
         p.add_argument("--budget", type=int, default=25)
         p.add_argument("--lookup", action="store_true", help="study: read masks from the exhaustive table")
+        p.add_argument("--no-train", action="store_true", help="enumerate: write the table from the cache only")
+        p.add_argument("--note", default="", help="enumerate: how the cache was filled (kept in the header)")
     r = sub.add_parser("report", help="tables and plot from the study files")
     r.add_argument("--tolerance", type=float, default=0.01, help="accuracy tolerance of the target")
     args = parser.parse_args(argv)
@@ -454,7 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.part == "time":
         return time_masks(args.model, args.cache_dir, args.threads)
     if args.part == "enumerate":
-        return enumerate_masks(args.model, args.cache_dir, args.threads, args.workers)
+        return enumerate_masks(args.model, args.cache_dir, args.threads, args.workers, not args.no_train, args.note)
     methods = (args.methods.split(",") if args.methods else list(SINGLE if args.kind == "single" else MULTI))
     return run_study(args.model, args.kind, methods, args.seeds, args.budget, args.cache_dir, args.lookup,
                      args.threads)
