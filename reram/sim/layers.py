@@ -196,7 +196,7 @@ class CrossbarLayer:
             self.crossbar_weight_scale.copy_(scale)
         self._rescale = self._reloaded = False
         if self._defects is None and cfg.has_defects:
-            self._defects = draw_defects(cfg, tuple(w2d.shape), cfg.seed)
+            self._defects = draw_defects(self._sim_config, tuple(w2d.shape), cfg.seed)
         faults, var = self._defects if self._defects is not None else (None, None)
         self._programmed = program_weights(w2d, self.crossbar_weight_scale, self._sim_config,
                                            faults, var, row_order=self._row_order())

@@ -216,3 +216,16 @@ def test_zero_initialized_layer_gets_a_range_once_it_has_weights():
     assert float(layer.crossbar_weight_scale[1]) == pytest.approx(0.5)
     assert float(layer.crossbar_weight_scale[0]) == 0.0
     torch.testing.assert_close(layer.weight[1].detach(), torch.linspace(-0.5, 0.5, 5), atol=0.02, rtol=0)
+
+
+@pytest.mark.parametrize("defects", [{"saf1_rate": 0.05}, {"variation": 0.1}])
+def test_pulsed_layers_with_defects_draw_them_for_the_simulated_slicing(defects):
+    """Found by the property tests: defect maps were drawn for the config's bit slices, not
+    the pulsed device's (one cell per weight), and programming raised a shape error."""
+    cfg = CrossbarConfig(tile_size=None, weight_bits=3, cell_bits=1, input_bits=2, dac_bits=None,
+                         adc_bits=None, update="pulsed", device="linear", **defects)
+    layer = CrossbarLinear.from_float(torch.nn.Linear(20, 6), cfg)  # raised a shape error
+    assert torch.isfinite(layer(torch.randn(4, 20))).all()
+    faults, var = layer._defects
+    drawn = faults if faults is not None else var
+    assert drawn.shape == (2, layer._sim_config.n_slices, 6, 20)
