@@ -24,7 +24,8 @@ __version__ = "0.1.0"
 from reram.config import PRESETS, CrossbarConfig
 from reram.cost import (Chip, HardwareSpec, LayerCost, Plan, Trace, load_hardware, schedule,
                         trace_model)
-from reram.sim import (ConversionSummary, CrossbarConv2d, CrossbarLayer, CrossbarLinear, convert,
+from reram.sim import (DEVICE_PRESETS, ConversionSummary, CrossbarConv2d, CrossbarLayer,
+                       CrossbarLinear, DeviceModel, UnconvertedLayerWarning, convert,
                        convert_to_float, default_config, summarize)
 
 from reram import _legacy_modules
@@ -35,5 +36,5 @@ __all__ = [
     "CrossbarConfig", "PRESETS", "CrossbarLinear", "CrossbarConv2d", "CrossbarLayer",
     "convert", "convert_to_float", "summarize", "ConversionSummary", "default_config",
     "schedule", "Plan", "LayerCost", "HardwareSpec", "load_hardware", "Trace", "trace_model",
-    "Chip",
+    "Chip", "UnconvertedLayerWarning", "DeviceModel", "DEVICE_PRESETS",
 ]

@@ -12,8 +12,11 @@ the applications (:mod:`reram.apps`), the model zoo or the search.
 """
 from __future__ import annotations
 
-from reram.sim.convert import ConversionSummary, convert, convert_to_float, summarize
+from reram.sim.convert import (ConversionSummary, UnconvertedLayerWarning, convert,
+                               convert_to_float, summarize)
+from reram.sim.devices import DEVICE_PRESETS, DeviceModel
 from reram.sim.layers import CrossbarConv2d, CrossbarLayer, CrossbarLinear, default_config
 
 __all__ = ["CrossbarLinear", "CrossbarConv2d", "CrossbarLayer", "default_config", "convert",
-           "convert_to_float", "summarize", "ConversionSummary"]
+           "convert_to_float", "summarize", "ConversionSummary", "UnconvertedLayerWarning",
+           "DeviceModel", "DEVICE_PRESETS"]
