@@ -115,7 +115,8 @@ def bench_circuit(circuit: str, args: argparse.Namespace) -> dict:
     records = {}
     for method in args.methods:
         limit = args.bo_specs if method == "bo" and args.bo_specs else args.test_specs
-        path = os.path.join(args.runs_dir, f"transfer_{circuit}_{method}_{args.per_spec_budget}{tag}.json")
+        trained = f"_train{budget}" if method == "rl-transfer" else ""
+        path = os.path.join(args.runs_dir, f"transfer_{circuit}_{method}{trained}_{args.per_spec_budget}{tag}.json")
         records[method] = _run_method(circuit, method, specs_list, args.per_spec_budget, args.backend, policy,
                                       path, limit)
     achievable = _achievable(policy, test_values, records)
