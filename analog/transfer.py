@@ -10,10 +10,11 @@ The agent is an actor-critic for one-step episodes (as :mod:`.rl`, DDPG-style):
 * the **critic** predicts the circuit's spec metrics (log scale; dB as is) and the probability
   that the simulation fails, from a sizing. Because the metrics do not depend on the spec, one
   simulation scores every spec: the reward of any spec is computed from the predicted metrics
-  with the sizing problem's normalized slacks (hindsight relabelling), so every simulation trains
-  the agent for the whole spec range;
-* the actor climbs the critic's predicted reward -sum(softplus(margin - slack)) over freshly
-  drawn specs. Training rounds: refit the critic, update the actor, simulate a batch of the
+  (hindsight relabelling), so every simulation trains the agent for the whole spec range;
+* the actor climbs the critic's predicted reward, minus the soft shortfall of each predicted
+  metric below its spec in standardized units (:meth:`SpecPolicy.loss_with`; unlike the bounded
+  normalized slack its gradient does not vanish far from the spec) and the predicted failure
+  probability, over freshly drawn specs. Training rounds: refit the critic, update the actor, simulate a batch of the
   actor's sizings for new training specs with Gaussian exploration (annealed).
 
 Deployment (``method="rl-transfer"`` of :func:`~reram.analog.sizing.size`, or
