@@ -2,8 +2,10 @@
 
 Prints, from one run with 1 thread:
 - the forward-time ratio crossbar / float for Linear 512 (b128), Linear 1024 (b256) and
-  Conv2d 64->128 3x3 on 32x64x32x32, for the ideal, one-slice and ISAAC configs, and for the
-  sliced configs the ratio to batched GEMMs doing the same multiply-adds;
+  Conv2d 64->128 3x3 on 32x64x32x32, for the ideal, one-slice and ISAAC configs, with each
+  layer's product path (plain / int8 / fp32), and for the sliced configs the ratio to the
+  matrix products alone doing the same multiply-adds on that path (CPU time of the process:
+  see :mod:`reram.apps.layer_benchmark`);
 - the peak memory of a VGG11 forward at batch 64 (model and activations: peak RSS during the
   forward over the RSS after imports), float vs converted, each in a fresh subprocess.
 
@@ -12,7 +14,6 @@ Usage: python benchmarks/bench_layers.py [--quick] [--nonnegative] [--skip-memor
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -78,8 +79,8 @@ def main() -> None:
             print(f"  {name:9s} {mib:8.1f}  ({mib / mem['float']:.2f}x float)")
         result["memory_mib"] = mem
     if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(result, fh, indent=2)
+        from reram.io import atomic_write_json
+        atomic_write_json(args.out, result)
 
 
 if __name__ == "__main__":
