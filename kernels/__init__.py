@@ -8,5 +8,6 @@ from __future__ import annotations
 
 from .adc import adc_accumulate, split_input_cycles
 from .programming import program_cells
+from .pulsed import apply_pulses
 
-__all__ = ["program_cells", "split_input_cycles", "adc_accumulate"]
+__all__ = ["program_cells", "split_input_cycles", "adc_accumulate", "apply_pulses"]

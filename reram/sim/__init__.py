@@ -2,7 +2,12 @@
 
 - :mod:`~reram.sim.mapping`: programming a weight onto cells (quantization, bit slicing,
   defects) and the ADC parameters of a tile.
-- :mod:`~reram.sim.functional`: the forward pass through DAC, tiles, ADC and shift-add, as
+- :mod:`~reram.sim.devices`: pulsed ReRAM device models (``update="pulsed"``) and their presets.
+- :mod:`~reram.sim.backends`: the arithmetic of the chain, one backend per device kind (numba
+  on CPU, torch elsewhere), chosen once.
+- :mod:`~reram.sim.tiles`: the product path of a layer (plain / int8 / fp32) and the tile engine
+  (DAC streaming, integer or fp32 tile products, ADC and shift-add).
+- :mod:`~reram.sim.functional`: the forward pass and the (ideal or analog) backward pass as
   autograd functions.
 - :mod:`~reram.sim.layers`: the drop-in :class:`CrossbarLinear` / :class:`CrossbarConv2d`.
 - :mod:`~reram.sim.convert`: swapping the layers of an existing model.
