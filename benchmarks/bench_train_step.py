@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from typing import Callable
 
 import torch
@@ -25,6 +24,7 @@ from torch import nn
 
 import reram
 from reram import CrossbarConfig
+from reram.apps.layer_benchmark import time_once
 from reram.io import atomic_write_json
 from reram.models import resnet20, vgg11
 from reram.sim.tiles import product_path
@@ -64,20 +64,6 @@ def _paths(model: nn.Module) -> dict[str, int]:
     return counts
 
 
-def _timed(fn: Callable[[], None], device: str) -> float:
-    """CPU time of this single-threaded process on CPU (other processes on a shared machine do
-    not count in it); wall time between synchronizations on CUDA."""
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        return time.perf_counter() - start
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
-
-
 def run(model_names: list[str], config_names: list[str], batch: int, repeats: int,
         device: str = "cpu") -> list[dict]:
     """Time one SGD step per (model, config); returns one row per pair (``ratio`` to float)."""
@@ -99,12 +85,12 @@ def run(model_names: list[str], config_names: list[str], batch: int, repeats: in
         times: dict[str, list[float]] = {name: [] for name in config_names}
         warm = {}
         for name in config_names:          # warm-up: JIT compile, allocator, first programming
-            warm[name] = _timed(steps[name], device)
+            warm[name] = time_once(steps[name], device)
         for rep in range(repeats):
             for name in config_names:
                 if rep > 0 and warm[name] > 20.0:
                     continue               # steps of tens of seconds are timed once
-                times[name].append(_timed(steps[name], device))
+                times[name].append(time_once(steps[name], device))
         # the fastest repeat: on a shared machine other processes only add time
         float_s = min(times["float"]) if "float" in times else None
         for name in config_names:

@@ -88,7 +88,7 @@ def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> 
     return run
 
 
-def _time(fn: Callable[[], object], device: str = "cpu") -> float:
+def time_once(fn: Callable[[], object], device: str = "cpu") -> float:
     """Seconds ``fn`` takes: on CPU the CPU time of this (single-threaded) process, which other
     processes on a shared machine do not inflate as they do wall time; on CUDA, wall time
     between synchronizations."""
@@ -133,16 +133,16 @@ def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
             gemm = None if name == "ideal" else _gemm_equivalent(float_layer, x, cfg)
             with torch.no_grad():
                 float_layer(x)
-                warm = _time(lambda: xbar(x), device)  # warm-up (JIT compile, allocator)
+                warm = time_once(lambda: xbar(x), device)  # warm-up (JIT compile, allocator)
                 # cases taking seconds per call (ISAAC on the conv) are timed once, cases
                 # under 50 ms four times as often as asked
                 n_rep = 1 if warm >= 5.0 else (4 * repeats if warm < 0.05 else repeats)
                 times: dict[str, list[float]] = {"float": [], "xbar": [], "gemm": []}
                 for _ in range(n_rep):
-                    times["float"].append(_time(lambda: float_layer(x), device))
-                    times["xbar"].append(_time(lambda: xbar(x), device))
+                    times["float"].append(time_once(lambda: float_layer(x), device))
+                    times["xbar"].append(time_once(lambda: xbar(x), device))
                     if gemm is not None:
-                        times["gemm"].append(_time(gemm, device))
+                        times["gemm"].append(time_once(gemm, device))
             k = float_layer.weight[0].numel()
             # the fastest repeat (as timeit reports): on a shared machine other processes only
             # ever add time; medians are kept beside it
