@@ -576,11 +576,10 @@ class BNObjective(_ModeMixin):
         return self._chip
 
     # ---- evaluation -------------------------------------------------------------------------
-    def speedup_of(self, bits: str) -> tuple[float | None, float | None]:
-        """``(speedup_vs_gpu, throughput)`` of one mask on :attr:`chip` from
-        ``reram.cost.scheduler.schedule`` (training mode; every conv/linear layer costed with
-        ``chip.config``, the config it trains with), or ``(None, None)`` if the scheduler cannot
-        cost the model."""
+    def plan_of(self, bits: str) -> Any:
+        """The training :class:`~reram.cost.scheduler.Plan` of one mask on :attr:`chip` (every
+        conv/linear layer costed with ``chip.config``, the config it trains with), or ``None``
+        if the scheduler cannot cost the model."""
         import torch
 
         from reram.cost.scheduler import schedule
@@ -590,9 +589,15 @@ class BNObjective(_ModeMixin):
         try:
             with torch.random.fork_rng():
                 net = build_model_for(self.model, data, bits)
-            plan = schedule(net, tuple(data.input_shape), batch_size=self.batch_size, mode="train",
+            return schedule(net, tuple(data.input_shape), batch_size=self.batch_size, mode="train",
                             chip=self.chip)
         except (ValueError, RuntimeError, NotImplementedError):
+            return None
+
+    def speedup_of(self, bits: str) -> tuple[float | None, float | None]:
+        """``(speedup_vs_gpu, throughput)`` of one mask's :meth:`plan_of`, or ``(None, None)``."""
+        plan = self.plan_of(bits)
+        if plan is None:
             return None, None
         return float(plan.speedup_vs_gpu), float(plan.throughput)
 
