@@ -261,7 +261,7 @@ def _objective(model: str, cache_dir: str, lookup: bool, threads: int) -> Any:
 
 def _one_run(obj: Any, kind: str, method: str, seed: int, budget: int) -> dict[str, Any]:
     """One search (one seed) on the objective; the masks it evaluated, in order, with their scores."""
-    from reram.apps.bn_search_cli import TwoObjectives
+    from reram.apps.bn_search_cli import TwoObjectives, reference_point
     from reram.search import minimize_binary, minimize_binary_multi
 
     started = time.perf_counter()
@@ -274,9 +274,10 @@ def _one_run(obj: Any, kind: str, method: str, seed: int, budget: int) -> dict[s
         from reram.search.multi import default_n_init_multi
 
         scale = obj.evaluate(np.zeros(p, dtype=np.int64)).speedup
-        n_init = default_n_init_multi("mobo", p, budget)  # mobo's initial design = nsga2's population
+        # mobo's initial design = nsga2's population: min(20, P), at most half the budget
+        n_init = max(2, min(default_n_init_multi("mobo", p, budget), budget // 2))
         res = minimize_binary_multi(TwoObjectives(obj, "speedup", scale), dim=p, budget=budget,
-                                    ref_point=[0.0, 0.0], method=method, seed=seed,
+                                    ref_point=reference_point("speedup", p), method=method, seed=seed,
                                     n_init=None if method == "random" else n_init,
                                     options=NSGA2Options(pop_size=max(2, n_init)) if method == "nsga2" else None)
         hv = res.hypervolume_history.tolist()
@@ -385,16 +386,17 @@ def _single_lines(model: str, docs: list[dict[str, Any]], tolerance: float) -> l
 def _multi_lines(model: str, docs: list[dict[str, Any]], ax: Any) -> list[str]:
     true_hv = None
     if fixture_path(model).is_file():
-        from reram.apps.bn_search_cli import objective_pair
+        from reram.apps.bn_search_cli import objective_pair, reference_point
         from reram.search import hypervolume
 
         table, header = _load_table(model)
         if header.get("complete"):
             scale = next(e for e in table if e.n_bn == 0).speedup
-            true_hv = hypervolume(np.asarray([objective_pair(e, "speedup", scale) for e in table]), [0.0, 0.0])
+            true_hv = hypervolume(np.asarray([objective_pair(e, "speedup", scale) for e in table]),
+                                  reference_point("speedup", header["num_sites"]))
     budget = docs[0]["budget"]
-    lines = [f"**{model}**, hypervolume (reference point: accuracy 0, speedup 0; units accuracy x "
-             f"speedup / no-BN speedup), mean over seeds (min-max)"
+    lines = [f"**{model}**, hypervolume (reference point: accuracy 0.1 (chance), speedup 0; units "
+             f"accuracy x speedup / no-BN speedup), mean over seeds (min-max)"
              + (f"; the true front of all {len(table)} masks: {true_hv:.4f}" if true_hv is not None else "") + ":", "",
              f"| method | seeds | after {budget // 4} evals | after {budget // 2} evals | after {budget} evals |",
              "|---|---|---|---|---|"]

@@ -81,7 +81,7 @@ OBJECTIVE_SETS = ("accuracy,speedup", "accuracy,n_bn", "single")
 #: Settings that a ``--resume`` must share with the search it continues.
 _RESUME_FIELDS = ("model", "dataset", "data_dir", "config", "epochs", "batch_size", "lr", "seed",
                   "method", "methods", "objectives", "objective", "pareto_metric", "lam",
-                  "epsilon", "max_train", "max_test", "hardware")
+                  "epsilon", "max_train", "max_test", "hardware", "ref_point")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "hypervolume); single: one scalar objective (--objective) with --method")
     p.add_argument("--methods", default="mobo,nsga2,random",
                    help="multi-objective methods, comma-separated (mobo, nsga2, random), same budget each")
+    p.add_argument("--ref-accuracy", type=float, default=0.1,
+                   help="accuracy of the hypervolume's reference point (0.1: chance on 10 classes); "
+                   "its speedup is 0 (its BN count P + 1)")
     p.add_argument("--acquisition", default="qnehvi", choices=("qnehvi", "qnparego"),
                    help="acquisition of mobo")
     p.add_argument("--budget", type=int, default=12, help="evaluations (trainings) of each method")
@@ -173,7 +176,8 @@ def _settings(args: argparse.Namespace, objective: BNObjective) -> dict[str, Any
         "pareto_metric": args.objectives.split(",")[1] if multi else args.pareto_metric,
         "lam": float(args.lam), "epsilon": float(args.epsilon), "budget": int(args.budget),
         "acquisition": args.acquisition if multi else None,
-        "ref_point": reference_point(args.objectives.split(",")[1], objective.num_sites) if multi else None,
+        "ref_point": (reference_point(args.objectives.split(",")[1], objective.num_sites, args.ref_accuracy)
+                      if multi else None),
         "num_sites": objective.num_sites, "executor": args.executor, "workers": args.workers,
         "search_batch": int(args.search_batch or args.workers),
     }
@@ -187,6 +191,8 @@ def _check_args(args: argparse.Namespace) -> Path:
         raise ValueError(f"--n-init must be >= 2 (nsga2's population), got {args.n_init}")
     if args.search_batch is not None and args.search_batch < 1:
         raise ValueError(f"--search-batch must be a positive integer, got {args.search_batch}")
+    if not 0.0 <= args.ref_accuracy < 1.0:
+        raise ValueError(f"--ref-accuracy must be a fraction in [0, 1), got {args.ref_accuracy}")
     if args.worker_retries < 0:
         raise ValueError(f"--worker-retries must be an integer >= 0, got {args.worker_retries}")
     for name in ("max_train", "max_test"):
@@ -276,11 +282,13 @@ def objective_pair(ev: MaskEvaluation, metric: str, speedup_scale: float | None 
     return [-float(ev.accuracy), -float(ev.speedup) / float(speedup_scale)]
 
 
-def reference_point(metric: str, num_sites: int) -> list[float]:
+def reference_point(metric: str, num_sites: int, accuracy: float = 0.1) -> list[float]:
     """The hypervolume's reference point in the minimized units of :func:`objective_pair`:
-    accuracy 0 and speedup 0 (``[0, 0]``), or accuracy 0 and ``P + 1`` BN layers
-    (``[0, (P + 1) / P]``, so the all-BN mask counts). Every mask that trains at all beats it."""
-    return [0.0, 0.0] if metric == "speedup" else [0.0, (num_sites + 1) / num_sites]
+    ``accuracy`` (default 0.1, chance on 10 classes) and speedup 0 (``[-accuracy, 0]``), or
+    ``accuracy`` and ``P + 1`` BN layers (``[-accuracy, (P + 1) / P]``, so the all-BN mask
+    counts). A mask counts only if it trains better than the reference accuracy, so a fast mask
+    at chance level adds nothing."""
+    return [-float(accuracy), 0.0] if metric == "speedup" else [-float(accuracy), (num_sites + 1) / num_sites]
 
 
 class TwoObjectives:

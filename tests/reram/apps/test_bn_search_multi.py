@@ -46,8 +46,8 @@ def test_objective_pair_and_reference_point():
     ev = MaskEvaluation(mask="0110", n_bn=2, num_sites=4, accuracy=0.8, speedup=3.0)
     assert objective_pair(ev, "speedup", 6.0) == [-0.8, -0.5]
     assert objective_pair(ev, "n_bn") == [-0.8, 0.5]
-    assert reference_point("speedup", 4) == [0.0, 0.0]
-    assert reference_point("n_bn", 4) == [0.0, 1.25]
+    assert reference_point("speedup", 4) == [-0.1, 0.0]  # chance accuracy on 10 classes, speedup 0
+    assert reference_point("n_bn", 4, accuracy=0.0) == [0.0, 1.25]
     with pytest.raises(ValueError, match="speedup estimate"):
         objective_pair(MaskEvaluation(mask="0000", n_bn=0, num_sites=4, accuracy=0.5), "speedup", 6.0)
 
@@ -57,10 +57,12 @@ def test_multi_objective_cli_writes_a_non_dominated_front_and_its_hypervolume(tm
     assert main(["--objectives", "accuracy,speedup", "--methods", "mobo,random", "--budget", "7",
                  "--executor", "inprocess", "--workers", "1", "--out", str(out), *TINY]) == 0
     printed = capsys.readouterr().out
-    for label in ("all BN", "no BN", "found (mobo)", "front", "mJ/sample", "hypervolume, reference point [0.0, 0.0]"):
+    for label in ("all BN", "no BN", "found (mobo)", "front", "mJ/sample", "hypervolume, reference point [-0.1, 0.0]"):
         assert label in printed
     report = json.loads((out / "bn_search.json").read_text())
     assert set(report["runs"]) == {"mobo", "random"}
+    ref = report["settings"]["ref_point"]
+    assert ref == [-0.1, 0.0]
     scale = report["speedup_scale"]
     assert scale == report["references"]["none"]["speedup"] > report["references"]["all"]["speedup"]
     evals = report["evaluations"]
@@ -70,7 +72,7 @@ def test_multi_objective_cli_writes_a_non_dominated_front_and_its_hypervolume(tm
                for r in run["history"]}
         front = {m for m, p in pts.items() if not any(_dominates(q, p) for q in pts.values())}
         assert set(run["front"]) == front  # exactly the non-dominated masks it evaluated
-        assert run["hypervolume"] == pytest.approx(_hv_2d(list(pts.values()), [0.0, 0.0]))
+        assert run["hypervolume"] == pytest.approx(_hv_2d(list(pts.values()), ref))
         hv = run["hypervolume_history"]
         assert len(hv) == 7 and all(a <= b + 1e-12 for a, b in zip(hv, hv[1:]))
         assert hv[-1] == pytest.approx(run["hypervolume"])
