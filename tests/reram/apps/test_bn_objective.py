@@ -173,24 +173,22 @@ def test_mask_bits_accepts_strings_and_arrays():
     assert math.isclose(objective_value(_ev("10", 0.5), "scalarized", lam=0.2), -0.4)
 
 
-def test_digits_ground_truth_fixture_matches_the_cli_defaults():
+def test_digits_ground_truth_fixture_records_how_it_was_made():
+    """The 64-mask table of the 0.1.0 main job (vgg-digits, 4-bit nearest crossbars with an
+    ideal ADC, 3 epochs); the main job has since moved to a realistic chip (issue 13), so the
+    fixture is checked against those settings, not today's CLI defaults."""
     from pathlib import Path
-
-    from reram.apps.bn_search_cli import build_parser
 
     path = Path(__file__).resolve().parents[3] / "reram" / "apps" / "fixtures" / "digits_exhaustive.json"
     doc = json.loads(path.read_text())
     header, table = doc["header"], doc["evaluations"]
     assert header["command"].startswith("python benchmarks/bench_bn_search.py enumerate")
     assert {"date", "wall_time_s_this_run", "objective_settings", "code"} <= set(header)
-    defaults = build_parser().parse_args([])
-    made_with = BNObjective(model=defaults.model, dataset=defaults.dataset, config=defaults.config,
-                            epochs=defaults.epochs, batch_size=defaults.batch_size, lr=defaults.lr,
-                            seed=defaults.seed, hardware=defaults.hardware)
+    made_with = BNObjective(model="vgg-digits", epochs=3, hardware="isaac")
     assert header["objective_settings"] == json.loads(json.dumps(made_with.fingerprint()))
     masks = sorted(e["mask"] for e in table)
     assert masks == [format(i, "06b") for i in range(64)]  # every mask, once
-    lookup = LookupBNObjective(table, mode="constrained", epsilon=defaults.epsilon)
+    lookup = LookupBNObjective(table, mode="constrained", epsilon=0.01)
     assert all(0.0 <= lookup.evaluate(m).accuracy <= 1.0 for m in masks)
 
 
