@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "read_json", "json_safe"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "read_json", "json_safe",
+           "save_figure"]
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
@@ -90,6 +91,18 @@ def _plain(value: Any) -> Any:
     if safe is value:
         raise TypeError(f"cannot write {type(value).__name__} to JSON")
     return safe
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+    """Write a matplotlib figure to ``path`` atomically (format from the suffix) and close it."""
+    import matplotlib.pyplot as plt
+
+    target = Path(path)
+    fmt = target.suffix.lstrip(".") or "png"
+    try:
+        return atomic_write(target, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt))
+    finally:
+        plt.close(fig)
 
 
 def read_json(path: str | os.PathLike[str], what: str = "file") -> Any:

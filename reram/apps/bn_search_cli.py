@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from reram.apps._cli import OneLineParser, check_output_dir, run_cli
-from reram.io import atomic_write_json
+from reram.io import atomic_write_json, save_figure
 from reram.apps.bn_objective import (
     BN_OBJECTIVE_MODES,
     PARETO_METRICS,
@@ -387,8 +387,7 @@ def _plot_single(out: Path, runs: dict[str, list[dict[str, Any]]], refs: dict[st
     fig.suptitle(f"BN search: {settings['model']} on {settings['dataset']}, {settings['epochs']} epochs")
     fig.tight_layout()
     paths.append(out / "convergence.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save_figure(fig, paths[-1])
 
     fig, ax = plt.subplots(figsize=(6, 4.2))
     markers = {"bo": "o", "random": "x", "greedy": "s", "anneal": "^", "exhaustive": "."}
@@ -409,8 +408,7 @@ def _plot_single(out: Path, runs: dict[str, list[dict[str, Any]]], refs: dict[st
     ax.legend(fontsize=8)
     fig.tight_layout()
     paths.append(out / "accuracy_vs_bn.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save_figure(fig, paths[-1])
     return paths
 
 
@@ -433,8 +431,7 @@ def _plot_multi(out: Path, runs: dict[str, dict[str, Any]], refs: dict[str, Mask
     ax.legend()
     fig.tight_layout()
     paths = [out / "convergence.png"]
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save_figure(fig, paths[-1])
 
     def xval(ev: MaskEvaluation) -> float:
         return float(ev.speedup) if metric == "speedup" else float(ev.n_bn)
@@ -461,8 +458,7 @@ def _plot_multi(out: Path, runs: dict[str, dict[str, Any]], refs: dict[str, Mask
     ax.legend(fontsize=8)
     fig.tight_layout()
     paths.append(out / ("accuracy_vs_speedup.png" if metric == "speedup" else "accuracy_vs_bn.png"))
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save_figure(fig, paths[-1])
     return paths
 
 

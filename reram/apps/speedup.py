@@ -12,6 +12,7 @@ from typing import Any, Sequence
 from torch import nn
 
 import reram.models as models_zoo
+from reram.io import save_figure
 from reram.cost.gpu_profile import MEASURED_KINDS
 from reram.cost.chip import Chip
 from reram.cost.hardware import HardwareSpec
@@ -131,11 +132,7 @@ def plot_speedup(plan: Plan, sweeps: dict[str, list[dict]], path: str | Path) ->
     right.grid(alpha=0.3)
     right.legend()
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def speedup_table(rows: Sequence[dict]) -> str:

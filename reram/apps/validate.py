@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from reram.io import save_figure
 from reram.cost.chip import Chip, peak_ops_per_s, peak_power_w
 from reram.cost.hardware import LinkSpec
 from reram.cost.scheduler import Plan, schedule
@@ -348,8 +349,4 @@ def plot_sensitivity(result: dict[str, list[dict[str, Any]]], path: str | Path, 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
