@@ -59,6 +59,8 @@ STUDY = RESULTS / "bn_search_study"
 DEFAULT_CACHE = ROOT / "results" / "bn_search_study_evals"
 SINGLE = ("bo", "random", "greedy", "anneal")
 MULTI = ("mobo", "nsga2", "random")
+OBJECTIVES = ("constrained", "scalarized")
+STUDY_LAM = 0.1  # weight of the BN fraction in the scalarized objective
 
 
 def fixture_path(model: str) -> Path:
@@ -246,17 +248,20 @@ def _load_table(model: str) -> tuple[list[MaskEvaluation], dict[str, Any]]:
     return _TABLES[model]
 
 
-def _objective(model: str, cache_dir: str, lookup: bool, threads: int) -> Any:
-    """The constrained objective of the study: over the stored table, or training (cached)."""
+def _objective(model: str, cache_dir: str, lookup: bool, threads: int,
+               objective: str = "constrained") -> Any:
+    """The single objective of the study (``constrained`` or ``scalarized`` with ``lam``
+    ``STUDY_LAM``): over the stored table, or training (cached). The multi-objective runs use its
+    evaluations only, not its score."""
     eps = study_settings(model)["epsilon"]
     if lookup:
         table, header = _load_table(model)
         if not header.get("complete"):
             raise ValueError(f"--lookup: {fixture_path(model)} is incomplete ({header.get('masks_done')} masks)")
-        return LookupBNObjective(table, mode="constrained", epsilon=eps)
+        return LookupBNObjective(table, mode=objective, epsilon=eps, lam=STUDY_LAM)
     if model == "vgg-digits":
         raise ValueError("vgg-digits is studied on its stored table only (--lookup)")
-    return make_objective(model, cache_dir, threads, mode="constrained")
+    return make_objective(model, cache_dir, threads, mode=objective, lam=STUDY_LAM)
 
 
 def _one_run(obj: Any, kind: str, method: str, seed: int, budget: int) -> dict[str, Any]:
@@ -290,34 +295,67 @@ def _one_run(obj: Any, kind: str, method: str, seed: int, budget: int) -> dict[s
             "hypervolume_history": hv, "time_s": round(time.perf_counter() - started, 2)}
 
 
+def study_objective(doc: dict[str, Any]) -> str | None:
+    """The single objective a study file was made with (files without one: ``constrained``);
+    ``None`` for multi-objective files."""
+    if doc["kind"] != "single":
+        return None
+    return doc["settings"].get("objective", "constrained")
+
+
+def _study_doc(model: str, kind: str, method: str, budget: int, lookup: bool,
+               objective: str | None) -> tuple[Path, dict[str, Any]]:
+    """The study file of (model, kind, method), or a new one; refuses other settings."""
+    path = STUDY / f"{model}_{kind}_{method}.json"
+    settings = study_settings(model)
+    if objective is not None:
+        settings.update(objective=objective, lam=STUDY_LAM)
+    doc = json.loads(path.read_text()) if path.is_file() else {
+        "model": model, "kind": kind, "method": method, "budget": budget, "lookup": lookup,
+        "settings": settings, "runs": {}}
+    if doc["budget"] != budget or doc["lookup"] != lookup:
+        raise ValueError(f"{path} holds budget {doc['budget']}, lookup {doc['lookup']}; got "
+                         f"{budget}, {lookup}: use the same or remove the file")
+    if study_objective(doc) != objective:
+        raise ValueError(f"{path} was made with --objective {study_objective(doc)}; got "
+                         f"{objective}: use the same or remove the file")
+    return path, doc
+
+
 def run_study(model: str, kind: str, methods: Sequence[str], seeds: int, budget: int, cache_dir: str,
-              lookup: bool, threads: int) -> int:
-    """Every (method, seed) not yet in the study files; one file per (model, kind, method)."""
+              lookup: bool, threads: int, objective: str | None = None) -> int:
+    """Every (method, seed) not yet in the study files; one file per (model, kind, method).
+
+    Seed-major: seed 0 of every method, then seed 1, ..., so an interrupted study has whole
+    seeds for every method. ``objective``: ``constrained`` (default) or ``scalarized`` for
+    ``kind="single"``; must be ``None`` for ``"multi"``."""
     from reram.models.train import set_threads
 
-    set_threads(threads)
     allowed = SINGLE if kind == "single" else MULTI
     for method in methods:
         if method not in allowed:
             raise ValueError(f"--methods of {kind} must be among {', '.join(allowed)}, got {method!r}")
-    for method in methods:
-        path = STUDY / f"{model}_{kind}_{method}.json"
-        doc = json.loads(path.read_text()) if path.is_file() else {
-            "model": model, "kind": kind, "method": method, "budget": budget, "lookup": lookup,
-            "settings": study_settings(model), "runs": {}}
-        if doc["budget"] != budget or doc["lookup"] != lookup:
-            raise ValueError(f"{path} holds budget {doc['budget']}, lookup {doc['lookup']}; got "
-                             f"{budget}, {lookup}: use the same or remove the file")
-        for seed in range(seeds):
+    if kind == "single":
+        objective = objective or "constrained"
+        if objective not in OBJECTIVES:
+            raise ValueError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    elif objective is not None:
+        raise ValueError("--objective applies to --kind single only")
+    docs = {m: _study_doc(model, kind, m, budget, lookup, objective) for m in methods}
+    set_threads(threads)
+    for seed in range(seeds):
+        for method, (path, doc) in docs.items():
             if str(seed) in doc["runs"]:
                 continue
-            run = _one_run(_objective(model, cache_dir, lookup, threads), kind, method, seed, budget)
+            obj = _objective(model, cache_dir, lookup, threads, objective or "constrained")
+            run = _one_run(obj, kind, method, seed, budget)
             doc["runs"][str(seed)] = run
             doc["command"] = "python benchmarks/bench_bn_search.py " + " ".join(sys.argv[1:])
             atomic_write_json(path, doc, indent=None)
             last = run["hypervolume_history"][-1] if run["hypervolume_history"] else None
             print(f"{model} {kind} {method} seed {seed}: {run['time_s']:.0f} s"
-                  + (f", hypervolume {last:.4f}" if last is not None else ""), flush=True)
+                  + (f", hypervolume {last:.4f}" if last is not None else "")
+                  + f", load {os.getloadavg()[0]:.1f}", flush=True)
     return 0
 
 
@@ -499,6 +537,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--seeds", type=int, default=10)
         p.add_argument("--budget", type=int, default=25)
         p.add_argument("--lookup", action="store_true", help="study: read masks from the exhaustive table")
+        p.add_argument("--objective", choices=OBJECTIVES, default=None,
+                       help="study --kind single: the objective (default constrained; scalarized: "
+                            f"-accuracy + {STUDY_LAM} * n_bn / P)")
         p.add_argument("--no-train", action="store_true", help="enumerate: write the table from the cache only")
         p.add_argument("--note", default="", help="enumerate: how the cache was filled (kept in the header)")
     r = sub.add_parser("report", help="tables and plot from the study files")
@@ -511,8 +552,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.part == "enumerate":
         return enumerate_masks(args.model, args.cache_dir, args.threads, args.workers, not args.no_train, args.note)
     methods = (args.methods.split(",") if args.methods else list(SINGLE if args.kind == "single" else MULTI))
-    return run_study(args.model, args.kind, methods, args.seeds, args.budget, args.cache_dir, args.lookup,
-                     args.threads)
+    try:
+        return run_study(args.model, args.kind, methods, args.seeds, args.budget, args.cache_dir, args.lookup,
+                         args.threads, args.objective)
+    except ValueError as err:  # bad input (checked before any training): one line, status 2
+        print(f"bench_bn_search.py study: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
