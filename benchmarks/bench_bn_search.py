@@ -10,8 +10,9 @@ seed reuses every mask trained once. Parts:
 * ``enumerate``: train all 2^P masks of a model (``--workers`` processes sharing the cache) and
   store the table with a header (command, settings, date, commit, wall and CPU time) as
   ``reram/apps/fixtures/<model>_digits_exhaustive.json``.
-* ``study``: single-objective ``bo``, ``random``, ``greedy``, ``anneal`` (constrained objective)
-  and multi-objective ``mobo``, ``nsga2``, ``random`` (accuracy against the chip's estimated
+* ``study``: single-objective ``bo``, ``random``, ``greedy``, ``anneal`` (``--objective
+  constrained``, the default, or ``scalarized``: ``-accuracy + 0.1 * n_bn / P``; stored in the
+  study file, which refuses to be extended with the other) and multi-objective ``mobo``, ``nsga2``, ``random`` (accuracy against the chip's estimated
   speedup) over seeds. With ``--lookup`` the masks are read from the stored exhaustive table
   (no training); otherwise each new mask is trained (and cached). One JSON file per (model,
   part, method) under ``benchmarks/results/bn_search_study/``.
@@ -22,14 +23,18 @@ seed reuses every mask trained once. Parts:
 The target of the single-objective comparison is the best fewest-BN mask (constrained optimum:
 fewest BN with accuracy >= all-BN - epsilon, then the most accurate): for vgg11 the true one from
 the exhaustive table, for resnet20 the best found by any method in any seed. A seed reaches it at
-the first evaluation of a mask with no more BN layers and accuracy within ``--tolerance``.
+the first evaluation of a mask with no more BN layers and accuracy within ``--tolerance``. On the
+scalarized objective (resnet20: on this chip all-BN trains worse than no BN, so the constrained
+optimum is the no-BN mask) the target is the best scalarized value found by any method in any
+seed, reached at the first evaluation within ``--tolerance`` of it. Seeds run seed-major (seed 0
+of every method, then seed 1, ...), so an interrupted study has whole seeds for every method.
 
 Usage::
 
     python benchmarks/bench_bn_search.py time --model vgg11
     python benchmarks/bench_bn_search.py enumerate --model vgg11 --workers 2
     python benchmarks/bench_bn_search.py study --model vgg11 --lookup --seeds 10 --budget 25
-    python benchmarks/bench_bn_search.py study --model resnet20 --seeds 10 --budget 20 --methods random
+    python benchmarks/bench_bn_search.py study --model resnet20 --seeds 10 --budget 20 --objective scalarized
     python benchmarks/bench_bn_search.py report
 """
 from __future__ import annotations
