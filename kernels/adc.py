@@ -8,6 +8,9 @@ tiles, phases, cycles, slices and the differential pair in one pass.
 """
 from __future__ import annotations
 
+import functools
+from typing import Optional
+
 import numpy as np
 from numba import prange
 
@@ -98,7 +101,8 @@ def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phas
 
 
 @jit(parallel=True)
-def _adc_accumulate(currents, m, row_coef, col_coef, n_out, inv_step, code_lo, code_hi, acc):
+def _adc_accumulate(currents, m, row_coef, col_coef, n_out, inv_step, code_lo, code_hi, count,
+                    acc):
     n_tiles = currents.shape[0]
     n_row_groups = row_coef.shape[0]
     n_col_groups = col_coef.shape[0]
@@ -111,18 +115,26 @@ def _adc_accumulate(currents, m, row_coef, col_coef, n_out, inv_step, code_lo, c
                 for g in range(n_col_groups):
                     coef = rc * col_coef[g]
                     base = g * n_out
-                    for o in range(n_out):  # selects, not branches: vectorizes, keeps NaN
-                        code = np.rint(currents[t, row, base + o] * inv_step)
-                        informative += (code > code_lo) & (code < code_hi) & (code != 0.0)
-                        code = code_hi if code > code_hi else code
-                        code = code_lo if code < code_lo else code
-                        acc[b, o] += coef * code
+                    if count:
+                        for o in range(n_out):  # selects, not branches: vectorizes, keeps NaN
+                            code = np.rint(currents[t, row, base + o] * inv_step)
+                            informative += (code > code_lo) & (code < code_hi) & (code != 0.0)
+                            code = code_hi if code > code_hi else code
+                            code = code_lo if code < code_lo else code
+                            acc[b, o] += coef * code
+                    else:
+                        for o in range(n_out):
+                            code = np.rint(currents[t, row, base + o] * inv_step)
+                            code = code_hi if code > code_hi else code
+                            code = code_lo if code < code_lo else code
+                            acc[b, o] += coef * code
     return informative
 
 
 def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef: np.ndarray,
                    n_out: int, step: float, code_lo: float, code_hi: float,
-                   out: np.ndarray | None = None, counts: np.ndarray | None = None) -> np.ndarray:
+                   out: np.ndarray | None = None, counts: np.ndarray | None = None,
+                   count: bool = True) -> np.ndarray:
     """Digitize every column current and shift-add the ADC codes.
 
     Args:
@@ -142,6 +154,8 @@ def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef:
         out: optional ``m x n_out`` float64 array (a view is fine) to accumulate into.
         counts: optional 1-element int64 array; the number of informative conversions (a code
             strictly inside the ADC range and not zero) is added to ``counts[0]``.
+        count: False skips counting (nothing is added to ``counts``), for a caller that
+            already knows some conversion was informative.
 
     Returns:
         The ``m x n_out`` float64 accumulator (``out`` when given) plus ``sum_t sum_r sum_g
@@ -169,7 +183,148 @@ def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef:
         dtype = np.int32 if currents.dtype == np.int32 else np.float32
         informative = _adc_accumulate(np.ascontiguousarray(currents, dtype=dtype), int(m),
                                       row_coef, col_coef, int(n_out), 1.0 / float(step),
-                                      float(code_lo), float(code_hi), acc)
+                                      float(code_lo), float(code_hi), bool(count), acc)
         if counts is not None:
             counts[0] += informative
     return acc
+
+
+# ------------------------------------------------------------------ the integer ADC pass
+#: Inputs per block of the integer ADC pass (one float32 scratch row per block, not per input).
+_INT_BLOCK = 64
+_F32_EXACT = 1 << 24
+_F64_EXACT = 1 << 53
+
+
+@jit(parallel=True)
+def _adc_accumulate_int(currents, m, row_coef, col_coef, n_out, mult, code_lo, code_hi, count, acc):
+    n_tiles = currents.shape[0]
+    n_row_groups = row_coef.shape[0]
+    n_col_groups = col_coef.shape[0]
+    n_blocks = (m + _INT_BLOCK - 1) // _INT_BLOCK
+    informative = 0
+    for blk in prange(n_blocks):
+        part = np.empty(n_out, np.float32)  # one row group's shift-added codes (exact)
+        for b in range(blk * _INT_BLOCK, min(m, (blk + 1) * _INT_BLOCK)):
+            for t in range(n_tiles):
+                for r in range(n_row_groups):
+                    row = r * m + b
+                    part[:] = 0
+                    for g in range(n_col_groups):
+                        cg = col_coef[g]
+                        base = g * n_out
+                        if count:
+                            for o in range(n_out):
+                                code = np.rint(np.float32(currents[t, row, base + o]) * mult)
+                                informative += (code > code_lo) & (code < code_hi) & (code != 0)
+                                code = code_hi if code > code_hi else code
+                                code = code_lo if code < code_lo else code
+                                part[o] += cg * code
+                        else:  # float32 codes and sums, 16 to a vector
+                            for o in range(n_out):
+                                code = np.rint(np.float32(currents[t, row, base + o]) * mult)
+                                code = code_hi if code > code_hi else code
+                                code = code_lo if code < code_lo else code
+                                part[o] += cg * code
+                    rc = row_coef[r]
+                    for o in range(n_out):
+                        acc[b, o] += rc * np.float64(part[o])
+    return informative
+
+
+def _reference_codes(currents: np.ndarray, step: float, code_lo: float, code_hi: float
+                     ) -> np.ndarray:
+    """The ADC codes of :func:`adc_accumulate` (float64 arithmetic)."""
+    return np.clip(np.rint(currents.astype(np.float64) * (1.0 / float(step))), code_lo, code_hi)
+
+
+@functools.lru_cache(maxsize=256)
+def int_adc_multiplier(step: float, code_lo: float, code_hi: float, max_current: int
+                       ) -> Optional[np.float32]:
+    """A float32 multiplier ``s`` with ``clip(rint(float32(I) * s))`` equal to
+    :func:`adc_accumulate`'s float64 code ``clip(rint(I * (1 / step)))`` for every integer
+    current ``|I| <= max_current``, or None when no candidate is (or ``max_current`` is too
+    large for float32).
+
+    Checked exhaustively over every current that is not saturated on both sides (beyond them
+    both codes are monotone in ``I`` and clipped alike), so the integer pass gives the same
+    bits as the float64 one. Candidates: ``float32(1 / step)`` and its two neighbours.
+    """
+    if not step > 0 or max_current < 0:
+        return None
+    edge = max(abs(code_lo), abs(code_hi)) + 1.0
+    span = int(min(max_current, np.ceil(edge * step) + 1))
+    if span >= _F32_EXACT:
+        return None
+    lo32, hi32 = np.float32(code_lo), np.float32(code_hi)
+
+    def agrees(currents: np.ndarray, mult: np.float32) -> bool:
+        got = np.clip(np.rint(currents.astype(np.float32) * mult), lo32, hi32)
+        return np.array_equal(got.astype(np.float64),
+                              _reference_codes(currents, step, code_lo, code_hi))
+
+    # currents next to every rounding edge first (a quick rejection), then every current
+    edges = np.arange(np.floor(min(code_lo, 0.0)), np.ceil(code_hi) + 1) + 0.5
+    near = np.rint(edges * step)[:, None].astype(np.int64) + np.arange(-2, 3)
+    near = np.clip(near.ravel(), -span, span)
+    everything = np.arange(-span, span + 1, dtype=np.int64)
+    base = np.float32(1.0 / float(step))
+    for mult in (base, np.nextafter(base, np.float32(np.inf)), np.nextafter(base, np.float32(0))):
+        if mult > 0 and agrees(near, mult) and agrees(-near, mult) and agrees(everything, mult):
+            return np.float32(mult)
+    return None
+
+
+def int_adc_fits(row_coef: np.ndarray, col_coef: np.ndarray, code_lo: float, code_hi: float,
+                 n_tiles: int) -> bool:
+    """True when the integer pass's sums are exact: integer column weights, one row group's
+    shift-added codes within float32's integers (``2**24``), and every total within float64's
+    integers (as the float64 pass assumes)."""
+    col = np.asarray(col_coef, dtype=np.float64)
+    row = np.asarray(row_coef, dtype=np.float64)
+    if not (np.all(col == np.rint(col)) and np.all(np.isfinite(row))):
+        return False
+    code = max(abs(code_lo), abs(code_hi))
+    part = float(np.abs(col).sum()) * code
+    total = part * float(np.abs(row).sum()) * max(n_tiles, 1)
+    return part < _F32_EXACT and total < _F64_EXACT
+
+
+def adc_accumulate_int(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef: np.ndarray,
+                       n_out: int, mult: np.float32, code_lo: float, code_hi: float,
+                       out: np.ndarray, count: bool = True) -> int:
+    """:func:`adc_accumulate` for int32 currents, in float32 arithmetic.
+
+    The same result bits as :func:`adc_accumulate` when ``mult`` comes from
+    :func:`int_adc_multiplier` for a bound on ``|currents|`` and :func:`int_adc_fits` holds
+    (the caller checks both, once per layer): each code is computed in float32 (16 to a
+    vector), the codes of one row group are shift-added in float32, then added to ``out`` in
+    float64, every sum an exact integer.
+
+    Args:
+        currents: a ``T x (R * m) x (G * n_out)`` int32 array (as :func:`adc_accumulate`).
+        m, row_coef, n_out, code_lo, code_hi: as :func:`adc_accumulate`.
+        col_coef: the column weights, integers.
+        mult: the float32 multiplier standing exactly for ``1 / step``.
+        out: the ``m x n_out`` float64 accumulator, updated in place.
+        count: count the informative conversions (False: return 0 and skip the test, for a
+            caller that already knows some conversion was informative).
+
+    Returns:
+        The number of informative conversions (0 when ``count`` is False).
+    """
+    if currents.ndim != 3 or currents.dtype != np.int32:
+        raise ValueError(f"currents must be a 3-D int32 array, got {currents.dtype} {currents.shape}")
+    n_tiles, rows, cols = currents.shape
+    if rows != len(row_coef) * m or cols != len(col_coef) * n_out:
+        raise ValueError(f"currents shape {currents.shape} does not match {len(row_coef)} "
+                         f"row groups of {m} and {len(col_coef)} column groups of {n_out}")
+    if out.shape != (m, n_out) or out.dtype != np.float64:
+        raise ValueError(f"out must be a float64 array of shape ({m}, {n_out}), got "
+                         f"{out.dtype} {out.shape}")
+    if not (m and n_out):
+        return 0
+    return int(_adc_accumulate_int(
+        np.ascontiguousarray(currents), int(m), np.ascontiguousarray(row_coef, dtype=np.float64),
+        np.ascontiguousarray(col_coef, dtype=np.float32), int(n_out), np.float32(mult),
+        np.float32(code_lo), np.float32(code_hi), bool(count), out))

@@ -5,9 +5,12 @@ operations whatever the device; a backend supplies them:
 
 - :meth:`Backend.program`: weights -> per-cell levels, signed magnitude codes, effective weight;
 - :meth:`Backend.stream`: signed input codes -> DAC digits per (phase, cycle), tiled over rows;
+  :meth:`Backend.stream_patches` the same for the int8 path, one row tile at a time, straight
+  from (padded, channels-last) conv input codes or from a Linear layer's codes;
 - :meth:`Backend.currents`: the column currents of one tile (an fp32 product, or an integer
   product with int8 operands and int32 sums where that is exact);
-- :meth:`Backend.adc_accumulate`: ADC conversion of every current and the shift-add.
+- :meth:`Backend.adc_accumulate`: ADC conversion of every current and the shift-add;
+- :meth:`Backend.scale_into_nchw`: the shift-added codes of a conv scaled into its output.
 
 :class:`NumbaBackend` runs the :mod:`reram.kernels` kernels on CPU arrays; :class:`TorchBackend`
 computes the same thing with torch ops (used for CUDA and any other device). Both give the same
@@ -22,10 +25,18 @@ from typing import Optional
 import numpy as np
 import torch
 
-from reram.kernels import adc_accumulate, program_cells, split_input_cycles
+from reram.kernels import (adc_accumulate, adc_accumulate_int, int_adc_fits, int_adc_multiplier,
+                           program_cells, scale_into_nchw, split_input_cycles, stream_patches)
 from reram.kernels.programming import FAULT_SA0, FAULT_SA1
 
-__all__ = ["Backend", "NumbaBackend", "TorchBackend", "backend_for", "INT_PRODUCT_DTYPE"]
+__all__ = ["Backend", "NumbaBackend", "TorchBackend", "backend_for", "INT_PRODUCT_DTYPE",
+           "exact_int_adc", "PatchGeometry", "LINEAR_GEOMETRY"]
+
+#: ``(out_size, kernel_size, dilation, stride)`` of the windows :meth:`Backend.stream_patches`
+#: reads (padding already applied to its input).
+PatchGeometry = tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]
+#: A Linear layer's codes as a conv input: ``m x 1 x 1 x K``, one 1x1 window per row.
+LINEAR_GEOMETRY: PatchGeometry = ((1, 1), (1, 1), (1, 1), (1, 1))
 
 #: dtype of the integer product's operands (cell levels and DAC digits).
 INT_PRODUCT_DTYPE = torch.int8
@@ -57,6 +68,23 @@ class Backend:
         """
         raise NotImplementedError
 
+    def stream_patches(self, xp: torch.Tensor, geometry: PatchGeometry, lo: int, hi: int,
+                       start: int, stop: int, n_cycles: int, cycle_bits: int, n_phases: int,
+                       width: int) -> torch.Tensor:
+        """int8 DAC digits of rows ``start:stop`` and crossbar rows ``lo:hi`` of the im2col
+        matrix of ``xp`` (``N x H x W x C`` int8 codes, padded, channels last; rows in
+        ``(kh, kw, C)`` order): ``(n_phases * n_cycles * (stop - start)) x width``, as
+        :func:`reram.kernels.stream_patches`."""
+        raise NotImplementedError
+
+    def scale_into_nchw(self, acc: torch.Tensor, row_scale: torch.Tensor,
+                        col_scale: torch.Tensor, out: torch.Tensor) -> None:
+        """``out[s, c, p] = float32((acc[s * P + p, c] * row_scale[s * P + p]) * col_scale[c])``
+        (float64 products), into the ``N x C x P`` float32 view ``out``."""
+        rows = (acc * row_scale[:, None]) * col_scale[None, :]
+        n, channels, positions = out.shape
+        out.copy_(rows.to(out.dtype).reshape(n, positions, channels).permute(0, 2, 1))
+
     def currents(self, digits: torch.Tensor, cells: torch.Tensor,
                  out: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Column currents ``digits @ cells``: int8 operands give exact int32 sums (the caller
@@ -68,12 +96,17 @@ class Backend:
 
     def adc_accumulate(self, currents: torch.Tensor, m: int, row_coef: np.ndarray,
                        col_coef: np.ndarray, n_out: int, step: float, code_lo: float,
-                       code_hi: float, out: torch.Tensor) -> int:
+                       code_hi: float, out: torch.Tensor, count: bool = True,
+                       mult: Optional[np.float32] = None) -> int:
         """Add ``sum_t,r,g row_coef[r] col_coef[g] clip(round(I / step))`` to ``out``.
 
         ``currents`` is ``T x (R * m) x (G * n_out)`` (float32 or int32); ``out`` an
         ``m x n_out`` float64 tensor (a view is fine), updated in place. Returns the number of
-        informative conversions (codes strictly inside the ADC range and not zero).
+        informative conversions (codes strictly inside the ADC range and not zero; 0 with
+        ``count=False``, which skips counting). ``mult``: for int32 currents, a float32
+        multiplier that gives every code exactly
+        (:func:`reram.kernels.adc.int_adc_multiplier`, with
+        :func:`reram.kernels.adc.int_adc_fits` checked): the integer pass may use it.
         """
         raise NotImplementedError
 
@@ -95,10 +128,24 @@ class NumbaBackend(Backend):
         return torch.from_numpy(split_input_cycles(codes.numpy(), n_cycles, cycle_bits, n_phases,
                                                    tile, dtype=out_dtype))
 
-    def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out):
+    def stream_patches(self, xp, geometry, lo, hi, start, stop, n_cycles, cycle_bits, n_phases,
+                       width):
+        return torch.from_numpy(stream_patches(xp.numpy(), *geometry, lo, hi, start, stop,
+                                               n_cycles, cycle_bits, n_phases, width))
+
+    def scale_into_nchw(self, acc, row_scale, col_scale, out):
+        if out.dtype != torch.float32:
+            return super().scale_into_nchw(acc, row_scale, col_scale, out)
+        scale_into_nchw(acc.numpy(), row_scale.numpy(), col_scale.numpy(), out.numpy())
+
+    def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out,
+                       count=True, mult=None):
+        if mult is not None and currents.dtype == torch.int32:
+            return adc_accumulate_int(currents.numpy(), m, row_coef, col_coef, n_out, mult,
+                                      code_lo, code_hi, out.numpy(), count=count)
         counts = np.zeros(1, np.int64)
         adc_accumulate(currents.numpy(), m, row_coef, col_coef, n_out, step, code_lo, code_hi,
-                       out=out.numpy(), counts=counts)
+                       out=out.numpy(), counts=counts, count=count)
         return int(counts[0])
 
 
@@ -169,6 +216,16 @@ class TorchBackend(Backend):
         out = padded.reshape(-1, n_tiles, tile).permute(1, 0, 2).contiguous()
         return out if dtype == torch.float32 else out.to(dtype)
 
+    def stream_patches(self, xp, geometry, lo, hi, start, stop, n_cycles, cycle_bits, n_phases,
+                       width):
+        (h_out, w_out), (kh, kw), (dh, dw), (sh, sw) = geometry
+        positions = h_out * w_out
+        first, last = start // positions, -(-stop // positions)  # the samples holding the rows
+        p = xp[first:last].unfold(1, dh * (kh - 1) + 1, sh).unfold(2, dw * (kw - 1) + 1, sw)
+        p = p[..., ::dh, ::dw].permute(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * xp.shape[3])
+        rows = p[start - first * positions:stop - first * positions, lo:hi]
+        return self.stream(rows, n_cycles, cycle_bits, n_phases, width, INT_PRODUCT_DTYPE)[0]
+
     def currents(self, digits, cells, out=None):
         if digits.dtype == INT_PRODUCT_DTYPE and digits.device.type == "cuda":
             # torch._int_mm on CUDA wants m > 16 and k, n multiples of 8: pad with zeros
@@ -176,10 +233,13 @@ class TorchBackend(Backend):
             return result if out is None else out.copy_(result)
         return super().currents(digits, cells, out)
 
-    def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out):
-        # the same float64 operations as the numba kernel: round(I * (1/step)), clip, shift-add
+    def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out,
+                       count=True, mult=None):
+        # the float64 operations of the numba kernel (the codes a valid ``mult`` gives too):
+        # round(I * (1/step)), clip, shift-add
         codes = torch.round(currents.double() * (1.0 / step))
-        informative = int(((codes > code_lo) & (codes < code_hi) & (codes != 0)).sum())
+        informative = (int(((codes > code_lo) & (codes < code_hi) & (codes != 0)).sum())
+                       if count else 0)
         codes = codes.clamp_(code_lo, code_hi)
         n_tiles = currents.shape[0]
         codes = codes.reshape(n_tiles, len(row_coef), m, len(col_coef), n_out)
@@ -200,6 +260,16 @@ def _padded_int_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     bp = b.new_zeros((kp, np_))
     bp[:k, :n] = b
     return torch._int_mm(ap, bp)[:m, :n]
+
+
+def exact_int_adc(row_coef: np.ndarray, col_coef: np.ndarray, step: float, code_lo: float,
+                  code_hi: float, n_tiles: int, max_current: int) -> Optional[np.float32]:
+    """The float32 multiplier with which the integer ADC pass gives the float64 pass's bits
+    for int32 currents ``|I| <= max_current`` (checked over every such current), or None
+    where it cannot (then the float64 pass runs). Cached: a layer pays the check once."""
+    if not int_adc_fits(row_coef, col_coef, code_lo, code_hi, n_tiles):
+        return None
+    return int_adc_multiplier(float(step), float(code_lo), float(code_hi), int(max_current))
 
 
 _BACKENDS: dict[str, Backend] = {"numba": NumbaBackend(), "torch": TorchBackend()}

@@ -24,8 +24,9 @@ import torch.nn.functional as F
 
 from reram.config import CrossbarConfig
 from reram.sim.mapping import AdcParams, ProgrammedWeights
-from reram.sim.tiles import (CURRENT_BUFFER_BYTES, int8_codes_fit, needs_tiles, product_path,
-                             simulate_tiles, transposed_read)
+from reram.sim.backends import backend_for
+from reram.sim.tiles import (CURRENT_BUFFER_BYTES, ConvPatches, int8_codes_fit, needs_tiles,
+                             product_path, simulate_tiles, transposed_read)
 
 __all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_tiles",
            "product_path", "CURRENT_BUFFER_BYTES"]
@@ -105,7 +106,11 @@ class _TiledLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, codes, weight, unit_in, program, config, adc, path):
-        acc, informative = simulate_tiles(codes, program, config, adc, path=path)
+        # int8 codes on the int8 path: a quarter of the bytes to stream (a NaN sample gives
+        # arbitrary codes here, and NaN outputs through its NaN input scale)
+        small = path == "int8" and int8_codes_fit(config)
+        acc, informative = simulate_tiles(codes.to(torch.int8) if small else codes, program,
+                                          config, adc, path=path)
         _warn_if_no_signal(informative, codes, config, adc)
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward
@@ -138,11 +143,13 @@ def _conv_out_size(codes: torch.Tensor, geometry) -> tuple[int, int]:
                  // stride[i] + 1 for i in range(2))
 
 
-def _sample_chunk(codes: torch.Tensor, geometry, n_pos: int, out_ch: int) -> int:
-    """Samples per chunk, so that neither the im2col rows nor the float64 accumulator get large."""
+def _sample_chunk(codes: torch.Tensor, geometry, n_pos: int, out_ch: int,
+                  unfolded: bool = True) -> int:
+    """Samples per chunk, so that neither the im2col rows (``unfolded``: they exist) nor the
+    float64 accumulator get large."""
     kernel_size = geometry[0]
-    per_sample = max(1, math.prod(codes.shape[1:]) * kernel_size[0] * kernel_size[1] * 4,
-                     n_pos * out_ch * 8)
+    im2col = math.prod(codes.shape[1:]) * kernel_size[0] * kernel_size[1] * 4 if unfolded else 0
+    per_sample = max(1, im2col, n_pos * out_ch * 8)
     return max(1, CONV_UNFOLD_BYTES // per_sample)
 
 
@@ -162,24 +169,33 @@ class _TiledConv2d(torch.autograd.Function):
         n_pos, out_ch = h_out * w_out, weight.shape[0]
         y = codes.new_empty((n, out_ch, h_out, w_out))
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
-        chunk = _sample_chunk(codes, geometry, n_pos, out_ch)
         n_phases = 2 if bool((codes < 0).any()) else 1  # once, not per im2col chunk
-        # int8 codes on the int8 path: a quarter of the bytes to unfold (NaN samples give
-        # arbitrary codes here, and NaN outputs through their NaN input scale, as before)
+        # int8 codes on the int8 path: a quarter of the bytes to unfold and stream (NaN
+        # samples give arbitrary codes here, and NaN outputs through their NaN input scale);
+        # an ungrouped conv's digits stream straight from the padded channels-last codes
         small = path == "int8" and int8_codes_fit(config)
         source = codes.to(torch.int8) if small else codes
+        fused = small and groups == 1 and program.row_order is not None
+        if fused:
+            source = F.pad(source, (padding[1], padding[1], padding[0], padding[0]))
+            source = source.permute(0, 2, 3, 1).contiguous()
+        chunk = _sample_chunk(codes, geometry, n_pos, out_ch, unfolded=not fused)
+        backend = backend_for(codes.device)
+        col_scale = weight_unit.double()
         informative = 0
         for start in range(0, n, chunk):
             part = source[start:start + chunk]
-            rows = _patches(part, kernel_size, dilation, padding, stride,
-                            channels_last=program.row_order is not None)
+            if fused:
+                rows = ConvPatches(part, ((h_out, w_out), kernel_size, dilation, stride))
+            else:
+                rows = _patches(part, kernel_size, dilation, padding, stride,
+                                channels_last=program.row_order is not None)
             acc, seen = simulate_tiles(rows, program, config, adc, groups=groups, path=path,
                                        n_phases=n_phases)
             informative += seen
             unit_rows = unit_in[start:start + part.shape[0]].repeat_interleave(n_pos)
-            out = _scaled_output(acc, adc.step, unit_rows, weight_unit, codes.dtype)
-            y[start:start + part.shape[0]] = out.reshape(
-                part.shape[0], h_out, w_out, out_ch).permute(0, 3, 1, 2)
+            backend.scale_into_nchw(acc, adc.step * unit_rows.double(), col_scale,
+                                    y[start:start + part.shape[0]].view(-1, out_ch, n_pos))
         if n:
             _warn_if_no_signal(informative, codes, config, adc)
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward

@@ -20,17 +20,19 @@ Imports ``reram.config``, ``reram.sim.mapping`` and ``reram.sim.backends`` only.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
 
 import torch
 
 from reram.config import CrossbarConfig
-from reram.sim.backends import INT_PRODUCT_DTYPE, Backend, backend_for
+from reram.sim.backends import (INT_PRODUCT_DTYPE, LINEAR_GEOMETRY, Backend, PatchGeometry,
+                                backend_for, exact_int_adc)
 from reram.sim.mapping import (AdcParams, ProgrammedWeights, _r_min, adc_params,
                                column_coefficients, lay_out_cells, row_coefficients)
 
 __all__ = ["product_path", "integer_product_fits", "int8_codes_fit", "needs_tiles", "simulate_tiles",
-           "transposed_read", "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
+           "transposed_read", "ConvPatches", "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
 
 #: The names :func:`product_path` returns.
 PRODUCT_PATHS = ("plain", "int8", "fp32")
@@ -48,6 +50,45 @@ _INT8_MAX = 127
 
 #: ``matrix(tile, dtype)`` -> the ``rows x (G * n_out)`` cells one tile read drives.
 MatrixFn = Callable[[int, torch.dtype], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ConvPatches:
+    """The im2col rows of an ungrouped convolution on the int8 path, never materialized: the
+    tiles stream each row tile's digits straight from the input (rows in ``(kh, kw, C)``
+    order, the crossbar's channels-last row order).
+
+    Attributes:
+        xp: the padded input codes, ``N x H x W x C`` int8 (channels last, contiguous).
+        geometry: ``(out_size, kernel_size, dilation, stride)``.
+    """
+
+    xp: torch.Tensor
+    geometry: PatchGeometry
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, K)``: one row per output position, ``kh * kw * C`` columns."""
+        (h_out, w_out), (kh, kw) = self.geometry[0], self.geometry[1]
+        return self.xp.shape[0] * h_out * w_out, kh * kw * self.xp.shape[3]
+
+
+#: What the tiles stream: an ``m x K`` tensor of codes, or a conv's unmaterialized patches.
+Rows = Union[torch.Tensor, ConvPatches]
+
+
+def _int_digits(rows: Rows, backend: Backend, start: int, stop: int, lo: int, hi: int,
+                n_cycles: int, cycle_bits: int, n_phases: int, width: int) -> torch.Tensor:
+    """The int8 digits of rows ``start:stop``, crossbar rows ``lo:hi`` (one tile):
+    ``(n_phases * n_cycles * (stop - start)) x width``."""
+    args = (lo, hi, start, stop, n_cycles, cycle_bits, n_phases, width)
+    if isinstance(rows, ConvPatches):
+        return backend.stream_patches(rows.xp, rows.geometry, *args)
+    if rows.dtype == torch.int8:  # a Linear layer's codes: 1x1 windows of an m x 1 x 1 x K input
+        m, k = rows.shape
+        return backend.stream_patches(rows.contiguous().view(m, 1, 1, k), LINEAR_GEOMETRY, *args)
+    return backend.stream(rows[start:stop, lo:hi], n_cycles, cycle_bits, n_phases, width,
+                          INT_PRODUCT_DTYPE)[0]
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -121,9 +162,11 @@ def product_path(config: CrossbarConfig, k: int, force_tiles: bool = False) -> s
 
     Example:
         >>> product_path(CrossbarConfig.preset("isaac"), 576)
-        'fp32'
+        'int8'
         >>> product_path(CrossbarConfig.preset("neurosim"), 576)
         'int8'
+        >>> product_path(CrossbarConfig.preset("isaac").replace(variation=0.1), 576)
+        'fp32'
     """
     if config.is_ideal or needs_tiles(config, k, force_tiles) is None:
         return "plain"
@@ -139,14 +182,17 @@ def _noisy(levels: torch.Tensor, config: CrossbarConfig, generator: torch.Genera
     return (r + levels) * (1.0 + config.read_noise * noise) - r
 
 
-def _read_tiles(codes: torch.Tensor, n_tiles: int, size: int, matrix: MatrixFn, n_out: int,
+def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: int,
                 config: CrossbarConfig, adc: AdcParams, integer: bool, out: torch.Tensor,
                 backend: Backend, n_phases: Optional[int] = None) -> int:
     """Drive ``m x n_in`` codes (``n_in <= n_tiles * size``) through ``n_tiles`` tiles and add
     the shift-added ADC codes to ``out`` (``m x n_out`` float64). Returns the informative
-    conversions (codes inside the ADC range and not zero). ``n_phases``: 2 when some code may
-    be negative (None: look); a second phase of zeros changes no result."""
+    conversions (codes inside the ADC range and not zero) counted until the first read that
+    finds one (the caller only asks whether any was). ``n_phases``: 2 when some code may be
+    negative (None: look); a second phase of zeros changes no result."""
     m, n_in = codes.shape
+    if isinstance(codes, ConvPatches) and not (integer and n_phases):
+        raise ValueError("conv patches stream on the int8 path only, with n_phases given")
     if n_phases is None:
         n_phases = 2 if bool((codes < 0).any()) else 1
     row_coef, col_coef = row_coefficients(config, n_phases), column_coefficients(config)
@@ -157,19 +203,26 @@ def _read_tiles(codes: torch.Tensor, n_tiles: int, size: int, matrix: MatrixFn, 
     if integer:  # one tile's int8 cells at a time (memory); its int32 currents read hot
         width, widths = int_tile_widths(n_in, size)
         chunk = int_chunk_inputs(len(row_coef), cols)
+        max_current = width * ((1 << config.slice_bits) - 1) * ((1 << cycle_bits) - 1)
+        mult = exact_int_adc(row_coef, col_coef, adc.step, adc.code_lo, adc.code_hi, n_tiles,
+                             max_current)
+        device = codes.xp.device if isinstance(codes, ConvPatches) else codes.device
         buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols), dtype=torch.int32,
-                             device=codes.device)
+                             device=device)
+        if isinstance(codes, torch.Tensor) and codes.dtype == torch.int8:
+            codes = codes.contiguous()  # once, not per tile (a conv group's columns)
         for t in range(n_tiles):
             mat = _pad_rows(matrix(t, INT_PRODUCT_DTYPE), widths[t])
             lo, hi = t * width, min((t + 1) * width, n_in)
             for start in range(0, m, chunk):
                 stop = min(m, start + chunk)
-                digits = backend.stream(codes[start:stop, lo:hi], n_cycles, cycle_bits,
-                                        n_phases, widths[t], INT_PRODUCT_DTYPE)
-                currents = buffer[:, :digits.shape[1]]
-                backend.currents(digits[0], mat, out=currents[0])
+                digits = _int_digits(codes, backend, start, stop, lo, hi, n_cycles, cycle_bits,
+                                     n_phases, widths[t])
+                currents = buffer[:, :digits.shape[0]]
+                backend.currents(digits, mat, out=currents[0])
                 informative += backend.adc_accumulate(currents, stop - start, *adc_args,
-                                                      out=out[start:stop])
+                                                      out=out[start:stop],
+                                                      count=informative == 0, mult=mult)
         return informative
     chunk = max(1, CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
     for t in range(n_tiles):
@@ -184,11 +237,11 @@ def _read_tiles(codes: torch.Tensor, n_tiles: int, size: int, matrix: MatrixFn, 
                 streamed = backend.stream(part, n_cycles, cycle_bits, n_phases, hi - lo)[0]
             currents = backend.currents(streamed, mat)
             informative += backend.adc_accumulate(currents[None], stop - start, *adc_args,
-                                                  out=out[start:stop])
+                                                  out=out[start:stop], count=informative == 0)
     return informative
 
 
-def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: CrossbarConfig,
+def simulate_tiles(codes: Rows, program: ProgrammedWeights, config: CrossbarConfig,
                    adc: AdcParams, groups: int = 1, path: Optional[str] = None,
                    n_phases: Optional[int] = None) -> tuple[torch.Tensor, int]:
     """Run inputs through the tiled crossbars with per-tile ADCs and shift-add the codes.
@@ -200,7 +253,8 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
 
     Args:
         codes: an ``m x (groups * K)`` tensor of signed input codes (int8 when the codes fit
-            and ``path`` is ``"int8"``: a quarter of the bytes to unfold and stream).
+            and ``path`` is ``"int8"``: a quarter of the bytes to unfold and stream), or
+            :class:`ConvPatches` (``path="int8"``, one group, ``n_phases`` given).
         program: the programmed weights (``out x K``).
         config: the crossbar config.
         adc: the ADC parameters for one tile.
@@ -211,29 +265,36 @@ def simulate_tiles(codes: torch.Tensor, program: ProgrammedWeights, config: Cros
     Returns:
         ``(acc, informative)``: an ``m x out`` float64 tensor in units of (input code x weight
         level) (multiply by the ADC step and the input and weight scales to get the layer
-        output), and the number of informative ADC conversions.
+        output), and the number of informative ADC conversions (counted per group until the
+        first tile read that finds one: zero exactly when no conversion was informative).
     """
     m = codes.shape[0]
     out_features, k = program.weight2d.shape
     per_group = out_features // groups
-    acc = torch.zeros((m, out_features), dtype=torch.float64, device=codes.device)
+    patches = isinstance(codes, ConvPatches)
+    device = codes.xp.device if patches else codes.device
+    acc = torch.zeros((m, out_features), dtype=torch.float64, device=device)
     if m == 0 or out_features == 0:
         return acc, 0
     path = path or product_path(config, k, force_tiles=True)
-    codes = codes.detach()
-    if not (path == "int8" and codes.dtype == torch.int8):  # int8 codes feed the int8 path
-        codes = codes.float()
+    if patches and (path != "int8" or groups != 1):
+        raise ValueError("conv patches stream on the int8 path of an ungrouped conv only")
+    if not patches:
+        codes = codes.detach()
+        if not (path == "int8" and codes.dtype == torch.int8):  # int8 codes feed the int8 path
+            codes = codes.float()
     size = config.tile_size or max(k, 1)
-    backend = backend_for(codes.device)
+    backend = backend_for(device)
     generator = program.next_read_generator() if config.read_noise > 0 else None
     informative = 0
     for g in range(groups):
         def matrix(t: int, dtype: torch.dtype, g: int = g) -> torch.Tensor:
             if generator is None:
-                return program.tile_cells(g, groups, t, dtype).to(codes.device)
+                return program.tile_cells(g, groups, t, dtype).to(device)
             levels = _noisy(program.tile_levels(g, groups, t), config, generator)
-            return lay_out_cells(levels, config).to(codes.device)
-        informative += _read_tiles(codes[:, g * k:(g + 1) * k], program.n_tiles(), size, matrix,
+            return lay_out_cells(levels, config).to(device)
+        part = codes if patches else codes[:, g * k:(g + 1) * k]
+        informative += _read_tiles(part, program.n_tiles(), size, matrix,
                                    per_group, config, adc, path == "int8",
                                    acc[:, g * per_group:(g + 1) * per_group], backend, n_phases)
     return acc, informative
