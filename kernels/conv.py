@@ -115,14 +115,22 @@ def stream_patches(xp: np.ndarray, out_size: tuple[int, int], kernel_size: tuple
 @jit(parallel=True)
 def _scale_into_nchw(acc, row_scale, col_scale, out):
     n, channels, positions = out.shape
-    for s in prange(n):
-        for p0 in range(0, positions, 16):  # 16 positions x all channels of acc stay in cache
-            p1 = min(positions, p0 + 16)
-            for c in range(channels):
-                cs = col_scale[c]
-                for p in range(p0, p1):
-                    b = s * positions + p
-                    out[s, c, p] = np.float32((acc[b, c] * row_scale[b]) * cs)
+    flat_acc, flat_out = acc.reshape(-1), out.reshape(-1)
+    width = np.uint64(channels)
+    for s in prange(n):  # unsigned indices below: no wraparound test, the loops vectorize
+        tile = np.empty(16 * channels, np.float32)  # 16 positions x all channels, scaled
+        first = np.uint64(s * positions)
+        for p0 in range(0, positions, 16):
+            count = np.uint64(min(positions, p0 + 16) - p0)
+            for q in range(count):  # scale rows of acc (contiguous over channels)
+                b = first + np.uint64(p0) + q
+                rs = row_scale[b]
+                for c in range(width):
+                    tile[q * width + c] = np.float32((flat_acc[b * width + c] * rs) * col_scale[c])
+            for c in range(width):  # write them transposed (contiguous over positions)
+                dst = (np.uint64(s) * width + c) * np.uint64(positions) + np.uint64(p0)
+                for q in range(count):
+                    flat_out[dst + q] = tile[q * width + c]
 
 
 def scale_into_nchw(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarray,
@@ -148,6 +156,6 @@ def scale_into_nchw(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarra
     if row_scale.shape != (n * positions,) or col_scale.shape != (channels,):
         raise ValueError("row_scale and col_scale must match acc's rows and columns")
     if acc.size:
-        _scale_into_nchw(acc, np.ascontiguousarray(row_scale, np.float64),
+        _scale_into_nchw(np.ascontiguousarray(acc), np.ascontiguousarray(row_scale, np.float64),
                          np.ascontiguousarray(col_scale, np.float64), out)
     return out

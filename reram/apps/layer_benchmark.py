@@ -69,7 +69,7 @@ def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> 
     chunk = max(1, CURRENT_BUFFER_BYTES // (row_groups * cols * 4))
     widths = [min(tile, k - t) for t in range(0, k, tile)]
     if integer:  # the integer path's own chunking and tile widths
-        chunk = int_chunk_inputs(row_groups, cols)
+        chunk = int_chunk_inputs(row_groups, cols, layer.weight.shape[0])
         tile, widths = int_tile_widths(k, tile)
         a = torch.randint(0, 2, (row_groups * min(chunk, rows), tile), dtype=torch.int8,
                           device=x.device)

@@ -38,9 +38,14 @@ __all__ = ["product_path", "integer_product_fits", "int8_codes_fit", "needs_tile
 PRODUCT_PATHS = ("plain", "int8", "fp32")
 #: Bytes of column currents held at once by the tiled simulation (chunked over inputs).
 CURRENT_BUFFER_BYTES = 8 << 20
-#: Bytes of one tile's int32 currents on the integer path: small enough to stay in a core's L2
-#: cache between the product that writes them and the ADC kernel that reads them.
+#: Bytes of one tile's int32 currents and their float64 accumulator rows on the integer path:
+#: small enough to stay in a core's L2 cache between the product that writes the currents, the
+#: ADC kernel that reads them and the next tile's pass over the same accumulator rows.
 INT_CURRENT_BUFFER_BYTES = 1 << 20
+#: The integer path visits every tile for one chunk of inputs before the next chunk (the
+#: accumulator rows stay hot) when all tiles' int8 cells fit in this many bytes (in L2 beside
+#: the currents); else one tile at a time for every chunk (that tile's cells stay hot).
+INT_CELL_BYTES = 512 << 10
 #: ... but each integer product has at least this many rows (below it GEMMs lose efficiency).
 _MIN_PRODUCT_ROWS = 256
 #: ADC parameters that convert every current exactly (an ideal ADC forced through the tiles).
@@ -104,11 +109,12 @@ def int_tile_widths(n_in: int, size: int) -> tuple[int, list[int]]:
     return width, [min(width, _round_up(n_in - t * width, 16)) for t in range(n_tiles)]
 
 
-def int_chunk_inputs(n_row_groups: int, cols: int) -> int:
-    """Inputs per chunk on the integer path: one tile's int32 currents within
-    :data:`INT_CURRENT_BUFFER_BYTES`, but at least ``_MIN_PRODUCT_ROWS`` product rows."""
+def int_chunk_inputs(n_row_groups: int, cols: int, n_out: int = 0) -> int:
+    """Inputs per chunk on the integer path: one tile's int32 currents (and the ``n_out``
+    float64 accumulator columns) within :data:`INT_CURRENT_BUFFER_BYTES`, but at least
+    ``_MIN_PRODUCT_ROWS`` product rows."""
     return max(-(-_MIN_PRODUCT_ROWS // n_row_groups),
-               INT_CURRENT_BUFFER_BYTES // (n_row_groups * cols * 4))
+               INT_CURRENT_BUFFER_BYTES // (n_row_groups * cols * 4 + n_out * 8))
 
 
 def _pad_rows(mat: torch.Tensor, rows: int) -> torch.Tensor:
@@ -200,9 +206,9 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
     cols = len(col_coef) * n_out
     adc_args = (row_coef, col_coef, n_out, adc.step, adc.code_lo, adc.code_hi)
     informative = 0
-    if integer:  # one tile's int8 cells at a time (memory); its int32 currents read hot
+    if integer:
         width, widths = int_tile_widths(n_in, size)
-        chunk = int_chunk_inputs(len(row_coef), cols)
+        chunk = int_chunk_inputs(len(row_coef), cols, n_out)
         max_current = width * ((1 << config.slice_bits) - 1) * ((1 << cycle_bits) - 1)
         mult = exact_int_adc(row_coef, col_coef, adc.step, adc.code_lo, adc.code_hi, n_tiles,
                              max_current)
@@ -211,18 +217,28 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
                              device=device)
         if isinstance(codes, torch.Tensor) and codes.dtype == torch.int8:
             codes = codes.contiguous()  # once, not per tile (a conv group's columns)
-        for t in range(n_tiles):
-            mat = _pad_rows(matrix(t, INT_PRODUCT_DTYPE), widths[t])
+        starts = range(0, m, chunk)
+        if n_tiles * width * cols <= INT_CELL_BYTES:  # every tile per chunk: acc rows stay hot
+            mats = [_pad_rows(matrix(t, INT_PRODUCT_DTYPE), widths[t]) for t in range(n_tiles)]
+            order = [(t, start) for start in starts for t in range(n_tiles)]
+        else:  # one tile's cells at a time
+            mats = None
+            order = [(t, start) for t in range(n_tiles) for start in starts]
+        mat, mat_tile = None, -1
+        for t, start in order:
+            if mats is not None:
+                mat = mats[t]
+            elif t != mat_tile:
+                mat, mat_tile = _pad_rows(matrix(t, INT_PRODUCT_DTYPE), widths[t]), t
             lo, hi = t * width, min((t + 1) * width, n_in)
-            for start in range(0, m, chunk):
-                stop = min(m, start + chunk)
-                digits = _int_digits(codes, backend, start, stop, lo, hi, n_cycles, cycle_bits,
-                                     n_phases, widths[t])
-                currents = buffer[:, :digits.shape[0]]
-                backend.currents(digits, mat, out=currents[0])
-                informative += backend.adc_accumulate(currents, stop - start, *adc_args,
-                                                      out=out[start:stop],
-                                                      count=informative == 0, mult=mult)
+            stop = min(m, start + chunk)
+            digits = _int_digits(codes, backend, start, stop, lo, hi, n_cycles, cycle_bits,
+                                 n_phases, widths[t])
+            currents = buffer[:, :digits.shape[0]]
+            backend.currents(digits, mat, out=currents[0])
+            informative += backend.adc_accumulate(currents, stop - start, *adc_args,
+                                                  out=out[start:stop],
+                                                  count=informative == 0, mult=mult)
         return informative
     chunk = max(1, CURRENT_BUFFER_BYTES // (len(row_coef) * cols * 4))
     for t in range(n_tiles):
