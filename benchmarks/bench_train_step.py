@@ -2,9 +2,9 @@
 
 VGG11 and ResNet20 on 32x32 inputs at batch 64 (CIFAR-10 shapes, random data), 1 thread. Each
 model is timed in float and converted with: the ideal config (exact float through the crossbar
-layers), the NeuroSim V2 preset, the ISAAC preset, and the main job's chip, which this script
-takes to be ``CrossbarConfig(tile_size=128, weight_bits=8, cell_bits=2, input_bits=8,
-dac_bits=2, adc_bits=8)`` (a realistic ISAAC-like chip with 2-bit DACs). One step is forward,
+layers), the NeuroSim V2 preset, the ISAAC preset, and the main job's chip
+(:data:`reram.apps.bn_search_cli.REALISTIC_CHIP`: 128-row tiles, per-tile 8-bit ADCs, 8-bit
+inputs in one 8-bit DAC phase, EpiRAM weights updated by pulses). One step is forward,
 cross-entropy, backward and ``optimizer.step()`` (which re-programs the crossbars on the next
 forward). On CPU, times are the process's CPU time (1 thread; other processes on a shared machine do not
 count in it as they do in wall time). Ratios are of the fastest repeat to the float step's
@@ -24,14 +24,14 @@ from torch import nn
 
 import reram
 from reram import CrossbarConfig
+from reram.apps.bn_search_cli import REALISTIC_CHIP
 from reram.apps.layer_benchmark import time_once
 from reram.io import atomic_write_json
 from reram.models import resnet20, vgg11
 from reram.sim.tiles import product_path
 
-#: The main job's chip as this benchmark takes it (see the module docstring).
-MAIN_JOB_CHIP = CrossbarConfig(tile_size=128, weight_bits=8, cell_bits=2, input_bits=8,
-                               dac_bits=2, adc_bits=8)
+#: The main job's chip (``reram-bn-search``'s default crossbar).
+MAIN_JOB_CHIP = CrossbarConfig(**REALISTIC_CHIP)
 MODELS: dict[str, Callable[[], nn.Module]] = {"vgg11": lambda: vgg11(num_classes=10),
                                               "resnet20": lambda: resnet20(num_classes=10)}
 
@@ -123,7 +123,8 @@ def main() -> None:
             parser.error(f"--configs: {c!r} is not one of {sorted(configs())}")
     if "float" not in config_names:
         config_names.insert(0, "float")
-    print(f"one SGD step, batch {args.batch}, 32x32, 1 thread; main-job chip = {MAIN_JOB_CHIP!r}")
+    print(f"one SGD step, batch {args.batch}, 32x32, 1 thread; main-job chip = "
+          f"<{MAIN_JOB_CHIP.describe()}>")
     rows = run(model_names, config_names, args.batch, args.repeats)
     if args.out:
         atomic_write_json(args.out, {"rows": rows, "batch": args.batch,

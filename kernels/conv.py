@@ -9,10 +9,15 @@ float32 and permuting to NCHW do in four).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import prange
 
 from ._jit import jit
+
+#: Rows per block of the digit writer (one scratch row per block, not per row).
+_BLOCK = 64
 
 
 @jit(parallel=True)
@@ -21,42 +26,50 @@ def _stream_patches(xp, h_out, w_out, stride, runs, start, stop, n_cycles, cycle
     _, height, wide, channels = xp.shape
     m = stop - start
     width = np.uint64(out.shape[1])
+    used = np.uint64(runs[-1, 1] + runs[-1, 2]) if runs.shape[0] else np.uint64(0)
     positions = h_out * w_out
     flat_in, flat_out = xp.reshape(-1), out.reshape(-1)
-    mask = np.int32((1 << cycle_bits) - 1)
+    mask = np.int8((1 << cycle_bits) - 1)
     zero = np.int8(0)
-    for bb in prange(m):  # unsigned indices below: no wraparound test, the loops vectorize
-        b = start + bb
-        n, p = b // positions, b % positions
-        corner = ((n * height + (p // w_out) * stride[0]) * wide + (p % w_out) * stride[1]) * channels
-        for ph in range(n_phases):
-            for cyc in range(n_cycles):
-                row = np.uint64((ph * n_cycles + cyc) * m + bb) * width
-                shift = np.int32(cyc * cycle_bits)
-                sign = np.int32(1 if ph == 0 else -1)
-                for r in range(runs.shape[0]):  # runs of contiguous channels
-                    src = np.uint64(corner + runs[r, 0])
-                    dst = row + np.uint64(runs[r, 1])
-                    count = np.uint64(runs[r, 2])
+    n_blocks = (m + _BLOCK - 1) // _BLOCK
+    for blk in prange(n_blocks):  # unsigned indices below: no wraparound test, loops vectorize
+        row_codes = np.zeros(out.shape[1], np.int8)  # one row's codes, gathered once
+        for bb in range(blk * _BLOCK, min(m, (blk + 1) * _BLOCK)):
+            b = start + bb
+            n, p = b // positions, b % positions
+            corner = ((n * height + (p // w_out) * stride[0]) * wide
+                      + (p % w_out) * stride[1]) * channels
+            for r in range(runs.shape[0]):  # runs of contiguous channels
+                src, dst = np.uint64(corner + runs[r, 0]), np.uint64(runs[r, 1])
+                for c in range(np.uint64(runs[r, 2])):
+                    row_codes[dst + c] = flat_in[src + c]
+            for ph in range(n_phases):
+                for cyc in range(n_cycles):
+                    row = np.uint64((ph * n_cycles + cyc) * m + bb) * width
+                    shift = np.int8(cyc * cycle_bits)
                     if n_cycles == 1 and n_phases == 1:  # the digit is the code itself
-                        for c in range(count):
-                            flat_out[dst + c] = flat_in[src + c]
+                        for c in range(used):
+                            flat_out[row + c] = row_codes[c]
                     elif n_cycles == 1 and ph == 0:
-                        for c in range(count):
-                            flat_out[dst + c] = max(flat_in[src + c], zero)
+                        for c in range(used):
+                            flat_out[row + c] = max(row_codes[c], zero)
                     elif n_cycles == 1:
-                        for c in range(count):
-                            flat_out[dst + c] = max(-flat_in[src + c], zero)
+                        for c in range(used):
+                            flat_out[row + c] = max(-row_codes[c], zero)
+                    elif n_phases == 1:
+                        for c in range(used):
+                            flat_out[row + c] = (row_codes[c] >> shift) & mask
+                    elif ph == 0:
+                        for c in range(used):
+                            flat_out[row + c] = (max(row_codes[c], zero) >> shift) & mask
                     else:
-                        for c in range(count):
-                            v = np.int32(flat_in[src + c])
-                            a = v if n_phases == 1 else max(sign * v, np.int32(0))
-                            flat_out[dst + c] = np.int8((a >> shift) & mask)
-                for c in range(np.uint64(runs[-1, 1] + runs[-1, 2]) if runs.shape[0] else 0,
-                               width):
-                    flat_out[row + c] = 0
+                        for c in range(used):
+                            flat_out[row + c] = (max(-row_codes[c], zero) >> shift) & mask
+                    for c in range(used, width):
+                        flat_out[row + c] = 0
 
 
+@functools.lru_cache(maxsize=1024)
 def _channel_runs(channels: int, wide: int, kernel_size, dilation, lo: int, hi: int
                   ) -> np.ndarray:
     """``(source offset from the window's corner, column, length)`` of each run of contiguous
@@ -69,7 +82,9 @@ def _channel_runs(channels: int, wide: int, kernel_size, dilation, lo: int, hi: 
         dy, dx = (pos // kernel_size[1]) * dilation[0], (pos % kernel_size[1]) * dilation[1]
         runs.append(((dy * wide + dx) * channels + c0, k - lo, length))
         k += length
-    return np.array(runs, dtype=np.int64).reshape(-1, 3)
+    table = np.array(runs, dtype=np.int64).reshape(-1, 3)
+    table.setflags(write=False)  # cached: shared by every call with these rows
+    return table
 
 
 def stream_patches(xp: np.ndarray, out_size: tuple[int, int], kernel_size: tuple[int, int],
@@ -105,7 +120,7 @@ def stream_patches(xp: np.ndarray, out_size: tuple[int, int], kernel_size: tuple
         raise ValueError(f"im2col rows {start}:{stop} out of range")
     out = np.empty((n_phases * n_cycles * (stop - start), width), np.int8)
     if stop > start:
-        runs = _channel_runs(xp.shape[3], xp.shape[2], kernel_size, dilation, lo, hi)
+        runs = _channel_runs(xp.shape[3], xp.shape[2], tuple(kernel_size), tuple(dilation), lo, hi)
         _stream_patches(np.ascontiguousarray(xp), int(out_size[0]), int(out_size[1]),
                         np.asarray(stride, np.int64), runs, int(start), int(stop),
                         int(n_cycles), int(cycle_bits), int(n_phases), out)

@@ -23,6 +23,33 @@ FAULT_SA1 = 2
 
 
 @jit(parallel=True)
+def _program_ideal_cells(w, inv_scale, levels, n_slices, slice_bits, cells, magnitude, effective):
+    """Quantized weights without defects: the same values as the general loop, vectorized
+    (unsigned column indices: no wraparound test)."""
+    out_features, in_features = w.shape
+    cell_max = (1 << slice_bits) - 1
+    keep_cells = cells.size > 0
+    for o in prange(out_features):
+        inv = inv_scale[o]
+        unit = 1.0 / inv if inv > 0 else 0.0
+        for i in range(np.uint64(in_features)):
+            v = w[o, i]
+            a = min(np.rint(abs(v) * inv), levels)
+            magnitude[o, i] = -a if v < 0 else a
+            e = a * unit
+            effective[o, i] = (0.0 - e) if v < 0 else e  # +0.0 for a zero level, as the sum
+        if keep_cells:
+            for k in range(n_slices):
+                shift = k * slice_bits
+                for i in range(np.uint64(in_features)):
+                    v = w[o, i]
+                    q = np.int64(min(np.rint(abs(v) * inv), levels))
+                    d = float((q >> shift) & cell_max)
+                    cells[0, k, o, i] = 0.0 if v < 0 else d
+                    cells[1, k, o, i] = d if v < 0 else 0.0
+
+
+@jit(parallel=True)
 def _program_cells(w, inv_scale, levels, n_slices, slice_bits, faults, var_factor, r_min,
                    cells, magnitude, effective):
     out_features, in_features = w.shape
@@ -31,6 +58,10 @@ def _program_cells(w, inv_scale, levels, n_slices, slice_bits, faults, var_facto
     has_faults = faults.size > 0
     has_var = var_factor.size > 0
     keep_cells = cells.size > 0
+    if quantized and not has_faults and not has_var:
+        _program_ideal_cells(w, inv_scale, levels, n_slices, slice_bits, cells, magnitude,
+                             effective)
+        return
     for o in prange(out_features):
         unit = 1.0 / inv_scale[o] if inv_scale[o] > 0 else 0.0
         for i in range(in_features):
