@@ -277,7 +277,12 @@ def _one_run(obj: Any, kind: str, method: str, seed: int, budget: int) -> dict[s
     started = time.perf_counter()
     p = obj.num_sites
     if kind == "single":
-        res = minimize_binary(obj, dim=p, budget=budget, method=method, seed=seed)
+        from reram.search import default_n_init
+
+        # bo's initial design: min(20, P) (its default), at most half the budget, as mobo's below;
+        # at P = 21 and budget 20 the default alone would spend the whole budget on it
+        n_init = min(default_n_init("bo", p, budget), max(1, budget // 2)) if method == "bo" else None
+        res = minimize_binary(obj, dim=p, budget=budget, method=method, seed=seed, n_init=n_init)
         hv = None
     else:
         from reram.search import NSGA2Options
@@ -285,11 +290,11 @@ def _one_run(obj: Any, kind: str, method: str, seed: int, budget: int) -> dict[s
 
         scale = obj.evaluate(np.zeros(p, dtype=np.int64)).speedup
         # mobo's initial design = nsga2's population: min(20, P), at most half the budget
-        n_init = max(2, min(default_n_init_multi("mobo", p, budget), budget // 2))
+        n_init = None if method == "random" else max(2, min(default_n_init_multi("mobo", p, budget), budget // 2))
         res = minimize_binary_multi(TwoObjectives(obj, "speedup", scale), dim=p, budget=budget,
                                     ref_point=reference_point("speedup", p), method=method, seed=seed,
-                                    n_init=None if method == "random" else n_init,
-                                    options=NSGA2Options(pop_size=max(2, n_init)) if method == "nsga2" else None)
+                                    n_init=n_init,
+                                    options=NSGA2Options(pop_size=n_init) if method == "nsga2" else None)
         hv = res.hypervolume_history.tolist()
     evs = [obj.evaluate(r.x) if r.ok else None for r in res.history]
     return {"masks": ["".join(map(str, r.x)) for r in res.history],
@@ -297,7 +302,7 @@ def _one_run(obj: Any, kind: str, method: str, seed: int, budget: int) -> dict[s
             "n_bn": [None if e is None else e.n_bn for e in evs],
             "speedup": [None if e is None else e.speedup for e in evs],
             "errors": [r.error for r in res.history if not r.ok],
-            "hypervolume_history": hv, "time_s": round(time.perf_counter() - started, 2)}
+            "hypervolume_history": hv, "n_init": n_init, "time_s": round(time.perf_counter() - started, 2)}
 
 
 def study_objective(doc: dict[str, Any]) -> str | None:
