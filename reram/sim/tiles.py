@@ -38,10 +38,11 @@ __all__ = ["product_path", "integer_product_fits", "int8_codes_fit", "needs_tile
 PRODUCT_PATHS = ("plain", "int8", "fp32")
 #: Bytes of column currents held at once by the tiled simulation (chunked over inputs).
 CURRENT_BUFFER_BYTES = 8 << 20
-#: Bytes of one tile's int32 currents and their float64 accumulator rows on the integer path:
-#: small enough to stay in a core's L2 cache between the product that writes the currents, the
-#: ADC kernel that reads them and the next tile's pass over the same accumulator rows.
-INT_CURRENT_BUFFER_BYTES = 1 << 20
+#: Bytes of one tile's int32 currents and their float64 accumulator rows on the integer path
+#: (one chunk of inputs). Measured on the layer benchmark's conv (1 thread, one run): 512 KiB
+#: 1.68x float, 1 MiB 1.48x, 2 MiB 1.37x, 4 MiB 1.33x: fewer, larger products and fewer
+#: Python steps outweigh keeping the currents in L2.
+INT_CURRENT_BUFFER_BYTES = 4 << 20
 #: The integer path visits every tile for one chunk of inputs before the next chunk (the
 #: accumulator rows stay hot) when all tiles' int8 cells fit in this many bytes (in L2 beside
 #: the currents); else one tile at a time for every chunk (that tile's cells stay hot).

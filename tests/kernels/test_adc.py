@@ -165,3 +165,101 @@ def test_accumulate_counts_informative_codes():
     counts = np.zeros(1, np.int64)
     adc_accumulate(currents, 1, np.array([1.0]), np.array([1.0]), 5, 1.0, 0, 255, counts=counts)
     assert counts[0] == 1     # 0.2 rounds to 0, 1000 and -5 saturate, NaN is no code
+
+
+# ------------------------------------------------------------------ the integer ADC pass
+from reram.kernels import adc_accumulate_int, int_adc_fits, int_adc_multiplier  # noqa: E402
+
+ADCS = [(1.5058823529411764, 0.0, 255.0, 384),      # ISAAC preset, 128 rows
+        (61.935483870967744, 0.0, 31.0, 1920),      # NeuroSim preset
+        (3.7, -128.0, 127.0, 5000),                 # a bipolar ADC (differential="analog")
+        (0.5, 0.0, 15.0, 100), (1.0, 0.0, 255.0, 1000), (7.0, 0.0, 7.0, 3)]
+
+
+@pytest.mark.parametrize("step,lo,hi,max_current", ADCS)
+def test_int_multiplier_gives_the_float64_codes_for_every_current(step, lo, hi, max_current):
+    mult = int_adc_multiplier(step, lo, hi, max_current)
+    assert mult is not None and mult.dtype == np.float32
+    currents = np.arange(-max_current - 10, max_current + 11)
+    want = np.clip(np.rint(currents.astype(np.float64) * (1.0 / step)), lo, hi)
+    got = np.clip(np.rint(currents.astype(np.float32) * mult), np.float32(lo), np.float32(hi))
+    inside = np.abs(currents) <= max_current
+    np.testing.assert_array_equal(got[inside], want[inside])
+
+
+def test_int_multiplier_refuses_what_float32_cannot_hold():
+    assert int_adc_multiplier(1.0, 0.0, float(1 << 25), 1 << 25) is None   # past 2**24
+    assert int_adc_multiplier(0.0, 0.0, 255.0, 100) is None
+    # the one-slice benchmark config: 2M reachable currents, float32 products misround some
+    assert int_adc_multiplier(8096.125490196078, 0.0, 255.0, 128 * 127 * 127) is None
+
+
+def test_int_fits_bounds_the_sums():
+    rows, cols = np.array([1.0, 2.0, -1.0, -2.0]), np.array([1.0, 16.0, -1.0, -16.0])
+    assert int_adc_fits(rows, cols, 0.0, 255.0, 4)
+    assert not int_adc_fits(rows, np.array([0.5, -0.5]), 0.0, 255.0, 4)  # not integers
+    assert not int_adc_fits(rows, np.array([2.0 ** 20, -2.0 ** 20]), 0.0, 255.0, 4)  # > 2**24
+    assert not int_adc_fits(np.array([2.0 ** 40]), cols, 0.0, 255.0, 1 << 10)        # > 2**53
+
+
+@pytest.mark.parametrize("t,r,m,g,n_out", [(1, 1, 1, 1, 1), (3, 2, 5, 4, 7), (2, 30, 9, 16, 33),
+                                           (1, 1, 0, 2, 3), (2, 2, 3, 2, 0), (1, 2, 130, 2, 5)])
+@pytest.mark.parametrize("adc", ADCS)
+def test_int_pass_is_bit_identical_to_float64_pass(t, r, m, g, n_out, adc):
+    step, lo, hi, max_current = adc
+    rng = np.random.default_rng(t * 31 + r + m)
+    low = -max_current if lo < 0 else 0
+    currents = rng.integers(low, max_current + 1, (t, r * m, g * n_out)).astype(np.int32)
+    row_coef = rng.choice([-4.0, -1.0, 1.0, 2.0], r)
+    col_coef = rng.choice([-16.0, 1.0, 4.0], g)
+    assert int_adc_fits(row_coef, col_coef, lo, hi, t)
+    mult = int_adc_multiplier(step, lo, hi, max_current)
+    counts = np.zeros(1, np.int64)
+    want = adc_accumulate(currents, m, row_coef, col_coef, n_out, step, lo, hi, counts=counts)
+    got = np.zeros((m, n_out))
+    seen = adc_accumulate_int(currents, m, row_coef, col_coef, n_out, mult, lo, hi, got)
+    np.testing.assert_array_equal(got, want)
+    assert seen == counts[0]
+    again = np.zeros((m, n_out))
+    assert adc_accumulate_int(currents, m, row_coef, col_coef, n_out, mult, lo, hi, again,
+                              count=False) == 0
+    np.testing.assert_array_equal(again, want)
+
+
+def test_int_pass_non_contiguous_and_into_a_view():
+    rng = np.random.default_rng(9)
+    big = rng.integers(0, 385, (2, 12, 16)).astype(np.int32)
+    view = big[:, ::2, ::2]                                          # (2, 6, 8)
+    mult = int_adc_multiplier(1.5058823529411764, 0.0, 255.0, 384)
+    out = np.zeros((3, 9))
+    adc_accumulate_int(view, 3, np.array([1.0, 2.0]), np.array([1.0, -1.0]), 4, mult, 0.0,
+                       255.0, out[:, 2:6])
+    want = adc_accumulate_twin(np.ascontiguousarray(view), 3, [1.0, 2.0], [1.0, -1.0], 4,
+                               1.5058823529411764, 0, 255)
+    np.testing.assert_array_equal(out[:, 2:6], want)
+    assert not out[:, :2].any() and not out[:, 6:].any()
+
+
+def test_int_pass_bad_input_raises():
+    mult = np.float32(1.0)
+    with pytest.raises(ValueError, match="int32"):
+        adc_accumulate_int(np.zeros((1, 3, 6), np.float32), 3, np.ones(1), np.ones(2), 3, mult,
+                           0, 7, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="does not match"):
+        adc_accumulate_int(np.zeros((1, 4, 6), np.int32), 3, np.ones(1), np.ones(2), 3, mult,
+                           0, 7, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="out must be"):
+        adc_accumulate_int(np.zeros((1, 3, 6), np.int32), 3, np.ones(1), np.ones(2), 3, mult,
+                           0, 7, np.zeros((3, 2)))
+
+
+def test_float64_pass_without_counting_gives_the_same_sums():
+    rng = np.random.default_rng(10)
+    currents = rng.uniform(-50, 900, (2, 6, 8)).astype(np.float32)
+    currents[0, 0, 0] = np.nan
+    counts = np.zeros(1, np.int64)
+    want = adc_accumulate(currents, 3, np.array([1.0, 2.0]), np.array([1.0, -1.0]), 4, 3.0, 0, 255)
+    got = adc_accumulate(currents, 3, np.array([1.0, 2.0]), np.array([1.0, -1.0]), 4, 3.0, 0, 255,
+                         counts=counts, count=False)
+    np.testing.assert_array_equal(got, want)                     # NaN in the same place
+    assert counts[0] == 0

@@ -55,6 +55,30 @@ def test_torch_streaming_matches_numba(dtype, n_phases):
                        NumbaBackend().stream(codes, 2, 2, n_phases, 16, dtype))
 
 
+@pytest.mark.parametrize("geometry", [((4, 5), (3, 3), (1, 1), (1, 1)),
+                                      ((2, 3), (2, 3), (2, 1), (2, 1)), ((1, 1), (1, 1), (1, 1), (1, 1))])
+@pytest.mark.parametrize("cycles", [(1, 7, 2), (3, 2, 2), (2, 3, 1)])
+def test_torch_patch_streaming_matches_numba(geometry, cycles):
+    (h_out, w_out), (kh, kw), (dh, dw), (sh, sw) = geometry
+    height, width = (h_out - 1) * sh + dh * (kh - 1) + 1, (w_out - 1) * sw + dw * (kw - 1) + 1
+    n_cycles, cycle_bits, n_phases = cycles
+    top = min(127, (1 << (n_cycles * cycle_bits)) - 1)
+    xp = torch.randint(-top if n_phases == 2 else 0, top + 1, (3, height, width, 5), dtype=torch.int8)
+    k, m = kh * kw * 5, 3 * h_out * w_out
+    for lo, hi, start, stop in [(0, k, 0, m), (min(k, 7), k, m // 3, m - 1), (0, 1, 0, 1)]:
+        args = (xp, geometry, lo, hi, start, stop, n_cycles, cycle_bits, n_phases, hi - lo + 3)
+        assert torch.equal(TorchBackend().stream_patches(*args), NumbaBackend().stream_patches(*args))
+
+
+def test_torch_output_scaling_matches_numba():
+    acc = torch.randint(-9000, 9000, (2 * 21, 6)).double()
+    rows, cols = torch.rand(2 * 21, dtype=torch.float64) * 1e-3, torch.rand(6, dtype=torch.float64)
+    outs = [torch.empty(2, 6, 21) for _ in range(2)]
+    NumbaBackend().scale_into_nchw(acc, rows, cols, outs[0])
+    TorchBackend().scale_into_nchw(acc, rows, cols, outs[1])
+    assert torch.equal(outs[0], outs[1])
+
+
 @pytest.mark.parametrize("integer", [False, True])
 def test_torch_adc_matches_numba_bit_for_bit(integer):
     adc = mapping.adc_params(SMALL.replace(adc_bits=5), 16)
@@ -81,8 +105,9 @@ def test_torch_backend_runs_the_whole_layer_like_numba(cfg, monkeypatch):
     lin, conv = CrossbarLinear(50, 7, config=cfg), CrossbarConv2d(3, 4, 3, padding=1, config=cfg)
     x, xi = torch.randn(9, 50), torch.randn(2, 3, 6, 6)
     want = [lin(x), conv(xi)]
-    monkeypatch.setattr(tiles, "backend_for", lambda device: TorchBackend())
-    monkeypatch.setattr(mapping, "backend_for", lambda device: TorchBackend())
+    from reram.sim import functional
+    for module in (tiles, mapping, functional):
+        monkeypatch.setattr(module, "backend_for", lambda device: TorchBackend())
     lin._programmed = conv._programmed = None
     got = [lin(x), conv(xi)]
     for g, w in zip(got, want):

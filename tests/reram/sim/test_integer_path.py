@@ -103,3 +103,24 @@ def test_integer_cells_are_stored_once_per_programming():
     again = [v for key, v in prog._tile_cache.items() if key[3] == torch.int8]
     assert all(a is b for a, b in zip(cached, again))
     assert not any(key[3] == torch.float32 for key in prog._tile_cache)
+
+
+@pytest.mark.parametrize("cfg", [CrossbarConfig.preset("isaac").replace(weight_bits=8, input_bits=8),
+                                 CrossbarConfig.preset("neurosim"), BASE.replace(differential="analog")])
+def test_float32_adc_pass_gives_the_float64_pass_bits(cfg, monkeypatch):
+    """Where a float32 multiplier is exact the ADC pass uses it; the outputs equal those of the
+    float64 pass bit for bit (conv: the patches streamed straight from the input)."""
+    torch.manual_seed(2)
+    layers = [(CrossbarLinear(300, 9, config=cfg), torch.randn(13, 300)),
+              (CrossbarConv2d(20, 6, 3, padding=1, config=cfg), torch.randn(2, 20, 6, 6))]
+    rows = min(cfg.tile_size, 300)
+    cell, digit = (1 << cfg.slice_bits) - 1, (1 << cfg.cycle_bits) - 1
+    from reram.sim.mapping import adc_params
+    adc = adc_params(cfg, cfg.tile_size)
+    from reram.kernels import int_adc_multiplier
+    assert int_adc_multiplier(adc.step, adc.code_lo, adc.code_hi, rows * cell * digit) is not None
+    want = [layer(x) for layer, x in layers]
+    monkeypatch.setattr(tiles, "exact_int_adc", lambda *args: None)  # the float64 pass
+    got = [layer(x) for layer, x in layers]
+    for g, w in zip(got, want):
+        _same_bits(g, w)
