@@ -441,7 +441,8 @@ def _scalarized_lines(model: str, docs: list[dict[str, Any]], tolerance: float,
     budget = docs[0]["budget"]
     lines = [f"**{model}**, scalarized objective `-accuracy + {lam} * n_bn / {len(mask)}` (lower is better); "
              f"target: its best value found by any method in any seed, {target:.4f} (`{mask}`, {n_bn} BN, "
-             f"accuracy {acc:.3f}; not exact: 2^{len(mask)} masks, {len(best)} evaluated); reached = the first "
+             f"accuracy {acc:.3f}; not exact: 2^{len(mask)} masks, {len(best)} distinct ones evaluated by these "
+             f"runs); reached = the first "
              f"evaluation with a value within {tolerance:.3f} of it; budget {budget}:", "",
              "| method | seeds reaching the target | median evaluations (seeds that reach it) | "
              "median best value found | per seed |", "|---|---|---|---|---|"]
