@@ -12,8 +12,8 @@ seed reuses every mask trained once. Parts:
   ``reram/apps/fixtures/<model>_digits_exhaustive.json``.
 * ``study``: single-objective ``bo``, ``random``, ``greedy``, ``anneal`` (``--objective
   constrained``, the default, or ``scalarized``: ``-accuracy + 0.1 * n_bn / P``; stored in the
-  study file, which refuses to be extended with the other) and multi-objective ``mobo``, ``nsga2``, ``random`` (accuracy against the chip's estimated
-  speedup) over seeds. With ``--lookup`` the masks are read from the stored exhaustive table
+  study file, which refuses to be extended with the other) and multi-objective ``mobo``,
+  ``nsga2``, ``random`` (accuracy against the chip's estimated speedup) over seeds. With ``--lookup`` the masks are read from the stored exhaustive table
   (no training); otherwise each new mask is trained (and cached). One JSON file per (model,
   part, method) under ``benchmarks/results/bn_search_study/``.
 * ``report``: the table (seeds reaching the target, median evaluations) and the hypervolume plot
