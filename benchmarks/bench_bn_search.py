@@ -15,7 +15,8 @@ seed reuses every mask trained once. Parts:
   study file, which refuses to be extended with the other) and multi-objective ``mobo``,
   ``nsga2``, ``random`` (accuracy against the chip's estimated speedup) over seeds. With
   ``--lookup`` the masks are read from the stored exhaustive table (no training); otherwise each
-  new mask is trained (and cached). One JSON file per (model, part, method) under ``benchmarks/results/bn_search_study/``.
+  new mask is trained (and cached). One JSON file per (model, part, method) under
+  ``benchmarks/results/bn_search_study/``.
 * ``report``: the table (seeds reaching the target, median evaluations) and the hypervolume plot
   from the study files: ``benchmarks/results/bn_search_study.md`` and
   ``docs/img/bn_search_hypervolume.png``.
