@@ -343,8 +343,11 @@ def transposed_read(codes: torch.Tensor, program: ProgrammedWeights, config: Cro
     acc = torch.zeros((m, groups * k), dtype=torch.float64, device=codes.device)
     if m == 0 or out_features == 0 or k == 0:
         return acc, adc
-    codes = codes.detach().float()
     integer = integer_product_fits(config, min(col_size, per_group))
+    # int8 error codes on the integer path: streamed by the int8 digit writer (a NaN error
+    # gives arbitrary codes here, and NaN gradients through its NaN scale)
+    small = integer and int8_codes_fit(config)
+    codes = codes.detach().to(torch.int8) if small else codes.detach().float()
     backend = backend_for(codes.device)
     generator = program.next_read_generator() if config.read_noise > 0 else None
     n_groups = len(column_coefficients(config))
