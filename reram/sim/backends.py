@@ -20,6 +20,7 @@ Imports ``reram.kernels`` and torch only; never the cost model or the applicatio
 """
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import numpy as np
@@ -267,9 +268,17 @@ def exact_int_adc(row_coef: np.ndarray, col_coef: np.ndarray, step: float, code_
     """The float32 multiplier with which the integer ADC pass gives the float64 pass's bits
     for int32 currents ``|I| <= max_current`` (checked over every such current), or None
     where it cannot (then the float64 pass runs). Cached: a layer pays the check once."""
-    if not int_adc_fits(row_coef, col_coef, code_lo, code_hi, n_tiles):
+    return _exact_int_adc(tuple(np.asarray(row_coef, np.float64).tolist()),
+                          tuple(np.asarray(col_coef, np.float64).tolist()), float(step),
+                          float(code_lo), float(code_hi), int(n_tiles), int(max_current))
+
+
+@functools.lru_cache(maxsize=1024)
+def _exact_int_adc(row_coef: tuple, col_coef: tuple, step: float, code_lo: float,
+                   code_hi: float, n_tiles: int, max_current: int) -> Optional[np.float32]:
+    if not int_adc_fits(np.array(row_coef), np.array(col_coef), code_lo, code_hi, n_tiles):
         return None
-    return int_adc_multiplier(float(step), float(code_lo), float(code_hi), int(max_current))
+    return int_adc_multiplier(step, code_lo, code_hi, max_current)
 
 
 _BACKENDS: dict[str, Backend] = {"numba": NumbaBackend(), "torch": TorchBackend()}
