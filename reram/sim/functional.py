@@ -169,12 +169,16 @@ class _TiledConv2d(torch.autograd.Function):
         n_pos, out_ch = h_out * w_out, weight.shape[0]
         y = codes.new_empty((n, out_ch, h_out, w_out))
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
-        n_phases = 2 if bool((codes < 0).any()) else 1  # once, not per im2col chunk
         # int8 codes on the int8 path: a quarter of the bytes to unfold and stream (NaN
         # samples give arbitrary codes here, and NaN outputs through their NaN input scale);
         # an ungrouped conv's digits stream straight from the padded channels-last codes
         small = path == "int8" and int8_codes_fit(config)
         source = codes.to(torch.int8) if small else codes
+        # input phases, once, not per im2col chunk (a second phase of zeros changes nothing)
+        if small:
+            n_phases = 2 if source.numel() and int(source.amin()) < 0 else 1
+        else:
+            n_phases = 2 if bool((codes < 0).any()) else 1
         fused = small and groups == 1 and program.row_order is not None
         if fused:
             source = F.pad(source, (padding[1], padding[1], padding[0], padding[0]))

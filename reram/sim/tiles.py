@@ -201,7 +201,10 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
     if isinstance(codes, ConvPatches) and not (integer and n_phases):
         raise ValueError("conv patches stream on the int8 path only, with n_phases given")
     if n_phases is None:
-        n_phases = 2 if bool((codes < 0).any()) else 1
+        if isinstance(codes, torch.Tensor) and codes.dtype == torch.int8:
+            n_phases = 2 if m and n_in and int(codes.amin()) < 0 else 1  # one pass, no NaN
+        else:
+            n_phases = 2 if bool((codes < 0).any()) else 1
     row_coef, col_coef = row_coefficients(config, n_phases), column_coefficients(config)
     n_cycles, cycle_bits = config.n_cycles, config.cycle_bits or 0
     cols = len(col_coef) * n_out
