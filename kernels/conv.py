@@ -33,7 +33,7 @@ def _stream_patches(xp, h_out, w_out, stride, runs, start, stop, n_cycles, cycle
     zero = np.int8(0)
     n_blocks = (m + _BLOCK - 1) // _BLOCK
     for blk in prange(n_blocks):  # unsigned indices below: no wraparound test, loops vectorize
-        row_codes = np.zeros(out.shape[1], np.int8)  # one row's codes, gathered once
+        row_codes = np.zeros(out.shape[1], xp.dtype)  # one row's codes, gathered once
         for bb in range(blk * _BLOCK, min(m, (blk + 1) * _BLOCK)):
             b = start + bb
             n, p = b // positions, b % positions
@@ -94,7 +94,8 @@ def stream_patches(xp: np.ndarray, out_size: tuple[int, int], kernel_size: tuple
     """DAC digits of rows ``start:stop`` and crossbar rows ``lo:hi`` of a conv's im2col matrix.
 
     Args:
-        xp: the padded input codes, ``N x H x W x C`` int8 (channels last), within +-127.
+        xp: the padded input codes, ``N x H x W x C`` int8 or int16 (channels last; int8
+            within +-127, int16 within +-32767).
         out_size: ``(H_out, W_out)``.
         kernel_size, dilation, stride: the conv's geometry (padding already applied).
         lo, hi: the crossbar rows (im2col columns in ``(kh, kw, C)`` order) of the tile.
@@ -108,8 +109,9 @@ def stream_patches(xp: np.ndarray, out_size: tuple[int, int], kernel_size: tuple
         ``(p * n_cycles + j) * m + b`` holds the cycle-``j`` digit of phase ``p`` of row
         ``start + b``, as tile ``0`` of ``split_input_cycles(im2col[start:stop, lo:hi], ...)``.
     """
-    if xp.ndim != 4 or xp.dtype != np.int8:
-        raise ValueError(f"xp must be a 4-D int8 array (N x H x W x C), got {xp.dtype} {xp.shape}")
+    if xp.ndim != 4 or xp.dtype not in (np.int8, np.int16):
+        raise ValueError(f"xp must be a 4-D int8 or int16 array (N x H x W x C), got {xp.dtype} "
+                         f"{xp.shape}")
     if not 0 < cycle_bits <= 7 or n_cycles < 1 or n_phases not in (1, 2):
         raise ValueError(f"need 1 <= cycle_bits <= 7, n_cycles >= 1, n_phases 1 or 2; got "
                          f"{cycle_bits}, {n_cycles}, {n_phases}")

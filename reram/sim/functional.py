@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from reram.config import CrossbarConfig
 from reram.sim.mapping import AdcParams, ProgrammedWeights
 from reram.sim.backends import backend_for
-from reram.sim.tiles import (CURRENT_BUFFER_BYTES, ConvPatches, int8_codes_fit, needs_tiles,
+from reram.sim.tiles import (CURRENT_BUFFER_BYTES, ConvPatches, code_dtype, needs_tiles,
                              product_path, simulate_tiles, transposed_read)
 
 __all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_tiles",
@@ -108,8 +108,8 @@ class _TiledLinear(torch.autograd.Function):
     def forward(ctx, codes, weight, unit_in, program, config, adc, path):
         # int8 codes on the int8 path: a quarter of the bytes to stream (a NaN sample gives
         # arbitrary codes here, and NaN outputs through its NaN input scale)
-        small = path == "int8" and int8_codes_fit(config)
-        acc, informative = simulate_tiles(codes.to(torch.int8) if small else codes, program,
+        small = code_dtype(config) if path == "int8" else None
+        acc, informative = simulate_tiles(codes.to(small) if small else codes, program,
                                           config, adc, path=path)
         _warn_if_no_signal(informative, codes, config, adc)
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
@@ -172,14 +172,14 @@ class _TiledConv2d(torch.autograd.Function):
         # int8 codes on the int8 path: a quarter of the bytes to unfold and stream (NaN
         # samples give arbitrary codes here, and NaN outputs through their NaN input scale);
         # an ungrouped conv's digits stream straight from the padded channels-last codes
-        small = path == "int8" and int8_codes_fit(config)
-        source = codes.to(torch.int8) if small else codes
+        small = code_dtype(config) if path == "int8" else None
+        source = codes.to(small) if small else codes
         # input phases, once, not per im2col chunk (a second phase of zeros changes nothing)
         if small:
             n_phases = 2 if source.numel() and int(source.amin()) < 0 else 1
         else:
             n_phases = 2 if bool((codes < 0).any()) else 1
-        fused = small and groups == 1 and program.row_order is not None
+        fused = small is not None and groups == 1 and program.row_order is not None
         if fused:
             source = F.pad(source, (padding[1], padding[1], padding[0], padding[0]))
             source = source.permute(0, 2, 3, 1).contiguous()

@@ -31,7 +31,8 @@ from reram.sim.backends import (INT_PRODUCT_DTYPE, LINEAR_GEOMETRY, Backend, Pat
 from reram.sim.mapping import (AdcParams, ProgrammedWeights, _r_min, adc_params,
                                column_coefficients, lay_out_cells, row_coefficients)
 
-__all__ = ["product_path", "integer_product_fits", "int8_codes_fit", "needs_tiles", "simulate_tiles",
+__all__ = ["product_path", "integer_product_fits", "int8_codes_fit", "code_dtype", "needs_tiles",
+           "simulate_tiles",
            "transposed_read", "ConvPatches", "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
 
 #: The names :func:`product_path` returns.
@@ -92,7 +93,7 @@ def _int_digits(rows: Rows, backend: Backend, start: int, stop: int, lo: int, hi
     args = (lo, hi, start, stop, n_cycles, cycle_bits, n_phases, width)
     if isinstance(rows, ConvPatches):
         return backend.stream_patches(rows.xp, rows.geometry, *args)
-    if rows.dtype == torch.int8:  # a Linear layer's codes: 1x1 windows of an m x 1 x 1 x K input
+    if rows.dtype in _CODE_DTYPES:  # a Linear layer's codes: 1x1 windows of an m x 1 x 1 x K input
         m, k = rows.shape
         return backend.stream_patches(rows.contiguous().view(m, 1, 1, k), LINEAR_GEOMETRY, *args)
     return backend.stream(rows[start:stop, lo:hi], n_cycles, cycle_bits, n_phases, width,
@@ -160,6 +161,18 @@ def int8_codes_fit(config: CrossbarConfig) -> bool:
     return config.input_levels is not None and config.input_levels <= _INT8_MAX
 
 
+#: Integer dtypes input codes may take on the int8 path, narrowest first.
+_CODE_DTYPES = (torch.int8, torch.int16)
+
+
+def code_dtype(config: CrossbarConfig) -> Optional[torch.dtype]:
+    """The narrowest integer dtype that holds every input code (int8 up to ``input_bits=8``,
+    int16 up to 16), or None: the int8 path's digit writer streams such codes."""
+    if config.input_levels is None:
+        return None
+    return next((d for d in _CODE_DTYPES if config.input_levels <= torch.iinfo(d).max), None)
+
+
 def product_path(config: CrossbarConfig, k: int, force_tiles: bool = False) -> str:
     """Which product computes a layer's outputs: ``"plain"``, ``"int8"`` or ``"fp32"``.
 
@@ -203,7 +216,7 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
     if isinstance(codes, ConvPatches) and not (integer and n_phases):
         raise ValueError("conv patches stream on the int8 path only, with n_phases given")
     if n_phases is None:
-        if isinstance(codes, torch.Tensor) and codes.dtype == torch.int8:
+        if isinstance(codes, torch.Tensor) and codes.dtype in _CODE_DTYPES:
             n_phases = 2 if m and n_in and int(codes.amin()) < 0 else 1  # one pass, no NaN
         else:
             n_phases = 2 if bool((codes < 0).any()) else 1
@@ -221,7 +234,7 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
         device = codes.xp.device if isinstance(codes, ConvPatches) else codes.device
         buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols), dtype=torch.int32,
                              device=device)
-        if isinstance(codes, torch.Tensor) and codes.dtype == torch.int8:
+        if isinstance(codes, torch.Tensor) and codes.dtype in _CODE_DTYPES:
             codes = codes.contiguous()  # once, not per tile (a conv group's columns)
         starts = range(0, m, chunk)
         if n_tiles * width * cols <= INT_CELL_BYTES:  # every tile per chunk: acc rows stay hot
@@ -303,7 +316,7 @@ def simulate_tiles(codes: Rows, program: ProgrammedWeights, config: CrossbarConf
         raise ValueError("conv patches stream on the int8 path of an ungrouped conv only")
     if not patches:
         codes = codes.detach()
-        if not (path == "int8" and codes.dtype == torch.int8):  # int8 codes feed the int8 path
+        if not (path == "int8" and codes.dtype in _CODE_DTYPES):  # integer codes: the int8 path
             codes = codes.float()
     size = config.tile_size or max(k, 1)
     backend = backend_for(device)
@@ -349,10 +362,10 @@ def transposed_read(codes: torch.Tensor, program: ProgrammedWeights, config: Cro
     if m == 0 or out_features == 0 or k == 0:
         return acc, adc
     integer = integer_product_fits(config, min(col_size, per_group))
-    # int8 error codes on the integer path: streamed by the int8 digit writer (a NaN error
+    # integer error codes on the integer path: streamed by the digit writer (a NaN error
     # gives arbitrary codes here, and NaN gradients through its NaN scale)
-    small = integer and int8_codes_fit(config)
-    codes = codes.detach().to(torch.int8) if small else codes.detach().float()
+    small = code_dtype(config) if integer else None
+    codes = codes.detach().to(small) if small else codes.detach().float()
     backend = backend_for(codes.device)
     generator = program.next_read_generator() if config.read_noise > 0 else None
     n_groups = len(column_coefficients(config))

@@ -47,13 +47,15 @@ GEOMETRIES = [  # (N, H, W, C), kernel, dilation, stride
 
 
 @pytest.mark.parametrize("shape,kernel,dilation,stride", GEOMETRIES)
-@pytest.mark.parametrize("cycles", [(1, 7), (7, 1), (4, 2), (2, 4), (1, 3)])
+@pytest.mark.parametrize("cycles,dtype", [((1, 7), np.int8), ((7, 1), np.int8), ((4, 2), np.int8),
+                                          ((2, 4), np.int8), ((1, 3), np.int8),
+                                          ((15, 1), np.int16), ((5, 3), np.int16), ((3, 4), np.int16)])
 @pytest.mark.parametrize("n_phases", [1, 2])
-def test_stream_patches_matches_twin(shape, kernel, dilation, stride, cycles, n_phases):
+def test_stream_patches_matches_twin(shape, kernel, dilation, stride, cycles, dtype, n_phases):
     n_cycles, cycle_bits = cycles
-    top = min(127, (1 << (n_cycles * cycle_bits)) - 1)
+    top = min(int(np.iinfo(dtype).max), (1 << (n_cycles * cycle_bits)) - 1)
     rng = np.random.default_rng(sum(shape) + n_cycles)
-    xp = rng.integers(-top if n_phases == 2 else 0, top + 1, shape).astype(np.int8)
+    xp = rng.integers(-top if n_phases == 2 else 0, top + 1, shape).astype(dtype)
     size = out_size(shape, kernel, dilation, stride)
     rows = im2col_twin(xp, size, kernel, dilation, stride)
     m, k = rows.shape
@@ -78,7 +80,7 @@ def test_stream_patches_non_contiguous_input():
 
 def test_stream_patches_bad_input_raises():
     xp = np.zeros((1, 3, 3, 2), np.int8)
-    with pytest.raises(ValueError, match="int8"):
+    with pytest.raises(ValueError, match="int8 or int16"):
         stream_patches(xp.astype(np.float32), (1, 1), (3, 3), (1, 1), (1, 1), 0, 18, 0, 1, 1, 7, 1, 18)
     with pytest.raises(ValueError, match="cycle_bits"):
         stream_patches(xp, (1, 1), (3, 3), (1, 1), (1, 1), 0, 18, 0, 1, 1, 8, 1, 18)

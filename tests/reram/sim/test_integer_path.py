@@ -30,7 +30,8 @@ CONFIGS = ([BASE.replace(weight_bits=8, cell_bits=c) for c in range(1, 9)]
            + [BASE.replace(input_bits=8, dac_bits=d) for d in range(1, 9)]
            + [BASE.replace(saf0_rate=0.1, saf1_rate=0.1), BASE.replace(differential="analog"),
               BASE.replace(weight_scaling="channel"), BASE.replace(tile_size=None),
-              BASE.replace(adc_bits=3, adc_range=0.25), BASE.replace(adc_bits=None)])
+              BASE.replace(adc_bits=3, adc_range=0.25), BASE.replace(adc_bits=None),
+              BASE.replace(input_bits=12, dac_bits=3), BASE.replace(input_bits=16, dac_bits=1)])
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.describe().replace(" ", ","))
@@ -52,7 +53,8 @@ def test_linear_integer_path_is_bit_identical(cfg, monkeypatch):
     dict(kernel_size=(2, 3), dilation=2, padding=(1, 2), padding_mode="reflect"),
 ])
 @pytest.mark.parametrize("cfg", [BASE, BASE.replace(saf0_rate=0.1, saf1_rate=0.05, cell_bits=1,
-                                                    dac_bits=3, tile_size=5)])
+                                                    dac_bits=3, tile_size=5),
+                                 BASE.replace(input_bits=12, dac_bits=2)])
 def test_conv_integer_path_is_bit_identical(kwargs, cfg, monkeypatch):
     torch.manual_seed(1)
     conv = CrossbarConv2d(4, 6, config=cfg, **kwargs)
