@@ -8,7 +8,6 @@ tiles, phases, cycles, slices and the differential pair in one pass.
 """
 from __future__ import annotations
 
-import functools
 from typing import Optional
 
 import numpy as np
@@ -238,7 +237,6 @@ def _reference_codes(currents: np.ndarray, step: float, code_lo: float, code_hi:
     return np.clip(np.rint(currents.astype(np.float64) * (1.0 / float(step))), code_lo, code_hi)
 
 
-@functools.lru_cache(maxsize=256)
 def int_adc_multiplier(step: float, code_lo: float, code_hi: float, max_current: int
                        ) -> Optional[np.float32]:
     """A float32 multiplier ``s`` with ``clip(rint(float32(I) * s))`` equal to

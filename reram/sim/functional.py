@@ -24,9 +24,9 @@ import torch.nn.functional as F
 
 from reram.config import CrossbarConfig
 from reram.sim.mapping import AdcParams, ProgrammedWeights
-from reram.sim.backends import backend_for
-from reram.sim.tiles import (CURRENT_BUFFER_BYTES, ConvPatches, code_dtype, needs_tiles,
-                             product_path, simulate_tiles, transposed_read)
+from reram.sim.backends import backend_for, channels_last_patches
+from reram.sim.tiles import (CURRENT_BUFFER_BYTES, ConvPatches, code_dtype, input_phases,
+                             needs_tiles, product_path, simulate_tiles, transposed_read)
 
 __all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_tiles",
            "product_path", "CURRENT_BUFFER_BYTES"]
@@ -106,7 +106,7 @@ class _TiledLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, codes, weight, unit_in, program, config, adc, path):
-        # int8 codes on the int8 path: a quarter of the bytes to stream (a NaN sample gives
+        # integer codes on the int8 path: a half or a quarter of the bytes (a NaN sample gives
         # arbitrary codes here, and NaN outputs through its NaN input scale)
         small = code_dtype(config) if path == "int8" else None
         acc, informative = simulate_tiles(codes.to(small) if small else codes, program,
@@ -169,16 +169,12 @@ class _TiledConv2d(torch.autograd.Function):
         n_pos, out_ch = h_out * w_out, weight.shape[0]
         y = codes.new_empty((n, out_ch, h_out, w_out))
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
-        # int8 codes on the int8 path: a quarter of the bytes to unfold and stream (NaN
+        # integer codes on the int8 path: a half or a quarter of the bytes to stream (NaN
         # samples give arbitrary codes here, and NaN outputs through their NaN input scale);
         # an ungrouped conv's digits stream straight from the padded channels-last codes
         small = code_dtype(config) if path == "int8" else None
         source = codes.to(small) if small else codes
-        # input phases, once, not per im2col chunk (a second phase of zeros changes nothing)
-        if small:
-            n_phases = 2 if source.numel() and int(source.amin()) < 0 else 1
-        else:
-            n_phases = 2 if bool((codes < 0).any()) else 1
+        n_phases = input_phases(source)  # once, not per chunk (a phase of zeros changes nothing)
         fused = small is not None and groups == 1 and program.row_order is not None
         if fused:
             source = F.pad(source, (padding[1], padding[1], padding[0], padding[0]))
@@ -266,13 +262,9 @@ def _patches(x: torch.Tensor, kernel_size, dilation, padding, stride,
     """
     if padding[0] or padding[1]:
         x = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
-    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
     if channels_last:
-        p = x.permute(0, 2, 3, 1).unfold(1, dh * (kh - 1) + 1, sh).unfold(2, dw * (kw - 1) + 1, sw)
-        if dh > 1 or dw > 1:
-            p = p[..., ::dh, ::dw]
-        n, h_out, w_out, c = p.shape[:4]
-        return p.permute(0, 1, 2, 4, 5, 3).reshape(n * h_out * w_out, c * kh * kw)
+        return channels_last_patches(x.permute(0, 2, 3, 1), kernel_size, dilation, stride)
+    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
     p = x.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)
     if dh > 1 or dw > 1:
         p = p[..., ::dh, ::dw]

@@ -31,9 +31,8 @@ from reram.sim.backends import (INT_PRODUCT_DTYPE, LINEAR_GEOMETRY, Backend, Pat
 from reram.sim.mapping import (AdcParams, ProgrammedWeights, _r_min, adc_params,
                                column_coefficients, lay_out_cells, row_coefficients)
 
-__all__ = ["product_path", "integer_product_fits", "int8_codes_fit", "code_dtype", "needs_tiles",
-           "simulate_tiles",
-           "transposed_read", "ConvPatches", "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
+__all__ = ["product_path", "integer_product_fits", "code_dtype", "input_phases", "needs_tiles",
+           "simulate_tiles", "transposed_read", "ConvPatches", "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
 
 #: The names :func:`product_path` returns.
 PRODUCT_PATHS = ("plain", "int8", "fp32")
@@ -74,6 +73,11 @@ class ConvPatches:
 
     xp: torch.Tensor
     geometry: PatchGeometry
+
+    @property
+    def device(self) -> torch.device:
+        """Where the input codes live."""
+        return self.xp.device
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -156,11 +160,6 @@ def integer_product_fits(config: CrossbarConfig, rows: int) -> bool:
     return max(rows, 1) * cell_max * digit_max <= _INT32_MAX
 
 
-def int8_codes_fit(config: CrossbarConfig) -> bool:
-    """True when every input code fits in int8 (``input_bits <= 8``)."""
-    return config.input_levels is not None and config.input_levels <= _INT8_MAX
-
-
 #: Integer dtypes input codes may take on the int8 path, narrowest first.
 _CODE_DTYPES = (torch.int8, torch.int16)
 
@@ -171,6 +170,16 @@ def code_dtype(config: CrossbarConfig) -> Optional[torch.dtype]:
     if config.input_levels is None:
         return None
     return next((d for d in _CODE_DTYPES if config.input_levels <= torch.iinfo(d).max), None)
+
+
+def input_phases(codes: torch.Tensor) -> int:
+    """2 when some input code is negative (a second input phase), else 1. Integer codes: one
+    min-reduction (they hold no NaN); float codes: NaN is not negative."""
+    if not codes.numel():
+        return 1
+    if codes.dtype in _CODE_DTYPES:
+        return 2 if int(codes.amin()) < 0 else 1
+    return 2 if bool((codes < 0).any()) else 1
 
 
 def product_path(config: CrossbarConfig, k: int, force_tiles: bool = False) -> str:
@@ -216,10 +225,7 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
     if isinstance(codes, ConvPatches) and not (integer and n_phases):
         raise ValueError("conv patches stream on the int8 path only, with n_phases given")
     if n_phases is None:
-        if isinstance(codes, torch.Tensor) and codes.dtype in _CODE_DTYPES:
-            n_phases = 2 if m and n_in and int(codes.amin()) < 0 else 1  # one pass, no NaN
-        else:
-            n_phases = 2 if bool((codes < 0).any()) else 1
+        n_phases = input_phases(codes)
     row_coef, col_coef = row_coefficients(config, n_phases), column_coefficients(config)
     n_cycles, cycle_bits = config.n_cycles, config.cycle_bits or 0
     cols = len(col_coef) * n_out
@@ -231,9 +237,8 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
         max_current = width * ((1 << config.slice_bits) - 1) * ((1 << cycle_bits) - 1)
         mult = exact_int_adc(row_coef, col_coef, adc.step, adc.code_lo, adc.code_hi, n_tiles,
                              max_current)
-        device = codes.xp.device if isinstance(codes, ConvPatches) else codes.device
         buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols), dtype=torch.int32,
-                             device=device)
+                             device=codes.device)
         if isinstance(codes, torch.Tensor) and codes.dtype in _CODE_DTYPES:
             codes = codes.contiguous()  # once, not per tile (a conv group's columns)
         starts = range(0, m, chunk)
@@ -307,7 +312,7 @@ def simulate_tiles(codes: Rows, program: ProgrammedWeights, config: CrossbarConf
     out_features, k = program.weight2d.shape
     per_group = out_features // groups
     patches = isinstance(codes, ConvPatches)
-    device = codes.xp.device if patches else codes.device
+    device = codes.device
     acc = torch.zeros((m, out_features), dtype=torch.float64, device=device)
     if m == 0 or out_features == 0:
         return acc, 0
