@@ -42,8 +42,8 @@ def _program_ideal_cells(w, inv_scale, levels, n_slices, slice_bits, cells, magn
             for k in range(n_slices):
                 shift = k * slice_bits
                 for i in range(np.uint64(in_features)):
-                    v = w[o, i]
-                    q = np.int64(min(np.rint(abs(v) * inv), levels))
+                    v = w[o, i]  # the code again in float64: the float32 magnitude rounds
+                    q = np.int64(min(np.rint(abs(v) * inv), levels))  # levels past 2**24
                     d = float((q >> shift) & cell_max)
                     cells[0, k, o, i] = 0.0 if v < 0 else d
                     cells[1, k, o, i] = d if v < 0 else 0.0
