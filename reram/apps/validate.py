@@ -44,46 +44,82 @@ def _paper_isaac(chip: Chip) -> Any:
 
 
 def _row(name: str, published: float, model: float, unit: str, assumptions: str,
-         source: str) -> dict[str, Any]:
+         source: str, *, like_for_like: bool, why: str) -> dict[str, Any]:
+    """One validation row: ``like_for_like`` says whether the model figure is computed for the
+    same chip, workload and accounting as the published one; ``why`` says what is (not) the
+    same. Rows that are not like for like are context, not validation."""
     return {"figure": name, "published": published, "model": model, "unit": unit,
-            "ratio": model / published if published else math.nan, "assumptions": assumptions,
+            "ratio": model / published if published else math.nan,
+            "like_for_like": bool(like_for_like), "why": why, "assumptions": assumptions,
             "source": source}
 
 
+ISAAC_TABLE = "ISAAC (Shafiee et al., ISCA 2016) Table 'ISAAC parameters'"
+PUMA_PAPER = ("PUMA (Ankit et al., ASPLOS 2019): a 138-tile node at 32 nm, 90.638 mm2, 62.5 W; "
+              "577 GOPS/s/mm2 and 837 GOPS/s/W (abstract), i.e. 52.31 TOPS")
+
+
+def _node_without_link(chip: Chip) -> tuple[float, float]:
+    """(area mm2, peak W) of a chip's tiles, the link PHY left out."""
+    rows = [c for c in chip.components() if c.name != "link_phy"]
+    return sum(c.area_mm2 for c in rows), sum(c.power_w for c in rows)
+
+
 def _peak_rows() -> list[dict[str, Any]]:
+    """ISAAC's and PUMA's stated size and peak, one op convention (2 ops per MAC) throughout."""
     isaac = Chip.preset("isaac")
-    paper = _paper_isaac(isaac)
-    tops = peak_ops_per_s(paper) / 1e12
-    watts = peak_power_w(paper, isaac.hardware.link)
+    tops = peak_ops_per_s(_paper_isaac(isaac)) / 1e12
     simulated = isaac.peak_ops_per_s() / 1e12
     puma = Chip.preset("puma")
-    puma_paper = _paper_isaac(puma)
-    puma_tops = peak_ops_per_s(puma_paper) / 1e12
-    no_link = LinkSpec(bandwidth_bytes_per_s=1.0, latency_s=0.0, energy_per_byte_j=0.0)
-    puma_w = peak_power_w(puma_paper, no_link)
+    puma_tops = peak_ops_per_s(_paper_isaac(puma)) / 1e12
+    puma_area, puma_w = _node_without_link(puma)
+    consistency = ("same chip and accounting: ISAAC's own component table summed over the "
+                   "model's unit counts (a check of the counting and of Chip.area_mm2/power_w, "
+                   "not an independent prediction)")
+    puma_why = ("same node (138 tiles, 32 nm) rebuilt from the PUMA simulator's component "
+                "figures (puma.json), the HyperTransport PHY left out as PUMA's node figures do "
+                "(our reading): an independent reconstruction")
     return [
+        _row("ISAAC chip area", ISAAC_AREA_MM2, isaac.area_mm2(), "mm2",
+             "Chip.preset('isaac').area_mm2(): 168 tiles x 12 IMAs x 8 arrays with their ADCs, "
+             "DACs, S+H, registers; eDRAM, bus, router share, digital units; HyperTransport",
+             f"{ISAAC_TABLE}: 85.4 mm2", like_for_like=True, why=consistency),
+        _row("ISAAC chip power", 65.8, isaac.power_w(), "W",
+             "Chip.preset('isaac').power_w(): every unit at its table power (peak)",
+             f"{ISAAC_TABLE}: 65.8 W", like_for_like=True, why=consistency),
         _row("ISAAC peak throughput", 41.3, tops, "TOPS",
              "ISAAC's constants (isaac.json): 168 tiles x 96 arrays of 128x128 2-bit cells, 16-bit "
              "weights offset-encoded over 8 arrays, 16 one-bit input cycles of 100 ns; 2 ops per MAC",
-             "ISAAC (Shafiee et al., ISCA 2016), 41.3 TOPS peak; listed so in " + REVIEW),
-        _row("ISAAC peak efficiency", 0.63, tops / watts, "TOPS/W",
-             "every array busy (arrays, DACs, ADCs, shift-add per use), eDRAM traffic of the MVMs, "
-             "6.21 W of always-on units, HyperTransport at full power (10.4 W), as the 65.8 W counts",
-             "ISAAC (ISCA 2016): 41.3 TOPS at 65.8 W chip power; 0.63 TOPS/W in " + REVIEW),
+             "ISAAC (Shafiee et al., ISCA 2016), 41.3 TOPS peak; listed so in " + REVIEW,
+             like_for_like=True, why="same chip, encoding and op convention (2 per MAC): a "
+             "consistency check of the peak arithmetic"),
+        _row("ISAAC peak efficiency", 41.3 / 65.8, tops / isaac.power_w(), "TOPS/W",
+             "model peak TOPS over Chip.power_w() (the chip's peak power, HyperTransport included)",
+             f"{ISAAC_TABLE}: 41.3 TOPS at 65.8 W", like_for_like=True,
+             why="same chip, convention and power accounting (peak over the table's total)"),
         _row("ISAAC-sized chip as simulated (G+/G- pair, 15+sign cycles)", 41.3, simulated, "TOPS",
              "Chip.preset('isaac'): the simulation keeps the sign on a G+/G- pair (16 arrays per "
              "16-bit weight block) and streams 15 magnitude bits per sign phase",
-             "not a paper figure: the ISAAC chip the simulation trains, against ISAAC's peak"),
-        _row("PUMA peak throughput", 26.2, puma_tops, "TOPS",
-             "PUMA's own timing: (16 + 2) x 128 ns per 16-bit MVM on 138 tiles x 8 cores x 2 MVMUs "
-             "of 8 crossbars (puma.json); offset encoding as ISAAC",
-             "PUMA (Ankit et al., ASPLOS 2019), 26.2 TOPS peak as listed in " + REVIEW),
-        _row("PUMA peak efficiency (review's figure)", 0.42, puma_tops / puma_w, "TOPS/W",
-             "as above, PUMA simulator energies (puma.json), no link, PUMA's static power not "
-             "modelled (0 W)", "PUMA, 0.42 TOPS/W as listed in " + REVIEW),
-        _row("PUMA peak efficiency (abstract's figure)", 0.837, puma_tops / puma_w, "TOPS/W",
-             "as above; the abstract's and the review's figures differ by 2x (their accounting "
-             "is not in what we read)", "PUMA (ASPLOS 2019) abstract: 837 GOPS/s/W at 1 GHz"),
+             "not a paper figure: the ISAAC chip the simulation trains, against ISAAC's peak",
+             like_for_like=False, why="the simulated encoding (G+/G- pair, sign phases) is not "
+             "ISAAC's offset encoding: context for what the simulation's chip gives up"),
+        _row("PUMA node area", 90.638, puma_area, "mm2",
+             "Chip.preset('puma') components without the link PHY", PUMA_PAPER,
+             like_for_like=True, why=puma_why),
+        _row("PUMA node power", 62.5, puma_w, "W",
+             "Chip.preset('puma') peak power without the link PHY", PUMA_PAPER,
+             like_for_like=True, why=puma_why),
+        _row("PUMA peak throughput", 52.31, puma_tops, "TOPS",
+             "PUMA's simulator timing: (16 + 2) x 128 ns per 16-bit MVM (one 1 GHz ADC per "
+             "128-column crossbar) on 138 tiles x 8 cores x 2 MVMUs of 8 crossbars; 2 ops per MAC",
+             PUMA_PAPER, like_for_like=True,
+             why="same node and op convention (2 per MAC; PUMA's 52.31 TOPS = 577 GOPS/s/mm2 x "
+             "90.6 mm2). The gap is the MVM latency: the published peak implies 1.38 us per "
+             "MVM, the simulator's wiki gives 2.30 us; nothing here is tuned to close it"),
+        _row("PUMA peak efficiency", 0.837, puma_tops / puma_w, "TOPS/W",
+             "model peak TOPS over the model's node peak power (no link)", PUMA_PAPER,
+             like_for_like=True, why="same node, convention and power accounting; inherits "
+             "the throughput gap above"),
     ]
 
 
@@ -127,13 +163,16 @@ def _isaac_vs_dadiannao(trace: Trace) -> list[dict[str, Any]]:
                          f"the same area ({nodes:.1f}) at {utilization:.0%} of peak; the paper's "
                          "iso-area rule and DaDianNao's utilization are not in what we read",
                          "ISAAC (ISCA 2016) abstract: 14.8x throughput over DaDianNao; "
-                         + DADIANNAO["source"]))
+                         + DADIANNAO["source"], like_for_like=False,
+                         why="the iso-area rule and DaDianNao's utilization are assumed: at "
+                         "equal area ISAAC's peak is at most 41.3 / 85.4 over 5.58 / 67.7 = 5.9x "
+                         "DaDianNao's, so 14.8x is out of reach by construction; context only"))
     return rows
 
 
 def _training_rows(name: str, published: float, energy_published: float | None, chip: Chip,
                    trace: Trace, scales: Sequence[float], assumptions: str, source: str,
-                   **kwargs: Any) -> list[dict[str, Any]]:
+                   why: str, **kwargs: Any) -> list[dict[str, Any]]:
     fit = _chips_to_fit(trace, chip, "train", **kwargs)
     rows = []
     for scale in scales:
@@ -141,10 +180,11 @@ def _training_rows(name: str, published: float, energy_published: float | None, 
                         **kwargs)
         size = f"{fit * scale:g}x the preset's tiles ({plan.crossbars_available:,} crossbars)"
         rows.append(_row(f"{name} training speedup, {size}", published, plan.speedup_vs_gpu, "x",
-                         assumptions, source))
+                         assumptions, source, like_for_like=False, why=why))
         if energy_published is not None:
             rows.append(_row(f"{name} training energy saving, {size}", energy_published,
-                             plan.energy_ratio_vs_gpu, "x", assumptions, source))
+                             plan.energy_ratio_vs_gpu, "x", assumptions, source,
+                             like_for_like=False, why=why))
     return rows
 
 
@@ -156,7 +196,8 @@ def validation_rows(*, imagenet: bool = True, progress: Callable[[str], None] | 
         progress: called with a short note before each group of rows.
 
     Returns:
-        Rows ``{"figure", "published", "model", "unit", "ratio", "assumptions", "source"}``.
+        Rows ``{"figure", "published", "model", "unit", "ratio", "like_for_like", "why",
+        "assumptions", "source"}``.
     """
     note = progress or (lambda text: None)
     note("peaks")
@@ -176,7 +217,10 @@ def validation_rows(*, imagenet: bool = True, progress: Callable[[str], None] | 
         "count is not published in what we read: the chip is scaled from the fewest ISAAC-sized "
         "chips that hold the model (1x) to 16x; PipeLayer's networks are ImageNet/MNIST ones",
         "PipeLayer (Song et al., HPCA 2017) abstract: 42.45x speedup and 7.17x energy saving "
-        "over a GPU on average", pipeline="pipelayer")
+        "over a GPU on average",
+        "PipeLayer differs in hardware (spiking inputs, 4-bit cells, its own array count), "
+        "networks (ImageNet/MNIST ones) and baseline (Caffe measured on a GTX 1080): context",
+        pipeline="pipelayer")
     note("DeepTrain")
     rows += _training_rows(
         "DeepTrain (2 BN kept)", 15.0, None, Chip.preset("deeptrain-3d"), cifar["1100000000000"],
@@ -185,13 +229,16 @@ def validation_rows(*, imagenet: bool = True, progress: Callable[[str], None] | 
         "one package with a 900 GB/s link (deeptrain-3d.json), V100 FP32 roofline; DeepTrain's "
         "tile count and link are not in what we read: chip scaled 1x-16x",
         "DeepTrain (Joardar et al., IEEE TCAD 2022) abstract: up to 15x speedup over a GPU with "
-        "only a few normalization layers")
+        "only a few normalization layers",
+        "DeepTrain keeps BN layers chosen by its own BO, on a GPU and chip size not in what we "
+        "read: context")
     rows.append({"figure": "NeuroSim / MNSIM whole-network figure", "published": math.nan,
                  "model": math.nan, "unit": "", "ratio": math.nan,
                  "assumptions": "not compared: no whole-network NeuroSim or MNSIM figure (e.g. "
                                 "VGG-8 on CIFAR-10) could be read in this session; NeuroSim V2.1's "
                                 "device constants are used (write pulse, read pulse, ADC sharing)",
-                 "source": "DNN+NeuroSim V2.1 (github.com/neurosim/DNN_NeuroSim_V2.1)"})
+                 "source": "DNN+NeuroSim V2.1 (github.com/neurosim/DNN_NeuroSim_V2.1)",
+                 "like_for_like": False, "why": "no figure compared"})
     return rows
 
 
@@ -203,23 +250,25 @@ def _fmt(value: float) -> str:
 
 def validation_table(rows: Sequence[dict[str, Any]]) -> str:
     """Fixed-width text: figure, published, model, ratio, unit."""
-    head = f"{'figure':<66} {'published':>10} {'model':>10} {'ratio':>7}  unit"
+    head = f"{'figure':<62} {'published':>10} {'model':>10} {'ratio':>7} {'like':>5}  unit"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['figure'][:66]:<66} {_fmt(r['published']):>10} {_fmt(r['model']):>10} "
-                     f"{_fmt(r['ratio']):>7}  {r['unit']}")
-    lines.append("assumptions and sources: --json, or the markdown table (--md)")
+        lines.append(f"{r['figure'][:62]:<62} {_fmt(r['published']):>10} {_fmt(r['model']):>10} "
+                     f"{_fmt(r['ratio']):>7} {'yes' if r['like_for_like'] else 'no':>5}  {r['unit']}")
+    lines.append("like = like for like (same chip, workload and accounting); 'no' rows are "
+                 "context, not validation. Why, assumptions and sources: --json or --md")
     return "\n".join(lines)
 
 
 def validation_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The table as markdown, with each row's assumptions and source."""
-    lines = ["| figure | published | model | ratio | assumptions | source |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| figure | published | model | ratio | like for like | why | assumptions | source |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         unit = f" {r['unit']}" if r["unit"] else ""
         lines.append(f"| {r['figure']} | {_fmt(r['published'])}{unit} | {_fmt(r['model'])}{unit} | "
-                     f"{_fmt(r['ratio'])} | {r['assumptions']} | {r['source']} |")
+                     f"{_fmt(r['ratio'])} | {'yes' if r['like_for_like'] else 'no'} | {r['why']} | "
+                     f"{r['assumptions']} | {r['source']} |")
     return "\n".join(lines)
 
 
@@ -228,6 +277,7 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
                     bandwidths: Sequence[float] = (2.56e10, 1e11, 9e11, 4e12),
                     bn_counts: Sequence[int] | None = None, bn_kept: int | None = None,
                     idle_powers: Sequence[float] = (0.0, 20.0, 40.0, 80.0),
+                    idle_policies: Sequence[str] = ("idle", "off", "shared"),
                     progress: Callable[[str], None] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Speedup and energy ratio of one model's training against chip size, link bandwidth, the
     GPU's idle power and the number of BN layers kept (the first K).
@@ -243,12 +293,14 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
             that hold the model); default all 0..P.
         bn_kept: BN layers kept (first K) in the size and bandwidth sweeps; default all.
         idle_powers: GPU idle powers, W (an assumption of the GPU specs), on the largest chip.
+        idle_policies: GPU idle policies (``GpuSpec.idle_policy``), on the fewest chips that
+            hold the model.
         progress: called with a short note before each sweep.
 
     Returns:
-        ``{"scale": rows, "bandwidth": rows, "gpu_idle": rows, "bn": rows}``; each row has the
-        varied value,
-        ``speedup``, ``energy_ratio`` and ``crossbars``.
+        ``{"scale": rows, "bandwidth": rows, "gpu_idle": rows, "idle_policy": rows, "bn": rows}``;
+        each row has the varied value, ``speedup``, ``energy_ratio``, ``crossbars`` and
+        ``area_mm2`` (the ReRAM side's, when the chip states its silicon).
     """
     import reram.models as zoo
 
@@ -269,13 +321,23 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
 
     def row(key: str, value: float, plan: Plan, k: int) -> dict[str, Any]:
         return {key: value, "bn_kept": k, "speedup": plan.speedup_vs_gpu,
-                "energy_ratio": plan.energy_ratio_vs_gpu, "crossbars": plan.crossbars_available}
+                "energy_ratio": plan.energy_ratio_vs_gpu, "crossbars": plan.crossbars_available,
+                "area_mm2": areas.get(plan.crossbars_available, math.nan)}
+
+    areas: dict[int, float] = {}
+
+    def sized(c: Chip) -> Chip:
+        if c.hardware.silicon is not None:
+            areas[c.total_crossbars] = c.area_mm2()
+        return c
 
     fit = _chips_to_fit(trace_for(kept), base, "train")
-    out: dict[str, list[dict[str, Any]]] = {"scale": [], "bandwidth": [], "gpu_idle": [], "bn": []}
+    out: dict[str, list[dict[str, Any]]] = {"scale": [], "bandwidth": [], "gpu_idle": [],
+                                            "idle_policy": [], "bn": []}
     note("chip size")
     for scale in scales:
-        plan = schedule(trace_for(kept), batch_size=batch_size, chip=base.replace(scale=fit * scale))
+        plan = schedule(trace_for(kept), batch_size=batch_size,
+                        chip=sized(base.replace(scale=fit * scale)))
         out["scale"].append(row("scale", fit * scale, plan, kept))
     note("link bandwidth")
     big = fit * max(scales)  # on the largest chip, where the crossbars no longer hide the link
@@ -290,9 +352,14 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
         chip_idle = Chip(base.config, dataclasses.replace(base.hardware, gpu=gpu)).replace(scale=big)
         plan = schedule(trace_for(kept), batch_size=batch_size, chip=chip_idle)
         out["gpu_idle"].append(row("idle_power_w", idle, plan, kept))
+    note("GPU idle policy")
+    for policy in idle_policies:
+        plan = schedule(trace_for(kept), batch_size=batch_size,
+                        chip=sized(base.replace(scale=fit, gpu_idle_policy=policy)))
+        out["idle_policy"].append(row("idle_policy", policy, plan, kept))
     note("BN count")
     for k in (range(sites + 1) if bn_counts is None else bn_counts):
-        plan = schedule(trace_for(k), batch_size=batch_size, chip=base.replace(scale=fit))
+        plan = schedule(trace_for(k), batch_size=batch_size, chip=sized(base.replace(scale=fit)))
         out["bn"].append(row("bn_kept", k, plan, k))
     return out
 
@@ -303,16 +370,19 @@ def sensitivity_table(result: dict[str, list[dict[str, Any]]]) -> str:
     for key, label, fmt in (("scale", "chip tiles (x preset)", "{:g}x"),
                             ("bandwidth_bytes_per_s", "link bandwidth", "{:.3g} GB/s"),
                             ("idle_power_w", "GPU idle power", "{:g} W"),
+                            ("idle_policy", "GPU idle policy", "{}"),
                             ("bn_kept", "BN layers kept (first K)", "{:d}")):
         sweep = {"scale": "scale", "bandwidth_bytes_per_s": "bandwidth", "idle_power_w": "gpu_idle",
-                 "bn_kept": "bn"}[key]
+                 "idle_policy": "idle_policy", "bn_kept": "bn"}[key]
         if not result.get(sweep):
             continue
-        lines = [f"| {label} | crossbars | BN kept | speedup vs GPU | energy ratio (GPU / chip) |",
-                 "|---|---|---|---|---|"]
+        lines = [f"| {label} | crossbars | ReRAM mm2 | BN kept | speedup vs GPU | "
+                 "energy ratio (GPU / chip) |", "|---|---|---|---|---|---|"]
         for r in result[sweep]:
             value = r[key] / 1e9 if key == "bandwidth_bytes_per_s" else r[key]
-            lines.append(f"| {fmt.format(value)} | {r['crossbars']:,} | {r['bn_kept']} | "
+            area = r.get("area_mm2", math.nan)
+            lines.append(f"| {fmt.format(value)} | {r['crossbars']:,} | "
+                         f"{'-' if area != area else f'{area:,.0f}'} | {r['bn_kept']} | "
                          f"{r['speedup']:.2f}x | {r['energy_ratio']:.2f}x |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)

@@ -27,7 +27,10 @@ from typing import Any
 
 from reram.config import CrossbarConfig
 from reram.cost.hardware import (HardwareSpec, LinkSpec, ReramSpec, available_hardware,
-                                 geometry_from_config, load_hardware)
+                                 geometry_from_config, load_hardware, tile_geometry)
+from reram.cost.silicon import (Component, SiliconSpec, adc_bits_needed, chip_static_power_w,
+                                components, crossbar_area_mm2, node_factors,
+                                static_power_per_tile_w)
 
 __all__ = ["Chip", "available_chips", "peak_ops_per_s", "peak_power_w"]
 
@@ -58,10 +61,16 @@ class Chip:
                             f"got {type(self.config).__name__}")
         if not isinstance(self.hardware, HardwareSpec):
             raise TypeError(f"Chip.hardware must be a HardwareSpec, got {type(self.hardware).__name__}")
+        hw = self.hardware
+        reram = hw.reram
         if self.config is not None:  # the silicon's geometry is the config's, by construction
-            reram = _with_geometry(self.hardware.reram, self.config)
-            object.__setattr__(self, "hardware", dataclasses.replace(
-                self.hardware, reram=reram, crossbar=_config_fields(self.config)))
+            reram = _keep_tile_area(hw, _with_geometry(reram, self.config))
+        if hw.silicon is not None:  # always-on power: per tile, from the silicon's units
+            reram = dataclasses.replace(reram, static_power_w=(
+                reram.tiles * static_power_per_tile_w(hw.silicon, reram)
+                + chip_static_power_w(hw.silicon)))
+        crossbar = _config_fields(self.config) if self.config is not None else hw.crossbar
+        object.__setattr__(self, "hardware", dataclasses.replace(hw, reram=reram, crossbar=crossbar))
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -73,8 +82,9 @@ class Chip:
             ValueError: for an unknown name or a bad override.
         """
         names = available_chips()
-        if name not in names:
-            raise ValueError(f"chip must be one of {', '.join(names)}, got {name!r}")
+        if not isinstance(name, str) or name not in names:
+            raise ValueError(f"chip must be one of {', '.join(names)} (a preset name; give a "
+                             f"file to Chip.from_json), got {name!r}")
         return cls.from_hardware(load_hardware(name), **config_overrides)
 
     @classmethod
@@ -137,16 +147,23 @@ class Chip:
 
     def replace(self, *, config: CrossbarConfig | None = None, scale: float | None = None,
                 tiles: int | None = None, gpu: str | None = None, gpu_precision: str = "fp32",
-                link: LinkSpec | None = None, **config_overrides: Any) -> Chip:
+                gpu_rate: str = "roofline", gpu_idle_policy: str | None = None,
+                link: LinkSpec | None = None, silicon: SiliconSpec | None = None,
+                **config_overrides: Any) -> Chip:
         """A copy with another config, size, GPU or link.
 
         Args:
-            config: a new crossbar config (the silicon's geometry follows it).
-            scale: multiply the number of tiles by this factor (rounded, at least 1).
-            tiles: set the number of tiles.
+            config: a new crossbar config (the silicon's geometry follows it; a tile keeps its
+                area, so its array count follows the arrays' and peripherals' size).
+            scale: multiply the number of tiles by this factor (rounded, at least 1); the
+                always-on power and the write-power limit are per tile and scale with it.
+            tiles: set the number of tiles (same per-tile scaling).
             gpu: a bundled GPU baseline (``"v100"``, ``"gtx1080"``, ``"a100"``).
             gpu_precision: ``"fp32"`` or ``"mixed"`` (tensor cores) for ``gpu``.
+            gpu_rate: ``"roofline"`` or ``"measured"`` (published training rates) for ``gpu``.
+            gpu_idle_policy: ``"idle"``, ``"off"`` or ``"shared"`` (see ``GpuSpec.idle_policy``).
             link: a new ReRAM-GPU link.
+            silicon: new silicon units (e.g. with ``edram_refresh`` or ``link_always_on`` on).
             **config_overrides: fields of the crossbar config to change.
         """
         new_config = config if config is not None else self.config
@@ -160,12 +177,120 @@ class Chip:
                 raise ValueError(f"scale must be a positive number, got {scale!r}")
             tiles = max(1, round(hw.reram.tiles * scale))
         if tiles is not None:
-            hw = dataclasses.replace(hw, reram=dataclasses.replace(hw.reram, tiles=tiles))
+            hw = dataclasses.replace(hw, reram=hw.reram.with_tiles(tiles))
         if gpu is not None:
-            hw = hw.with_gpu(gpu, gpu_precision)
+            hw = hw.with_gpu(gpu, gpu_precision, gpu_rate)
+        elif gpu_precision != "fp32" or gpu_rate != "roofline":
+            raise ValueError("gpu_precision and gpu_rate need gpu= (a bundled GPU name)")
+        if gpu_idle_policy is not None:
+            hw = dataclasses.replace(hw, gpu=dataclasses.replace(hw.gpu, idle_policy=gpu_idle_policy))
         if link is not None:
             hw = dataclasses.replace(hw, link=link)
+        if silicon is not None:
+            hw = dataclasses.replace(hw, silicon=silicon)
         return Chip(config=new_config, hardware=hw)
+
+    # ------------------------------------------------------------------ size
+    def _silicon(self) -> SiliconSpec:
+        if self.hardware.silicon is None:
+            raise ValueError(f"chip {self.name!r} has no silicon section: its area and power "
+                             "are not stated (add a 'silicon' object or name a preset's)")
+        return self.hardware.silicon
+
+    def components(self, node_nm: float | None = None) -> list[Component]:
+        """The component table: every unit with its count, area, peak and always-on power and
+        source (:func:`reram.cost.silicon.components`), at the silicon's node or ``node_nm``.
+
+        Raises:
+            ValueError: if the chip has no silicon section.
+        """
+        g_mean = None
+        if self.config is not None:
+            g_mean = (self.config.g_min + self.config.g_max) / 2
+        return components(self._silicon(), self.hardware.reram, g_mean_s=g_mean, node_nm=node_nm)
+
+    def area_mm2(self, node_nm: float | None = None) -> float:
+        """Silicon area of the ReRAM side (tiles and link PHY), mm2."""
+        return sum(c.area_mm2 for c in self.components(node_nm))
+
+    def power_w(self, node_nm: float | None = None) -> float:
+        """Peak power of the ReRAM side (every unit busy at its rate, the link at full rate), W."""
+        return sum(c.power_w for c in self.components(node_nm))
+
+    def _per_tile_and_fixed(self, node_nm: float | None, key: str) -> tuple[float, float]:
+        rows = self.components(node_nm)
+        chip_units = {n for n, u in self._silicon().units.items() if u.per == "chip"}
+        fixed = sum(getattr(c, key) for c in rows if c.name in chip_units)
+        per_tile = (sum(getattr(c, key) for c in rows) - fixed) / self.hardware.reram.tiles
+        return per_tile, fixed
+
+    def at_node(self, node_nm: float) -> Chip:
+        """The same chip built at ``node_nm``: every unit's area and power moved by
+        :func:`reram.cost.silicon.node_factors`, and the per-use energies of digital logic
+        (shift-add, activation/pooling units) and buffers by the digital rule (x L); the
+        arrays', DACs' and ADCs' energies stay (analog: set by noise and conductance)."""
+        silicon = self._silicon()
+        if isinstance(node_nm, bool) or not isinstance(node_nm, (int, float)) or not node_nm > 0:
+            raise ValueError(f"node_nm must be a positive number, got {node_nm!r}")
+        units = {}
+        for name, unit in silicon.units.items():
+            area, power = node_factors(unit.kind, silicon.node_nm, node_nm)
+            units[name] = dataclasses.replace(unit, area_mm2=unit.area_mm2 * area,
+                                              power_w=unit.power_w * power,
+                                              static_w=unit.static_w * power)
+        _, digital = node_factors("digital", silicon.node_nm, node_nm)
+        new_silicon = dataclasses.replace(
+            silicon, node_nm=float(node_nm), units=units,
+            edram_refresh_w_per_tile=silicon.edram_refresh_w_per_tile * digital,
+            sources={**silicon.sources, "node_nm": f"moved from {silicon.node_nm:g} nm by "
+                     "reram.cost.silicon.node_factors"})
+        reram = self.hardware.reram
+        reram = dataclasses.replace(
+            reram, buffer_energy_per_byte_j=reram.buffer_energy_per_byte_j * digital,
+            digital_energy_per_op_j=reram.digital_energy_per_op_j * digital,
+            shift_add_energy_per_op_j=reram.shift_add_energy_j * digital)
+        hw = dataclasses.replace(self.hardware, reram=reram, silicon=new_silicon,
+                                 name=f"{self.hardware.name}@{node_nm:g}nm")
+        return Chip(config=self.config, hardware=hw)
+
+    def at_area(self, area_mm2: float, node_nm: float | None = None) -> Chip:
+        """The same chip with as many tiles as fit in ``area_mm2`` (link PHY included),
+        built at ``node_nm`` first when given (:meth:`at_node`).
+
+        Raises:
+            ValueError: if not even one tile fits.
+        """
+        return self._fill(area_mm2, node_nm, "area_mm2", "area")
+
+    def at_power(self, power_w: float, node_nm: float | None = None) -> Chip:
+        """The same chip with as many tiles as its peak power ``power_w`` allows (built at
+        ``node_nm`` first when given)."""
+        return self._fill(power_w, node_nm, "power_w", "power")
+
+    def _fill(self, budget: float, node_nm: float | None, key: str, what: str) -> Chip:
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
+            raise ValueError(f"{what} budget must be a positive number, got {budget!r}")
+        if node_nm is not None and node_nm != self._silicon().node_nm:
+            return self.at_node(node_nm)._fill(budget, None, key, what)
+        per_tile, fixed = self._per_tile_and_fixed(None, key)
+        tiles = math.floor((budget - fixed) / per_tile + 1e-9)
+        if tiles < 1:
+            raise ValueError(f"{what} budget {budget:g} holds no tile of chip {self.name!r} "
+                             f"(one tile {per_tile:.4g}, fixed {fixed:.4g})")
+        return self.replace(tiles=tiles)
+
+    def notes(self) -> list[str]:
+        """What a reader of this chip's figures should know: an ADC with fewer bits than a
+        lossless column sum needs (the conversion clips), a chip far larger than its preset's
+        stated size."""
+        reram = self.hardware.reram
+        out = []
+        needed = adc_bits_needed(reram.crossbar_rows, reram.cell_bits, reram.dac_bits)
+        if reram.adc_bits < needed:
+            out.append(f"ADC of {reram.adc_bits} bits: a lossless column sum of "
+                       f"{reram.crossbar_rows} rows x {reram.cell_bits}-bit cells x "
+                       f"{reram.dac_bits}-bit DAC needs {needed} (the simulation clips it)")
+        return out
 
     def peak_ops_per_s(self, reram: ReramSpec | None = None) -> float:
         """Peak arithmetic rate (2 ops per MAC) with every crossbar busy: see :func:`peak_ops_per_s`."""
@@ -220,9 +345,25 @@ def _config_fields(config: CrossbarConfig) -> dict[str, Any]:
 
 
 def _with_geometry(reram: ReramSpec, config: Any, rows: int | None = None) -> ReramSpec:
-    """``reram``'s silicon with ``config``'s geometry; the ADC scaled from ``reram.adc_bits``
-    (ideal precisions costed as exact silicon, see :func:`geometry_from_config`)."""
-    geometry = geometry_from_config(config, reference=reram, rows=rows)
-    target_adc = geometry.pop("adc_bits")
-    spec = dataclasses.replace(reram, **geometry)
-    return spec if target_adc == spec.adc_bits else spec.with_adc_bits(target_adc)
+    """``reram``'s silicon with ``config``'s geometry, its peripherals costed by physics
+    (:meth:`ReramSpec.with_geometry`; ideal precisions costed as exact silicon, see
+    :func:`geometry_from_config`)."""
+    return reram.with_geometry(**geometry_from_config(config, reference=reram, rows=rows))
+
+
+def _keep_tile_area(hw: HardwareSpec, reram: ReramSpec) -> ReramSpec:
+    """``reram`` with as many crossbars per tile as fit in the area the file's tile gives its
+    crossbars and their peripherals (``hw.tile_reference``); unchanged at the file's geometry
+    or without a silicon section."""
+    if hw.silicon is None or hw.tile_reference is None:
+        return reram
+    geometry, count = hw.tile_reference
+    if tile_geometry(reram) == tuple(geometry):
+        return reram
+
+    def area(geo: tuple[int, ...]) -> float:
+        keys = ("rows", "cols", "adc_bits", "dac_bits", "adcs")
+        return crossbar_area_mm2(hw.silicon, dict(zip(keys, geo)))
+
+    fits = max(1, math.floor(count * area(tuple(geometry)) / area(tile_geometry(reram)) + 1e-9))
+    return dataclasses.replace(reram, crossbars_per_tile=fits)

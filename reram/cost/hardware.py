@@ -18,13 +18,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from reram.cost.silicon import SiliconSpec, adc_energy_scale, dac_scale
+
 __all__ = ["ReramSpec", "GpuSpec", "LinkSpec", "HardwareSpec", "load_hardware",
-           "available_hardware", "HARDWARE_DIR", "GPU_PRECISIONS", "GEOMETRY_FIELDS",
-           "geometry_from_config", "load_gpu", "available_gpus"]
+           "available_hardware", "HARDWARE_DIR", "GPU_PRECISIONS", "GPU_RATES", "GPU_IDLE_POLICIES", "GEOMETRY_FIELDS",
+           "geometry_from_config", "load_gpu", "available_gpus", "is_spec_path",
+           "resolve_spec_path", "tile_geometry"]
 
 HARDWARE_DIR = Path(__file__).resolve().parent / "specs"
 #: GPU baselines live next to the chips as ``gpu_<name>.json`` (one folder: setup.py ships
@@ -32,6 +36,10 @@ HARDWARE_DIR = Path(__file__).resolve().parent / "specs"
 GPU_PREFIX = "gpu_"
 #: GPU arithmetic of a baseline: FP32, or tensor-core mixed precision (FP16 products).
 GPU_PRECISIONS = ("fp32", "mixed")
+#: Where a GPU baseline's rate comes from: the datasheet roofline, or published measurements.
+GPU_RATES = ("roofline", "measured")
+#: How the GPU's idle power is charged in the heterogeneous chip (see ``GpuSpec.idle_policy``).
+GPU_IDLE_POLICIES = ("idle", "off", "shared")
 #: ReramSpec fields a chip's crossbar config decides (the simulation half); a chip file gives
 #: them in its "crossbar" section, never in "reram".
 GEOMETRY_FIELDS = ("crossbar_rows", "crossbar_cols", "cell_bits", "weight_bits", "input_bits",
@@ -90,9 +98,11 @@ class ReramSpec:
         shift_add_energy_per_op_j: one shift-and-add of an ADC output into its partial sum, J
             (``None``: charged at ``digital_energy_per_op_j``, the 0.1.0 behaviour).
         static_power_w: always-on power of the whole ReRAM side (registers, buses, routers,
-            leakage), W; charged for the whole batch time.
+            leakage), W; charged for the whole batch time. It is ``tiles`` x a per-tile figure
+            (:meth:`with_tiles` scales it; a chip with a silicon section derives it).
         max_write_power_w: the most power the chip's write drivers may draw at once, W
-            (``None``: unbounded); bounds how many cells are programmed in parallel.
+            (``None``: unbounded); bounds how many cells are programmed in parallel. Per
+            tile like ``static_power_w`` (:meth:`with_tiles` scales it).
         signed_input_phases: the simulation's input scheme (``True``): ``ceil((input_bits - 1) /
             dac_bits)`` cycles per phase, two phases for a signed vector (errors, the model's
             input), one for a non-negative one (post-ReLU activations). ``False``: ISAAC's
@@ -211,8 +221,9 @@ class ReramSpec:
         """The same chip with another ADC resolution.
 
         A SAR ADC resolves one bit per internal step, so its conversion rate scales as
-        ``old_bits / new_bits``; at a constant Walden figure of merit its energy per conversion
-        scales as ``2 ** (new_bits - old_bits)``.
+        ``old_bits / new_bits``; its energy per conversion moves as the survey model of
+        published converters says (:func:`reram.cost.silicon.adc_energy_scale`: a Walden
+        figure-of-merit term plus a per-conversion floor, so 4 bits cost 0.4x 8 bits, not 1/16).
 
         Args:
             adc_bits: the new resolution, >= 1.
@@ -226,7 +237,44 @@ class ReramSpec:
             self, adc_bits=adc_bits,
             adc_conversions_per_s=self.adc_conversions_per_s * self.adc_bits / adc_bits,
             adc_energy_per_conversion_j=self.adc_energy_per_conversion_j
-            * 2.0 ** (adc_bits - self.adc_bits))
+            * adc_energy_scale(self.adc_bits, adc_bits))
+
+    def with_geometry(self, **geometry: Any) -> ReramSpec:
+        """The same silicon with another crossbar geometry (:data:`GEOMETRY_FIELDS`), its
+        peripherals costed by physics: the arrays' read energy with rows x cols, the DACs'
+        with rows and resolution (x2 per bit), the ADC's rate and energy with its bits
+        (:meth:`with_adc_bits`). Crossbars per tile are the chip's business
+        (:class:`reram.cost.chip.Chip` keeps a tile's area)."""
+        unknown = sorted(set(geometry) - set(GEOMETRY_FIELDS))
+        if unknown:
+            raise ValueError(f"ReramSpec.with_geometry: {unknown[0]!r} is not a geometry field")
+        adc_bits = geometry.pop("adc_bits", self.adc_bits)
+        rows = geometry.get("crossbar_rows", self.crossbar_rows)
+        cols = geometry.get("crossbar_cols", self.crossbar_cols)
+        dac_bits = geometry.get("dac_bits", self.dac_bits)
+        cells = rows * cols / (self.crossbar_rows * self.crossbar_cols)
+        spec = dataclasses.replace(
+            self, **geometry,
+            crossbar_energy_per_cycle_j=self.crossbar_energy_per_cycle_j * cells,
+            dac_energy_per_cycle_j=self.dac_energy_per_cycle_j * rows / self.crossbar_rows
+            * dac_scale(self.dac_bits, dac_bits))
+        return spec if adc_bits == spec.adc_bits else spec.with_adc_bits(adc_bits)
+
+    def with_tiles(self, tiles: int) -> ReramSpec:
+        """The same chip with ``tiles`` tiles: the always-on power and the write-power limit
+        are per tile, so they scale with the count."""
+        if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
+            raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
+        ratio = tiles / self.tiles
+        return dataclasses.replace(
+            self, tiles=tiles, static_power_w=self.static_power_w * ratio,
+            max_write_power_w=None if self.max_write_power_w is None
+            else self.max_write_power_w * ratio)
+
+    @property
+    def static_power_per_tile_w(self) -> float:
+        """Always-on power of one tile, W."""
+        return self.static_power_w / self.tiles
 
 
 @dataclass(frozen=True)
@@ -244,6 +292,15 @@ class GpuSpec:
         idle_power_w: board power while powered but idle, W; charged for the whole batch time
             (the dynamic ``energy_per_flop_j`` and ``energy_per_byte_j`` come on top).
         precision: ``"fp32"`` or ``"mixed"`` (tensor-core FP16 products, FP32 sums).
+        rate: ``"roofline"`` (the datasheet peaks) or ``"measured"`` (peaks derated so the
+            roofline gives the published measured training rate, :mod:`reram.cost.gpu`).
+        idle_policy: how the GPU's idle power is charged in the heterogeneous chip (one of
+            :data:`GPU_IDLE_POLICIES`): ``"idle"``: the board is on for the whole batch;
+            ``"off"``: it is powered only while it works; ``"shared"``: it serves other jobs
+            between ours, which pay its idle power. The GPU-only baseline is busy throughout.
+        tdp_w: the board's maximum power, W (``None``: not given).
+        die_area_mm2: the GPU die's area, mm2 (``None``: not given).
+        node_nm: the GPU's technology node, nm (``None``: not given).
     """
 
     name: str
@@ -255,15 +312,33 @@ class GpuSpec:
     bytes_per_value: int = 4
     idle_power_w: float = 0.0
     precision: str = "fp32"
+    rate: str = "roofline"
+    idle_policy: str = "idle"
+    tdp_w: float | None = None
+    die_area_mm2: float | None = None
+    node_nm: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive(self, ("peak_flops", "memory_bandwidth_bytes_per_s"))
         _check_positive(self, ("kernel_launch_s", "energy_per_flop_j", "energy_per_byte_j",
                                "idle_power_w"), allow_zero=True)
         _check_int(self, ("bytes_per_value",))
+        for name in ("tdp_w", "die_area_mm2", "node_nm"):
+            if getattr(self, name) is not None:
+                _check_positive(self, (name,))
         if self.precision not in GPU_PRECISIONS:
             raise ValueError(f"GpuSpec.precision must be one of {GPU_PRECISIONS}, "
                              f"got {self.precision!r}")
+        if self.rate not in GPU_RATES:
+            raise ValueError(f"GpuSpec.rate must be one of {GPU_RATES}, got {self.rate!r}")
+        if self.idle_policy not in GPU_IDLE_POLICIES:
+            raise ValueError(f"GpuSpec.idle_policy must be one of {GPU_IDLE_POLICIES}, "
+                             f"got {self.idle_policy!r}")
+
+    def idle_charged_s(self, batch_s: float, busy_s: float) -> float:
+        """Seconds of idle power charged to a batch of ``batch_s`` in which the GPU works
+        ``busy_s`` (see ``idle_policy``)."""
+        return {"idle": batch_s, "off": min(busy_s, batch_s), "shared": 0.0}[self.idle_policy]
 
 
 @dataclass(frozen=True)
@@ -363,6 +438,10 @@ class HardwareSpec:
         crossbar: the fields of the chip's :class:`~reram.config.CrossbarConfig` when the file
             has a ``"crossbar"`` section (then ``reram``'s geometry was derived from it);
             ``None`` for a legacy spec that gives its geometry in ``reram``.
+        silicon: area and power of the chip's units (:mod:`reram.cost.silicon`), from the
+            file's ``"silicon"`` section (or the preset it names); ``None``: no stated size.
+        tile_reference: ``(geometry, crossbars_per_tile)`` as the file gives them: a chip whose
+            config changes the geometry keeps this tile's area, not its array count.
     """
 
     name: str
@@ -372,6 +451,8 @@ class HardwareSpec:
     description: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     crossbar: Mapping[str, Any] | None = field(default=None, compare=False)
+    silicon: SiliconSpec | None = field(default=None, compare=False)
+    tile_reference: tuple[tuple[int, ...], int] | None = field(default=None, compare=False)
 
     def replace(self, **changes: Any) -> HardwareSpec:
         """A copy with dotted-path overrides, e.g. ``replace(**{"reram.adc_bits": 6})``.
@@ -399,11 +480,20 @@ class HardwareSpec:
             gpu=dataclasses.replace(self.gpu, **parts["gpu"]),
             link=dataclasses.replace(self.link, **parts["link"]), crossbar=crossbar)
 
-    def with_gpu(self, name: str | GpuSpec, precision: str = "fp32") -> HardwareSpec:
-        """The same chip with another GPU (a bundled name, see :func:`available_gpus`)."""
+    def with_gpu(self, name: str | GpuSpec, precision: str = "fp32",
+                 rate: str = "roofline") -> HardwareSpec:
+        """The same chip with another GPU (a bundled name, see :func:`available_gpus`), its
+        ``precision`` and ``rate`` (``"measured"``: :func:`reram.cost.gpu.measured_gpu`)."""
         if isinstance(name, GpuSpec):
             return dataclasses.replace(self, gpu=name)
-        gpu, gpu_sources = load_gpu(name, precision)
+        if rate not in GPU_RATES:
+            raise ValueError(f"gpu rate must be one of {GPU_RATES}, got {rate!r}")
+        if rate == "measured":
+            from reram.cost.gpu import measured_gpu
+
+            gpu, gpu_sources = measured_gpu(name, precision)
+        else:
+            gpu, gpu_sources = load_gpu(name, precision)
         sources = {k: v for k, v in self.sources.items() if not k.startswith("gpu.")}
         sources.update(gpu_sources)
         return dataclasses.replace(self, gpu=gpu, sources=sources)
@@ -424,6 +514,8 @@ class HardwareSpec:
                         and section[f.name] == f.default and f"{key}.{f.name}" not in self.sources):
                     del section[f.name]
         out.update(sections)
+        if self.silicon is not None:
+            out["silicon"] = self.silicon.to_dict()
         out["_sources"] = dict(self.sources)
         return out
 
@@ -489,9 +581,40 @@ class HardwareSpec:
                     if not str(sources.get(f"{key}.{field_name}", "")).strip():
                         raise ValueError(f"hardware config {name!r}: field {key}.{field_name} "
                                          "has no entry in _sources")
-        return cls(name=str(name), reram=parts["reram"], gpu=parts["gpu"], link=parts["link"],
+        silicon = _silicon_of(data.get("silicon"), name)
+        reram = parts["reram"]
+        if silicon is not None:  # reram.cost.chip.Chip derives it from the silicon's units
+            sources["reram.static_power_w"] = (
+                "derived: tiles x the always-on power (static_w) of a tile's silicon units, "
+                "plus the chip-level ones (see the 'silicon' section and Chip.components())")
+        return cls(name=str(name), reram=reram, gpu=parts["gpu"], link=parts["link"],
                    description=str(data.get("description", "")), sources=sources,
-                   crossbar=dict(crossbar) if crossbar is not None else None)
+                   crossbar=dict(crossbar) if crossbar is not None else None, silicon=silicon,
+                   tile_reference=(tile_geometry(reram), reram.crossbars_per_tile))
+
+
+def tile_geometry(reram: ReramSpec) -> tuple[int, ...]:
+    """What decides the area of a tile's crossbars: rows, cols, ADC bits, DAC bits, ADCs per
+    crossbar."""
+    return (reram.crossbar_rows, reram.crossbar_cols, reram.adc_bits, reram.dac_bits,
+            reram.adcs_per_crossbar)
+
+
+def _silicon_of(section: Any, name: str) -> SiliconSpec | None:
+    """A file's ``"silicon"`` entry: an object, or the name of the preset whose section it
+    shares (``"isaac"``)."""
+    if section is None:
+        return None
+    if isinstance(section, str):
+        if section == name:
+            raise ValueError(f"hardware config {name!r}: 'silicon' names the file itself")
+        shared = load_hardware(section).silicon
+        if shared is None:
+            raise ValueError(f"hardware config {name!r}: preset {section!r} has no silicon section")
+        return shared
+    if not isinstance(section, Mapping):
+        raise ValueError(f"hardware config {name!r}: 'silicon' must be an object or a preset name")
+    return SiliconSpec.from_dict(section)
 
 
 def available_gpus() -> list[str]:
@@ -518,11 +641,7 @@ def load_gpu(name: str, precision: str = "fp32") -> tuple[GpuSpec, dict[str, str
     """
     if precision not in GPU_PRECISIONS:
         raise ValueError(f"gpu precision must be one of {GPU_PRECISIONS}, got {precision!r}")
-    path = HARDWARE_DIR / f"{GPU_PREFIX}{name}.json"
-    if not path.is_file():
-        raise ValueError(f"unknown gpu {name!r}; available: {', '.join(available_gpus())}")
-    with path.open(encoding="utf-8") as handle:
-        data = json.load(handle)
+    data = gpu_file(name)
     peaks = data["peak_flops"]
     if precision not in peaks:
         raise ValueError(f"gpu {name!r} has no {precision} rate (it has no tensor cores); "
@@ -536,7 +655,9 @@ def load_gpu(name: str, precision: str = "fp32") -> tuple[GpuSpec, dict[str, str
                   energy_per_flop_j=(float(data["tdp_w"]) - float(data["idle_power_w"])) / peak,
                   energy_per_byte_j=float(data["energy_per_byte_j"]),
                   bytes_per_value=4 if precision == "fp32" else 2,
-                  idle_power_w=float(data["idle_power_w"]), precision=precision)
+                  idle_power_w=float(data["idle_power_w"]), precision=precision,
+                  tdp_w=float(data["tdp_w"]), die_area_mm2=data.get("die_area_mm2"),
+                  node_nm=data.get("node_nm"))
     sources = {
         "gpu.peak_flops": src[f"peak_flops.{precision}"],
         "gpu.memory_bandwidth_bytes_per_s": src["memory_bandwidth_bytes_per_s"],
@@ -547,13 +668,56 @@ def load_gpu(name: str, precision: str = "fp32") -> tuple[GpuSpec, dict[str, str
         "gpu.energy_per_byte_j": src["energy_per_byte_j"],
         "gpu.bytes_per_value": "4 bytes (FP32)" if precision == "fp32" else
         "2 bytes (FP16 operands of tensor-core mixed precision)",
-        "gpu.idle_power_w": src["idle_power_w"], "gpu.precision": precision}
+        "gpu.idle_power_w": src["idle_power_w"], "gpu.precision": precision,
+        "gpu.rate": "roofline: the datasheet peaks", "gpu.idle_policy": "idle (the default)",
+        "gpu.tdp_w": src["tdp_w"]}
+    for key in ("die_area_mm2", "node_nm"):
+        if key in data:
+            sources[f"gpu.{key}"] = src[key]
     return gpu, sources
+
+
+def gpu_file(name: str) -> dict[str, Any]:
+    """The parsed ``gpu_<name>.json`` of a bundled GPU (its measured figures included)."""
+    path = HARDWARE_DIR / f"{GPU_PREFIX}{name}.json"
+    if not path.is_file():
+        raise ValueError(f"unknown gpu {name!r}; available: {', '.join(available_gpus())}")
+    with path.open(encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def available_hardware() -> list[str]:
     """Names of the bundled hardware configurations."""
     return sorted(p.stem for p in HARDWARE_DIR.glob("*.json") if not p.stem.startswith(GPU_PREFIX))
+
+
+def is_spec_path(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a file rather than a bundled preset: a ``Path``, or text
+    with a folder separator or a ``.json`` suffix. A preset name is never looked up on disk,
+    so a file or folder named like one (``mkdir isaac``) changes nothing."""
+    if isinstance(name_or_path, Path):
+        return True
+    text = str(name_or_path)
+    return text.endswith(".json") or "/" in text or (os.sep != "/" and os.sep in text)
+
+
+def resolve_spec_path(name_or_path: str | Path) -> Path:
+    """The JSON file of a preset name or a path (see :func:`is_spec_path`).
+
+    Raises:
+        ValueError: for a name that is no bundled preset, or a path that is not a file.
+    """
+    if is_spec_path(name_or_path):
+        path = Path(name_or_path).expanduser()
+        if not path.is_file():
+            raise ValueError(f"hardware config file {str(path)!r} does not exist or is not a file")
+        return path
+    text = str(name_or_path)
+    if text.startswith(GPU_PREFIX) or text not in available_hardware():
+        raise ValueError(f"unknown hardware config {text!r}; available: "
+                         f"{', '.join(available_hardware())} or a path to a .json file "
+                         "(e.g. ./chip.json)")
+    return HARDWARE_DIR / f"{text}.json"
 
 
 def load_hardware(name_or_path: str | Path | HardwareSpec = "isaac") -> HardwareSpec:
@@ -571,13 +735,7 @@ def load_hardware(name_or_path: str | Path | HardwareSpec = "isaac") -> Hardware
     """
     if isinstance(name_or_path, HardwareSpec):
         return name_or_path
-    text = str(name_or_path)
-    path = Path(text)
-    if not (path.suffix == ".json" or path.exists()):
-        path = HARDWARE_DIR / f"{text}.json"
-        if not path.is_file():
-            raise ValueError(f"unknown hardware config {text!r}; available: "
-                             f"{', '.join(available_hardware())} or a path to a .json file")
+    path = resolve_spec_path(name_or_path)
     try:
         with path.open(encoding="utf-8") as handle:
             data = json.load(handle)

@@ -803,7 +803,8 @@ def _assemble_plan(trace: Trace, mode: str, batch_size: int, chip: Chip, costs: 
     gpu_latency = sum(c.gpu_latency_s for c in costs)
     breakdown = _merge_parts(c.energy_parts for c in costs)
     breakdown["reram_static"] = hw.reram.static_power_w * latency
-    breakdown["gpu_idle"] = hw.gpu.idle_power_w * latency
+    gpu_busy = sum(c.latency_s for c in costs if c.unit == "gpu")  # idle_policy decides
+    breakdown["gpu_idle"] = hw.gpu.idle_power_w * hw.gpu.idle_charged_s(latency, gpu_busy)
     gpu_breakdown = {"gpu": sum(c.gpu_energy_j for c in costs),
                      "gpu_idle": hw.gpu.idle_power_w * gpu_latency}
     energy = sum(breakdown.values())

@@ -92,7 +92,7 @@ def test_small_network_on_one_chip_by_hand():
     assert parts["adc"] == pytest.approx(conversions * 1.5625e-12)
     assert sum(l.bytes_moved for l in plan.layers) == 4 * 128  # in and out, forward and backward
     assert parts["link"] == pytest.approx(4 * 128 * link.energy_per_byte_j)
-    assert parts["reram_static"] == pytest.approx(6.214 * plan.latency_s)
+    assert parts["reram_static"] == pytest.approx(168 * 0.03699 * plan.latency_s)  # 36.99 mW a tile
     assert parts["gpu_idle"] == pytest.approx(40.0 * plan.latency_s)
     assert plan.energy_j == pytest.approx(sum(parts.values()))
     assert plan.gpu_energy_breakdown["gpu_idle"] == pytest.approx(40.0 * plan.gpu_latency_s)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from reram.cost.silicon import adc_energy_scale
+
 from reram.cost.hardware import (HardwareSpec, ReramSpec, available_gpus, available_hardware,
                                  geometry_from_config, load_gpu, load_hardware)
 
@@ -50,7 +52,10 @@ def test_with_adc_bits_scales_rate_and_energy():
     reram = load_hardware("isaac").reram
     ten = reram.with_adc_bits(10)
     assert ten.adc_conversions_per_s == pytest.approx(1.28e9 * 8 / 10)
-    assert ten.adc_energy_per_conversion_j == pytest.approx(reram.adc_energy_per_conversion_j * 4)
+    # the survey model (floor + Walden term), not x4 for two more bits
+    assert ten.adc_energy_per_conversion_j == pytest.approx(
+        reram.adc_energy_per_conversion_j * adc_energy_scale(8, 10))
+    assert 1.5 < ten.adc_energy_per_conversion_j / reram.adc_energy_per_conversion_j < 4
 
 
 @pytest.mark.parametrize("field,value", [("adc_bits", 0), ("crossbar_rows", 1.5),
