@@ -64,7 +64,7 @@ class Chip:
         hw = self.hardware
         reram = hw.reram
         if self.config is not None:  # the silicon's geometry is the config's, by construction
-            reram = _keep_tile_area(hw, _with_geometry(reram, self.config))
+            reram = _keep_tile_area(hw, reram, _with_geometry(reram, self.config))
         if hw.silicon is not None:  # always-on power: per tile, from the silicon's units
             reram = dataclasses.replace(reram, static_power_w=(
                 reram.tiles * static_power_per_tile_w(hw.silicon, reram)
@@ -351,15 +351,16 @@ def _with_geometry(reram: ReramSpec, config: Any, rows: int | None = None) -> Re
     return reram.with_geometry(**geometry_from_config(config, reference=reram, rows=rows))
 
 
-def _keep_tile_area(hw: HardwareSpec, reram: ReramSpec) -> ReramSpec:
+def _keep_tile_area(hw: HardwareSpec, before: ReramSpec, reram: ReramSpec) -> ReramSpec:
     """``reram`` with as many crossbars per tile as fit in the area the file's tile gives its
-    crossbars and their peripherals (``hw.tile_reference``); unchanged at the file's geometry
-    or without a silicon section."""
+    crossbars and their peripherals (``hw.tile_reference``) when its geometry differs from
+    ``before``'s; unchanged otherwise (a count set by hand stays) or without a silicon
+    section."""
     if hw.silicon is None or hw.tile_reference is None:
         return reram
-    geometry, count = hw.tile_reference
-    if tile_geometry(reram) == tuple(geometry):
+    if tile_geometry(reram) == tile_geometry(before):
         return reram
+    geometry, count = hw.tile_reference
 
     def area(geo: tuple[int, ...]) -> float:
         keys = ("rows", "cols", "adc_bits", "dac_bits", "adcs")
