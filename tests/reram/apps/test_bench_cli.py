@@ -54,10 +54,11 @@ def test_speedup_with_measured_baseline_on_cpu(tmp_path):
     (["speedup", "--models", "vgg99"], "invalid choice"),
     (["speedup", "--batch-size", "0"], "positive int"),
     (["speedup", "--bn-masks", "10x", "--quiet"], "bn mask must be"),
-    (["speedup", "--hardware", "tpu", "--quiet"], "unknown hardware config"),
+    (["speedup", "--chip", "tpu", "--quiet"], "chip must be one of"),
+    (["speedup", "--chip", "./tpu.json", "--quiet"], "does not exist"),
+    (["speedup", "--hardware", "isaac", "--quiet"], "unrecognized arguments"),
     (["breakdown", "--device", "cuda:7"], "error"),
-    (["speedup", "--gpu-precision", "mixed", "--quiet"], "needs --gpu"),
-    (["speedup", "--gpu", "gtx1080", "--gpu-precision", "mixed", "--quiet"], "no tensor cores"),
+    (["speedup", "--equal-area", "--chip-scale", "2", "--quiet"], "not allowed with"),
     (["speedup", "--chip-scale", "-1", "--quiet"], "scale must be"),
 ])
 def test_bad_input_one_line_error(argv, match, capsys):
@@ -127,7 +128,18 @@ def test_validate_rows_have_sources_and_isaac_is_within_ten_percent(tmp_path, ca
     by_name = {r["figure"]: r for r in rows}
     assert abs(by_name["ISAAC peak throughput"]["ratio"] - 1) < 0.10
     assert abs(by_name["ISAAC peak efficiency"]["ratio"] - 1) < 0.10
+    assert abs(by_name["ISAAC chip area"]["ratio"] - 1) < 0.15
+    assert abs(by_name["ISAAC chip power"]["ratio"] - 1) < 0.15
+    assert abs(by_name["PUMA node area"]["ratio"] - 1) < 0.15
+    assert abs(by_name["PUMA node power"]["ratio"] - 1) < 0.15
+    assert by_name["PUMA peak throughput"]["published"] == 52.31  # PUMA's own, 2 ops per MAC
     assert all(r["source"] and r["assumptions"] for r in rows)
+    assert all(isinstance(r["like_for_like"], bool) and r["why"] for r in rows)
+    assert not any(r["like_for_like"] for r in rows
+                   if r["figure"].startswith(("PipeLayer", "DeepTrain")))
+    for key in ("figure", "published", "model", "ratio", "unit", "like_for_like", "source",
+                "assumptions"):
+        assert all(key in r for r in rows)
     assert any(r["figure"].startswith("PipeLayer training speedup") for r in rows)
     assert any(r["figure"].startswith("DeepTrain") for r in rows)
     assert "| ISAAC peak throughput |" in md.read_text()
@@ -141,6 +153,8 @@ def test_sensitivity_table_png_and_bad_input(tmp_path, capsys):
                  "--png", str(png)]) == 0
     result = json.loads(out.read_text())
     idle_free, idle_80 = (r["energy_ratio"] for r in result["gpu_idle"])
+    policies = {r["idle_policy"]: r["energy_ratio"] for r in result["idle_policy"]}
+    assert policies["shared"] >= policies["off"] >= policies["idle"]
     speedup = result["gpu_idle"][0]["speedup"]
     # idle power is paid over each side's batch time: the ratio moves toward the time ratio
     assert abs(idle_80 - speedup) < abs(idle_free - speedup)
@@ -150,3 +164,54 @@ def test_sensitivity_table_png_and_bad_input(tmp_path, capsys):
     assert fewer > all_bn and png.stat().st_size > 1000
     assert main(["sensitivity", "--model", "vgg11", "--bn-counts", "9"]) == 2
     assert "BN counts must be ints in 0..8" in capsys.readouterr().err
+
+
+def test_validate_json_to_stdout_is_json(capsys):
+    assert main(["validate", "--no-imagenet", "--json", "-"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all("like_for_like" in r for r in rows)
+
+
+def test_output_paths_are_checked_before_the_work(tmp_path, capsys, monkeypatch):
+    import reram.apps.bench_cli as cli
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the work started before the output path was checked")
+
+    monkeypatch.setattr(cli, "run_speedup", fail)
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    assert main(["speedup", "--quiet", "--json", str(folder)]) == 2
+    assert "--json" in capsys.readouterr().err
+    assert main(["speedup", "--quiet", "--png", str(folder)]) == 2
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    assert main(["validate", "--md", str(a_file / "v.md")]) == 2
+    assert "--md" in capsys.readouterr().err
+
+
+def test_preset_named_folder_does_not_break_the_cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "isaac").mkdir()
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    capsys.readouterr()
+    assert main(["chip", "--chip", "isaac", "--json", "-"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["name"] == "isaac" and abs(summary["area_mm2"] - 85.4) < 0.15 * 85.4
+
+
+def test_speedup_equal_area_and_power(tmp_path, capsys):
+    for flag in ("--equal-area", "--equal-power"):
+        out = tmp_path / "e.json"
+        assert main(["speedup", "--models", "vgg11", "--bn-masks", "none", "--batch-size", "8",
+                     "--quiet", flag, "--json", str(out)]) == 0
+        data = json.loads(out.read_text())
+        chip = data["chip"]
+        assert chip["node_nm"] == 12.0
+        if flag == "--equal-area":
+            assert chip["area_mm2"] <= 815.0
+        else:
+            assert chip["power_w"] <= 300.0
+        assert "mixed precision" in data["rows"][0]["gpu"] and "measured" in data["rows"][0]["gpu"]
