@@ -124,6 +124,15 @@ def _parser() -> argparse.ArgumentParser:
     cp = sub.add_parser("chip", help="a chip's components: area and power with sources")
     cp.add_argument("--chip", default="isaac", help=_CHIP_HELP)
     cp.add_argument("--node-nm", type=float, default=None, help="report at this node")
+    cp.add_argument("--frontend", action="store_true",
+                    help="size a TIA per column (reram.analog, ngspice) for the chip's tile and "
+                         "cycle and show it beside the survey-model figures")
+    cp.add_argument("--tia-budget", type=positive_int, default=200, help="TIA sizing simulations")
+    cp.add_argument("--g-max", type=float, default=None,
+                    help="cell g_max for the TIA's full scale, S (default the chip config's)")
+    cp.add_argument("--adc-range", type=float, default=None,
+                    help="ADC full scale as a share of the largest column current (default the "
+                         "config's)")
     cp.add_argument("--json", help="write results as JSON here ('-' for stdout)")
 
     kp = sub.add_parser("kernels", help="crossbar layer forward-time benchmark")
@@ -305,7 +314,17 @@ def chip_summary(chip: Chip, node_nm: float | None = None) -> dict[str, Any]:
 
 def _cmd_chip(args: argparse.Namespace) -> None:
     chip = load_chip(args.chip)
+    frontend = None
+    if args.frontend:
+        from reram.apps.frontend_chip import frontend_chip
+
+        frontend = frontend_chip(chip, budget=args.tia_budget, g_max_s=args.g_max,
+                                 adc_range=args.adc_range)
+        chip = frontend.chip
     summary = chip_summary(chip, args.node_nm)
+    if frontend is not None:
+        summary["frontend"] = {"specs": frontend.specs, "metrics": frontend.metrics,
+                               "rows": frontend.rows}
     if "components" not in summary:
         raise ValueError(f"chip {chip.name!r} has no silicon section: no stated area or power")
     head = f"{'component':<24} {'count':>10} {'area mm2':>10} {'peak W':>9} {'static W':>9}"
@@ -317,6 +336,11 @@ def _cmd_chip(args: argparse.Namespace) -> None:
                  f"{summary['static_power_w']:>9.3f}  ({summary['node_nm']:g} nm, "
                  f"{summary['tiles']} tiles, {summary['crossbars']:,} crossbars)")
     lines += [f"note: {n}" for n in summary["notes"]]
+    if frontend is not None:
+        lines += ["", "TIA specs: " + "; ".join(frontend.specs),
+                  f"{'per column read':<42} {'energy pJ':>10} {'area um2':>10}"]
+        lines += [f"{r['what']:<42} {r['energy_per_read_j'] * 1e12:>10.3g} {r['area_um2']:>10.4g}"
+                  for r in frontend.rows]
     print("\n".join(lines), file=_table_stream(args))
     _write_json(summary, args.json)
 

@@ -28,7 +28,7 @@ from typing import Any
 from reram.config import CrossbarConfig
 from reram.cost.hardware import (HardwareSpec, LinkSpec, ReramSpec, available_hardware,
                                  geometry_from_config, load_hardware, tile_geometry)
-from reram.cost.silicon import (Component, SiliconSpec, adc_bits_needed, chip_static_power_w,
+from reram.cost.silicon import (Component, SiliconSpec, Unit, adc_bits_needed, chip_static_power_w,
                                 components, crossbar_area_mm2, node_factors,
                                 static_power_per_tile_w)
 
@@ -278,6 +278,31 @@ class Chip:
             raise ValueError(f"{what} budget {budget:g} holds no tile of chip {self.name!r} "
                              f"(one tile {per_tile:.4g}, fixed {fixed:.4g})")
         return self.replace(tiles=tiles)
+
+    def with_frontend(self, energy_per_read_j: float, area_um2: float, power_w: float,
+                      source: str) -> Chip:
+        """The same chip with a column front end (a TIA per column) of our own circuits: its
+        energy per column read joins the arrays' read energy (``cols x energy_per_read_j`` a
+        cycle) and a ``column_frontend`` unit (per column, analog) its area and power.
+        :func:`reram.apps.frontend_chip.frontend_chip` sizes it with :mod:`reram.analog`.
+
+        Raises:
+            ValueError: for a negative figure, an empty source or a chip without silicon.
+        """
+        for name, value in (("energy_per_read_j", energy_per_read_j), ("area_um2", area_um2),
+                            ("power_w", power_w)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        silicon = self._silicon()
+        unit = Unit(per="column", area_mm2=area_um2 * 1e-6, power_w=power_w, kind="analog",
+                    source=source)
+        units = {**silicon.units, "column_frontend": unit}
+        reram = self.hardware.reram
+        reram = dataclasses.replace(reram, crossbar_energy_per_cycle_j=(
+            reram.crossbar_energy_per_cycle_j + reram.crossbar_cols * energy_per_read_j))
+        hw = dataclasses.replace(self.hardware, reram=reram,
+                                 silicon=dataclasses.replace(silicon, units=units))
+        return Chip(config=self.config, hardware=hw)
 
     def notes(self) -> list[str]:
         """What a reader of this chip's figures should know: an ADC with fewer bits than a

@@ -215,3 +215,14 @@ def test_speedup_equal_area_and_power(tmp_path, capsys):
         else:
             assert chip["power_w"] <= 300.0
         assert "mixed precision" in data["rows"][0]["gpu"] and "measured" in data["rows"][0]["gpu"]
+
+
+@pytest.mark.skipif(__import__("shutil").which("ngspice") is None, reason="needs ngspice")
+def test_chip_with_our_own_tia_front_end(capsys):
+    assert main(["chip", "--chip", "isaac", "--frontend", "--tia-budget", "40", "--g-max", "1e-5",
+                 "--adc-range", "0.25", "--json", "-"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = {r["what"].split(" ")[0]: r for r in summary["frontend"]["rows"]}
+    assert rows["TIA"]["energy_per_read_j"] > 0 and rows["ADC"]["energy_per_read_j"] > 0
+    names = {c["name"] for c in summary["components"]}
+    assert "column_frontend" in names and summary["area_mm2"] > 85.4
