@@ -26,6 +26,7 @@ from reram.apps.speedup import plot_speedup, run_bn_sweep, run_speedup, speedup_
 from reram.apps.validate import (plot_sensitivity, run_sensitivity, sensitivity_table,
                                  validation_markdown, validation_rows)
 from reram.cost.chip import Chip
+from reram.cost.gpu import with_measured_gpu
 from reram.cost.hardware import LinkSpec
 from reram.cost.layer_cost import ENERGY_PARTS
 
@@ -50,7 +51,7 @@ def _md(rows: list[dict]) -> str:
 def baseline_chip(name: str = "isaac", gpu: str = "v100") -> Chip:
     """A preset against the GPU a fixed-point chip is compared with: mixed precision at its
     published measured training rate (reram.cost.gpu)."""
-    return Chip.preset(name).replace(gpu=gpu, gpu_precision="mixed", gpu_rate="measured")
+    return with_measured_gpu(Chip.preset(name), gpu, "mixed")
 
 
 def _variants(batch: int) -> list[tuple[str, dict]]:
@@ -73,7 +74,7 @@ def _variants(batch: int) -> list[tuple[str, dict]]:
                                  ("v100", "mixed", "roofline"), ("a100", "mixed", "measured"),
                                  ("gtx1080", "fp32", "roofline")):
         rows.append((f"GPU {gpu} {precision} {rate}",
-                     dict(hardware=isaac.replace(gpu=gpu, gpu_precision=precision, gpu_rate=rate))))
+                     dict(hardware=with_measured_gpu(isaac, gpu, precision, rate))))
     for policy in ("off", "shared"):
         rows.append((f"GPU idle policy {policy}", dict(hardware=isaac.replace(gpu_idle_policy=policy))))
     return [(label, {"batch_size": batch, **kw}) for label, kw in rows]

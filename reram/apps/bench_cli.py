@@ -31,7 +31,7 @@ from reram.apps.speedup import (BENCH_MODELS, breakdown_table, build_bench_model
                                 run_bn_sweep, run_speedup, speedup_table)
 from reram.cost.gpu_profile import measure_breakdown
 from reram.cost.chip import Chip, available_chips
-from reram.cost.gpu import measured_figures
+from reram.cost.gpu import measured_figures, with_measured_gpu
 from reram.cost.hardware import (GPU_IDLE_POLICIES, GPU_PRECISIONS, GPU_RATES, available_gpus,
                                  gpu_file, is_spec_path)
 from reram.cost.scheduler import PIPELINES
@@ -189,7 +189,7 @@ def _chip_of(args: argparse.Namespace) -> tuple[Chip, list[str]]:
                                                     .get("img_per_s", {})):
             notes.append(f"no measured {precision} rate bundled for {gpu_name}: roofline baseline")
             rate = "roofline"
-        chip = chip.replace(gpu=gpu_name, gpu_precision=precision, gpu_rate=rate)
+        chip = with_measured_gpu(chip, gpu_name, precision, rate)
     elif args.gpu_precision != "fp32" or args.gpu_rate != "roofline":
         notes.append("the chip's GPU is no bundled one: its own figures are used")
     chip = chip.replace(gpu_idle_policy=args.gpu_idle_policy)

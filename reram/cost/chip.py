@@ -23,10 +23,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from reram.config import CrossbarConfig
-from reram.cost.hardware import (HardwareSpec, LinkSpec, ReramSpec, available_hardware,
+from reram.cost.hardware import (GpuSpec, HardwareSpec, LinkSpec, ReramSpec, available_hardware,
                                  geometry_from_config, load_hardware, tile_geometry)
 from reram.cost.silicon import (Component, SiliconSpec, Unit, adc_bits_needed, chip_static_power_w,
                                 components, crossbar_area_mm2, node_factors,
@@ -146,8 +146,9 @@ class Chip:
         return _with_geometry(self.hardware.reram, config, rows)
 
     def replace(self, *, config: CrossbarConfig | None = None, scale: float | None = None,
-                tiles: int | None = None, gpu: str | None = None, gpu_precision: str = "fp32",
-                gpu_rate: str = "roofline", gpu_idle_policy: str | None = None,
+                tiles: int | None = None, gpu: str | GpuSpec | None = None,
+                gpu_precision: str = "fp32", gpu_sources: Mapping[str, str] | None = None,
+                gpu_idle_policy: str | None = None,
                 link: LinkSpec | None = None, silicon: SiliconSpec | None = None,
                 **config_overrides: Any) -> Chip:
         """A copy with another config, size, GPU or link.
@@ -158,9 +159,10 @@ class Chip:
             scale: multiply the number of tiles by this factor (rounded, at least 1); the
                 always-on power and the write-power limit are per tile and scale with it.
             tiles: set the number of tiles (same per-tile scaling).
-            gpu: a bundled GPU baseline (``"v100"``, ``"gtx1080"``, ``"a100"``).
-            gpu_precision: ``"fp32"`` or ``"mixed"`` (tensor cores) for ``gpu``.
-            gpu_rate: ``"roofline"`` or ``"measured"`` (published training rates) for ``gpu``.
+            gpu: a bundled GPU baseline (``"v100"``, ``"gtx1080"``, ``"a100"``) or a
+                :class:`GpuSpec` (a measured one: :func:`reram.cost.gpu.with_measured_gpu`).
+            gpu_precision: ``"fp32"`` or ``"mixed"`` (tensor cores) for a bundled ``gpu``.
+            gpu_sources: the sources of a :class:`GpuSpec` ``gpu``'s numbers.
             gpu_idle_policy: ``"idle"``, ``"off"`` or ``"shared"`` (see ``GpuSpec.idle_policy``).
             link: a new ReRAM-GPU link.
             silicon: new silicon units (e.g. with ``edram_refresh`` or ``link_always_on`` on).
@@ -179,9 +181,9 @@ class Chip:
         if tiles is not None:
             hw = dataclasses.replace(hw, reram=hw.reram.with_tiles(tiles))
         if gpu is not None:
-            hw = hw.with_gpu(gpu, gpu_precision, gpu_rate)
-        elif gpu_precision != "fp32" or gpu_rate != "roofline":
-            raise ValueError("gpu_precision and gpu_rate need gpu= (a bundled GPU name)")
+            hw = hw.with_gpu(gpu, gpu_precision, gpu_sources)
+        elif gpu_precision != "fp32":
+            raise ValueError("gpu_precision needs gpu= (a bundled GPU name)")
         if gpu_idle_policy is not None:
             hw = dataclasses.replace(hw, gpu=dataclasses.replace(hw.gpu, idle_policy=gpu_idle_policy))
         if link is not None:

@@ -9,8 +9,9 @@ network (ResNet-50, ImageNet 224 x 224, batch 256, training), so every workload 
 the efficiency the published measurement shows. The board still draws its TDP at that rate
 (energy per FLOP rises by the same ratio).
 
-Reads layer shapes through :mod:`reram.cost.trace` (torchvision's ResNet-50); never imports
-the simulation or the applications.
+Reads layer shapes through :mod:`reram.cost.trace` and the roofline of
+:mod:`reram.cost.scheduler`; nothing in the cost model imports it (the applications do), and it
+never imports the simulation or the applications.
 """
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ import dataclasses
 import functools
 from typing import Any
 
-from reram.cost.hardware import GpuSpec, gpu_file, load_gpu
+from reram.cost.chip import Chip
+from reram.cost.hardware import GPU_RATES, GpuSpec, gpu_file, load_gpu
 
-__all__ = ["resnet50", "measured_gpu", "roofline_rate", "measured_rate", "measured_figures"]
+__all__ = ["resnet50", "with_measured_gpu", "measured_gpu", "roofline_rate", "measured_rate", "measured_figures"]
 
 
 def resnet50() -> Any:
@@ -128,3 +130,15 @@ def measured_gpu(name: str, precision: str = "mixed") -> tuple[GpuSpec, dict[str
         sources[key] = f"{sources[key]}; {note}"
     sources["gpu.rate"] = f"measured: {src}"
     return derated, sources
+
+
+def with_measured_gpu(chip: Chip, name: str, precision: str = "mixed",
+                      rate: str = "measured") -> Chip:
+    """``chip`` with the bundled GPU ``name`` at ``precision``, its rate measured
+    (:func:`measured_gpu`) or the datasheet roofline (``rate="roofline"``)."""
+    if rate not in GPU_RATES:
+        raise ValueError(f"gpu rate must be one of {GPU_RATES}, got {rate!r}")
+    if rate == "roofline":
+        return chip.replace(gpu=name, gpu_precision=precision)
+    gpu, sources = measured_gpu(name, precision)
+    return chip.replace(gpu=gpu, gpu_sources=sources)

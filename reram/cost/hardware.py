@@ -26,7 +26,8 @@ from typing import Any, Mapping
 from reram.cost.silicon import SiliconSpec, adc_energy_scale, dac_scale
 
 __all__ = ["ReramSpec", "GpuSpec", "LinkSpec", "HardwareSpec", "load_hardware",
-           "available_hardware", "HARDWARE_DIR", "GPU_PRECISIONS", "GPU_RATES", "GPU_IDLE_POLICIES", "GEOMETRY_FIELDS",
+           "available_hardware", "HARDWARE_DIR", "GPU_PRECISIONS", "GPU_RATES",
+           "GPU_IDLE_POLICIES", "GEOMETRY_FIELDS",
            "geometry_from_config", "load_gpu", "available_gpus", "is_spec_path",
            "resolve_spec_path", "tile_geometry"]
 
@@ -481,17 +482,12 @@ class HardwareSpec:
             link=dataclasses.replace(self.link, **parts["link"]), crossbar=crossbar)
 
     def with_gpu(self, name: str | GpuSpec, precision: str = "fp32",
-                 rate: str = "roofline") -> HardwareSpec:
-        """The same chip with another GPU (a bundled name, see :func:`available_gpus`), its
-        ``precision`` and ``rate`` (``"measured"``: :func:`reram.cost.gpu.measured_gpu`)."""
+                 sources: Mapping[str, str] | None = None) -> HardwareSpec:
+        """The same chip with another GPU: a bundled name (see :func:`available_gpus`) at
+        ``precision``, or a :class:`GpuSpec` with the ``sources`` of its numbers (e.g.
+        :func:`reram.cost.gpu.measured_gpu`'s)."""
         if isinstance(name, GpuSpec):
-            return dataclasses.replace(self, gpu=name)
-        if rate not in GPU_RATES:
-            raise ValueError(f"gpu rate must be one of {GPU_RATES}, got {rate!r}")
-        if rate == "measured":
-            from reram.cost.gpu import measured_gpu
-
-            gpu, gpu_sources = measured_gpu(name, precision)
+            gpu, gpu_sources = name, dict(sources or {})
         else:
             gpu, gpu_sources = load_gpu(name, precision)
         sources = {k: v for k, v in self.sources.items() if not k.startswith("gpu.")}
