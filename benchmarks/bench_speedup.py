@@ -129,7 +129,7 @@ def _sensitivity(batch: int) -> tuple[list[dict], str]:
     rows = []
     for label, kw in _variants(batch):
         b = kw.pop("batch_size")
-        got, _ = run_speedup(["vgg16"], ["all", "none"], b, "train", kw.pop("hardware", "isaac"),
+        got, _ = run_speedup(["vgg16"], ["all", "none"], b, "train", kw.pop("hardware", baseline_chip()),
                              progress=False, **kw)
         rows += [dict(r, variant=label) for r in got]
     md = ["| variant | BN kept | speedup | energy ratio | samples/s | GPU samples/s | GPU util. |",
