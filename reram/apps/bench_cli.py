@@ -202,9 +202,17 @@ def _chip_of(args: argparse.Namespace) -> tuple[Chip, list[str]]:
                              f"{gpu.name} has none (use --gpu)")
         chip = (chip.at_area(gpu.die_area_mm2, node_nm=gpu.node_nm) if args.equal_area
                 else chip.at_power(gpu.tdp_w, node_nm=gpu.node_nm))
-        notes.append(f"ReRAM part at {gpu.node_nm:g} nm: {chip.area_mm2():.0f} mm2, "
-                     f"{chip.power_w():.0f} W peak, {chip.hardware.reram.tiles} tiles "
-                     f"(GPU {gpu.die_area_mm2:g} mm2, {gpu.tdp_w:g} W)")
+        notes.append(f"sized to the GPU ({gpu.die_area_mm2:g} mm2, {gpu.tdp_w:g} W) at "
+                     f"{gpu.node_nm:g} nm")
+    if chip.hardware.silicon is not None:
+        notes.append(f"ReRAM part: {chip.area_mm2():,.0f} mm2, {chip.power_w():,.0f} W peak, "
+                     f"{chip.hardware.reram.static_power_w:.1f} W static, "
+                     f"{chip.hardware.reram.tiles:,} tiles at {chip.hardware.silicon.node_nm:g} nm")
+    else:
+        notes.append(f"chip {chip.name!r} states no silicon: its size is not known")
+    notes += chip.notes()
+    notes.append(f"GPU baseline: {chip.hardware.gpu.name}, idle policy "
+                 f"{chip.hardware.gpu.idle_policy}")
     return chip, notes
 
 
