@@ -216,6 +216,12 @@ def _chip_of(args: argparse.Namespace) -> tuple[Chip, list[str]]:
     return chip, notes
 
 
+def _print_notes(notes: list[str]) -> None:
+    """The chip's notes (size, ADC bits, GPU baseline), after the work, on stderr."""
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
 def _bundled_gpu_of(chip: Chip) -> str | None:
     """The bundled GPU whose name the chip's GPU carries (``None`` if none)."""
     for name in available_gpus():
@@ -234,8 +240,6 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 def _cmd_speedup(args: argparse.Namespace) -> None:
     chip, notes = _chip_of(args)
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
     pipeline = args.pipeline or ("none" if args.no_pipeline else "layer")
     rows, plans = run_speedup(args.models, args.bn_masks, args.batch_size, args.mode,
                               chip, elementwise_unit=args.elementwise_unit,
@@ -243,6 +247,7 @@ def _cmd_speedup(args: argparse.Namespace) -> None:
                               device=args.device, progress=not args.quiet)
     out: dict[str, Any] = {"rows": rows, "notes": notes, "chip": chip_summary(chip)}
     print(speedup_table(rows), file=_table_stream(args))
+    _print_notes(notes)
     if args.sweep_bn or args.png:
         sweeps = {m: run_bn_sweep(m, args.batch_size, args.mode, chip,
                                   progress=not args.quiet) for m in args.models}
@@ -293,14 +298,13 @@ def _cmd_sensitivity(args: argparse.Namespace) -> None:
     if any(w < 0 for w in args.idle_powers):
         raise ValueError("--idle-powers must be numbers >= 0")
     chip, notes = _chip_of(args)
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
     result = run_sensitivity(args.model, chip, args.batch_size, scales=args.scales,
                              bandwidths=args.bandwidths, bn_kept=args.bn_kept,
                              bn_counts=args.bn_counts, idle_powers=args.idle_powers,
                              idle_policies=args.idle_policies,
                              progress=lambda text: print(f"... {text}", file=sys.stderr))
     print(sensitivity_table(result), file=_table_stream(args))
+    _print_notes(notes)
     if args.png:
         title = f"{args.model} training, batch {args.batch_size}, {chip.name}"
         print(f"plot: {plot_sensitivity(result, args.png, title)}", file=_table_stream(args))
