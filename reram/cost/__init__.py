@@ -3,8 +3,11 @@
 - :mod:`~reram.cost.trace`: layer shapes of a model (one forward pass on a tiny batch).
 - :mod:`~reram.cost.hardware`: silicon specs (crossbars, GPU, link) loaded from the JSON files in
   ``specs/`` (GPU baselines as ``specs/gpu_*.json``), each number with its source.
+- :mod:`~reram.cost.silicon`: area and power of a chip's units at a stated node (the ADC survey
+  model, DAC and node scaling).
 - :mod:`~reram.cost.chip`: :class:`Chip`, a crossbar config plus the silicon (one chip, both
-  halves; named presets).
+  halves; named presets; ``components()``, ``area_mm2()``, ``power_w()``, ``at_area``, ``at_power``).
+- :mod:`~reram.cost.gpu`: GPU baselines at their published measured training rates.
 - :mod:`~reram.cost.layer_cost`: latency and energy of one layer's phase on one unit.
 - :mod:`~reram.cost.scheduler`: routing, replication and pipelining into a :class:`Plan`.
 - :mod:`~reram.cost.gpu_profile`: the measured GPU baseline (torch profiler).

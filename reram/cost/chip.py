@@ -317,6 +317,21 @@ class Chip:
             out.append(f"ADC of {reram.adc_bits} bits: a lossless column sum of "
                        f"{reram.crossbar_rows} rows x {reram.cell_bits}-bit cells x "
                        f"{reram.dac_bits}-bit DAC needs {needed} (the simulation clips it)")
+        silicon = self.hardware.silicon
+        if silicon is not None:
+            ref = silicon.reference
+            keys = ("rows", "cols", "adc_bits", "dac_bits", "adcs")
+            base = crossbar_area_mm2(silicon, dict(zip(keys, (ref["rows"], ref["cols"],
+                                                              ref["adc_bits"], ref["dac_bits"], 1))))
+            here = crossbar_area_mm2(silicon, dict(zip(keys, tile_geometry(reram))))
+            area = self.area_mm2()
+            with_reference_arrays = area - reram.total_crossbars * (here - base)
+            if area > 1.5 * with_reference_arrays:
+                out.append(f"each array with its peripherals takes {here * 1e6:,.0f} um2, "
+                           f"{here / base:.1f}x the silicon's reference array "
+                           f"({ref['rows']:g}x{ref['cols']:g}, one {ref['adc_bits']:g}-bit ADC): "
+                           f"the chip is {area:,.0f} mm2, {area / with_reference_arrays:.1f}x "
+                           "the same tiles with reference arrays")
         return out
 
     def peak_ops_per_s(self, reram: ReramSpec | None = None) -> float:

@@ -26,8 +26,11 @@ def test_puma_node_within_15_percent_of_its_stated_area_and_power():
     assert sum(c.power_w for c in rows) == pytest.approx(62.5, rel=0.15)
 
 
-def test_a_preset_with_many_adcs_is_much_larger():
+def test_a_preset_with_many_adcs_is_much_larger_and_says_so():
     assert Chip.preset("neurosim").area_mm2() > 3 * Chip.preset("isaac").area_mm2()
+    assert any("reference array" in note for note in Chip.preset("neurosim").notes())
+    assert not any("reference array" in note for note in Chip.preset("isaac").notes())
+    assert not any("reference array" in note for note in Chip.preset("isaac", tile_size=512).notes())
 
 
 def test_twice_the_chip_has_twice_the_static_power_and_write_budget():
