@@ -107,7 +107,9 @@ class Chip:
             return cls(config=None, hardware=spec)
         config = CrossbarConfig.from_dict(dict(spec.crossbar))
         if config_overrides:
-            config = config.replace(**config_overrides)
+            new_config = config.replace(**config_overrides)
+            spec = dataclasses.replace(spec, reram=_conductance_scaled(spec.reram, config, new_config))
+            config = new_config
         return cls(config=config, hardware=spec)
 
     # ------------------------------------------------------------------ derived
@@ -143,7 +145,8 @@ class Chip:
         """
         if config is None:
             return self.hardware.reram
-        return _with_geometry(self.hardware.reram, config, rows)
+        return _conductance_scaled(_with_geometry(self.hardware.reram, config, rows),
+                                   self.config, config)
 
     def replace(self, *, config: CrossbarConfig | None = None, scale: float | None = None,
                 tiles: int | None = None, gpu: str | GpuSpec | None = None,
@@ -174,6 +177,8 @@ class Chip:
                 raise ValueError("a legacy chip has no crossbar config to override")
             new_config = new_config.replace(**config_overrides)
         hw = self.hardware
+        if new_config is not self.config:
+            hw = dataclasses.replace(hw, reram=_conductance_scaled(hw.reram, self.config, new_config))
         if scale is not None:
             if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
                 raise ValueError(f"scale must be a positive number, got {scale!r}")
@@ -391,6 +396,23 @@ def _with_geometry(reram: ReramSpec, config: Any, rows: int | None = None) -> Re
     (:meth:`ReramSpec.with_geometry`; ideal precisions costed as exact silicon, see
     :func:`geometry_from_config`)."""
     return reram.with_geometry(**geometry_from_config(config, reference=reram, rows=rows))
+
+
+def _mean_conductance(config: Any) -> float | None:
+    g_min, g_max = getattr(config, "g_min", None), getattr(config, "g_max", None)
+    if g_min is None or g_max is None:
+        return None
+    return (float(g_min) + float(g_max)) / 2
+
+
+def _conductance_scaled(reram: ReramSpec, before: Any, after: Any) -> ReramSpec:
+    """``reram`` with its arrays' read energy moved from ``before``'s mean cell conductance to
+    ``after``'s (a cell's read power is V**2 G): unchanged when either has none."""
+    old, new = _mean_conductance(before), _mean_conductance(after)
+    if old is None or new is None or old == new:
+        return reram
+    return dataclasses.replace(reram, crossbar_energy_per_cycle_j=(
+        reram.crossbar_energy_per_cycle_j * new / old))
 
 
 def _keep_tile_area(hw: HardwareSpec, before: ReramSpec, reram: ReramSpec) -> ReramSpec:

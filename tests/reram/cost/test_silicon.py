@@ -100,6 +100,20 @@ def test_dac_and_array_energy_follow_resolution_and_size():
     assert wide.dac_energy_per_cycle_j == pytest.approx(4 * base.dac_energy_per_cycle_j)
 
 
+def test_array_read_energy_follows_the_cells_conductance():
+    chip = Chip.preset("isaac")
+    g = (chip.config.g_min + chip.config.g_max) / 2
+    hot = Chip.preset("isaac", g_max=2e-4)
+    ratio = (hot.config.g_min + hot.config.g_max) / 2 / g
+    assert hot.hardware.reram.crossbar_energy_per_cycle_j == pytest.approx(
+        chip.hardware.reram.crossbar_energy_per_cycle_j * ratio)
+    assert chip.replace(g_max=2e-4).hardware.reram == hot.hardware.reram
+    back = chip.replace(g_max=2e-4).replace(g_max=1e-4).hardware.reram
+    assert back.crossbar_energy_per_cycle_j == pytest.approx(chip.hardware.reram.crossbar_energy_per_cycle_j)
+    array = {c.name: c for c in hot.components()}["array"]
+    assert array.power_w == pytest.approx({c.name: c for c in chip.components()}["array"].power_w * ratio)
+
+
 def test_tile_size_keeps_a_tiles_area_not_its_array_count():
     chip = Chip.preset("isaac")
     wide = chip.replace(tile_size=512)
