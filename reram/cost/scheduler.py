@@ -625,8 +625,7 @@ def optimizer_charges(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec,
 
 def update_charges(trace: Trace, units: Sequence[str], mapping: ChipMapping, specs: Sequence[ReramSpec],
                    pipelined: bool, *, training_spec: TrainingSpec | None = None,
-                   records: Mapping[str, PulseRecord] | None = None,
-                   crossbars_per_tile: int = 1) -> tuple[float, list[Charge]]:
+                   records: Mapping[str, PulseRecord] | None = None) -> tuple[float, list[Charge]]:
     """The optimizer step and the weight-update writes after a training batch: ``(time, charges)``.
 
     Each crossbar layer's optimizer (:func:`optimizer_charges`) computes the new weights, then
@@ -647,7 +646,8 @@ def update_charges(trace: Trace, units: Sequence[str], mapping: ChipMapping, spe
         copies = mapping.replicas[layer.name] * mapping.arrays_per_copy
         write = crossbar_update_cost(layer, reram, replicas=copies, writes=spec.writes,
                                      record=records.get(layer.name))
-        optimizer = optimizer_charges(layer, reram, spec, mapping.tiles(layer.name, crossbars_per_tile))
+        optimizer = optimizer_charges(layer, reram, spec,
+                                      mapping.tiles(layer.name, reram.crossbars_per_tile))
         seconds = optimizer.batch_s + write.batch_s
         charges.append(Charge(i, seconds, optimizer.energy_j + write.energy_j, 0.0,
                               _merge_parts((optimizer.parts, write.parts))))
@@ -837,8 +837,7 @@ def _heterogeneous(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec
     update_s = 0.0
     if training:
         update_s, charges = update_charges(trace, units, mapping, specs, pipeline != "none",
-                                           training_spec=chip.training, records=records,
-                                           crossbars_per_tile=hw.reram.crossbars_per_tile)
+                                           training_spec=chip.training, records=records)
         for c in charges:
             costs[c.index]._add("update", c.seconds, c.energy_j, c.bytes_moved, c.parts)
         latency += update_s
