@@ -3,8 +3,11 @@
 A training step keeps every conv/linear layer's input until its weight gradient is computed
 (the activations kept for the backward pass) and accumulates the weight gradients of the batch
 (one accumulator per weight); the optimizer then reads the gradients (and, with a full-precision
-master copy, ``update="digital"``, reads and writes the master weights). What does not fit in
-the tiles' buffers goes to DRAM: written once and read once. The DRAM's bandwidth and energy per
+master copy, ``update="digital"``, reads and writes the master weights). The buffers hold the
+accumulators first (every sample adds into them: the weight gradient is computed sample by
+sample, in the backward pipeline), the kept activations in what remains. Accumulators that do
+not fit are read and written in DRAM by every sample; activations that do not fit are written
+once and read once. The DRAM's bandwidth and energy per
 byte come from :class:`MemorySpec` (HBM2 by default, cited per field).
 
 This module imports only :mod:`reram.cost.trace` and :mod:`reram.cost.hardware`.
@@ -89,10 +92,11 @@ def training_memory(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpe
     """Sizes and DRAM traffic of one training batch.
 
     Kept: each crossbar layer's input, ``input_numel x batch x activation_bytes``; accumulated:
-    ``weight_count x gradient_bytes_per_value``. What exceeds ``tiles x buffer_bytes_per_tile``
-    is written to DRAM and read back once. The optimizer reads every gradient once (from DRAM for
-    the spilled share) and, with a master copy, reads and writes every master weight in DRAM
-    (it cannot stay on chip next to the activations).
+    ``weight_count x gradient_bytes_per_value``. The buffers (``tiles x buffer_bytes_per_tile``)
+    hold the accumulators first: those beyond them are read and written in DRAM by every sample
+    (``2 x batch x`` their bytes; the optimizer's read of them is the last sample's); the
+    activations beyond what is left are written to DRAM and read back once. With a master copy
+    the optimizer also reads and writes every master weight in DRAM.
 
     Args:
         trace: the model's trace.
@@ -111,9 +115,10 @@ def training_memory(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpe
         gradients += layer.weight_count * memory.gradient_bytes_per_value
         weights += layer.weight_count
     buffer = float(tiles * memory.buffer_bytes_per_tile)
-    spill = max(0.0, activations + gradients - buffer)
+    gradient_spill = max(0.0, gradients - buffer)
+    activation_spill = max(0.0, activations - max(0.0, buffer - gradients))
     master = 2.0 * weights * memory.master_bytes_per_value if master_copy else 0.0
-    dram = 2.0 * spill + master  # the spilled gradients' write and (optimizer) read are in 2 x spill
+    dram = 2.0 * batch * gradient_spill + 2.0 * activation_spill + master
     optimizer = gradients + master
     return MemoryTraffic(activation_bytes=activations, gradient_bytes=gradients, buffer_bytes=buffer,
                          dram_bytes=dram, optimizer_bytes=optimizer,
