@@ -30,7 +30,6 @@ import argparse
 import csv
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -173,10 +172,10 @@ def neurosim_params(neurosim_src: Path) -> dict[str, float]:
     text = re.sub(r"//[^\n]*", "", text)
     out = {}
     for name in PARAMS:
-        match = re.search(rf"\b{name}\s*=\s*([0-9.eE+*-]+)\s*;", text)
+        match = re.search(rf"\b{name}\s*=\s*([0-9.eE+-]+)\s*;", text)
         if match is None:
-            raise SystemExit(f"Param.cpp: no value for {name}")
-        out[name] = float(eval(match.group(1), {"__builtins__": {}}))  # e.g. 240e3*100
+            raise SystemExit(f"Param.cpp: no plain number for {name}")
+        out[name] = float(match.group(1))
     return out
 
 
@@ -383,7 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     params = neurosim_params(src)
     traces = work / "traces"
     run_s = None
+    timing = work / "NeuroSIM" / "run_seconds.txt"
     if args.parse_only:
+        run_s = float(timing.read_text(encoding="utf-8")) if timing.exists() else None
         info = json.loads((traces / "info.json").read_text(encoding="utf-8"))
         breakdown = work / "NeuroSIM" / "NeuroSim_Results_Each_Epoch" / "NeuroSim_Breakdown_Epock_0.csv"
     else:
@@ -398,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         breakdown = run_neurosim(binary, traces, info["args"], weight_bits=args.weight_bits,
                                  input_bits=args.input_bits)
         run_s = time.perf_counter() - start
+        timing.write_text(f"{run_s:.1f}\n", encoding="utf-8")
     neurosim = parse_breakdown(breakdown, params["numIteration"])
     chip = neurosim_chip(params, info["level_changes"], weight_bits=args.weight_bits,
                          input_bits=args.input_bits)
