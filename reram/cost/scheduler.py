@@ -40,7 +40,8 @@ from typing import Any, Mapping, Sequence
 from torch import nn
 
 from reram.cost.layer_cost import (PhaseCost, crossbar_phase_cost, crossbar_update_cost,
-                                   digital_phase_cost, gpu_phase_cost, gpu_work, link_cost)
+                                   digital_phase_cost, gpu_phase_cost, gpu_work, link_cost,
+                                   map_layer)
 from reram.cost.chip import Chip
 from reram.cost.hardware import GpuSpec, HardwareSpec, ReramSpec, available_gpus
 from reram.cost.memory import MemoryTraffic, training_memory
@@ -151,8 +152,9 @@ class Plan:
             the epochs until wear-out (:func:`reram.cost.writes.endurance_report`; training).
         training_area_mm2: silicon training adds: ``"weight_gradient_unit"`` (digital dataflow),
             ``"transposed_periphery"`` (row-side ADCs and column-side DACs of the input gradient).
-        pulses_from: ``"simulation"`` when the update's pulses were read from the layers' pulse
-            records (``update="pulsed"``), else ``"write_model"``.
+        pulses_from: ``"simulation"`` when every crossbar layer's update pulses were read from
+            its pulse record (``update="pulsed"``), ``"mixed"`` when some were, else
+            ``"write_model"`` (training only).
     """
 
     model_name: str
@@ -467,10 +469,7 @@ def map_and_replicate(trace: Trace, units: Sequence[str], specs: Sequence[ReramS
             continue
         reram = specs[i]
         compute.append(layer)
-        if training:
-            arrays = training_crossbars(layer, reram, spec)
-        else:
-            arrays = training_crossbars(layer, reram, TrainingSpec(weight_gradient="digital"))
+        arrays = training_crossbars(layer, reram, spec) if training else map_layer(layer, reram).crossbars
         crossbars[layer.name] = arrays * arrays_per_copy
         limit[layer.name] = max(1, layer.mvms_per_sample) * batch
         times = [crossbar_phase_cost(layer, reram, 1, "forward", signed_input=i == first).per_sample_s]
@@ -795,7 +794,7 @@ class PlanContext:
         stages: the phases' stages.
         memory: the training batch's memory traffic (``None`` in inference).
         endurance: the endurance report (empty in inference).
-        pulses_from: ``"simulation"`` or ``"write_model"`` (training).
+        pulses_from: ``"simulation"``, ``"mixed"`` or ``"write_model"`` (training).
     """
 
     trace: Trace
