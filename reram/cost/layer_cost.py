@@ -269,7 +269,8 @@ def crossbar_update_cost(layer: LayerTrace, reram: ReramSpec, *, replicas: int =
         one = recorded_write_cost(record, mapping.groups * mapping.row_blocks, reram, writes)
     else:
         one = array_write_cost(mapping.cells, min(mapping.rows, reram.crossbar_rows),
-                               reram.cell_bits, reram, writes, parallel_arrays=mapping.crossbars)
+                               reram.cell_bits, reram, writes, parallel_arrays=mapping.crossbars,
+                               cols_per_array=min(mapping.cols, reram.crossbar_cols))
     energy = one.energy_j * replicas
     return PhaseCost(per_sample_s=0.0, batch_s=one.seconds, energy_j=energy, parts={"writes": energy})
 

@@ -203,7 +203,8 @@ def weight_gradient_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec
         errors = error_mapping(layer, reram)
         write = array_write_cost(errors.cells, min(errors.rows, reram.crossbar_rows), reram.cell_bits,
                                  reram, spec.writes, random_rewrite_activity(reram.cell_bits),
-                                 parallel_arrays=errors.crossbars)
+                                 parallel_arrays=errors.crossbars,
+                                 cols_per_array=min(errors.cols, reram.crossbar_cols))
         streams = mapping.rows  # one MVM per input-patch row, each giving a row of dW
         mvm_s, mvm_parts = mvm_cost(errors, reram, transposed=False, signed=signed_input)
         # each sample's dW partial is added into the accumulators (read and write)

@@ -175,12 +175,14 @@ class WriteCost:
 
 def array_write_cost(cells: int, rows_per_array: int, cell_bits: int, reram: ReramSpec,
                      model: WriteModel, activity: WriteActivity | None = None,
-                     *, parallel_arrays: int = 1) -> WriteCost:
+                     *, parallel_arrays: int = 1, cols_per_array: int = 1) -> WriteCost:
     """Write-verify of ``cells`` used cells spread over arrays of ``rows_per_array`` rows.
 
     Energy: ``pulses x write_energy_per_cell_j`` plus one array read (verify) per row step.
     Time: every array writes its rows one after another, each row in ``activity.phases``
-    phases of ``ceil(row_max_level_change x pulses_per_level)`` pulse steps; arrays in parallel.
+    phases of ``ceil(row_max_level_change x pulses_per_level)`` pulse steps, each step in
+    ``ceil(cols_per_array / cells_written_per_step)`` parts (the write drivers of one array);
+    arrays in parallel.
     """
     activity = activity or model.activity
     per_level = pulses_per_level(model, cell_bits)
@@ -188,7 +190,8 @@ def array_write_cost(cells: int, rows_per_array: int, cell_bits: int, reram: Rer
     pulses = changed * activity.mean_level_change * per_level
     row_pulses = math.ceil(activity.row_max_level_change * per_level - 1e-9) if changed else 0
     row_steps = rows_per_array * activity.phases * row_pulses
-    seconds = row_steps * model.step_s(reram)
+    parts = math.ceil(max(1, cols_per_array) / reram.cells_written_per_step)
+    seconds = row_steps * parts * model.step_s(reram)
     verify_j = row_steps * parallel_arrays * reram.crossbar_energy_per_cycle_j
     if model.verify_read_s == 0:
         verify_j = 0.0

@@ -39,6 +39,9 @@ def test_array_write_cost_by_hand():
     assert cost.energy_j == pytest.approx(15000 * 1e-12 + 100 * 2 * 40 * 4 * 2e-12)
     one_way = dataclasses.replace(act, set_fraction=1.0)
     assert array_write_cost(1000, 100, 2, RERAM, model, one_way).seconds == pytest.approx(cost.seconds / 2)
+    # 200 columns a row, drivers for 128 cells: each row step in two parts
+    assert array_write_cost(1000, 100, 2, RERAM, model, act, cols_per_array=200).seconds == \
+        pytest.approx(2 * cost.seconds)
     nothing = WriteActivity(changed_fraction=0.0)
     assert array_write_cost(1000, 100, 2, RERAM, model, nothing).seconds == 0.0
 
