@@ -319,6 +319,8 @@ def chip_summary(chip: Chip, node_nm: float | None = None) -> dict[str, Any]:
                            "gpu": chip.hardware.gpu.name, "notes": chip.notes()}
     if chip.hardware.silicon is not None:
         out.update(area_mm2=chip.area_mm2(node_nm), power_w=chip.power_w(node_nm),
+                   inference_area_mm2=chip.area_mm2(node_nm, training=False),
+                   inference_power_w=chip.power_w(node_nm, training=False),
                    node_nm=node_nm or chip.hardware.silicon.node_nm,
                    components=[c.to_dict() for c in chip.components(node_nm)])
     return out
@@ -347,6 +349,8 @@ def _cmd_chip(args: argparse.Namespace) -> None:
     lines.append(f"{'total':<24} {'':>10} {summary['area_mm2']:>10.2f} {summary['power_w']:>9.2f} "
                  f"{summary['static_power_w']:>9.3f}  ({summary['node_nm']:g} nm, "
                  f"{summary['tiles']} tiles, {summary['crossbars']:,} crossbars)")
+    lines.append(f"{'without training silicon':<24} {'':>10} {summary['inference_area_mm2']:>10.2f} "
+                 f"{summary['inference_power_w']:>9.2f}")
     lines += [f"note: {n}" for n in summary["notes"]]
     if frontend is not None:
         lines += ["", "TIA specs: " + "; ".join(frontend.specs),

@@ -61,7 +61,7 @@ PUMA_PAPER = ("PUMA (Ankit et al., ASPLOS 2019): a 138-tile node at 32 nm, 90.63
 
 def _node_without_link(chip: Chip) -> tuple[float, float]:
     """(area mm2, peak W) of a chip's tiles, the link PHY left out."""
-    rows = [c for c in chip.components() if c.name != "link_phy"]
+    rows = [c for c in chip.components(training=False) if c.name != "link_phy"]
     return sum(c.area_mm2 for c in rows), sum(c.power_w for c in rows)
 
 
@@ -80,11 +80,12 @@ def _peak_rows() -> list[dict[str, Any]]:
                 "figures (puma.json), the HyperTransport PHY left out as PUMA's node figures do "
                 "(our reading): an independent reconstruction")
     return [
-        _row("ISAAC chip area", ISAAC_AREA_MM2, isaac.area_mm2(), "mm2",
-             "Chip.preset('isaac').area_mm2(): 168 tiles x 12 IMAs x 8 arrays with their ADCs, "
-             "DACs, S+H, registers; eDRAM, bus, router share, digital units; HyperTransport",
+        _row("ISAAC chip area", ISAAC_AREA_MM2, isaac.area_mm2(training=False), "mm2",
+             "Chip.preset('isaac').area_mm2(training=False) (ISAAC is an inference chip): 168 "
+             "tiles x 12 IMAs x 8 arrays with their ADCs, DACs, S+H, registers; eDRAM, bus, "
+             "router share, digital units; HyperTransport",
              f"{ISAAC_TABLE}: 85.4 mm2", like_for_like=True, why=consistency),
-        _row("ISAAC chip power", 65.8, isaac.power_w(), "W",
+        _row("ISAAC chip power", 65.8, isaac.power_w(training=False), "W",
              "Chip.preset('isaac').power_w(): every unit at its table power (peak)",
              f"{ISAAC_TABLE}: 65.8 W", like_for_like=True, why=consistency),
         _row("ISAAC peak throughput", 41.3, tops, "TOPS",
@@ -93,7 +94,7 @@ def _peak_rows() -> list[dict[str, Any]]:
              "ISAAC (Shafiee et al., ISCA 2016), 41.3 TOPS peak; listed so in " + REVIEW,
              like_for_like=True, why="same chip, encoding and op convention (2 per MAC): a "
              "consistency check of the peak arithmetic"),
-        _row("ISAAC peak efficiency", 41.3 / 65.8, tops / isaac.power_w(), "TOPS/W",
+        _row("ISAAC peak efficiency", 41.3 / 65.8, tops / isaac.power_w(training=False), "TOPS/W",
              "model peak TOPS over Chip.power_w() (the chip's peak power, HyperTransport included)",
              f"{ISAAC_TABLE}: 41.3 TOPS at 65.8 W", like_for_like=True,
              why="same chip, convention and power accounting (peak over the table's total)"),

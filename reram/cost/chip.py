@@ -31,6 +31,7 @@ from reram.cost.hardware import (GpuSpec, HardwareSpec, LinkSpec, ReramSpec, ava
 from reram.cost.silicon import (Component, SiliconSpec, Unit, adc_bits_needed, chip_static_power_w,
                                 components, crossbar_area_mm2, node_factors,
                                 static_power_per_tile_w)
+from reram.cost.training import TrainingSpec
 
 __all__ = ["Chip", "available_chips", "peak_ops_per_s", "peak_power_w"]
 
@@ -50,10 +51,13 @@ class Chip:
             are costed with the spec's own geometry.
         hardware: the silicon: crossbar timing and energy, chip size, GPU and link. Its crossbar
             geometry is derived from ``config``.
+        training: how it trains: weight-gradient dataflow, buffers and DRAM, write model
+            (:class:`~reram.cost.training.TrainingSpec`).
     """
 
     config: CrossbarConfig | None
     hardware: HardwareSpec
+    training: TrainingSpec = dataclasses.field(default_factory=TrainingSpec)
 
     def __post_init__(self) -> None:
         if self.config is not None and not isinstance(self.config, CrossbarConfig):
@@ -153,6 +157,7 @@ class Chip:
                 gpu_precision: str = "fp32", gpu_sources: Mapping[str, str] | None = None,
                 gpu_idle_policy: str | None = None,
                 link: LinkSpec | None = None, silicon: SiliconSpec | None = None,
+                training: TrainingSpec | None = None,
                 **config_overrides: Any) -> Chip:
         """A copy with another config, size, GPU or link.
 
@@ -169,6 +174,7 @@ class Chip:
             gpu_idle_policy: ``"idle"``, ``"off"`` or ``"shared"`` (see ``GpuSpec.idle_policy``).
             link: a new ReRAM-GPU link.
             silicon: new silicon units (e.g. with ``edram_refresh`` or ``link_always_on`` on).
+            training: a new training spec (weight-gradient dataflow, memory, writes).
             **config_overrides: fields of the crossbar config to change.
         """
         new_config = config if config is not None else self.config
@@ -195,7 +201,7 @@ class Chip:
             hw = dataclasses.replace(hw, link=link)
         if silicon is not None:
             hw = dataclasses.replace(hw, silicon=silicon)
-        return Chip(config=new_config, hardware=hw)
+        return Chip(config=new_config, hardware=hw, training=training or self.training)
 
     # ------------------------------------------------------------------ size
     def _silicon(self) -> SiliconSpec:
@@ -204,9 +210,10 @@ class Chip:
                              "are not stated (add a 'silicon' object or name a preset's)")
         return self.hardware.silicon
 
-    def components(self, node_nm: float | None = None) -> list[Component]:
+    def components(self, node_nm: float | None = None, training: bool = True) -> list[Component]:
         """The component table: every unit with its count, area, peak and always-on power and
-        source (:func:`reram.cost.silicon.components`), at the silicon's node or ``node_nm``.
+        source (:func:`reram.cost.silicon.components`), at the silicon's node or ``node_nm``;
+        with ``training`` the silicon training adds (:meth:`training_components`).
 
         Raises:
             ValueError: if the chip has no silicon section.
@@ -214,15 +221,45 @@ class Chip:
         g_mean = None
         if self.config is not None:
             g_mean = (self.config.g_min + self.config.g_max) / 2
-        return components(self._silicon(), self.hardware.reram, g_mean_s=g_mean, node_nm=node_nm)
+        rows = components(self._silicon(), self.hardware.reram, g_mean_s=g_mean, node_nm=node_nm)
+        return rows + (self.training_components(node_nm) if training else [])
 
-    def area_mm2(self, node_nm: float | None = None) -> float:
-        """Silicon area of the ReRAM side (tiles and link PHY), mm2."""
-        return sum(c.area_mm2 for c in self.components(node_nm))
+    def training_components(self, node_nm: float | None = None) -> list[Component]:
+        """What training adds to the inference silicon (``chip.training``): the transposed-read
+        periphery of every array (row-side ADCs, column-side DACs: analog) and, for the digital
+        weight-gradient dataflow, each tile's weight-gradient unit (Horowitz's 45 nm figures
+        moved to the node by :func:`reram.cost.silicon.node_factors`, its peak power every MAC
+        busy). The transposed periphery's power is charged per use in the backward phase; it
+        adds no peak here (the forward periphery's figures stand for one read at a time)."""
+        silicon, reram, spec = self._silicon(), self.hardware.reram, self.training
+        target = silicon.node_nm if node_nm is None else node_nm
+        crossbars = reram.total_crossbars
+        area_f, _ = node_factors("analog", silicon.node_nm, target)
+        rows = [Component("transposed_periphery", crossbars,
+                          spec.transposed_area_mm2(crossbars, reram) * area_f, 0.0, 0.0,
+                          "TrainingSpec.transposed_adc_area_mm2 / transposed_dac_area_mm2 "
+                          "(ISAAC's ADC and DAC) per array, for the input gradient's transposed read")]
+        if spec.weight_gradient == "digital":
+            unit = spec.unit
+            area_f, power_f = node_factors("digital", 45.0, target)
+            bits = reram.input_bits
+            rows.append(Component(
+                "weight_gradient_unit", reram.tiles,
+                reram.tiles * unit.area_mm2(bits) * area_f,
+                reram.tiles * unit.macs_per_tile * unit.clock_hz * unit.mac_energy_j(bits) * power_f,
+                0.0, f"TrainingSpec.unit: {unit.macs_per_tile} MACs of {bits}-bit operands a tile "
+                f"at {unit.clock_hz / 1e9:g} GHz (Horowitz, ISSCC 2014, 45 nm, moved to "
+                f"{target:g} nm)"))
+        return rows
 
-    def power_w(self, node_nm: float | None = None) -> float:
+    def area_mm2(self, node_nm: float | None = None, training: bool = True) -> float:
+        """Silicon area of the ReRAM side (tiles, link PHY and, with ``training``, what training
+        adds), mm2."""
+        return sum(c.area_mm2 for c in self.components(node_nm, training))
+
+    def power_w(self, node_nm: float | None = None, training: bool = True) -> float:
         """Peak power of the ReRAM side (every unit busy at its rate, the link at full rate), W."""
-        return sum(c.power_w for c in self.components(node_nm))
+        return sum(c.power_w for c in self.components(node_nm, training))
 
     def _per_tile_and_fixed(self, node_nm: float | None, key: str) -> tuple[float, float]:
         rows = self.components(node_nm)
@@ -258,7 +295,7 @@ class Chip:
             shift_add_energy_per_op_j=reram.shift_add_energy_j * digital)
         hw = dataclasses.replace(self.hardware, reram=reram, silicon=new_silicon,
                                  name=f"{self.hardware.name}@{node_nm:g}nm")
-        return Chip(config=self.config, hardware=hw)
+        return Chip(config=self.config, hardware=hw, training=self.training)
 
     def at_area(self, area_mm2: float, node_nm: float | None = None) -> Chip:
         """The same chip with as many tiles as fit in ``area_mm2`` (link PHY included),
@@ -309,7 +346,7 @@ class Chip:
             reram.crossbar_energy_per_cycle_j + reram.crossbar_cols * energy_per_read_j))
         hw = dataclasses.replace(self.hardware, reram=reram,
                                  silicon=dataclasses.replace(silicon, units=units))
-        return Chip(config=self.config, hardware=hw)
+        return Chip(config=self.config, hardware=hw, training=self.training)
 
     def notes(self) -> list[str]:
         """What a reader of this chip's figures should know: an ADC with fewer bits than a
@@ -329,7 +366,7 @@ class Chip:
             base = crossbar_area_mm2(silicon, dict(zip(keys, (ref["rows"], ref["cols"],
                                                               ref["adc_bits"], ref["dac_bits"], 1))))
             here = crossbar_area_mm2(silicon, dict(zip(keys, tile_geometry(reram))))
-            area = self.area_mm2()
+            area = self.area_mm2(training=False)
             with_reference_arrays = area - reram.total_crossbars * (here - base)
             if area > 1.5 * with_reference_arrays:
                 out.append(f"each array with its peripherals takes {here * 1e6:,.0f} um2, "
@@ -417,13 +454,13 @@ def _conductance_scaled(reram: ReramSpec, before: Any, after: Any) -> ReramSpec:
 
 def _keep_tile_area(hw: HardwareSpec, before: ReramSpec, reram: ReramSpec) -> ReramSpec:
     """``reram`` with as many crossbars per tile as fit in the area the file's tile gives its
-    crossbars and their peripherals (``hw.tile_reference``) when its geometry differs from
-    ``before``'s; unchanged otherwise (a count set by hand stays) or without a silicon
-    section."""
+    crossbars and their peripherals (``hw.tile_reference``) when its array size (tile_size)
+    differs from ``before``'s; unchanged otherwise (a count set by hand stays; other bits change
+    the chip's area, shown by :meth:`Chip.area_mm2`) or without a silicon section."""
     if hw.silicon is None or hw.tile_reference is None:
         return reram
-    if tile_geometry(reram) == tile_geometry(before):
-        return reram
+    if tile_geometry(reram)[:2] == tile_geometry(before)[:2]:
+        return reram  # only the array size moves the count (ADC bits alone keep the arrays)
     geometry, count = hw.tile_reference
 
     def area(geo: tuple[int, ...]) -> float:
