@@ -50,8 +50,8 @@ def check_replaceable(path: str | os.PathLike[str], field: str = "output") -> Pa
     target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     try:
         mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        return target
+    except (FileNotFoundError, NotADirectoryError):  # not there yet (or under a file: the
+        return target                                 # folder check or the write says so)
     except OSError as exc:
         raise OSError(f"{field} {os.fspath(path)} cannot be checked ({exc.strerror or exc})") from None
     if stat.S_ISDIR(mode):
