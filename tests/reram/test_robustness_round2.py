@@ -1,0 +1,87 @@
+"""Issue 24 ("Nothing lost, round two"): regression tests of the probe's silent wrong results
+and tracebacks that belong to the config, the layers, conversion and the trace."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+import reram
+from reram import CrossbarConfig, CrossbarConv2d, CrossbarLinear
+
+
+# ------------------------------------------------------------------ config (items 6, 9)
+def test_input_bits_above_25_are_refused_in_one_line():
+    """Item 6: 26+ input bits rounded the top code to 2**25 in float32 (the sample's largest
+    negative input read as 0); 25 is the most whose codes are all exact float32 integers."""
+    with pytest.raises(ValueError, match=r"input_bits must be None or an integer in \[2, 25\]"):
+        CrossbarConfig(input_bits=26)
+    cfg = CrossbarConfig(input_bits=25, adc_bits=None, tile_size=None, weight_bits=None, cell_bits=None)
+    assert float(torch.tensor(float(cfg.input_levels), dtype=torch.float32)) == cfg.input_levels
+    layer = CrossbarLinear(3, 1, bias=False, config=cfg)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.0, 0.0, 0.0]]))
+    x = torch.tensor([[-1.0, 0.5, 0.25]])  # the largest negative input is the top code
+    assert torch.allclose(layer(x), torch.tensor([[-1.0]]), atol=1e-6)
+
+
+def test_variation_that_would_overflow_is_refused_and_the_largest_allowed_stays_finite():
+    with pytest.raises(ValueError, match=r"variation must be a number in \[0, 5.0\]"):
+        CrossbarConfig(variation=100.0)
+    with pytest.raises(ValueError, match="variation"):
+        CrossbarConfig(variation=math.nan)
+    torch.manual_seed(0)
+    layer = CrossbarLinear(64, 8, config=CrossbarConfig(variation=5.0, adc_bits=None))
+    assert torch.isfinite(layer.effective_weight()).all()
+    assert torch.isfinite(layer(torch.randn(4, 64))).all()
+
+
+def test_read_noise_never_makes_a_conductance_negative():
+    from reram.sim.mapping import _r_min
+    from reram.sim.tiles import _noisy
+
+    cfg = CrossbarConfig(read_noise=3.0)
+    levels = torch.randint(0, 4, (200, 50)).float()
+    noisy = _noisy(levels, cfg, torch.Generator().manual_seed(0))
+    conductance = noisy + _r_min(cfg)  # in conductance steps, g_min included
+    assert float(conductance.min()) >= 0.0 and float(conductance.min()) == 0.0  # clipped, and it bit
+
+
+def test_a_huge_value_is_not_echoed_in_the_error():
+    huge = "x" * 10_000_000
+    with pytest.raises(ValueError) as info:
+        CrossbarConfig(update=huge)
+    assert len(str(info.value)) < 500 and "10000002 characters" in str(info.value)
+    with pytest.raises(ValueError) as info:
+        CrossbarConfig.preset(huge)
+    assert len(str(info.value)) < 500
+    with pytest.raises(ValueError) as info:
+        CrossbarConfig.from_dict({huge: 1})
+    assert len(str(info.value)) < 1000
+
+
+def test_deeply_nested_config_json_is_a_one_line_error(tmp_path):
+    deep = '{"a": ' + "[" * 100000 + "]" * 100000 + "}"
+    with pytest.raises(ValueError, match="nested too deeply"):
+        CrossbarConfig.from_json(deep)
+    path = tmp_path / "deep.json"
+    path.write_text(deep)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        CrossbarConfig.from_json(path)
+
+
+def test_a_preset_is_a_name_never_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "isaac").mkdir()
+    (tmp_path / "neurosim").write_text("{}")
+    assert CrossbarConfig.preset("isaac").input_bits == 16
+    assert CrossbarConfig.preset("neurosim").adc_bits == 5
+    with pytest.raises(ValueError, match="preset must be one of"):
+        CrossbarConfig.preset(tmp_path / "isaac")
+    (tmp_path / "my.json").write_text('{"weight_bits": 3}')
+    assert CrossbarConfig.from_json("my.json").weight_bits == 3
+    with pytest.raises(ValueError, match="neither a JSON object nor a readable file"):
+        CrossbarConfig.from_json("isaac")  # a folder
