@@ -12,9 +12,22 @@ under half a level vanish as they would on the device, and for ``"pulsed"`` fire
 move each device toward the new weight (:mod:`reram.sim.devices`) and stores back the weight the
 devices hold. A layer built on the meta device (``convert`` of a meta model) is programmed on
 first real use (after ``to_empty()`` and ``load_state_dict`` or at its first forward).
+
+Inputs, as for ``nn.Linear``/``nn.Conv2d``: a floating-point tensor (float16/bfloat16 computed in
+float32; float64 accepted, computed in float32 like the hardware's fixed-point chain and returned
+as float64); an integer or bool tensor (e.g. uint8 images) is refused with a one-line
+``TypeError``, as ``nn.Linear`` refuses it, rather than silently returning zeros. A layer with
+no weights (``in_features=0`` or ``out_features=0``) computes what ``nn.Linear`` does (an empty
+sum: the bias). Layers built under ``torch.inference_mode`` work (their weights have no version
+counter, so an in-place change of them under inference mode is not noticed: call
+:meth:`CrossbarLayer.program` after one). The simulated forward runs NumPy/numba kernels:
+``torch.compile`` treats it as a graph break (``torch.compiler.disable``), and
+``torch.jit.trace``/``torch.export`` raise a one-line ``RuntimeError`` saying it cannot be
+traced (trace the float model, :func:`reram.convert_to_float`, instead).
 """
 from __future__ import annotations
 
+import math
 import zlib
 from typing import Any, Optional
 
@@ -96,10 +109,12 @@ class CrossbarLayer:
     # -------------------------------------------------------------------- programming
     def _weight_key(self) -> tuple:
         w = self.weight
-        return (w.data_ptr(), w._version, w.device, w.dtype, tuple(w.shape))
+        version = -1 if w.is_inference() else w._version  # inference tensors have no counter
+        return (w.data_ptr(), version, w.device, w.dtype, tuple(w.shape))
 
     def _weight_2d(self) -> torch.Tensor:
-        return self.weight.detach().reshape(self.weight.shape[0], -1)
+        shape = self.weight.shape
+        return self.weight.detach().reshape(shape[0], math.prod(shape[1:]))
 
     def _row_order(self) -> Optional[torch.Tensor]:
         """Which weight column drives each crossbar row; None: the natural order."""
@@ -282,6 +297,40 @@ class CrossbarLayer:
         return f"{super().extra_repr()}, config=<{self.crossbar_config.describe()}>"
 
 
+_NOT_TRACEABLE = ("the crossbar simulation runs NumPy/numba kernels and cannot be traced; trace "
+                  "the float model (reram.convert_to_float) or use torch.compile, which runs the "
+                  "crossbar eagerly")
+
+
+def _eagerly(forward, input: torch.Tensor) -> torch.Tensor:
+    """``forward(input)``; under ``torch.compile`` through ``torch.compiler.disable`` (a graph
+    break; ``torch.export`` shows the reason where this torch takes one). The wrapper is built
+    only then: importing the compiler at ``import reram`` would double its time."""
+    if not torch.compiler.is_compiling():
+        return forward(input)
+    try:
+        disabled = torch.compiler.disable(forward, reason=_NOT_TRACEABLE)
+    except TypeError:  # an older torch without ``reason``
+        disabled = torch.compiler.disable(forward)
+    return disabled(input)
+
+
+def _check_floating(layer: nn.Module, input: torch.Tensor) -> None:
+    """Refuse integer and bool inputs, as ``nn.Linear``/``nn.Conv2d`` do (one line)."""
+    if not input.is_floating_point():
+        raise TypeError(f"{type(layer).__name__} expects a floating-point input, as "
+                        f"{layer._FLOAT_CLASS.__name__} does, got {input.dtype} (convert it, e.g. "
+                        "x.float() / 255 for uint8 images)")
+
+
+def _refuse_tracing(layer: nn.Module) -> None:
+    """The simulated forward runs NumPy/numba kernels and Python control flow on tensor values:
+    a tracer would record garbage, so it is refused in one line."""
+    if torch.jit.is_tracing() or torch.compiler.is_exporting():
+        raise RuntimeError(f"{type(layer).__name__} (torch.jit.trace / torch.export): "
+                           f"{_NOT_TRACEABLE}")
+
+
 def _simulated_config(config: CrossbarConfig) -> CrossbarConfig:
     """The config the forward pass simulates. With ``update="pulsed"`` each weight is one analog
     device (its conductance is whatever the pulses left), so the weights are programmed
@@ -347,8 +396,13 @@ class CrossbarLinear(CrossbarLayer, nn.Linear):
             shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
             raise ValueError(f"CrossbarLinear expects input of shape (..., in_features="
                              f"{self.in_features}), got {shape}")
-        if self.crossbar_config.is_ideal:  # exact: nothing to program
+        _check_floating(self, input)
+        if self.crossbar_config.is_ideal or self.weight.numel() == 0:  # exact: nothing to program
             return nn.Linear.forward(self, input)
+        return _eagerly(self._simulated_forward, input)
+
+    def _simulated_forward(self, input: torch.Tensor) -> torch.Tensor:
+        _refuse_tracing(self)
         return crossbar_linear(input, self.weight, self.bias, self.programmed(), self._sim_config)
 
 
@@ -395,8 +449,13 @@ class CrossbarConv2d(CrossbarLayer, nn.Conv2d):
             shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
             raise ValueError(f"CrossbarConv2d expects input of shape (N, in_channels="
                              f"{self.in_channels}, H, W) or (in_channels, H, W), got {shape}")
-        if self.crossbar_config.is_ideal:  # exact: nothing to program
+        _check_floating(self, input)
+        if self.crossbar_config.is_ideal or self.weight.numel() == 0:  # exact: nothing to program
             return nn.Conv2d.forward(self, input)
         if input.dim() == 3:
             return self.forward(input.unsqueeze(0)).squeeze(0)
+        return _eagerly(self._simulated_forward, input)
+
+    def _simulated_forward(self, input: torch.Tensor) -> torch.Tensor:
+        _refuse_tracing(self)
         return crossbar_conv2d(input, self, self.programmed(), self._sim_config)

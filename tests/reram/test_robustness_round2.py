@@ -85,3 +85,78 @@ def test_a_preset_is_a_name_never_a_file(tmp_path, monkeypatch):
     assert CrossbarConfig.from_json("my.json").weight_bits == 3
     with pytest.raises(ValueError, match="neither a JSON object nor a readable file"):
         CrossbarConfig.from_json("isaac")  # a folder
+
+
+# ------------------------------------------------------------------ layers (item 7, classes)
+LOSSLESS = CrossbarConfig(weight_bits=4, adc_bits=None)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.int32, torch.bool])
+def test_integer_inputs_are_refused_like_nn_linear(dtype):
+    """Item 7: integer inputs returned zeros of their dtype; nn.Linear/nn.Conv2d raise. The
+    crossbar layers raise too (one line), for ideal configs as well."""
+    x = torch.ones(2, 4, dtype=dtype)
+    with pytest.raises(RuntimeError):
+        nn.Linear(4, 3)(x)
+    for cfg in (CrossbarConfig(), CrossbarConfig.ideal()):
+        with pytest.raises(TypeError, match=f"expects a floating-point input.*{dtype}") as info:
+            CrossbarLinear(4, 3, config=cfg)(x)
+        assert "\n" not in str(info.value)
+    with pytest.raises(TypeError, match="floating-point"):
+        CrossbarConv2d(2, 3, 3)(torch.ones(1, 2, 5, 5, dtype=dtype))
+
+
+@pytest.mark.parametrize("cfg", [LOSSLESS, CrossbarConfig()], ids=["lossless", "tiled"])
+def test_float64_models_run_and_return_float64(cfg):
+    torch.manual_seed(0)
+    lin, conv = nn.Linear(6, 3).double(), nn.Conv2d(2, 3, 3).double()
+    x, img = torch.randn(4, 6, dtype=torch.float64), torch.randn(2, 2, 5, 5, dtype=torch.float64)
+    xlin, xconv = reram.convert(lin, cfg), reram.convert(conv, cfg)
+    y, z = xlin(x), xconv(img)
+    assert y.dtype == z.dtype == torch.float64
+    # the same result as the float32 model (the crossbar computes in float32)
+    assert torch.allclose(y, reram.convert(lin.float(), cfg)(x.float()).double(), atol=1e-5)
+    assert torch.allclose(z, reram.convert(conv.float(), cfg)(img.float()).double(), atol=1e-5)
+
+
+def test_layers_build_and_run_under_inference_mode():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Flatten(), nn.Linear(27, 2))
+    x = torch.randn(1, 2, 5, 5)
+    expected = reram.convert(net, CrossbarConfig(update="stochastic"))(x)
+    with torch.inference_mode():
+        built = reram.convert(net, CrossbarConfig(update="stochastic"))
+        assert torch.equal(built(x), expected)
+        layer = CrossbarLinear(4, 3)
+        assert layer(torch.randn(2, 4)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0)])
+def test_a_layer_without_weights_works_like_nn_linear(shape):
+    torch.manual_seed(0)
+    ref = nn.Linear(*shape)
+    layer = CrossbarLinear.from_float(ref, CrossbarConfig())
+    x = torch.randn(2, shape[0])
+    assert torch.equal(layer(x), ref(x)) and layer(x).shape == (2, shape[1])
+    assert CrossbarLinear(*shape)(x).shape == (2, shape[1])
+
+
+def test_jit_trace_and_export_say_in_one_line_that_the_simulation_cannot_be_traced():
+    layer, x = CrossbarLinear(4, 3), torch.randn(2, 4)
+    for trace in (lambda: torch.jit.trace(layer, x),
+                  lambda: torch.jit.trace(CrossbarConv2d(2, 3, 3), torch.randn(1, 2, 5, 5)),
+                  lambda: torch.export.export(layer, (x,))):
+        with pytest.raises(RuntimeError, match="cannot be traced") as info:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                trace()
+        assert "\n" not in str(info.value)
+    assert torch.jit.trace(reram.convert_to_float(nn.Sequential(layer)), x) is not None
+
+
+@pytest.mark.slow
+def test_torch_compile_runs_the_crossbar_eagerly_through_a_graph_break():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 4), CrossbarLinear(4, 3), nn.ReLU())
+    x = torch.randn(2, 4)
+    assert torch.equal(torch.compile(net)(x), net(x))
