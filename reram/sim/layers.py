@@ -239,6 +239,17 @@ class CrossbarLayer:
         """The weight the crossbar realizes (quantization and defects), shaped like ``weight``."""
         return self.programmed().effective_weight().reshape(self.weight.shape).to(self.weight.dtype)
 
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        """Program a pending weight change first, so a checkpoint taken right after
+        ``optimizer.step()`` holds what the next forward would have made of it: with
+        ``update="pulsed"`` the pulses of that step fired (device state, the weight the devices
+        hold), with ``"stochastic"`` the step rounded and the update counter advanced. Loading
+        it into a fresh converted model then resumes bit-identically."""
+        if (self._programmed is not None and not self._fresh_buffers
+                and not self.crossbar_config.is_ideal and self.weight.device.type != "meta"):
+            self.programmed()
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
