@@ -28,6 +28,7 @@ traced (trace the float model, :func:`reram.convert_to_float`, instead).
 from __future__ import annotations
 
 import math
+import warnings
 import zlib
 from typing import Any, Optional
 
@@ -39,6 +40,7 @@ from reram.config import CrossbarConfig
 from reram.sim.devices import (draw_device_nonlinearity, get_device, initial_state, pulsed_update,
                                state_to_weight)
 from reram.sim.functional import _needs_tiles, crossbar_conv2d, crossbar_linear
+from reram.sim.tiles import product_path
 from reram.sim.mapping import ProgrammedWeights, draw_defects, program_weights, snap_to_grid, weight_scale
 
 __all__ = ["CrossbarLinear", "CrossbarConv2d", "CrossbarLayer", "default_config", "layer_seed"]
@@ -86,6 +88,7 @@ class CrossbarLayer:
         self._rescale = True
         self._reloaded = False
         self._fresh_buffers = True
+        _warn_inexact_currents(self)
         if self.weight.device.type != "meta":
             self.program()
 
@@ -301,6 +304,7 @@ class CrossbarLayer:
         self._register_crossbar_buffers()
         self._rescale = True
         self._fresh_buffers = True
+        _warn_inexact_currents(self)
         if self.weight.device.type != "meta":  # a meta model is programmed on first real use
             self.program()
 
@@ -324,6 +328,29 @@ def _eagerly(forward, input: torch.Tensor) -> torch.Tensor:
     except TypeError:  # an older torch without ``reason``
         disabled = torch.compiler.disable(forward)
     return disabled(input)
+
+
+#: Largest integer every float32 holds exactly.
+_FP32_EXACT = 1 << 24
+
+
+def _warn_inexact_currents(layer: "CrossbarLayer") -> None:
+    """Warn when the layer's integer column currents go through float32 products (the int8
+    path does not fit) and can exceed ``2**24``: past it float32 sums round, so an ADC code
+    near a step boundary may be off by one step."""
+    cfg = layer._sim_config
+    if cfg.weight_bits is None or cfg.input_bits is None or cfg.variation > 0 or cfg.read_noise > 0:
+        return  # currents are not integers: float32 rounding is below the modelled noise
+    k = math.prod(layer.weight.shape[1:])
+    if k == 0 or product_path(cfg, k) != "fp32":
+        return
+    rows = min(cfg.tile_size or k, k)
+    largest = rows * ((1 << cfg.cycle_bits) - 1) * ((1 << cfg.slice_bits) - 1)
+    if largest > _FP32_EXACT:
+        warnings.warn(f"{type(layer).__name__}: column currents reach {largest} > 2**24 on the "
+                      f"float32 product path ({cfg.describe()}); float32 sums are not exact "
+                      "there, so an ADC code may be off by one step (fewer rows per tile, "
+                      "dac_bits or cell_bits keep them exact)", stacklevel=4)
 
 
 def _check_floating(layer: nn.Module, input: torch.Tensor) -> None:

@@ -202,3 +202,20 @@ def test_state_dict_saved_right_after_step_resumes_bit_identically(cfg):
         assert torch.equal(a, b), name
     x = batches[0][0]
     assert torch.equal(model(x), fresh(x))
+
+
+# ------------------------------------------------------------------ item 9: float32 currents past 2**24
+def test_float32_product_path_past_2_to_24_says_so():
+    from reram.sim.tiles import product_path
+
+    wide = CrossbarConfig(tile_size=None, input_bits=16, dac_bits=None, weight_bits=8, adc_bits=12)
+    assert product_path(wide, 300) == "fp32"
+    with pytest.warns(UserWarning, match=r"column currents reach 29490300 > 2\*\*24 on the float32"):
+        CrossbarLinear(300, 2, config=wide)
+    with pytest.warns(UserWarning, match="2\\*\\*24"):
+        reram.convert(nn.Linear(300, 2), wide)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        CrossbarLinear(300, 2, config=wide.replace(tile_size=128))  # 128 * 32767 * 3: exact
+        CrossbarLinear(300, 2, config=CrossbarConfig.preset("isaac"))
+        CrossbarLinear(300, 2, config=wide.replace(variation=0.1))  # not integers anyway
