@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "read_json", "parse_json",
-           "json_safe", "save_figure", "check_replaceable", "shorten"]
+           "json_safe", "save_figure", "check_replaceable", "shorten", "pid_alive"]
 
 #: How many characters of a user's value an error message echoes (:func:`shorten`).
 ECHO_CHARS = 200
@@ -62,7 +62,8 @@ def check_replaceable(path: str | os.PathLike[str], field: str = "output") -> Pa
     return target
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a temp file or folder tagged with it is still in use)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -81,7 +82,7 @@ def _remove_stale_temps(target: Path) -> None:
         return
     for entry in entries:
         match = pattern.match(entry.name)
-        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
             try:
                 os.unlink(entry.path)
             except OSError:

@@ -219,3 +219,19 @@ def test_float32_product_path_past_2_to_24_says_so():
         CrossbarLinear(300, 2, config=wide.replace(tile_size=128))  # 128 * 32767 * 3: exact
         CrossbarLinear(300, 2, config=CrossbarConfig.preset("isaac"))
         CrossbarLinear(300, 2, config=wide.replace(variation=0.1))  # not integers anyway
+
+
+# ------------------------------------------------------------------ Ctrl-C while a console script starts
+def test_ctrl_c_while_a_console_script_starts_is_one_line_and_status_130():
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv[0] = '/usr/bin/reram-train'; import reram; "
+            "raise KeyboardInterrupt")  # as if Ctrl-C came while torch was being imported
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stderr == "reram-train: interrupted\n"
+    assert done.returncode == -signal.SIGINT  # a shell shows 130
+    library = subprocess.run([sys.executable, "-c", "import reram; raise KeyboardInterrupt"],
+                             capture_output=True, text=True, timeout=120)
+    assert "Traceback" in library.stderr  # importing reram in one's own script changes nothing
