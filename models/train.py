@@ -464,8 +464,8 @@ def resolve_crossbar_config(spec: Any) -> Any:
         return reram.CrossbarConfig.preset(text)
     except (KeyError, ValueError):
         allowed = ", ".join(["float", *sorted(reram.PRESETS), "<file>.json"])
-        raise ValueError(f"config must be one of {allowed} (a file elsewhere: a path with a / "
-                         f"or .json); got {shorten(repr(text))}") from None
+        raise ValueError(f"config must be one of {allowed}; got {shorten(repr(text))} (a file is "
+                         "a path with a / or .json)") from None
 
 
 def run_training(
