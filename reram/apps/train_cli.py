@@ -17,6 +17,7 @@ non-finite (NaN/inf) reports no accuracy: the JSON says ``"diverged": true`` wit
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -81,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> None:
         check_output_path(args.out)
         check_output_path(checkpoint_path(args.out), field="--out's checkpoint")
+        if os.path.realpath(args.out) == os.path.realpath(checkpoint_path(args.out)):
+            raise ValueError(f"--out {args.out} is its own checkpoint {checkpoint_path(args.out)} "
+                             "(a symlink to it); give another --out")
         set_threads(args.threads)
         outcome.update(run_training(
             model=args.model, dataset=args.dataset, data_dir=args.data_dir, bn_mask=args.bn_mask,

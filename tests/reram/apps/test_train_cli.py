@@ -275,3 +275,13 @@ def test_config_errors_do_not_echo_huge_values(tmp_path: Path, capsys) -> None:
     assert main([*_TINY, "--config", deep, "--out", str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and len(err) < 1000 and "nested too deeply" in err
+
+
+def test_out_that_is_its_own_checkpoint_through_a_symlink_is_refused(tmp_path: Path, capsys) -> None:
+    import os
+
+    out = tmp_path / "run.json"
+    os.symlink(tmp_path / "run.json.ckpt", out)
+    assert main([*_TINY, "--out", str(out)]) == 2
+    assert "is its own checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "run.json.ckpt").exists()
