@@ -34,7 +34,7 @@ class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (``PROG: error: ...``, exit 2)."""
 
     def error(self, message: str) -> None:  # noqa: D401 - argparse API
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+        self.exit(2, f"{self.prog}: error: {shorten(' '.join(message.split()), 500)}\n")
 
 
 def positive_int(text: str) -> int:

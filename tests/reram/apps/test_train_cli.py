@@ -285,3 +285,10 @@ def test_out_that_is_its_own_checkpoint_through_a_symlink_is_refused(tmp_path: P
     assert main([*_TINY, "--out", str(out)]) == 2
     assert "is its own checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "run.json.ckpt").exists()
+
+
+def test_a_huge_argument_is_not_echoed_whole(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--model", "m" * 10_000_000])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and len(err) < 1000 and "characters" in err
