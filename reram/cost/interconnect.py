@@ -34,7 +34,7 @@ from reram.cost.hardware import ReramSpec
 from reram.cost.layer_cost import PhaseCost, map_layer
 from reram.cost.trace import LayerTrace
 
-__all__ = ["InterconnectSpec", "mesh_hops", "transfer_cost", "with_transfers"]
+__all__ = ["InterconnectSpec", "mesh_hops", "transfer_traffic", "transfer_cost", "with_transfers"]
 
 
 @dataclass(frozen=True)
@@ -93,18 +93,42 @@ def mesh_hops(tiles: int, tiles_per_router: int) -> float:
     return 1.0 + 2.0 * (k * k - 1.0) / (3.0 * k)
 
 
+def transfer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, phase: str, *,
+                     tiles: int = 1, needs_input_grad: bool = True) -> tuple[float, float]:
+    """``(buffer_bytes, network_bytes)`` of a conv/linear layer per sample in one phase.
+
+    Forward: the buffer reads each MVM's input vector and writes its outputs, ``groups x (rows +
+    cols) x P`` values; the network carries the layer's input to each of its ``col_blocks``
+    column blocks and, when the layer spans more than one tile, ``row_blocks - 1`` partial sums
+    of every output. Backward (the input gradient): the same with rows and columns swapped (the
+    errors to each row block, partial sums over column blocks); nothing when the layer needs no
+    input gradient.
+    """
+    if phase not in ("forward", "backward"):
+        raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
+    if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
+        raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
+    if phase == "backward" and not needs_input_grad:
+        return 0.0, 0.0
+    mapping = map_layer(layer, reram)
+    positions = max(1, layer.mvms_per_sample)
+    act = reram.activation_bytes
+    buffer_bytes = mapping.groups * (mapping.rows + mapping.cols) * positions * act
+    if phase == "forward":
+        incoming, copies, sums, width = layer.input_numel, mapping.col_blocks, mapping.row_blocks, mapping.cols
+    else:
+        incoming, copies, sums, width = layer.output_numel, mapping.row_blocks, mapping.col_blocks, mapping.rows
+    network_bytes = float(incoming * act * copies)
+    if tiles > 1:
+        network_bytes += mapping.groups * (sums - 1) * width * positions * spec.partial_sum_bytes
+    return float(buffer_bytes), network_bytes
+
+
 def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, batch_size: int,
                   phase: str, *, tiles: int = 1, needs_input_grad: bool = True,
                   extra_buffer_bytes: float = 0.0) -> PhaseCost:
-    """Buffer and network traffic of a conv/linear layer for a batch in one phase.
-
-    Per sample, forward: the buffer reads each MVM's input vector and writes its outputs,
-    ``groups x (rows + cols) x P`` values; the network carries the layer's input to each of its
-    ``col_blocks`` column blocks and, when the layer spans more than one tile, ``row_blocks - 1``
-    partial sums of every output. Backward (the input gradient): the same with rows and columns
-    swapped (the errors to each row block, partial sums over column blocks); nothing when the
-    layer needs no input gradient. ``extra_buffer_bytes`` (per sample) share the buffer's
-    bandwidth (the digital weight-gradient unit's operands).
+    """Buffer and network traffic of a conv/linear layer for a batch in one phase
+    (:func:`transfer_traffic`), over the buffer bandwidth and the router ports of ``tiles``.
 
     Args:
         layer: a conv/linear layer.
@@ -114,30 +138,16 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
         phase: ``"forward"`` or ``"backward"``.
         tiles: tiles holding the layer's copies (their buffers and router ports share the work).
         needs_input_grad: False for the first compute layer (no error to pass back).
-        extra_buffer_bytes: other bytes per sample through the same buffers.
+        extra_buffer_bytes: other bytes per sample through the same buffers (the digital
+            weight-gradient unit's operands).
 
     Returns:
         A :class:`PhaseCost`: ``per_sample_s`` the longer of the buffer and network times (two
-        resources working side by side), ``parts = {"interconnect": J}``.
+        resources working side by side), ``parts = {"interconnect": J}`` (the network's hops).
     """
-    if phase not in ("forward", "backward"):
-        raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
-    if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
-        raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
-    mapping = map_layer(layer, reram)
-    positions = max(1, layer.mvms_per_sample)
-    act = reram.activation_bytes
-    buffer_bytes = extra_buffer_bytes
-    network_bytes = 0.0
-    if phase == "forward" or needs_input_grad:
-        buffer_bytes += mapping.groups * (mapping.rows + mapping.cols) * positions * act
-        if phase == "forward":
-            incoming, copies, sums, width = layer.input_numel, mapping.col_blocks, mapping.row_blocks, mapping.cols
-        else:
-            incoming, copies, sums, width = layer.output_numel, mapping.row_blocks, mapping.col_blocks, mapping.rows
-        network_bytes = incoming * act * copies
-        if tiles > 1:
-            network_bytes += mapping.groups * (sums - 1) * width * positions * spec.partial_sum_bytes
+    buffer_bytes, network_bytes = transfer_traffic(layer, reram, spec, phase, tiles=tiles,
+                                                   needs_input_grad=needs_input_grad)
+    buffer_bytes += extra_buffer_bytes
     buffer_s = buffer_bytes / (tiles * spec.buffer_bytes_per_s_per_tile)
     network_s = network_bytes / (tiles * spec.flit_bytes * spec.router_clock_hz)
     energy = (network_bytes * 8 * mesh_hops(tiles, spec.tiles_per_router) * spec.energy_per_bit_hop_j

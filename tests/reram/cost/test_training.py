@@ -192,3 +192,23 @@ def test_more_pulses_per_level_cost_more_update_time():
     assert plan.update_s > base.update_s
     assert plan.energy_breakdown["writes"] > base.energy_breakdown["writes"]
     assert dataclasses.replace(slow.training, weight_gradient="in-array").weight_gradient == "in-array"
+
+
+def test_chip_json_keeps_its_training_spec(tmp_path):
+    import json
+
+    from reram.cost.interconnect import InterconnectSpec
+    from reram.cost.writes import WriteActivity, WriteModel
+
+    spec = TrainingSpec(weight_gradient="in-array", unit=WeightGradientUnit(macs_per_tile=64),
+                        memory=MemorySpec(accumulation="per-sample",
+                                          interconnect=InterconnectSpec(overlap=False)),
+                        writes=WriteModel(device_levels=60, activity=WriteActivity(changed_fraction=0.3)),
+                        epoch_samples=1000)
+    chip = CHIP.replace(training=spec)
+    path = tmp_path / "chip.json"
+    path.write_text(json.dumps(chip.to_dict()))
+    assert Chip.from_json(path).training == spec
+    assert TrainingSpec.from_dict({}) == TrainingSpec()
+    with pytest.raises(ValueError, match="training.memory.bufer_bytes_per_tile is not a MemorySpec field"):
+        TrainingSpec.from_dict({"memory": {"bufer_bytes_per_tile": 1}})
