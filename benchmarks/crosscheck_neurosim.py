@@ -22,7 +22,12 @@ No constant of the cost model is set from NeuroSim's results; the chip below is 
 Usage::
 
     python benchmarks/crosscheck_neurosim.py --neurosim-dir /path/to/DNN_NeuroSim_V2.1
-    python benchmarks/crosscheck_neurosim.py --neurosim-dir PATH --parse-only WORK  # reuse a run
+    python benchmarks/crosscheck_neurosim.py --neurosim-dir PATH --work-dir WORK --parse-only  # reuse a run
+    python benchmarks/crosscheck_neurosim.py --neurosim-output WORK/NeuroSIM/NeuroSim_Results_Each_Epoch/NeuroSim_Breakdown_Epock_0.csv
+
+The comparison costs our side with NeuroSim's *dataflow* (per-sample weight-gradient accumulation
+in DRAM, buffer and interconnect latency added to compute), then, beside it, with our defaults
+(batch-blocked accumulation, transfers overlapped with compute): ``our_defaults`` in the result.
 """
 from __future__ import annotations
 
