@@ -52,9 +52,10 @@ class InterconnectSpec:
         tiles_per_router: tiles sharing one router (concentration). Default 4: ISAAC's c-mesh
             (same Table: a router shared by 4 tiles).
         energy_per_bit_hop_j: energy of one bit crossing one router and its link, J. Default
-            0.137 pJ: ISAAC's router, 42 mW for 8 ports of 32-bit flits at 1.2 GHz (same Table,
-            modelled with Orion 2.0), i.e. its power at full load over its full-load throughput;
-            within DSENT's 0.1-0.2 pJ/bit/hop for 32-22 nm mesh routers (Sun et al., NOCS 2012).
+            0.137 pJ: ISAAC's router, 42 mW for 8 ports of 32-bit flits at 1.2 GHz (same Table),
+            i.e. its power taken as full-load power over its full-load throughput (derived; at a
+            lighter load the same power per bit would be higher). The wire between routers is
+            not charged (no cited per-mm figure chosen yet).
         partial_sum_bytes: bytes of a partial sum sent between tiles. Default 2: ISAAC's 16-bit
             outputs of an IMA's shift-and-add.
         overlap: transfers overlap compute (double-buffered operands): a layer's per-sample time
