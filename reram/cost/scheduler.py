@@ -25,7 +25,10 @@ and accumulated beyond the buffers (:mod:`reram.cost.memory`). The GPU-only base
 costed by a roofline (or by measurement, ``gpu_baseline="measured"``).
 
 Each crossbar layer is costed with its own crossbar config (a converted model's
-``crossbar_config``, else the chip's); see :class:`reram.cost.chip.Chip`.
+``crossbar_config``, else the chip's); see :class:`reram.cost.chip.Chip`. Its stage includes its
+data movement (:func:`crossbar_stage_cost`): tile-buffer time and the on-chip network's time and
+energy (:mod:`reram.cost.interconnect`, ``chip.training.memory.interconnect``), overlapped with
+the compute by default.
 
 This module reads traces, chips and hardware specs only; it does not import the simulation.
 """
