@@ -22,7 +22,12 @@ No constant of the cost model is set from NeuroSim's results; the chip below is 
 Usage::
 
     python benchmarks/crosscheck_neurosim.py --neurosim-dir /path/to/DNN_NeuroSim_V2.1
-    python benchmarks/crosscheck_neurosim.py --neurosim-dir PATH --parse-only WORK  # reuse a run
+    python benchmarks/crosscheck_neurosim.py --neurosim-dir PATH --work-dir WORK --parse-only  # reuse a run
+    python benchmarks/crosscheck_neurosim.py --neurosim-output WORK/NeuroSIM/NeuroSim_Results_Each_Epoch/NeuroSim_Breakdown_Epock_0.csv
+
+The comparison costs our side with NeuroSim's *dataflow* (per-sample weight-gradient accumulation
+in DRAM, buffer and interconnect latency added to compute), then, beside it, with our defaults
+(batch-blocked accumulation, transfers overlapped with compute): ``our_defaults`` in the result.
 """
 from __future__ import annotations
 
@@ -237,12 +242,15 @@ def vgg8_trace():
 
 
 def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, weight_bits: int,
-                  input_bits: int):
+                  input_bits: int, accumulation: str = "per-sample", overlap: bool = False):
     """Our ``neurosim`` chip preset set to NeuroSim's configuration: array size, cell bits, ADC
     levels, input bits, clock, read and write pulses, device pulse levels (``maxNumLevel``), no
     verify read (NeuroSim's pulses are open-loop), its DRAM (HBM2), the digital weight-gradient
-    dataflow, and the write activity of the traces. Every energy per operation stays our own."""
+    dataflow, its accumulation order and latency accounting (``accumulation="per-sample"``,
+    ``overlap=False``; pass ours to cost our defaults), and the write activity of the traces.
+    Every energy per operation stays our own."""
     from reram.cost.chip import Chip
+    from reram.cost.interconnect import InterconnectSpec
     from reram.cost.memory import MemorySpec
     from reram.cost.training import TrainingSpec
     from reram.cost.writes import WriteActivity, WriteModel
@@ -260,8 +268,13 @@ def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, 
         / (2 * math.ceil((weight_bits - 1) / params["cellBit"])),
         mean_level_change=mean_levels, row_max_level_change=float(level_changes["row_max_levels"]),
         set_fraction=0.5))
-    # DRAM.cpp's HBM2: 15.2e12 bit/s (as NeuroSim sets it) at 3.9 pJ/bit (our default, the same source)
-    memory = MemorySpec(dram_bandwidth_bytes_per_s=15.2e12 / 8)
+    # DRAM.cpp's HBM2: 15.2e12 bit/s (as NeuroSim sets it) at 3.9 pJ/bit (our default, the same
+    # source). NeuroSim's dataflow, not its results: each sample's weight gradient goes to DRAM and
+    # back (Chip.cpp: "the weight gradient will be sent to DRAM and then grab back to be
+    # accumulated across batch"), and a layer's buffer and interconnect latencies are added to its
+    # compute latency (no overlap). Our defaults (batch-blocked, overlapped) are costed beside it.
+    memory = MemorySpec(dram_bandwidth_bytes_per_s=15.2e12 / 8, accumulation=accumulation,
+                        interconnect=InterconnectSpec(overlap=overlap))
     return chip.replace(training=TrainingSpec(weight_gradient="digital", writes=writes, memory=memory))
 
 
@@ -270,7 +283,8 @@ def model_figures(chip, batch: int) -> dict[str, float]:
     (NeuroSim's default ``pipeline = false``) with no replication (NeuroSim's ``speedUpDegree =
     1``): the plan from ``reram.schedule`` and its forward / input-gradient / weight-gradient
     split from the same per-layer cost functions."""
-    from reram.cost.layer_cost import crossbar_phase_cost, crossbar_update_cost
+    from reram.cost.interconnect import transfer_cost, transfer_traffic, with_transfers
+    from reram.cost.layer_cost import crossbar_phase_cost, crossbar_update_cost, map_layer
     from reram.cost.scheduler import schedule
     from reram.cost.training import weight_gradient_cost
 
@@ -281,18 +295,44 @@ def model_figures(chip, batch: int) -> dict[str, float]:
     out = dict.fromkeys(("latency_forward_s", "latency_input_gradient_s", "latency_weight_gradient_s",
                          "latency_weight_update_s", "energy_forward_j", "energy_input_gradient_j",
                          "energy_weight_gradient_j", "energy_weight_update_j", "energy_adc_j"), 0.0)
+    network = chip.training.memory.interconnect
+    for key in ("latency_buffer_s", "latency_interconnect_s", "energy_interconnect_j",
+                "latency_compute_fw_ig_s", "_wg_unit_s"):
+        out[key] = 0.0
     first = True
     for layer, cost in zip(trace.layers, plan.layers):
         if cost.unit != "reram":
             continue
+        tiles = -(-cost.crossbars // per_tile)
         fwd = crossbar_phase_cost(layer, reram, batch, "forward", signed_input=first)
         grad_in = crossbar_phase_cost(layer, reram, batch, "backward", needs_input_grad=not first)
-        grad_w = weight_gradient_cost(layer, reram, chip.training, batch,
-                                      tiles=-(-cost.crossbars // per_tile), signed_input=first)
+        grad_w = weight_gradient_cost(layer, reram, chip.training, batch, tiles=tiles,
+                                      signed_input=first)
         update = crossbar_update_cost(layer, reram, writes=chip.training.writes)
+        # data movement, phase by phase: the same functions the scheduler charges
+        moved = {}
+        for phase in ("forward", "backward"):
+            buf, net = transfer_traffic(layer, reram, network, phase, tiles=tiles,
+                                        needs_input_grad=not first)
+            moved[phase] = transfer_cost(layer, reram, network, batch, phase, tiles=tiles,
+                                         needs_input_grad=not first)
+            out["latency_buffer_s"] += batch * buf / (tiles * network.buffer_bytes_per_s_per_tile)
+            out["latency_interconnect_s"] += batch * net / (tiles * network.flit_bytes
+                                                            * network.router_clock_hz)
+        mapping = map_layer(layer, reram)
+        wg_operands = (mapping.groups * (mapping.rows + mapping.cols) * layer.mvms_per_sample
+                       * reram.activation_bytes)
+        wg_buffer_s = batch * wg_operands / (tiles * network.buffer_bytes_per_s_per_tile)
+        out["latency_buffer_s"] += wg_buffer_s
+        out["latency_compute_fw_ig_s"] += fwd.batch_s + grad_in.batch_s
+        out["_wg_unit_s"] += grad_w.batch_s
+        fwd = with_transfers(fwd, moved["forward"], network, batch)
+        grad_in = with_transfers(grad_in, moved["backward"], network, batch)
+        out["energy_interconnect_j"] += moved["forward"].energy_j + moved["backward"].energy_j
         out["latency_forward_s"] += fwd.batch_s
         out["latency_input_gradient_s"] += grad_in.batch_s
-        out["latency_weight_gradient_s"] += grad_w.batch_s
+        out["latency_weight_gradient_s"] += (grad_w.batch_s + wg_buffer_s if not network.overlap
+                                             else max(grad_w.batch_s, wg_buffer_s))
         out["latency_weight_update_s"] += update.batch_s
         out["energy_forward_j"] += fwd.energy_j
         out["energy_input_gradient_j"] += grad_in.energy_j
@@ -300,8 +340,7 @@ def model_figures(chip, batch: int) -> dict[str, float]:
         out["energy_weight_update_j"] += update.energy_j
         out["energy_adc_j"] += fwd.parts.get("adc", 0.0) + grad_in.parts.get("adc", 0.0)
         first = False
-    out["latency_compute_fw_ig_s"] = out["latency_forward_s"] + out["latency_input_gradient_s"]
-    out["latency_weight_gradient_unit_s"] = out["latency_weight_gradient_s"]
+    out["latency_weight_gradient_unit_s"] = out.pop("_wg_unit_s")
     out["energy_weight_gradient_unit_j"] = out["energy_weight_gradient_j"]
     parts = plan.energy_breakdown
     # NeuroSim charges its DRAM traffic inside the weight gradient; ours is the accumulators and
@@ -321,7 +360,7 @@ def model_figures(chip, batch: int) -> dict[str, float]:
 
 #: The components compared (key, label, unit).
 COMPONENTS = (
-    ("latency_compute_fw_ig_s", "forward + input-gradient compute latency (arrays, ADC, accumulation)", "s"),
+    ("latency_compute_fw_ig_s", "forward + input-gradient compute latency (arrays, ADC, accumulation; no buffer or interconnect)", "s"),
     ("latency_weight_gradient_unit_s", "weight-gradient unit latency (no DRAM)", "s"),
     ("energy_weight_gradient_unit_j", "weight-gradient unit energy (no DRAM)", "J"),
     ("latency_forward_s", "forward latency", "s"),
@@ -335,11 +374,20 @@ COMPONENTS = (
     ("energy_weight_update_j", "weight-update energy", "J"),
     ("energy_adc_j", "ADC energy (forward + input gradient)", "J"),
     ("energy_buffer_j", "buffer energy", "J"),
+    ("latency_buffer_s", "buffer latency (all phases)", "s"),
+    ("latency_interconnect_s", "interconnect latency (forward + input gradient)", "s"),
+    ("energy_interconnect_j", "interconnect energy", "J"),
     ("energy_dram_j", "DRAM energy", "J"),
     ("area_weight_gradient_m2", "weight-gradient unit area", "m^2"),
     ("latency_total_s", "total latency", "s"),
     ("energy_total_j", "total dynamic energy", "J"),
 )
+
+
+#: Components shown for our defaults beside NeuroSim's dataflow (those the settings change).
+DEFAULTS_SHOWN = ("latency_forward_s", "latency_input_gradient_s", "latency_weight_gradient_s",
+                  "energy_weight_gradient_j", "energy_dram_j", "latency_dram_s", "latency_total_s",
+                  "energy_total_j")
 
 
 def compare(neurosim: dict[str, float], model: dict[str, float]) -> list[dict]:
@@ -362,50 +410,87 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--neurosim-dir", required=True, type=Path,
+    parser.add_argument("--neurosim-dir", type=Path, default=None,
                         help="a checkout of github.com/neurosim/DNN_NeuroSim_V2.1")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="where traces and the build go (default: a new temporary folder)")
     parser.add_argument("--parse-only", action="store_true",
                         help="reuse the traces and NeuroSim results already in --work-dir")
+    parser.add_argument("--neurosim-output", type=Path, default=None,
+                        help="an existing NeuroSim breakdown CSV (NeuroSim_Breakdown_Epock_0.csv) "
+                             "to parse instead of running NeuroSim; its Param.cpp is read from the "
+                             "NeuroSIM folder above it, the traces' info.json from --traces")
+    parser.add_argument("--traces", type=Path, default=None,
+                        help="with --neurosim-output: the traces folder (default: 'traces' beside "
+                             "the NeuroSIM folder)")
     parser.add_argument("--weight-bits", type=int, default=8)
     parser.add_argument("--input-bits", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args(argv)
+    if args.neurosim_output is None and args.neurosim_dir is None:
+        parser.error("--neurosim-dir is required (or --neurosim-output FILE to parse a past run)")
+    if args.neurosim_output is not None and not args.neurosim_output.is_file():
+        parser.error(f"--neurosim-output: no file {args.neurosim_output}")
     if args.parse_only and args.work_dir is None:
         parser.error("--parse-only needs --work-dir")
+    return args
+
+
+def _neurosim_run(args: argparse.Namespace) -> tuple[dict, dict, Path, float | None]:
+    """NeuroSim's parameters, the traces' info, the breakdown CSV and the run's seconds: from a
+    past run (``--neurosim-output`` or ``--parse-only``) or a new one."""
+    if args.neurosim_output is not None:
+        breakdown = args.neurosim_output.resolve()
+        ns_folder = breakdown.parent.parent
+        src = ns_folder if (ns_folder / "Param.cpp").is_file() else \
+            args.neurosim_dir / "Training_pytorch" / "NeuroSIM"
+        traces = args.traces or ns_folder.parent / "traces"
+        timing = ns_folder / "run_seconds.txt"
+        run_s = float(timing.read_text(encoding="utf-8")) if timing.exists() else None
+        info = json.loads((traces / "info.json").read_text(encoding="utf-8"))
+        return neurosim_params(src), info, breakdown, run_s
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="neurosim_crosscheck_"))
-    src = args.neurosim_dir / "Training_pytorch" / "NeuroSIM"
-    params = neurosim_params(src)
+    params = neurosim_params(args.neurosim_dir / "Training_pytorch" / "NeuroSIM")
     traces = work / "traces"
-    run_s = None
     timing = work / "NeuroSIM" / "run_seconds.txt"
     if args.parse_only:
         run_s = float(timing.read_text(encoding="utf-8")) if timing.exists() else None
         info = json.loads((traces / "info.json").read_text(encoding="utf-8"))
         breakdown = work / "NeuroSIM" / "NeuroSim_Results_Each_Epoch" / "NeuroSim_Breakdown_Epock_0.csv"
-    else:
-        print(f"writing traces to {traces}", flush=True)
-        info = write_traces(traces, weight_bits=args.weight_bits, input_bits=args.input_bits,
-                            seed=args.seed)
-        (traces / "info.json").write_text(json.dumps(info), encoding="utf-8")
-        print("building NeuroSim", flush=True)
-        binary = build_neurosim(args.neurosim_dir, work)
-        print("running NeuroSim (nice -n 10; minutes)", flush=True)
-        start = time.perf_counter()
-        breakdown = run_neurosim(binary, traces, info["args"], weight_bits=args.weight_bits,
-                                 input_bits=args.input_bits)
-        run_s = time.perf_counter() - start
-        timing.write_text(f"{run_s:.1f}\n", encoding="utf-8")
+        return params, info, breakdown, run_s
+    print(f"writing traces to {traces}", flush=True)
+    info = write_traces(traces, weight_bits=args.weight_bits, input_bits=args.input_bits,
+                        seed=args.seed)
+    (traces / "info.json").write_text(json.dumps(info), encoding="utf-8")
+    print("building NeuroSim", flush=True)
+    binary = build_neurosim(args.neurosim_dir, work)
+    print("running NeuroSim (nice -n 10; minutes)", flush=True)
+    start = time.perf_counter()
+    breakdown = run_neurosim(binary, traces, info["args"], weight_bits=args.weight_bits,
+                             input_bits=args.input_bits)
+    run_s = time.perf_counter() - start
+    timing.write_text(f"{run_s:.1f}\n", encoding="utf-8")
+    return params, info, breakdown, run_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    params, info, breakdown, run_s = _neurosim_run(args)
     neurosim = parse_breakdown(breakdown, params["numIteration"])
     chip = neurosim_chip(params, info["level_changes"], weight_bits=args.weight_bits,
                          input_bits=args.input_bits)
     batch = int(params["batchSize"])
     ours = model_figures(chip, batch)
     rows = compare(neurosim, ours)
+    # our own defaults on the same chip: batch-blocked accumulation, transfers overlapped
+    default_chip = neurosim_chip(params, info["level_changes"], weight_bits=args.weight_bits,
+                                 input_bits=args.input_bits, accumulation="batch-blocked",
+                                 overlap=True)
+    defaults = model_figures(default_chip, batch)
+    default_rows = [r for r in compare(neurosim, defaults) if r["key"] in DEFAULTS_SHOWN]
     result = {"network": "VGG-8 (NeuroSim's NetWork.csv)", "batch_size": batch,
               "iteration": "one training iteration (NeuroSim's per-epoch figures / numIteration)",
               "neurosim_params": params, "neurosim_changes": {"memcelltype": 2},
@@ -413,7 +498,16 @@ def main(argv: list[str] | None = None) -> int:
               "chip": chip.name, "chip_config": chip.config.to_dict(),
               "components": [{k: r[k] for k in ("name", "unit", "neurosim", "model", "ratio")}
                              for r in rows],
-              "model_plan": ours["plan"]}
+              "model_plan": ours["plan"],
+              "model_settings": {"accumulation": "per-sample", "overlap": False,
+                                 "why": "NeuroSim's dataflow (Chip.cpp: each sample's weight "
+                                        "gradient to DRAM and back; buffer and interconnect "
+                                        "latency added to compute), configured, not fitted"},
+              "our_defaults": {"settings": {"accumulation": "batch-blocked", "overlap": True},
+                               "components": [{k: r[k] for k in ("name", "unit", "neurosim",
+                                                                 "model", "ratio")}
+                                              for r in default_rows],
+                               "model_plan": defaults["plan"]}}
     from reram.io import atomic_write_text
 
     atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
@@ -421,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     within = [r for r in rows[:-2] if r["ratio"] is not None and 0.5 <= r["ratio"] <= 2]
     print(f"{len(within)} of {len(rows) - 2} components within 2x; totals: "
           + ", ".join(f"{r['name']} {r['ratio']:.3g}" for r in rows[-2:] if r["ratio"]))
+    print("our defaults (batch-blocked accumulation, transfers overlapped):")
+    print(table(default_rows))
     print(f"wrote {args.out}")
     return 0
 

@@ -20,6 +20,7 @@ simulation (:mod:`reram.sim`) or the applications.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,11 @@ class Chip:
 
     @classmethod
     def from_json(cls, path: str | Path, **config_overrides: Any) -> Chip:
-        """A chip from a JSON file in the format of ``reram/cost/specs/isaac.json``."""
-        return cls.from_hardware(load_hardware(Path(path)), **config_overrides)
+        """A chip from a JSON file in the format of ``reram/cost/specs/isaac.json`` (with a
+        ``"training"`` object, as :meth:`to_dict` writes, its training spec)."""
+        chip = cls.from_hardware(load_hardware(Path(path)), **config_overrides)
+        training = json.loads(Path(path).read_text(encoding="utf-8")).get("training")
+        return chip if training is None else chip.replace(training=TrainingSpec.from_dict(training))
 
     @classmethod
     def from_hardware(cls, hardware: str | Path | HardwareSpec | Chip, **config_overrides: Any) -> Chip:
@@ -385,8 +389,9 @@ class Chip:
         return peak_power_w(reram or self.hardware.reram, self.hardware.link)
 
     def to_dict(self) -> dict:
-        """Plain-dict form (JSON-ready): the hardware dict with the config as its crossbar section."""
-        return self.hardware.to_dict()
+        """Plain-dict form (JSON-ready): the hardware dict with the config as its crossbar section,
+        and the training spec (read back by :meth:`from_json`)."""
+        return {**self.hardware.to_dict(), "training": self.training.to_dict()}
 
     def __repr__(self) -> str:
         return f"Chip({self.name!r}, config={self.config!r})"

@@ -46,12 +46,14 @@ __all__ = [
 ]
 
 #: Components an energy is split into (``PhaseCost.parts``, ``Plan.energy_breakdown``):
-#: crossbar arrays and DACs, ADC conversions, shift-and-add, tile buffers, tile digital units
-#: (activations, pooling, the optimizer), weight-update writes, error writes into the error arrays
-#: (``weight_gradient="in-array"``), the digital weight-gradient unit, DRAM traffic, GPU work, the
-#: link, and static power (ReRAM side) and idle power (GPU) over the batch time.
-ENERGY_PARTS = ("crossbar", "adc", "shift_add", "buffer", "digital", "writes", "gradient_writes",
-                "weight_gradient", "dram", "gpu", "link", "reram_static", "gpu_idle")
+#: crossbar arrays and DACs, ADC conversions, shift-and-add, tile buffers, the on-chip network
+#: (:mod:`reram.cost.interconnect`), tile digital units (activations, pooling, the optimizer),
+#: weight-update writes, error writes into the error arrays (``weight_gradient="in-array"``), the
+#: digital weight-gradient unit, DRAM traffic, GPU work, the link, and static power (ReRAM side)
+#: and idle power (GPU) over the batch time.
+ENERGY_PARTS = ("crossbar", "adc", "shift_add", "buffer", "interconnect", "digital", "writes",
+                "gradient_writes", "weight_gradient", "dram", "gpu", "link", "reram_static",
+                "gpu_idle")
 
 #: Phases of one training step, in order. Inference uses only ``"forward"``.
 PHASES = ("forward", "backward", "update")

@@ -25,7 +25,10 @@ and accumulated beyond the buffers (:mod:`reram.cost.memory`). The GPU-only base
 costed by a roofline (or by measurement, ``gpu_baseline="measured"``).
 
 Each crossbar layer is costed with its own crossbar config (a converted model's
-``crossbar_config``, else the chip's); see :class:`reram.cost.chip.Chip`.
+``crossbar_config``, else the chip's); see :class:`reram.cost.chip.Chip`. Its stage includes its
+data movement (:func:`crossbar_stage_cost`): tile-buffer time and the on-chip network's time and
+energy (:mod:`reram.cost.interconnect`, ``chip.training.memory.interconnect``), overlapped with
+the compute by default.
 
 This module reads traces, chips and hardware specs only; it does not import the simulation.
 """
@@ -44,6 +47,7 @@ from reram.cost.layer_cost import (PhaseCost, crossbar_phase_cost, crossbar_upda
                                    map_layer)
 from reram.cost.chip import Chip
 from reram.cost.hardware import GpuSpec, HardwareSpec, ReramSpec, available_gpus
+from reram.cost.interconnect import transfer_cost, with_transfers
 from reram.cost.memory import MemoryTraffic, training_memory
 from reram.cost.trace import LayerTrace, Trace, trace_model
 from reram.cost.training import (TrainingSpec, error_mapping, training_crossbars,
@@ -55,7 +59,7 @@ __all__ = ["schedule", "Plan", "LayerCost", "MODES", "UNITS", "ChipMapping", "Ch
            "GpuBaseline", "route", "map_and_replicate", "phase_stages", "phase_time",
            "bottleneck_of", "update_charges", "gpu_only_baseline", "split_measured",
            "layer_specs", "resolve_chip", "PIPELINES", "backward_cost", "optimizer_charges",
-           "endurance_of", "PlanContext"]
+           "endurance_of", "PlanContext", "crossbar_stage_cost"]
 
 MODES = ("inference", "train")
 UNITS = ("reram", "gpu", "digital")
@@ -445,6 +449,31 @@ def backward_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec, batch
                      energy_j=grad_in.energy_j + grad_w.energy_j, parts=parts)
 
 
+def crossbar_stage_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec, batch: int,
+                        phase: str, *, replicas: int = 1, tiles: int = 1,
+                        needs_input_grad: bool = True, signed_input: bool = False) -> PhaseCost:
+    """A crossbar layer's pipeline stage in ``phase`` with its data movement: the compute
+    (:func:`reram.cost.layer_cost.crossbar_phase_cost` forward, :func:`backward_cost` backward)
+    and the buffer and network traffic of its ``tiles``
+    (:func:`reram.cost.interconnect.transfer_cost`; backward, the weight gradient's operands,
+    ``groups x (rows + cols) x P`` values a sample, share the buffers), overlapped or added as
+    ``spec.memory.interconnect.overlap`` says."""
+    network = spec.memory.interconnect
+    if phase == "forward":
+        compute = crossbar_phase_cost(layer, reram, batch, "forward", replicas=replicas,
+                                      signed_input=signed_input)
+        extra = 0.0
+    else:
+        compute = backward_cost(layer, reram, spec, batch, replicas=replicas, tiles=tiles,
+                                needs_input_grad=needs_input_grad, signed_input=signed_input)
+        mapping = map_layer(layer, reram)
+        extra = (mapping.groups * (mapping.rows + mapping.cols) * max(1, layer.mvms_per_sample)
+                 * reram.activation_bytes)
+    moved = transfer_cost(layer, reram, network, batch, phase, tiles=tiles,
+                          needs_input_grad=needs_input_grad, extra_buffer_bytes=extra)
+    return with_transfers(compute, moved, network, batch)
+
+
 def map_and_replicate(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], hw: HardwareSpec,
                       batch: int, *, training: bool, replicate: bool = True,
                       arrays_per_copy: int = 1, training_spec: TrainingSpec | None = None) -> ChipMapping:
@@ -472,11 +501,11 @@ def map_and_replicate(trace: Trace, units: Sequence[str], specs: Sequence[ReramS
         arrays = training_crossbars(layer, reram, spec) if training else map_layer(layer, reram).crossbars
         crossbars[layer.name] = arrays * arrays_per_copy
         limit[layer.name] = max(1, layer.mvms_per_sample) * batch
-        times = [crossbar_phase_cost(layer, reram, 1, "forward", signed_input=i == first).per_sample_s]
-        if training:
-            times.append(backward_cost(layer, reram, spec, 1, tiles=-(-crossbars[layer.name] // per_tile),
-                                       needs_input_grad=i != first,
-                                       signed_input=i == first).per_sample_s)
+        tiles = -(-crossbars[layer.name] // per_tile)
+        phases = ("forward", "backward") if training else ("forward",)
+        times = [crossbar_stage_cost(layer, reram, spec, 1, phase, tiles=tiles,
+                                     needs_input_grad=i != first,
+                                     signed_input=i == first).per_sample_s for phase in phases]
         stage_s[layer.name] = max(stage_s.get(layer.name, 0.0), *times)
     replicas = _replicate(compute, stage_s, crossbars, limit, hw.reram.total_crossbars, hw.name)
     if not replicate:
@@ -551,15 +580,11 @@ def phase_stages(trace: Trace, units: Sequence[str], mapping: ChipMapping, specs
         i = order[k]
         layer, unit = trace.layers[i], units[i]
         if unit in ("reram", "digital"):
-            if unit == "reram" and phase == "backward":
-                cost = backward_cost(layer, specs[i], spec, batch,
-                                     replicas=mapping.replicas[layer.name],
-                                     tiles=mapping.tiles(layer.name, hw.reram.crossbars_per_tile),
-                                     needs_input_grad=i != first, signed_input=i == first)
-            elif unit == "reram":
-                cost = crossbar_phase_cost(layer, specs[i], batch, phase,
+            if unit == "reram":
+                cost = crossbar_stage_cost(layer, specs[i], spec, batch, phase,
                                            replicas=mapping.replicas[layer.name],
-                                           signed_input=i == first)
+                                           tiles=mapping.tiles(layer.name, hw.reram.crossbars_per_tile),
+                                           needs_input_grad=i != first, signed_input=i == first)
             else:
                 cost = digital_phase_cost(layer, specs[i], batch, phase,
                                           tiles=mapping.digital_tiles[i])

@@ -23,18 +23,21 @@ backward stage lasts the longer of the two.
 Specs are frozen dataclasses with units in their names; :class:`TrainingSpec` is what a
 :class:`~reram.cost.chip.Chip` carries (``chip.training``). This module imports only
 :mod:`reram.cost.hardware`, :mod:`reram.cost.trace`, :mod:`reram.cost.layer_cost`,
-:mod:`reram.cost.memory` and :mod:`reram.cost.writes`.
+:mod:`reram.cost.memory`, :mod:`reram.cost.interconnect` and :mod:`reram.cost.writes`.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from reram.cost.hardware import ReramSpec
 from reram.cost.layer_cost import CrossbarMapping, PhaseCost, map_layer, mvm_cost
 from reram.cost.memory import MemorySpec
 from reram.cost.trace import LayerTrace
-from reram.cost.writes import (WriteModel, array_write_cost, random_rewrite_activity)
+from reram.cost.interconnect import InterconnectSpec
+from reram.cost.writes import WriteActivity, WriteModel, array_write_cost, random_rewrite_activity
 
 __all__ = ["WEIGHT_GRADIENT_DATAFLOWS", "WeightGradientUnit", "TrainingSpec", "error_mapping",
            "weight_gradient_cost", "training_crossbars"]
@@ -129,6 +132,36 @@ class TrainingSpec:
                 or self.epoch_samples < 1:
             raise ValueError(f"TrainingSpec.epoch_samples must be an int >= 1, "
                              f"got {self.epoch_samples!r}")
+
+    def to_dict(self) -> dict:
+        """Plain-dict form (JSON-ready), nested specs as dicts (``Chip.to_dict`` saves it)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingSpec:
+        """The spec :meth:`to_dict` wrote; missing fields take their defaults.
+
+        Raises:
+            ValueError: on an unknown field (named) or a bad value.
+        """
+        def build(kind: type, values: Any, nested: Mapping[str, Any], where: str) -> Any:
+            if not isinstance(values, Mapping):
+                raise ValueError(f"{where} must be an object of {kind.__name__} fields, got {values!r}")
+            known = {f.name for f in dataclasses.fields(kind)}
+            unknown = sorted(set(values) - known)
+            if unknown:
+                raise ValueError(f"{where}.{unknown[0]} is not a {kind.__name__} field; "
+                                 f"allowed: {', '.join(sorted(known))}")
+            args = dict(values)
+            for name, (sub, subnested) in nested.items():
+                if name in args:
+                    args[name] = build(sub, args[name], subnested, f"{where}.{name}")
+            return kind(**args)
+
+        nested = {"unit": (WeightGradientUnit, {}),
+                  "memory": (MemorySpec, {"interconnect": (InterconnectSpec, {})}),
+                  "writes": (WriteModel, {"activity": (WriteActivity, {})})}
+        return build(cls, data, nested, "training")
 
     def transposed_area_mm2(self, crossbars: int, reram: ReramSpec) -> float:
         """Row-side ADCs and column-side DACs the input gradient adds to ``crossbars`` arrays."""

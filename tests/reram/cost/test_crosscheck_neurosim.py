@@ -66,3 +66,56 @@ def test_model_side_on_a_chip_set_to_neurosims_configuration(crosscheck):
     ours = crosscheck.model_figures(chip, 4)
     assert ours["latency_input_gradient_s"] > 0 and ours["energy_weight_update_j"] > 0
     assert ours["energy_total_j"] >= ours["energy_forward_j"] + ours["energy_input_gradient_j"]
+
+
+def test_model_side_charges_buffer_and_interconnect(crosscheck):
+    params = {"numRowSubArray": 128, "cellBit": 5, "levelOutput": 64, "maxNumLevelLTP": 60,
+              "maxNumLevelLTD": 60}
+    changes = {"changed_fraction": 0.6, "mean_levels_per_changed_cell": 1.2, "row_max_levels": 3.0}
+    chip = crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8)
+    # NeuroSim's dataflow, configured: per-sample accumulation, transfers added to compute
+    assert chip.training.memory.accumulation == "per-sample"
+    assert chip.training.memory.interconnect.overlap is False
+    ours = crosscheck.model_figures(chip, 4)
+    assert ours["latency_buffer_s"] > 0 and ours["latency_interconnect_s"] > 0
+    assert ours["energy_interconnect_j"] == pytest.approx(
+        ours["plan"]["energy_breakdown"]["interconnect"])
+    # not overlapped: forward + input gradient = compute + their buffer and network time
+    moved = ours["latency_forward_s"] + ours["latency_input_gradient_s"] - ours["latency_compute_fw_ig_s"]
+    assert 0 < moved <= ours["latency_buffer_s"] + ours["latency_interconnect_s"]
+    blocked = crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8,
+                                       accumulation="batch-blocked", overlap=True)
+    mine = crosscheck.model_figures(blocked, 4)
+    assert mine["energy_dram_j"] < ours["energy_dram_j"]
+
+
+def test_neurosim_output_option_parses_a_past_run(crosscheck, tmp_path):
+    ns = tmp_path / "NeuroSIM"
+    (ns / "NeuroSim_Results_Each_Epoch").mkdir(parents=True)
+    values = {"numRowSubArray": 128, "numColSubArray": 128, "cellBit": 5, "levelOutput": 64,
+              "numColMuxed": 8, "clkFreq": 1e9, "technode": 32, "readPulseWidth": 10e-9,
+              "writePulseWidth": 50e-9, "writeVoltage": 4, "resistanceOn": 240e3,
+              "maxNumLevelLTP": 60, "maxNumLevelLTD": 60, "batchSize": 2, "numIteration": 10,
+              "dramType": 2}
+    (ns / "Param.cpp").write_text("".join(f"\t{k} = {v};  // x\n" for k, v in values.items()))
+    totals = [1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0] + [0.0] * 8
+    tail = [0.1, 0.2, 0.3, 5.0, 6.0, 0.7, 0.8, 0.9, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8]
+    csv = ns / "NeuroSim_Results_Each_Epoch" / "NeuroSim_Breakdown_Epock_0.csv"
+    csv.write_text("Total Area(m^2),x\n1e-4,2e-6,3e-5,4e-5,5e-6,6e-6,7e-6\n\n"
+                   "Total," + ",".join(map(str, totals)) + ",, ," + ",".join(map(str, tail)) + "\n")
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    info = {"args": [], "level_changes": {"changed_fraction": 0.5,
+                                          "mean_levels_per_changed_cell": 1.0, "row_max_levels": 2.0}}
+    (traces / "info.json").write_text(__import__("json").dumps(info))
+    out = tmp_path / "result.json"
+    assert crosscheck.main(["--neurosim-output", str(csv), "--out", str(out)]) == 0
+    result = __import__("json").loads(out.read_text())
+    assert result["batch_size"] == 2 and result["model_settings"]["accumulation"] == "per-sample"
+    names = [c["name"] for c in result["components"]]
+    assert "interconnect energy" in names and "buffer latency (all phases)" in names
+    first = next(c for c in result["components"] if c["name"] == "forward latency")
+    assert first["neurosim"] == pytest.approx(0.1)
+    assert result["our_defaults"]["settings"] == {"accumulation": "batch-blocked", "overlap": True}
+    with pytest.raises(SystemExit):
+        crosscheck.main(["--neurosim-output", str(tmp_path / "missing.csv")])

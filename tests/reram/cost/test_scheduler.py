@@ -104,9 +104,13 @@ def test_training_barrier_latency_by_hand():
     bn_bwd = link(32) + roof(12 * 16, 5 * 16 * 4) + link(32)
     forward = 2 * T_SIGNED + bn_fwd + 2 * T_MVM            # two 1-stage segments of 2 samples
     # backward: the second layer's input gradient (signed errors) outlasts its weight gradient
-    # (64 MACs on one tile's 256-MAC unit at 1 GHz); the first layer has only the latter
+    # (64 MACs on one tile's 256-MAC unit at 1 GHz); the first layer has only the latter, and
+    # its operands (8 inputs and 8 errors of 16 bits) take longer through the tile's 38.4 GB/s
+    # buffer than the unit's MACs: the buffer sets the stage
     wg = 64 / (256 * 1e9)
-    backward = 2 * T_SIGNED + bn_bwd + 2 * wg
+    operands = (8 + 8) * 2 / 38.4e9
+    assert operands > wg
+    backward = 2 * T_SIGNED + bn_bwd + 2 * operands
     # update: the optimizer (2 ops a weight on one tile's 1.2 GHz digital unit), then 8 rows in
     # a SET and a RESET phase of one 50 ns pulse and its 100 ns verify read; layers in parallel
     update = 128 / 1.2e9 + 8 * 2 * (50e-9 + 100e-9)

@@ -73,7 +73,7 @@ def test_training_memory_by_hand():
     units = route(trace)
     specs = [RERAM] * len(trace.layers)
     mem = MemorySpec(buffer_bytes_per_tile=1000, dram_bandwidth_bytes_per_s=1e9,
-                     dram_energy_per_byte_j=1e-11)
+                     dram_energy_per_byte_j=1e-11, accumulation="per-sample")
     traffic = training_memory(trace, units, specs, 8, mem, tiles=10)
     assert traffic.activation_bytes == (100 + 50) * 8 * 2
     assert traffic.gradient_bytes == (5000 + 500) * 4
@@ -93,6 +93,38 @@ def test_training_memory_by_hand():
     assert roomy.dram_bytes == 0 and roomy.summary()["dram_bytes"] == 0
     with pytest.raises(ValueError, match="buffer_bytes_per_tile"):
         MemorySpec(buffer_bytes_per_tile=-1)
+
+
+def test_batch_blocked_accumulation_by_hand():
+    net = nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 10))
+    trace = trace_model(net, (100,))
+    units = route(trace)
+    specs = [RERAM] * len(trace.layers)
+    mem = MemorySpec(buffer_bytes_per_tile=1000, dram_bandwidth_bytes_per_s=1e9,
+                     dram_energy_per_byte_j=1e-11)
+    assert mem.accumulation == "batch-blocked"
+    traffic = training_memory(trace, units, specs, 8, mem, tiles=10)
+    # 22,000 B of accumulators over a 10,000 B buffer: written once and read once by the optimizer
+    # (not by every sample); the first layer's 20,000 B of accumulators take 2 blocks, so its
+    # kept inputs (100 x 8 x 2 B) and errors (50 x 8 x 2 B) are read a second time; the second
+    # layer's 2,000 B fit in one block; the 2,400 B of activations spill, written and read once
+    dram = 2 * 12_000 + (100 + 50) * 8 * 2 + 2 * 2400
+    assert traffic.dram_bytes == dram
+    per_sample = training_memory(trace, units, specs, 8,
+                                 dataclasses.replace(mem, accumulation="per-sample"), tiles=10)
+    assert per_sample.dram_bytes == 2 * 8 * 12_000 + 2 * 2400 > dram
+    # errors beyond the whole buffer go to DRAM and back: a 1-tile chip (1,000 B) with a batch
+    # whose first-layer errors (50 x 64 x 2 = 6,400 B) do not fit
+    small = training_memory(trace, units, specs, 64, mem, tiles=1)
+    acc = 22_000 - 1000
+    errors0, kept0, blocks0 = 50 * 64 * 2, 100 * 64 * 2, 20
+    errors1, kept1, blocks1 = 10 * 64 * 2, 50 * 64 * 2, 2
+    expected = (2 * acc + 2 * (errors0 - 1000) + (blocks0 - 1) * (kept0 + errors0)
+                + 2 * (errors1 - 1000) + (blocks1 - 1) * (kept1 + errors1)
+                + 2 * (100 + 50) * 64 * 2)
+    assert small.dram_bytes == expected
+    with pytest.raises(ValueError, match="accumulation must be one of"):
+        MemorySpec(accumulation="per-batch")
 
 
 def test_bad_training_specs():
@@ -117,9 +149,15 @@ def test_vgg16_b64_memory_dram_and_weight_gradient_unit(vgg16_trace):
     assert set(mem) == {"activation_bytes", "gradient_bytes", "buffer_bytes", "dram_bytes"}
     assert mem["activation_bytes"] > 10e6  # every conv/linear input at 16 bits, 64 samples
     assert mem["buffer_bytes"] == 168 * 64 * 1024  # ISAAC's eDRAM
-    # accumulators beyond the buffer: read and written by each of the 64 samples
-    assert mem["dram_bytes"] == pytest.approx(2 * 64 * (mem["gradient_bytes"] - mem["buffer_bytes"])
-                                              + 2 * mem["activation_bytes"])
+    # batch-blocked (the default): accumulators beyond the buffer written once and read once;
+    # every layer's accumulators (at most 512 x 512 x 9 x 4 B = 9.4 MB) and its batch of errors
+    # (at most 64 x 64 x 32 x 32 x 2 B = 8.4 MB) fit in the 11 MB of buffers: one block, no re-read
+    spill = 2 * (mem["gradient_bytes"] - mem["buffer_bytes"])
+    assert mem["dram_bytes"] == pytest.approx(spill + 2 * mem["activation_bytes"])
+    per_sample = CHIP.replace(training=dataclasses.replace(CHIP.training, memory=MemorySpec(
+        accumulation="per-sample")))
+    mem_ps = schedule(vgg16_trace, batch_size=64, mode="train", chip=per_sample).memory
+    assert mem_ps["dram_bytes"] == pytest.approx(64 * spill + 2 * mem["activation_bytes"])
     assert plan.energy_breakdown["dram"] == pytest.approx(mem["dram_bytes"] * 3.9e-12 * 8)
     assert plan.dram_s == pytest.approx(mem["dram_bytes"] / 256e9)
     assert plan.weight_gradient == "digital" and plan.energy_breakdown["weight_gradient"] > 0
@@ -154,3 +192,23 @@ def test_more_pulses_per_level_cost_more_update_time():
     assert plan.update_s > base.update_s
     assert plan.energy_breakdown["writes"] > base.energy_breakdown["writes"]
     assert dataclasses.replace(slow.training, weight_gradient="in-array").weight_gradient == "in-array"
+
+
+def test_chip_json_keeps_its_training_spec(tmp_path):
+    import json
+
+    from reram.cost.interconnect import InterconnectSpec
+    from reram.cost.writes import WriteActivity, WriteModel
+
+    spec = TrainingSpec(weight_gradient="in-array", unit=WeightGradientUnit(macs_per_tile=64),
+                        memory=MemorySpec(accumulation="per-sample",
+                                          interconnect=InterconnectSpec(overlap=False)),
+                        writes=WriteModel(device_levels=60, activity=WriteActivity(changed_fraction=0.3)),
+                        epoch_samples=1000)
+    chip = CHIP.replace(training=spec)
+    path = tmp_path / "chip.json"
+    path.write_text(json.dumps(chip.to_dict()))
+    assert Chip.from_json(path).training == spec
+    assert TrainingSpec.from_dict({}) == TrainingSpec()
+    with pytest.raises(ValueError, match="training.memory.bufer_bytes_per_tile is not a MemorySpec field"):
+        TrainingSpec.from_dict({"memory": {"bufer_bytes_per_tile": 1}})

@@ -1,0 +1,174 @@
+"""On-chip data movement of a crossbar layer: tile-buffer bandwidth and the mesh network.
+
+Every MVM reads its input vector from a tile buffer and writes its outputs back; the layer's
+inputs (forward) or output errors (input gradient) arrive over the on-chip network from the
+tiles of the neighbouring layer, and partial sums of a layer spread over several tiles travel to
+the tile that adds them. This module costs that movement per sample:
+
+* **buffer time**: the bytes the layer's MVMs (and, in the backward stage, the digital
+  weight-gradient unit's operands) read and write, over the buffer bandwidth of the layer's tiles.
+  Its *energy* is already charged per byte as ``"buffer"`` by :func:`reram.cost.layer_cost.mvm_cost`
+  and :func:`reram.cost.training.weight_gradient_cost` (one per-byte figure, not two);
+* **network time and energy** (``"interconnect"``): the layer's incoming vector copied to each
+  block of arrays that needs it (a unicast mesh, no multicast), plus the partial sums between
+  tiles, over the tiles' router ports; each byte crosses ``1 + 2(k^2 - 1)/(3k)`` hops (one from
+  the neighbouring layer's tiles, then the mean Manhattan distance of uniform traffic in the
+  ``k x k`` mesh of the layer's routers), at an energy per bit per hop.
+
+What overlaps: the transfers of one MVM's operands run while the previous MVM computes (the
+input/output registers of an ISAAC IMA are double-buffered), so with ``overlap=True`` a layer's
+per-sample time is ``max(compute, buffer, network)``; ``overlap=False`` adds them (DNN+NeuroSim
+V2's accounting, which sums buffer and interconnect latency with compute per layer). The head
+latency of a packet (a few router cycles per hop) is paid once per batch and is not charged.
+Element-wise layers' and DRAM traffic are not charged here (DRAM: :mod:`reram.cost.memory`).
+
+This module imports only :mod:`reram.cost.hardware`, :mod:`reram.cost.trace` and
+:mod:`reram.cost.layer_cost`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from reram.cost.hardware import ReramSpec
+from reram.cost.layer_cost import PhaseCost, map_layer
+from reram.cost.trace import LayerTrace
+
+__all__ = ["InterconnectSpec", "mesh_hops", "transfer_traffic", "transfer_cost", "with_transfers"]
+
+
+@dataclass(frozen=True)
+class InterconnectSpec:
+    """Tile buffers' bandwidth and the on-chip mesh network.
+
+    Attributes:
+        buffer_bytes_per_s_per_tile: bandwidth of one tile's buffer, bytes/s. Default 38.4 GB/s:
+            ISAAC's eDRAM tile buffer with a 256-bit bus (Shafiee et al., ISCA 2016, Table
+            'ISAAC parameters'), one access per 1.2 GHz cycle (the same assumption the presets'
+            ``buffer_energy_per_byte_j`` is derived with).
+        flit_bytes: bytes a router port moves per cycle. Default 4: ISAAC's 32-bit flits (same
+            Table).
+        router_clock_hz: router clock, Hz. Default 1.2 GHz: ISAAC's digital clock.
+        tiles_per_router: tiles sharing one router (concentration). Default 4: ISAAC's c-mesh
+            (same Table: a router shared by 4 tiles).
+        energy_per_bit_hop_j: energy of one bit crossing one router and its link, J. Default
+            0.137 pJ: ISAAC's router, 42 mW for 8 ports of 32-bit flits at 1.2 GHz (same Table),
+            i.e. its power taken as full-load power over its full-load throughput (derived; at a
+            lighter load the same power per bit would be higher). The wire between routers is
+            not charged (no cited per-mm figure chosen yet).
+        partial_sum_bytes: bytes of a partial sum sent between tiles. Default 2: ISAAC's 16-bit
+            outputs of an IMA's shift-and-add.
+        overlap: transfers overlap compute (double-buffered operands): a layer's per-sample time
+            is the longest of compute, buffer and network; False adds them.
+    """
+
+    buffer_bytes_per_s_per_tile: float = 256 / 8 * 1.2e9
+    flit_bytes: int = 4
+    router_clock_hz: float = 1.2e9
+    tiles_per_router: int = 4
+    energy_per_bit_hop_j: float = 42e-3 / (8 * 32 * 1.2e9)
+    partial_sum_bytes: int = 2
+    overlap: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("flit_bytes", "tiles_per_router", "partial_sum_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"InterconnectSpec.{name} must be an int >= 1, got {value!r}")
+        for name in ("buffer_bytes_per_s_per_tile", "router_clock_hz", "energy_per_bit_hop_j"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0 or (value == 0 and name != "energy_per_bit_hop_j"):
+                raise ValueError(f"InterconnectSpec.{name} must be a finite number > 0 "
+                                 f"(energy >= 0), got {value!r}")
+        if not isinstance(self.overlap, bool):
+            raise ValueError(f"InterconnectSpec.overlap must be True or False, got {self.overlap!r}")
+
+
+def mesh_hops(tiles: int, tiles_per_router: int) -> float:
+    """Mean hops of a byte into a layer on ``tiles`` tiles: one from the neighbouring layer, then
+    the mean Manhattan distance of uniform traffic in a ``k x k`` mesh, ``2(k^2 - 1)/(3k)``, with
+    ``k = sqrt(routers)``."""
+    routers = max(1, math.ceil(tiles / tiles_per_router))
+    k = math.sqrt(routers)
+    return 1.0 + 2.0 * (k * k - 1.0) / (3.0 * k)
+
+
+def transfer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, phase: str, *,
+                     tiles: int = 1, needs_input_grad: bool = True) -> tuple[float, float]:
+    """``(buffer_bytes, network_bytes)`` of a conv/linear layer per sample in one phase.
+
+    Forward: the buffer reads each MVM's input vector and writes its outputs, ``groups x (rows +
+    cols) x P`` values; the network carries the layer's input to each of its ``col_blocks``
+    column blocks and, when the layer spans more than one tile, ``row_blocks - 1`` partial sums
+    of every output. Backward (the input gradient): the same with rows and columns swapped (the
+    errors to each row block, partial sums over column blocks); nothing when the layer needs no
+    input gradient.
+    """
+    if phase not in ("forward", "backward"):
+        raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
+    if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
+        raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
+    if phase == "backward" and not needs_input_grad:
+        return 0.0, 0.0
+    mapping = map_layer(layer, reram)
+    positions = max(1, layer.mvms_per_sample)
+    act = reram.activation_bytes
+    buffer_bytes = mapping.groups * (mapping.rows + mapping.cols) * positions * act
+    if phase == "forward":
+        incoming, copies, sums, width = layer.input_numel, mapping.col_blocks, mapping.row_blocks, mapping.cols
+    else:
+        incoming, copies, sums, width = layer.output_numel, mapping.row_blocks, mapping.col_blocks, mapping.rows
+    network_bytes = float(incoming * act * copies)
+    if tiles > 1:
+        network_bytes += mapping.groups * (sums - 1) * width * positions * spec.partial_sum_bytes
+    return float(buffer_bytes), network_bytes
+
+
+def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, batch_size: int,
+                  phase: str, *, tiles: int = 1, needs_input_grad: bool = True,
+                  extra_buffer_bytes: float = 0.0) -> PhaseCost:
+    """Buffer and network traffic of a conv/linear layer for a batch in one phase
+    (:func:`transfer_traffic`), over the buffer bandwidth and the router ports of ``tiles``.
+
+    Args:
+        layer: a conv/linear layer.
+        reram: its crossbar spec (activation width).
+        spec: the buffer and network spec.
+        batch_size: samples per batch.
+        phase: ``"forward"`` or ``"backward"``.
+        tiles: tiles holding the layer's copies (their buffers and router ports share the work).
+        needs_input_grad: False for the first compute layer (no error to pass back).
+        extra_buffer_bytes: other bytes per sample through the same buffers (the digital
+            weight-gradient unit's operands).
+
+    Returns:
+        A :class:`PhaseCost`: ``per_sample_s`` the longer of the buffer and network times (two
+        resources working side by side), ``parts = {"interconnect": J}`` (the network's hops).
+    """
+    buffer_bytes, network_bytes = transfer_traffic(layer, reram, spec, phase, tiles=tiles,
+                                                   needs_input_grad=needs_input_grad)
+    buffer_bytes += extra_buffer_bytes
+    buffer_s = buffer_bytes / (tiles * spec.buffer_bytes_per_s_per_tile)
+    network_s = network_bytes / (tiles * spec.flit_bytes * spec.router_clock_hz)
+    energy = (network_bytes * 8 * mesh_hops(tiles, spec.tiles_per_router) * spec.energy_per_bit_hop_j
+              * batch_size)
+    per_sample = max(buffer_s, network_s)
+    return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size, energy_j=energy,
+                     parts={"interconnect": energy})
+
+
+def with_transfers(compute: PhaseCost, transfer: PhaseCost, spec: InterconnectSpec,
+                   batch_size: int) -> PhaseCost:
+    """A layer's stage with its transfers: per sample ``max(compute, transfer)`` when they
+    overlap (``spec.overlap``), else their sum; energies and parts added."""
+    if spec.overlap:
+        per_sample = max(compute.per_sample_s, transfer.per_sample_s)
+    else:
+        per_sample = compute.per_sample_s + transfer.per_sample_s
+    parts = dict(compute.parts)
+    for key, value in transfer.parts.items():
+        parts[key] = parts.get(key, 0.0) + value
+    return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size,
+                     energy_j=compute.energy_j + transfer.energy_j,
+                     bytes_moved=compute.bytes_moved + transfer.bytes_moved, parts=parts)
