@@ -160,7 +160,7 @@ def _poll(predicate, process: subprocess.Popen, timeout: float = 120.0) -> None:
 
 THREADS_PROBE = """
 import torch
-from reram.models.train import thread_counts
+from reram.runtime import thread_counts
 first, second = thread_counts(), thread_counts()
 print(first == second, first["torch"], torch.get_num_threads())
 """
