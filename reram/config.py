@@ -296,10 +296,11 @@ class CrossbarConfig:
                              f"got {type(spec).__name__}")
         text = str(spec).strip()
         path = os.path.expanduser(text)
-        if text.startswith("{") or text.endswith(".json") or os.path.isfile(path):
-            if not text.startswith("{") and not os.path.isfile(path):
+        inline = text.startswith(("{", "["))
+        if inline or text.endswith(".json") or os.path.isfile(path):
+            if not inline and not os.path.isfile(path):
                 raise ValueError(f"{field} file {text} does not exist")
-            if text.startswith("{"):
+            if inline:
                 source = text
             else:
                 with open(path, encoding="utf-8") as fh:

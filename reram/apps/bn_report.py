@@ -1,12 +1,14 @@
-"""What a BN search reports: the JSON document, the table, the summary lines and the plots.
+"""What a BN search reports: :class:`BNSearchReport`, its JSON document, the table, the summary
+lines and the plots.
 
-Reads a :class:`reram.apps.bn_search.BNSearchReport`; computes nothing the search did not
+Computes nothing the search (:mod:`reram.apps.bn_search`) did not
 (every figure comes from the report's evaluations and its one cost table). Writes through
 :mod:`reram.io` (atomic). Imports matplotlib only inside the plotting functions.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +19,54 @@ from reram.io import atomic_write_json, save_figure
 if TYPE_CHECKING:
     from reram.apps.bn_cost import MaskCost
     from reram.apps.bn_objective import MaskEvaluation
-    from reram.apps.bn_search import BNSearchReport
 
-__all__ = ["report_dict", "table_rows", "format_table", "summary_lines", "write"]
+__all__ = ["BNSearchReport", "report_dict", "table_rows", "format_table", "summary_lines", "write"]
+
+
+@dataclass
+class BNSearchReport:
+    """What :func:`run_search` returns (and writes as ``bn_search.json``).
+
+    Attributes:
+        settings: the search's ``BNSearchSettings`` (a resumed search: with the budget it ran).
+        chip: the chip (a ``reram.Chip``) costed.
+        references: ``{"all": ..., "none": ...}``, the all-BN and no-BN evaluations.
+        runs: per method, its history rows and result fields (JSON-ready).
+        evaluations: every trained mask of the search, by mask.
+        costs: the :class:`~reram.apps.bn_cost.MaskCost` of every mask in the report.
+        front: the non-dominated masks of all methods together.
+        found: per method, the mask it found (:func:`found_mask`), or ``None``.
+        n_init: each method's initial design.
+        ref_point: the hypervolume's reference point (multi), else ``None``.
+        speedup_scale: the no-BN mask's speedup.
+        hypervolume_all: hypervolume of everything evaluated (multi), else ``None``.
+        wall_time_s: seconds of this call.
+        out: the output folder; plots: the plot files written.
+    """
+
+    settings: Any
+    chip: Any
+    references: dict[str, MaskEvaluation]
+    runs: dict[str, dict[str, Any]]
+    evaluations: dict[str, MaskEvaluation]
+    costs: dict[str, MaskCost]
+    front: list[MaskEvaluation]
+    found: dict[str, MaskEvaluation | None]
+    n_init: dict[str, int]
+    ref_point: list[float] | None
+    speedup_scale: float | None
+    hypervolume_all: float | None
+    wall_time_s: float
+    out: Path
+    plots: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (``bn_search.json``)."""
+        return report_dict(self)
+
+    def table(self) -> str:
+        """The table of the all-BN, no-BN and found masks (and the front, multi)."""
+        return format_table(table_rows(self))
 
 
 def _row(ev: MaskEvaluation, cost: MaskCost) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from reram.apps.bn_cost import CostTable, MaskCost, search_chip
 from reram.apps.bn_objective import (SCALARIZATIONS, TRADEOFFS, MaskEvaluation, MaskTrainer, MaskTraining,
                                      Scorer, SingleObjective, TwoObjectives, objective_pair, reference_point)
 from reram.apps.bn_output import SearchFolder
+from reram.apps.bn_report import BNSearchReport
 
 __all__ = ["MODES", "MAIN_JOB_CHIP", "MAIN_JOB_CONFIG", "BNSearchSettings", "BNSearchReport", "run_search",
            "found_mask", "front_of"]
@@ -261,57 +262,6 @@ def found_mask(front: Sequence[MaskEvaluation], reference: float, epsilon: float
     if metric == "speedup":
         return max(ok, key=lambda e: (costs(e.mask).speedup or 0.0, e.accuracy))
     return min(ok, key=lambda e: (e.n_bn, -e.accuracy))
-
-
-# ---------------------------------------------------------------- the report
-@dataclass
-class BNSearchReport:
-    """What :func:`run_search` returns (and writes as ``bn_search.json``).
-
-    Attributes:
-        settings: the search's settings (a resumed search: with the budget it ran).
-        chip: the chip (a ``reram.Chip``) costed.
-        references: ``{"all": ..., "none": ...}``, the all-BN and no-BN evaluations.
-        runs: per method, its history rows and result fields (JSON-ready).
-        evaluations: every trained mask of the search, by mask.
-        costs: the :class:`~reram.apps.bn_cost.MaskCost` of every mask in the report.
-        front: the non-dominated masks of all methods together.
-        found: per method, the mask it found (:func:`found_mask`), or ``None``.
-        n_init: each method's initial design.
-        ref_point: the hypervolume's reference point (multi), else ``None``.
-        speedup_scale: the no-BN mask's speedup.
-        hypervolume_all: hypervolume of everything evaluated (multi), else ``None``.
-        wall_time_s: seconds of this call.
-        out: the output folder; plots: the plot files written.
-    """
-
-    settings: BNSearchSettings
-    chip: Any
-    references: dict[str, MaskEvaluation]
-    runs: dict[str, dict[str, Any]]
-    evaluations: dict[str, MaskEvaluation]
-    costs: dict[str, MaskCost]
-    front: list[MaskEvaluation]
-    found: dict[str, MaskEvaluation | None]
-    n_init: dict[str, int]
-    ref_point: list[float] | None
-    speedup_scale: float | None
-    hypervolume_all: float | None
-    wall_time_s: float
-    out: Path
-    plots: list[Path] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document (``bn_search.json``)."""
-        from reram.apps.bn_report import report_dict
-
-        return report_dict(self)
-
-    def table(self) -> str:
-        """The table of the all-BN, no-BN and found masks (and the front, multi)."""
-        from reram.apps.bn_report import format_table, table_rows
-
-        return format_table(table_rows(self))
 
 
 # ---------------------------------------------------------------- the strategies
