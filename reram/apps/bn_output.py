@@ -2,7 +2,8 @@
 
 A search writes ``settings.json`` first; it is also the folder's marker (``"format":
 "reram-bn-search"`` and a ``"version"``), so ``--overwrite`` deletes only what a search wrote
-(:data:`SEARCH_FILES`, ``evals/``) and only in a folder whose marker says a search wrote it;
+(:data:`SEARCH_FILES`, ``evals/``) and only in a folder whose marker says a search wrote it (or a version-1 folder, recognized
+by its settings' keys);
 anything else is refused with one line. While a search runs it holds an advisory lock
 (``fcntl.flock``) on ``<out>/.lock``: a second search into the same folder exits with one line,
 and a killed search leaves nothing stuck (the kernel drops the lock with the process).
@@ -26,6 +27,10 @@ __all__ = ["SEARCH_FORMAT", "SEARCH_FORMAT_VERSION", "SEARCH_FILES", "SearchFold
 SEARCH_FORMAT = "reram-bn-search"
 #: Version 2: the 0.2.0 settings (``BNSearchSettings``) and cache fingerprints.
 SEARCH_FORMAT_VERSION = 2
+#: The keys of a version-1 settings.json (reram 0.1, before the marker): such a folder was written
+#: by a search, so --overwrite may replace it; --resume refuses it.
+V1_SETTINGS_KEYS = frozenset({"model", "dataset", "config", "epochs", "objectives", "methods", "method",
+                              "objective", "pareto_metric", "num_sites", "ref_point", "n_init", "search_batch"})
 #: Files a search writes besides ``evals/`` and ``checkpoint_<method>.json``.
 SEARCH_FILES = ("bn_search.json", "convergence.png", "accuracy_vs_bn.png", "accuracy_vs_speedup.png",
                 "settings.json")
@@ -71,15 +76,20 @@ class SearchFolder:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"{name} is damaged ({type(exc).__name__}); it was not written by a "
                              "complete reram-bn-search: use another --out") from None
+        if isinstance(doc, dict) and "format" not in doc and V1_SETTINGS_KEYS <= set(doc):
+            return {"format": SEARCH_FORMAT, "version": 1}
         if not isinstance(doc, dict) or doc.get("format") != SEARCH_FORMAT:
             raise InputError(f"{name} was not written by reram-bn-search; refusing to touch this folder: "
                              "use another --out")
-        if doc.get("version") != SEARCH_FORMAT_VERSION:
-            raise InputError(f"{name} holds a search of format version {doc.get('version')!r}, this is "
-                             f"version {SEARCH_FORMAT_VERSION}: use another --out")
-        if not isinstance(doc.get("settings"), dict) or not isinstance(doc.get("n_init"), dict):
+        if doc.get("version") == SEARCH_FORMAT_VERSION and not (
+                isinstance(doc.get("settings"), dict) and isinstance(doc.get("n_init"), dict)):
             raise InputError(f"{name} is damaged (no 'settings' or 'n_init' object): use another --out")
         return doc
+
+    def _check_version(self, marker: dict[str, Any]) -> None:
+        if marker.get("version") != SEARCH_FORMAT_VERSION:
+            raise InputError(f"{self.settings_file} holds a search of format version {marker.get('version')!r}, "
+                             f"this is version {SEARCH_FORMAT_VERSION}: replace it with --overwrite or use another --out")
 
     def check(self, resume: bool, overwrite: bool) -> dict[str, Any] | None:
         """Check that a search may run here as asked; returns the saved marker when resuming.
@@ -94,12 +104,15 @@ class SearchFolder:
         if resume:
             if marker is None:
                 raise InputError(f"--resume: {str(self.path)!r} holds no search to resume (no settings.json)")
+            self._check_version(marker)
             return marker
         if marker is None and self._ours():
             names = ", ".join(p.name for p in self._ours())
             raise InputError(f"--out {str(self.path)!r} holds {names} but no search marker (settings.json): "
                              "not a reram-bn-search folder; use another --out")
         if marker is not None and not overwrite:
+            if marker.get("version") != SEARCH_FORMAT_VERSION:
+                self._check_version(marker)
             raise InputError(f"--out {str(self.path)!r} holds a search already: continue it with --resume or "
                              "replace it with --overwrite")
         return None

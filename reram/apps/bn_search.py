@@ -41,7 +41,7 @@ import numpy as np
 
 from reram.apps._cli import InputError
 from reram.apps.bn_cost import CostTable, MaskCost, search_chip
-from reram.apps.bn_objective import (SCALARIZATIONS, TRADEOFFS, MaskEvaluation, MaskTrainer, MaskTraining,
+from reram.apps.bn_objective import (TRADEOFFS, MaskEvaluation, MaskTrainer, MaskTraining,
                                      Scorer, SingleObjective, TwoObjectives, objective_pair, reference_point)
 from reram.apps.bn_output import SearchFolder
 from reram.apps.bn_report import BNSearchReport

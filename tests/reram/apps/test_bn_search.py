@@ -112,12 +112,21 @@ def test_overwrite_refuses_a_folder_no_search_wrote(tmp_path, capsys):
     assert "no search marker" in capsys.readouterr().err and (out / "evals" / "keep.txt").is_file()
 
 
-def test_an_older_format_is_named_and_refused(tmp_path, capsys):
+def test_an_older_format_is_named_refused_on_resume_and_replaced_on_request(tmp_path, capsys):
+    from reram.apps.bn_output import V1_SETTINGS_KEYS
+
     out = tmp_path / "old"
-    out.mkdir()
-    (out / "settings.json").write_text(json.dumps({"format": SEARCH_FORMAT, "version": 1, "settings": {}}))
-    assert main([*ARGV, "--out", str(out), "--overwrite"]) == 2
-    assert "format version 1" in capsys.readouterr().err
+    (out / "evals" / "abc").mkdir(parents=True)
+    (out / "evals" / "abc" / "111111.json").write_text("{}")
+    (out / "settings.json").write_text(json.dumps({k: None for k in V1_SETTINGS_KEYS}))  # reram 0.1
+    for extra in (["--resume"], []):
+        assert main([*ARGV, "--out", str(out), *extra]) == 2
+        assert "format version 1" in capsys.readouterr().err
+    assert main([*ARGV, "--out", str(out), "--overwrite"]) == 0
+    assert not (out / "evals" / "abc").exists()
+    (out / "settings.json").write_text(json.dumps({"format": SEARCH_FORMAT, "version": 3, "settings": {}}))
+    assert main([*ARGV, "--out", str(out), "--resume"]) == 2
+    assert "format version 3" in capsys.readouterr().err
 
 
 def test_one_search_per_folder_and_a_killed_one_leaves_no_lock(tmp_path, capsys):
