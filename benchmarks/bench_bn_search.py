@@ -55,9 +55,10 @@ from typing import Any
 
 import numpy as np
 
+from reram.apps import bn_study
 from reram.apps.bn_cost import CostTable, search_chip
-from reram.apps.bn_objective import (MaskEvaluation, MaskTrainer, MaskTraining, Scorer, SingleObjective,
-                                     StoredEvaluations, TwoObjectives, objective_pair, reference_point)
+from reram.apps.bn_objective import (MaskEvaluation, MaskTrainer, MaskTraining, StoredEvaluations, objective_pair,
+                                     reference_point)
 from reram.io import atomic_write_json, atomic_write_text
 from reram.runtime import set_threads
 
@@ -109,33 +110,9 @@ def make_costs(model: str, trainer: MaskTrainer) -> CostTable:
     return CostTable(trainer, search_chip(study_settings(model)["hardware"], trainer.training.config))
 
 
-def relative(path: str | Path) -> str:
-    """A path as written in committed results: relative to the repository when inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
 def command_line() -> str:
     """This run's command, with paths inside the repository made relative."""
-    return "python benchmarks/bench_bn_search.py " + " ".join(
-        relative(a) if os.path.isabs(a) else a for a in sys.argv[1:])
-
-
-def code_version() -> dict[str, Any]:
-    """The git commit of the code that trained, and local edits under reram/."""
-    import subprocess
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-
-    return {"commit": git("rev-parse", "HEAD"),
-            "uncommitted_changes": git("status", "--short", "--", "reram").splitlines()}
+    return bn_study.command_line("benchmarks/bench_bn_search.py", sys.argv[1:], ROOT)
 
 
 # ---------------------------------------------------------------- time and enumerate
@@ -188,7 +165,7 @@ def _fixture_header(model: str, obj: MaskTrainer, workers: int, threads: int, wa
                    f"average {os.getloadavg()[0]:.1f} at writing), {workers} worker process(es), "
                    f"{threads} torch thread(s) each",
         "num_sites": p,
-        "code": code_version(),
+        "code": bn_study.code_version(ROOT),
         "note": "files already in the cache (same training fingerprint) are reused; wall times "
                 "are slowed by other jobs on the machine, CPU time is the figure to read",
     }
@@ -205,9 +182,7 @@ def enumerate_masks(model: str, cache_dir: str, threads: int, workers: int, trai
     p = obj.num_sites
     if p > 12:
         raise ValueError(f"--model {model} has {p} BN sites: 2^{p} masks are too many to enumerate")
-    rng = np.random.default_rng(12345)
-    masks = sorted((format(i, f"0{p}b") for i in range(2 ** p)), key=lambda m: (m.count("1"), rng.random()))
-    masks.insert(0, masks.pop())  # all-BN first: it sets the accuracy bar of the target
+    masks = bn_study.exhaustive_order(p)
     jobs = [(model, cache_dir, m, threads) for m in masks]
     started, cpu_total, reused = time.perf_counter(), 0.0, 0
     rows: dict[str, dict[str, Any]] = {}
@@ -283,49 +258,6 @@ def _objective(model: str, cache_dir: str, lookup: bool, threads: int) -> tuple[
     return trainer, make_costs(model, trainer)
 
 
-def _one_run(obj: Any, costs: CostTable, kind: str, method: str, seed: int, budget: int,
-             objective: str = "constrained", epsilon: float = 0.02) -> dict[str, Any]:
-    """One search (one seed) on the masks (``kind="single"``: the ``objective`` scalarization,
-    ``lam`` ``STUDY_LAM``); the masks it evaluated, in order, with their scores."""
-    from reram.search import minimize_binary, minimize_binary_multi
-
-    started = time.perf_counter()
-    p = obj.num_sites
-    if kind == "single":
-        from reram.search import default_n_init
-
-        # bo's initial design: min(20, P) (its default), at most half the budget, as mobo's below;
-        # at P = 21 and budget 20 the default alone would spend the whole budget on it
-        n_init = min(default_n_init("bo", p, budget), max(1, budget // 2)) if method == "bo" else None
-        reference = obj.evaluate("1" * p).accuracy if objective == "constrained" else None
-        scorer = Scorer(objective, lam=STUDY_LAM, epsilon=epsilon,
-                        reference_accuracy=reference)
-        if isinstance(obj, StoredEvaluations):
-            obj.calls.clear()
-        res = minimize_binary(SingleObjective(obj, scorer), dim=p, budget=budget, method=method, seed=seed,
-                              n_init=n_init)
-        hv = None
-    else:
-        from reram.search import NSGA2Options
-        from reram.search.multi import default_n_init_multi
-
-        scale = costs.cost("0" * p).speedup
-        # mobo's initial design = nsga2's population: min(20, P), at most half the budget
-        n_init = None if method == "random" else max(2, min(default_n_init_multi("mobo", p, budget), budget // 2))
-        res = minimize_binary_multi(TwoObjectives(obj, "speedup", costs, scale), dim=p, budget=budget,
-                                    ref_point=reference_point("speedup", p), method=method, seed=seed,
-                                    n_init=n_init,
-                                    options=NSGA2Options(pop_size=n_init) if method == "nsga2" else None)
-        hv = res.hypervolume_history.tolist()
-    evs = [obj.evaluate(r.x) if r.ok else None for r in res.history]
-    return {"masks": ["".join(map(str, r.x)) for r in res.history],
-            "accuracy": [None if e is None else e.accuracy for e in evs],
-            "n_bn": [None if e is None else e.n_bn for e in evs],
-            "speedup": [None if e is None else costs.cost(e.mask).speedup for e in evs],
-            "errors": [r.error for r in res.history if not r.ok],
-            "hypervolume_history": hv, "n_init": n_init, "time_s": round(time.perf_counter() - started, 2)}
-
-
 def study_objective(doc: dict[str, Any]) -> str | None:
     """The single objective a study file was made with (files without one: ``constrained``);
     ``None`` for multi-objective files."""
@@ -377,8 +309,8 @@ def run_study(model: str, kind: str, methods: Sequence[str], seeds: int, budget:
             if str(seed) in doc["runs"]:
                 continue
             obj, costs = _objective(model, cache_dir, lookup, threads)
-            run = _one_run(obj, costs, kind, method, seed, budget, objective or "constrained",
-                           study_settings(model)["epsilon"])
+            run = bn_study.study_run(obj, costs, kind, method, seed, budget, objective or "constrained",
+                                     study_settings(model)["epsilon"], STUDY_LAM)
             doc["runs"][str(seed)] = run
             doc["command"] = command_line()
             atomic_write_json(path, doc, indent=None)
