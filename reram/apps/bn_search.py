@@ -195,8 +195,9 @@ class BNSearchSettings:
             given = 6 if self.n_init is None else self.n_init
             return {m: min(given, self.budget) if m in ("mobo", "nsga2") else default_n_init_multi(m, num_sites, self.budget)
                     for m in self.methods}
-        return {m: default_n_init(m, num_sites, self.budget) if self.n_init is None or default_n_init(m, num_sites, self.budget) == 0
-                else min(self.n_init, self.budget) for m in self.methods}
+        defaults = {m: default_n_init(m, num_sites, self.budget) for m in self.methods}
+        # n_init sets the design of the methods that have one (bo, greedy, anneal)
+        return {m: d if self.n_init is None or d == 0 else min(self.n_init, self.budget) for m, d in defaults.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON-ready values."""
