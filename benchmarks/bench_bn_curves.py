@@ -109,11 +109,73 @@ def summarize(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 "seeds": len(v)} for g, v in sorted(groups.items())}
 
 
-def report(path: str) -> int:
+def choose_fidelity(table: dict[str, Any], lr: float, long_epochs: int, tolerance: float = 0.02) -> int | None:
+    """The fewest epochs whose all-BN runs' mean is within ``tolerance`` of the long runs' mean."""
+    stats = summarize(table)
+    full = "1" * len(next(iter(table["runs"])).split("/")[0])
+    long = stats.get(f"{full}/lr{lr:g}/e{long_epochs}")
+    if long is None:
+        return None
+    short = sorted(int(g.rsplit("/e", 1)[1]) for g in stats if g.startswith(f"{full}/lr{lr:g}/e"))
+    for epochs in short:
+        if stats[f"{full}/lr{lr:g}/e{epochs}"]["mean"] >= long["mean"] - tolerance:
+            return epochs
+    return None
+
+
+def plot(table: dict[str, Any], path: str, lr: float, long_epochs: int) -> None:
+    """Test accuracy vs epoch of the long runs (mean and range over seeds), one panel per lr,
+    and the all-BN short runs' final accuracies at the main lr."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from reram.io import save_figure
+
+    curves: dict[tuple[str, float], list[list[float]]] = {}
+    for key, entry in table["runs"].items():
+        mask, lr_s, ep_s, _ = key.split("/")
+        if int(ep_s[1:]) == long_epochs:
+            curves.setdefault((mask, float(lr_s[2:])), []).append(entry["curve"])
+    lrs = sorted({k[1] for k in curves}, reverse=True)
+    fig, axes = plt.subplots(1, len(lrs), figsize=(4.2 * len(lrs), 3.4), sharey=True, squeeze=False)
+    for ax, one_lr in zip(axes[0], lrs):
+        for (mask, l), runs in sorted(curves.items()):
+            if l != one_lr:
+                continue
+            arr = np.array(runs)
+            x = np.arange(1, arr.shape[1] + 1)
+            line, = ax.plot(x, arr.mean(0), label=f"{mask} ({len(runs)} seeds)")
+            ax.fill_between(x, arr.min(0), arr.max(0), color=line.get_color(), alpha=0.2)
+        if one_lr == lr:
+            full = "1" * len(next(iter(curves))[0])
+            for key, entry in table["runs"].items():
+                m, lr_s, ep_s, _ = key.split("/")
+                if m == full and float(lr_s[2:]) == lr and int(ep_s[1:]) != long_epochs:
+                    ax.plot(int(ep_s[1:]), entry["curve"][-1], "k+", ms=8)
+        ax.set_title(f"lr {one_lr:g}" + (" (+: all-BN runs of that length)" if one_lr == lr else ""),
+                     fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{table['settings']['model']} x{table['settings']['width']:g} on the digits, "
+                 "main job's chip", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def report(path: str, png: str | None, lr: float, long_epochs: int) -> int:
     from reram.io import read_json
 
-    for group, stats in summarize(read_json(path, "curves")).items():
+    table = read_json(path, "curves")
+    for group, stats in summarize(table).items():
         print(f"{group:32s} {stats['mean']:.3f} +- {stats['sd']:.3f} ({stats['seeds']} seeds)")
+    print(f"fidelity (fewest epochs within 2 points of {long_epochs}) at lr {lr:g}: "
+          f"{choose_fidelity(table, lr, long_epochs)}")
+    if png:
+        plot(table, png, lr, long_epochs)
     return 0
 
 
@@ -121,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="benchmarks/results/bn_curves_vgg11.json")
     p.add_argument("--report", default=None, help="print the summary of a curves file and exit")
+    p.add_argument("--png", default=None, help="with --report: the learning-curve plot")
     p.add_argument("--model", default="vgg11")
     p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--epochs", type=int, default=20, help="length of the long runs")
@@ -132,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--short-lr", type=float, default=0.2,
                    help="the main learning rate: short runs and --masks run at it only")
     args = p.parse_args(argv)
-    return report(args.report) if args.report else run(args)
+    if args.report:
+        return report(args.report, args.png, args.short_lr, args.epochs)
+    return run(args)
 
 
 if __name__ == "__main__":

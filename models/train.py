@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -32,8 +33,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from reram.config import CrossbarConfig
-from reram.runtime import resolve_device, thread_counts
 from reram.io import atomic_write, atomic_write_json, json_safe
+from reram.runtime import resolve_device, thread_counts
 
 from .bn import BNMaskLike, bn_sites, format_bn_mask, parse_bn_mask
 from .data import DataSplits, augment_crop_flip
@@ -97,8 +98,9 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not self.weight_decay >= 0.0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay)
+                and self.weight_decay >= 0.0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
         if self.schedule not in _SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(_SCHEDULES)}; got {self.schedule!r}")
 
@@ -176,8 +178,10 @@ def _keep_bn_full_precision(model: nn.Module) -> None:
 
 
 def checkpoint_path(out: str | Path) -> Path:
-    """Where :func:`run_training` keeps the checkpoint of a run writing its metrics to ``out``."""
-    return Path(out).with_suffix(".ckpt")
+    """Where :func:`run_training` keeps the checkpoint of a run writing its metrics to ``out``:
+    ``out`` with ``.ckpt`` appended, so it is never ``out`` itself (``--out run.ckpt``) and two
+    outputs never share one (``a.json``, ``a.log``)."""
+    return Path(f"{os.fspath(out)}.ckpt")
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -430,6 +434,11 @@ def run_training(
 
     def report(history: list[dict[str, Any]], complete: bool) -> dict[str, Any]:
         last = history[-1] if history else {}
+        # a run whose loss went non-finite has no accuracy worth reporting (it is a constant guess)
+        diverged = bool(last) and (bool(last.get("nonfinite_steps"))
+                                   or not math.isfinite(float(last.get("test_loss", 0.0))))
+        if diverged:
+            last = {"nonfinite_steps": last.get("nonfinite_steps")}
         return {
             **run_info,
             "num_bn_sites": len(keep),
@@ -438,6 +447,7 @@ def run_training(
             "device": device,
             "threads": thread_counts(),
             "complete": complete,
+            "diverged": diverged,
             "epochs_done": len(history),
             "test_accuracy": last.get("test_accuracy"),
             "test_loss": last.get("test_loss"),

@@ -174,4 +174,4 @@ def test_the_bn_search_modules_layer_one_way():
     assert "reram.apps.bn_search_cli" not in _reach("reram.apps.bn_search")
     for lower in ("reram.apps.bn_objective", "reram.apps.bn_cost", "reram.apps.bn_output"):
         assert not {"reram.apps.bn_search", "reram.apps.bn_search_cli", "reram.apps.bn_report"} & _reach(lower)
-    assert GRAPH["reram.apps._cli"] == set()
+    assert GRAPH["reram.apps._cli"] <= {"reram.io"}

@@ -10,7 +10,7 @@ a result can be written where the user asked. :func:`add_output_flags` and
 :func:`add_chip_flag` give ``--out``/``--resume``/``--overwrite``/``--quiet`` and ``--chip``
 one spelling and one meaning across the scripts.
 
-Imports nothing of reram.
+Imports nothing of reram but :mod:`reram.io`.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable
+
+from reram.io import check_replaceable, shorten
 
 __all__ = ["InputError", "OneLineParser", "run_cli", "one_line", "positive_int", "check_output_path",
            "check_output_dir", "add_output_flags", "add_chip_flag", "as_input_error"]
@@ -52,14 +54,14 @@ class as_input_error:
 def one_line(exc: BaseException) -> str:
     """The exception's message on one line (its type name when it has none)."""
     text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+    return shorten(text, 500) or type(exc).__name__
 
 
 class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (``PROG: error: ...``, exit 2)."""
 
     def error(self, message: str) -> None:  # noqa: D401 - argparse API
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+        self.exit(2, f"{self.prog}: error: {shorten(' '.join(message.split()), 500)}\n")
 
 
 def positive_int(text: str) -> int:
@@ -117,6 +119,10 @@ def check_output_path(path: str | os.PathLike[str], field: str = "--out") -> Pat
     target = Path(path).expanduser()
     if target.is_dir():
         raise InputError(f"{field} {target} is a folder; give a file path")
+    try:
+        check_replaceable(target, field)  # a device, fifo or socket is refused before any work
+    except OSError as exc:
+        raise InputError(one_line(exc)) from None
     if target.exists() and not os.access(target, os.W_OK):
         raise InputError(f"{field} {target} is not writable")
     check_output_dir(target.parent if str(target.parent) else Path("."), field=f"{field} {target}:"
