@@ -3,7 +3,7 @@
 VGG11 and ResNet20 on 32x32 inputs at batch 64 (CIFAR-10 shapes, random data), 1 thread. Each
 model is timed in float and converted with: the ideal config (exact float through the crossbar
 layers), the NeuroSim V2 preset, the ISAAC preset, and the main job's chip
-(:data:`reram.apps.bn_search_cli.REALISTIC_CHIP`: 128-row tiles, per-tile 8-bit ADCs, 8-bit
+(``CrossbarConfig.preset("neurosim-epiram")``: 128-row tiles, per-tile 8-bit ADCs, 8-bit
 inputs in one 8-bit DAC phase, EpiRAM weights updated by pulses). One step is forward,
 cross-entropy, backward and ``optimizer.step()`` (which re-programs the crossbars on the next
 forward). On CPU, times are the process's CPU time (1 thread; other processes on a shared machine do not
@@ -24,14 +24,13 @@ from torch import nn
 
 import reram
 from reram import CrossbarConfig
-from reram.apps.bn_search_cli import REALISTIC_CHIP
 from reram.apps.layer_benchmark import time_once
 from reram.io import atomic_write_json
 from reram.models import resnet20, vgg11
 from reram.sim.tiles import product_path
 
 #: The main job's chip (``reram-bn-search``'s default crossbar).
-MAIN_JOB_CHIP = CrossbarConfig(**REALISTIC_CHIP)
+MAIN_JOB_CHIP = CrossbarConfig.preset("neurosim-epiram")
 MODELS: dict[str, Callable[[], nn.Module]] = {"vgg11": lambda: vgg11(num_classes=10),
                                               "resnet20": lambda: resnet20(num_classes=10)}
 

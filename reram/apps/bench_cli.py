@@ -33,7 +33,7 @@ from reram.cost.chip import Chip, available_chips
 from reram.cost.hardware import GPU_PRECISIONS, available_gpus, available_hardware
 from reram.cost.scheduler import PIPELINES
 from reram.cost.scheduler import schedule
-from reram.device import resolve_device
+from reram.runtime import resolve_device
 from reram.io import atomic_write_json
 
 __all__ = ["main"]
@@ -229,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"speedup": _cmd_speedup, "breakdown": _cmd_breakdown, "kernels": _cmd_kernels,
                 "validate": _cmd_validate, "sensitivity": _cmd_sensitivity}
-    return run_cli("reram-bench", lambda: commands[args.command](args))
+    return run_cli("reram-bench", lambda: commands[args.command](args), input_errors=(ValueError, OSError))
 
 
 if __name__ == "__main__":  # pragma: no cover
