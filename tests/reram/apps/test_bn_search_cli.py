@@ -175,9 +175,6 @@ def test_cifar_size_models_are_searchable_on_the_digits(tmp_path, model, sites):
     assert fast is not None and slow is not None and fast > 0 and slow > 0  # every mask costed
 
 
-@pytest.mark.xfail(strict=True, reason="since the write-cost model of issue 20 (main 7c8aebf), vgg11 on the "
-                   "main job's chip trains slower than the GPU and no-BN costs more than all-BN (speedup "
-                   "0.057 vs 0.062): for the cost model's owner to confirm or fix")
 def test_fewer_bn_layers_are_faster_on_the_main_jobs_chip():
     from reram.apps.bn_cost import CostTable, search_chip
     from reram.apps.bn_objective import MaskTrainer
