@@ -10,12 +10,20 @@ forward). On CPU, times are the process's CPU time (1 thread; other processes on
 count in it as they do in wall time). Ratios are of the fastest repeat to the float step's
 fastest, measured in the same run, interleaved per repeat (medians are kept in the JSON).
 
+Each row also gives the epoch time its step implies: ``ceil(epoch_samples / batch)`` steps
+(CIFAR-10's 50,000 training images by default) of the measured step, data loading and
+evaluation not included; the main job's chip against float is printed on its own line. The
+host (CPU, ISA flags, versions, product throughput: :mod:`reram.apps.host`) is printed and
+stored beside the figures.
+
 Usage: python benchmarks/bench_train_step.py [--models vgg11,resnet20] [--repeats N]
-           [--configs float,ideal,neurosim,isaac,main-job] [--batch 64] [--out F]
+           [--configs float,ideal,neurosim,isaac,main-job] [--batch 64] [--epoch-samples N]
+           [--out F]
 """
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 from typing import Callable
 
@@ -24,7 +32,8 @@ from torch import nn
 
 import reram
 from reram import CrossbarConfig
-from reram.apps.bn_search_cli import REALISTIC_CHIP
+from reram.apps.bn_search_cli import REALISTIC_CHIP  # the one place it is imported (issue 21 moves it to a preset)
+from reram.apps.host import describe_host, format_host
 from reram.apps.layer_benchmark import time_once
 from reram.io import atomic_write_json
 from reram.models import resnet20, vgg11
@@ -65,8 +74,9 @@ def _paths(model: nn.Module) -> dict[str, int]:
 
 
 def run(model_names: list[str], config_names: list[str], batch: int, repeats: int,
-        device: str = "cpu") -> list[dict]:
-    """Time one SGD step per (model, config); returns one row per pair (``ratio`` to float)."""
+        device: str = "cpu", epoch_samples: int = 50_000) -> list[dict]:
+    """Time one SGD step per (model, config); returns one row per pair (``ratio`` to float,
+    ``epoch_s``: the step time times ``ceil(epoch_samples / batch)``)."""
     torch.set_num_threads(1)
     rows = []
     for model_name in model_names:
@@ -96,12 +106,19 @@ def run(model_names: list[str], config_names: list[str], batch: int, repeats: in
         for name in config_names:
             sec = min(times[name])
             row = {"model": model_name, "config": name, "step_s": sec, "repeats": len(times[name]),
-                   "median_s": statistics.median(times[name]), "paths": paths.get(name, {})}
+                   "median_s": statistics.median(times[name]), "paths": paths.get(name, {}),
+                   "epoch_s": sec * math.ceil(epoch_samples / batch)}
             if float_s:
                 row["ratio"] = sec / float_s
             rows.append(row)
             print(f"{model_name:9s} {name:9s} {sec:8.3f} s  {row.get('ratio', float('nan')):7.2f}x float"
-                  f"  {row['paths']}", flush=True)
+                  f"  epoch {row['epoch_s'] / 60:6.1f} min  {row['paths']}", flush=True)
+        if "main-job" in config_names and float_s:
+            chip = next(r for r in rows if r["model"] == model_name and r["config"] == "main-job")
+            print(f"{model_name:9s} epoch of {epoch_samples} samples at batch {batch}: main job's "
+                  f"chip {chip['epoch_s'] / 60:.1f} min, float "
+                  f"{float_s * math.ceil(epoch_samples / batch) / 60:.1f} min "
+                  f"({chip['ratio']:.2f}x)", flush=True)
     return rows
 
 
@@ -111,6 +128,8 @@ def main() -> None:
     parser.add_argument("--configs", default=",".join(configs()))
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epoch-samples", type=int, default=50_000,
+                        help="training samples per epoch for the epoch time (CIFAR-10: 50000)")
     parser.add_argument("--out", default=None, help="write the rows as JSON here")
     args = parser.parse_args()
     model_names = [m for m in args.models.split(",") if m]
@@ -123,12 +142,19 @@ def main() -> None:
             parser.error(f"--configs: {c!r} is not one of {sorted(configs())}")
     if "float" not in config_names:
         config_names.insert(0, "float")
+    if args.epoch_samples < 1:
+        parser.error(f"--epoch-samples must be >= 1, got {args.epoch_samples}")
     print(f"one SGD step, batch {args.batch}, 32x32, 1 thread; main-job chip = "
           f"<{MAIN_JOB_CHIP.describe()}>")
-    rows = run(model_names, config_names, args.batch, args.repeats)
+    rows = run(model_names, config_names, args.batch, args.repeats,
+               epoch_samples=args.epoch_samples)
+    torch.set_num_threads(1)
+    host = describe_host()  # after the run: it lists the products the layers chose
+    print(format_host(host))
     if args.out:
-        atomic_write_json(args.out, {"rows": rows, "batch": args.batch,
-                                              "main_job_chip": MAIN_JOB_CHIP.to_dict()})
+        atomic_write_json(args.out, {"host": host, "rows": rows, "batch": args.batch,
+                                     "epoch_samples": args.epoch_samples,
+                                     "main_job_chip": MAIN_JOB_CHIP.to_dict()})
 
 
 if __name__ == "__main__":
