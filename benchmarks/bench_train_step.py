@@ -12,13 +12,15 @@ fastest, measured in the same run, interleaved per repeat (medians are kept in t
 
 Each row also gives the epoch time its step implies: ``ceil(epoch_samples / batch)`` steps
 (CIFAR-10's 50,000 training images by default) of the measured step, data loading and
-evaluation not included; the main job's chip against float is printed on its own line. The
+evaluation not included. ``--main-job-epoch`` also times whole training epochs of the main job
+itself (``reram-bn-search``'s defaults: VGG11 on the bundled digits, batch 64, every BN kept),
+float against the main job's chip, interleaved, ``--repeats`` of each. The
 host (CPU, ISA flags, versions, product throughput: :mod:`reram.apps.host`) is printed and
 stored beside the figures.
 
 Usage: python benchmarks/bench_train_step.py [--models vgg11,resnet20] [--repeats N]
            [--configs float,ideal,neurosim,isaac,main-job] [--batch 64] [--epoch-samples N]
-           [--out F]
+           [--main-job-epoch] [--out F]
 """
 from __future__ import annotations
 
@@ -122,12 +124,51 @@ def run(model_names: list[str], config_names: list[str], batch: int, repeats: in
     return rows
 
 
+def main_job_epoch(repeats: int, batch: int = 64) -> dict:
+    """Seconds of one training epoch of the main job (VGG11 on the digits' training split,
+    batch ``batch``, shuffled with a fixed seed), float and on the main job's chip: the fastest
+    of ``repeats`` interleaved epochs of each (1 thread, process CPU time), and their ratio."""
+    from reram.models.registry import build_model_for, load_model_data
+    torch.set_num_threads(1)
+    data = load_model_data("vgg11", "digits")
+    torch.manual_seed(0)
+    base = build_model_for("vgg11", data).train()
+    chip = reram.convert(base, MAIN_JOB_CHIP).train()
+    order = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(0))
+    batches = [(data.train_images[idx], data.train_labels[idx]) for idx in order.split(batch)]
+
+    def epoch_fn(model: nn.Module) -> Callable[[], None]:
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+
+        def epoch() -> None:
+            for x, y in batches:
+                opt.zero_grad(set_to_none=True)
+                loss_fn(model(x), y).backward()
+                opt.step()
+        return epoch
+    runs = {"float": epoch_fn(base), "main-job": epoch_fn(chip)}
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for name, fn in runs.items():
+        time_once(fn)                      # warm-up: JIT compile, first programming
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            times[name].append(time_once(fn))
+    best = {name: min(t) for name, t in times.items()}
+    return {"model": "vgg11", "dataset": "digits", "batch": batch, "steps": len(batches),
+            "float_epoch_s": best["float"], "chip_epoch_s": best["main-job"],
+            "ratio": best["main-job"] / best["float"],
+            "medians_s": {name: statistics.median(t) for name, t in times.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="vgg11,resnet20")
     parser.add_argument("--configs", default=",".join(configs()))
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--main-job-epoch", action="store_true",
+                        help="also time whole epochs of the main job (VGG11, digits)")
     parser.add_argument("--epoch-samples", type=int, default=50_000,
                         help="training samples per epoch for the epoch time (CIFAR-10: 50000)")
     parser.add_argument("--out", default=None, help="write the rows as JSON here")
@@ -148,13 +189,19 @@ def main() -> None:
           f"<{MAIN_JOB_CHIP.describe()}>")
     rows = run(model_names, config_names, args.batch, args.repeats,
                epoch_samples=args.epoch_samples)
+    result = {"rows": rows, "batch": args.batch, "epoch_samples": args.epoch_samples,
+              "main_job_chip": MAIN_JOB_CHIP.to_dict()}
+    if args.main_job_epoch:
+        epoch = main_job_epoch(args.repeats, args.batch)
+        print(f"main job epoch (vgg11 on the digits, {epoch['steps']} steps of batch "
+              f"{epoch['batch']}): float {epoch['float_epoch_s']:.2f} s, main job's chip "
+              f"{epoch['chip_epoch_s']:.2f} s ({epoch['ratio']:.2f}x float)", flush=True)
+        result["main_job_epoch"] = epoch
     torch.set_num_threads(1)
-    host = describe_host()  # after the run: it lists the products the layers chose
-    print(format_host(host))
+    result["host"] = describe_host()  # after the run: it lists the products the layers chose
+    print(format_host(result["host"]))
     if args.out:
-        atomic_write_json(args.out, {"host": host, "rows": rows, "batch": args.batch,
-                                     "epoch_samples": args.epoch_samples,
-                                     "main_job_chip": MAIN_JOB_CHIP.to_dict()})
+        atomic_write_json(args.out, result)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,13 @@ so a figure without its host cannot be compared.
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
-from typing import Optional
+import subprocess
+import sys
+from typing import Optional, Sequence
 
 import numba
 import numpy as np
@@ -20,7 +23,7 @@ import torch
 
 from reram.sim.products import PRODUCTS, chosen_products, measure_products, runs_on
 
-__all__ = ["describe_host", "format_host", "PRODUCT_SHAPES"]
+__all__ = ["describe_host", "format_host", "onednn_isa_rates", "PRODUCT_SHAPES"]
 
 #: ISA flags that decide which product kernels a CPU has (``/proc/cpuinfo`` names).
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile",
@@ -56,12 +59,45 @@ def _onednn_version() -> Optional[str]:
     return found.group(1) if found else None
 
 
+#: oneDNN ISA caps tried for ``torch._int_mm`` where oneDNN runs it (VNNI or AMX): oneDNN picks
+#: AMX where present, which is slow at the crossbar's short, wide products (issue 23: 2.2x fp32
+#: against 3.7x capped at AVX512_CORE_VNNI on an AMX Xeon).
+ONEDNN_ISA_CAPS = ("DEFAULT", "AVX512_CORE_VNNI", "AVX2_VNNI")
+_ISA_PROBE = r"""
+import json, sys, torch
+torch.set_num_threads(1)
+from reram.sim.products import PRODUCTS, measure_products
+rows, k, cols = (int(v) for v in sys.argv[1:4])
+t = measure_products(rows, k, cols, [PRODUCTS["int_mm"]])["int_mm"]
+print(json.dumps(2.0 * rows * k * cols / max(t, 1e-9) / 1e9))
+"""
+
+
+def onednn_isa_rates(caps: Sequence[str] = ONEDNN_ISA_CAPS, shape: tuple[int, int, int] = (256, 128, 1024)
+                     ) -> dict[str, Optional[float]]:
+    """``torch._int_mm`` GOP/s on ``shape`` with oneDNN capped at each ISA of ``caps``
+    (``ONEDNN_MAX_CPU_ISA``, read once per process: each cap is measured in a fresh
+    subprocess; ``"DEFAULT"``: no cap). None where the probe failed. To use a cap, set
+    ``ONEDNN_MAX_CPU_ISA`` before starting Python."""
+    rates: dict[str, Optional[float]] = {}
+    for cap in caps:
+        env = dict(os.environ, OMP_NUM_THREADS="1", ONEDNN_MAX_CPU_ISA=cap)
+        try:
+            out = subprocess.run([sys.executable, "-c", _ISA_PROBE, *map(str, shape)],
+                                 capture_output=True, text=True, env=env, timeout=300, check=True)
+            rates[cap] = round(float(json.loads(out.stdout.strip().splitlines()[-1])), 1)
+        except (subprocess.SubprocessError, ValueError, IndexError):
+            rates[cap] = None
+    return rates
+
+
 def describe_host(measure: bool = True) -> dict:
     """The host as a JSON-ready dict: CPU model, cores, the ISA flags of :data:`ISA_FLAGS`
     present, torch / oneDNN / numba / NumPy versions, threads, ``ONEDNN_MAX_CPU_ISA``, the
     products this process chose (:func:`reram.sim.products.chosen_products`) and, with
     ``measure``, each product's measured throughput on :data:`PRODUCT_SHAPES` (GOP/s, process
-    CPU time, median of 5, 1 thread as set by the caller)."""
+    CPU time, median of 5, 1 thread as set by the caller); where oneDNN runs ``_int_mm``
+    (VNNI or AMX flags) also its rate under each oneDNN ISA cap (:func:`onednn_isa_rates`)."""
     model, flags = _cpuinfo()
     host = {"cpu": model, "cores": os.cpu_count(),
             "isa_flags": [f for f in ISA_FLAGS if f in flags],
@@ -79,6 +115,10 @@ def describe_host(measure: bool = True) -> dict:
             rates[f"{rows}x{k}x{cols}"] = {name: round(ops / max(t, 1e-9) / 1e9, 1)
                                            for name, t in times.items()}
         host["product_gops"] = rates
+        if {"avx512_vnni", "avx_vnni", "amx_int8"} & set(host["isa_flags"]):
+            shape = PRODUCT_SHAPES[0]
+            host["int_mm_gops_by_onednn_isa"] = {
+                "shape": "x".join(map(str, shape)), **onednn_isa_rates(shape=shape)}
     host["chosen_products"] = chosen_products()
     return host
 
@@ -93,6 +133,10 @@ def format_host(host: dict) -> str:
     for shape, rates in host.get("product_gops", {}).items():
         lines.append(f"  products {shape} (GOP/s, CPU time): "
                      + ", ".join(f"{name} {rate}" for name, rate in rates.items()))
+    if host.get("int_mm_gops_by_onednn_isa"):
+        isa = dict(host["int_mm_gops_by_onednn_isa"])
+        lines.append(f"  int_mm {isa.pop('shape')} by ONEDNN_MAX_CPU_ISA (GOP/s): "
+                     + ", ".join(f"{cap} {rate}" for cap, rate in isa.items()))
     if host.get("chosen_products"):
         lines.append("  chosen: " + "; ".join(f"{k} -> {v}"
                                               for k, v in host["chosen_products"].items()))
