@@ -99,12 +99,9 @@ def _int_digits(rows: Rows, backend: Backend, start: int, stop: int, lo: int, hi
                 dtype: torch.dtype = INT_PRODUCT_DTYPE) -> torch.Tensor:
     """The digits of rows ``start:stop``, crossbar rows ``lo:hi`` (one tile), as the product's
     operand ``dtype``: ``(n_phases * n_cycles * (stop - start)) x width``."""
-    args = (lo, hi, start, stop, n_cycles, cycle_bits, n_phases, width)
-    if isinstance(rows, ConvPatches):
-        return backend.stream_patches(rows.xp, rows.geometry, *args, dtype=dtype)
-    if rows.dtype in _CODE_DTYPES:  # a Linear layer's codes: 1x1 windows of an m x 1 x 1 x K input
-        m, k = rows.shape
-        return backend.stream_patches(rows.view(m, 1, 1, k), LINEAR_GEOMETRY, *args, dtype=dtype)
+    if isinstance(rows, ConvPatches):  # a conv's input, or a Linear layer's integer codes
+        return backend.stream_patches(rows.xp, rows.geometry, lo, hi, start, stop, n_cycles,
+                                      cycle_bits, n_phases, width, dtype=dtype)
     return backend.stream(rows[start:stop, lo:hi], n_cycles, cycle_bits, n_phases, width,
                           INT_PRODUCT_DTYPE)[0].to(dtype)
 
@@ -248,7 +245,9 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
         buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols),
                              dtype=product.current_dtype, device=codes.device)
         if isinstance(codes, torch.Tensor) and codes.dtype in _CODE_DTYPES:
-            codes = codes.contiguous()  # once, not per tile (a conv group's columns)
+            # a Linear layer's codes as 1x1 windows of an m x 1 x 1 x K input, once, not per
+            # tile (a conv group's columns: one contiguous copy)
+            codes = ConvPatches(codes.contiguous().view(m, 1, 1, n_in), LINEAR_GEOMETRY)
         starts = range(0, m, chunk)
         if n_tiles * width * cols <= INT_CELL_BYTES:  # every tile per chunk: acc rows stay hot
             mats = [_pad_rows(matrix(t, operand), widths[t]) for t in range(n_tiles)]
