@@ -249,8 +249,12 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
             # tile (a conv group's columns: one contiguous copy)
             codes = ConvPatches(codes.contiguous().view(m, 1, 1, n_in), LINEAR_GEOMETRY)
         starts = range(0, m, chunk)
+
+        def cells(t: int) -> torch.Tensor:  # from the (4x smaller) int8 cells kept per layer
+            mat = matrix(t, INT_PRODUCT_DTYPE)
+            return _pad_rows(mat if operand == INT_PRODUCT_DTYPE else mat.to(operand), widths[t])
         if n_tiles * width * cols <= INT_CELL_BYTES:  # every tile per chunk: acc rows stay hot
-            mats = [_pad_rows(matrix(t, operand), widths[t]) for t in range(n_tiles)]
+            mats = [cells(t) for t in range(n_tiles)]
             order = [(t, start) for start in starts for t in range(n_tiles)]
         else:  # one tile's cells at a time
             mats = None
@@ -260,7 +264,7 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
             if mats is not None:
                 mat = mats[t]
             elif t != mat_tile:
-                mat, mat_tile = _pad_rows(matrix(t, operand), widths[t]), t
+                mat, mat_tile = cells(t), t
             lo, hi = t * width, min((t + 1) * width, n_in)
             stop = min(m, start + chunk)
             digits = _int_digits(codes, backend, start, stop, lo, hi, n_cycles, cycle_bits,
