@@ -49,6 +49,7 @@ def build_model(
     bn_mask: BNMaskLike = None,
     in_channels: int | None = None,
     input_size: int | None = None,
+    width: float = 1.0,
 ) -> nn.Module:
     """Build a model of this package by name.
 
@@ -61,6 +62,8 @@ def build_model(
         input_size: side of the input images: the CIFAR VGGs leave out the max-pools a
             smaller image cannot take (VGG11 on the 8x8 digits keeps 3 of its 5); the other
             models take any size (adaptive pooling) and ignore it. ``None`` = 32x32.
+        width: channel multiplier of the CIFAR VGGs (``0.25``: a quarter of every layer's
+            channels, same BN sites); other models take only ``1.0``.
 
     Returns:
         The freshly initialized model (seed torch beforehand for a reproducible init).
@@ -69,9 +72,14 @@ def build_model(
         ValueError: on an unknown name or a bad mask.
     """
     key = canonical_model_name(name)
-    kwargs: dict[str, int] = {} if in_channels is None else {"in_channels": in_channels}
+    kwargs: dict[str, float] = {} if in_channels is None else {"in_channels": in_channels}
     if input_size is not None and key in SIZE_ADAPTIVE_MODELS:
         kwargs["input_size"] = input_size
+    if width != 1.0:
+        if key not in SIZE_ADAPTIVE_MODELS:
+            raise ValueError(f"width must be 1.0 for {key} (only {', '.join(SIZE_ADAPTIVE_MODELS)} "
+                             f"scale their channels); got {width!r}")
+        kwargs["width"] = width
     return _BUILDERS[key](num_classes=num_classes, bn_mask=bn_mask, **kwargs)
 
 
@@ -128,7 +136,7 @@ def load_model_data(
                         max_train=max_train, max_test=max_test)
 
 
-def build_model_for(name: str, data: DataSplits, bn_mask: BNMaskLike = None) -> nn.Module:
+def build_model_for(name: str, data: DataSplits, bn_mask: BNMaskLike = None, width: float = 1.0) -> nn.Module:
     """Build the named model for a dataset's images (channels, size, classes); check it takes them.
 
     The check is one forward pass of two training images in eval mode (no gradient, no random
@@ -138,6 +146,7 @@ def build_model_for(name: str, data: DataSplits, bn_mask: BNMaskLike = None) -> 
         name: a name of :data:`MODEL_NAMES`.
         data: the dataset (as :func:`load_model_data` returns it).
         bn_mask: one bit per BN site (bit string, ``"all"``, ``"none"``, sequence) or ``None``.
+        width: channel multiplier (see :func:`build_model`).
 
     Returns:
         The freshly initialized model (seed torch beforehand for a reproducible init).
@@ -147,7 +156,7 @@ def build_model_for(name: str, data: DataSplits, bn_mask: BNMaskLike = None) -> 
             on a bad name or mask.
     """
     net = build_model(name, data.num_classes, bn_mask, in_channels=data.input_shape[0],
-                      input_size=min(data.input_shape[1:]))
+                      input_size=min(data.input_shape[1:]), width=width)
     try:
         net.eval()
         with torch.no_grad():

@@ -476,6 +476,7 @@ def run_training(
     max_test: int | None = None,
     out: str | Path | None = None,
     data: DataSplits | None = None,
+    width: float = 1.0,
 ) -> dict[str, Any]:
     """Build, optionally convert to crossbars, train and evaluate one model; return metrics.
 
@@ -495,6 +496,7 @@ def run_training(
         max_test: use only the first ``max_test`` test images.
         out: path of the metrics JSON.
         data: an already loaded dataset (skips loading; ``dataset`` must match its name).
+        width: channel multiplier of the CIFAR VGGs (see :func:`reram.models.build_model`).
 
     Returns:
         A JSON-able dict with ``test_accuracy`` (a fraction), ``train_accuracy``, ``history``
@@ -510,13 +512,14 @@ def run_training(
         data = load_model_data(name, dataset, data_dir, seed=train_config.seed, augment=augment,
                                max_train=max_train, max_test=max_test)
     torch.manual_seed(train_config.seed)
-    net = build_model_for(name, data, bn_mask)
+    net = build_model_for(name, data, bn_mask, width=width)
     if crossbar is not None:
         import reram
 
         net = reram.convert(net, crossbar)
     run_info = {
         "model": name,
+        **({} if width == 1.0 else {"width": width}),
         "dataset": data.name,
         "bn_mask": format_bn_mask(keep),
         "config": crossbar.to_dict() if crossbar is not None else "float",

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ._blocks import ConvBlock, MaskBits, init_output_layer, init_relu_layer
 from .bn import BNMaskLike, parse_bn_mask
 
-__all__ = ["VGG", "VGG_LAYOUTS", "vgg11", "vgg13", "vgg16", "vgg19", "vgg_digits"]
+__all__ = ["VGG", "VGG_LAYOUTS", "scaled_layout", "vgg11", "vgg13", "vgg16", "vgg19", "vgg_digits"]
 
 #: Conv widths per VGG depth; "M" is a 2x2 max-pool.
 VGG_LAYOUTS: dict[str, list[int | str]] = {
@@ -104,36 +104,70 @@ def _check_positive(**values: int) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _vgg(depth: str, num_classes: int, bn_mask: BNMaskLike, in_channels: int, input_size: int | None) -> VGG:
-    return VGG(VGG_LAYOUTS[depth], num_classes, bn_mask, in_channels, input_size=input_size)
+def scaled_layout(layout: Sequence[int | str], width: float) -> list[int | str]:
+    """``layout`` with every conv width multiplied by ``width`` (rounded, at least 1 channel).
+
+    The number of convs, and so of BN sites, does not change: a width-scaled VGG11 has the same
+    8 sites as the full one.
+    """
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0.0 < width <= 4.0:
+        raise ValueError(f"width must be a number in (0, 4], got {width!r}")
+    return [item if item == "M" else max(1, round(int(item) * width)) for item in layout]
+
+
+def _vgg(depth: str, num_classes: int, bn_mask: BNMaskLike, in_channels: int, input_size: int | None,
+         width: float = 1.0) -> VGG:
+    hidden = max(1, round(512 * width))
+    return VGG(scaled_layout(VGG_LAYOUTS[depth], width), num_classes, bn_mask, in_channels,
+               input_size=input_size, hidden=(hidden, hidden))
 
 
 def vgg11(
-    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None
+    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None,
+    width: float = 1.0,
 ) -> VGG:
-    """VGG11 for 32x32 images, or smaller with ``input_size`` (8 BN sites). See :class:`VGG`."""
-    return _vgg("vgg11", num_classes, bn_mask, in_channels, input_size)
+    """VGG11 for 32x32 images, or smaller with ``input_size`` (8 BN sites). See :class:`VGG`.
+
+    ``width`` scales every conv and hidden layer (0.25: a quarter of the channels, about
+    1/16 of the multiply-accumulates); the BN sites stay the same.
+    """
+    return _vgg("vgg11", num_classes, bn_mask, in_channels, input_size, width)
 
 
 def vgg13(
-    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None
+    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None,
+    width: float = 1.0,
 ) -> VGG:
-    """VGG13 for 32x32 images, or smaller with ``input_size`` (10 BN sites). See :class:`VGG`."""
-    return _vgg("vgg13", num_classes, bn_mask, in_channels, input_size)
+    """VGG13 for 32x32 images, or smaller with ``input_size`` (10 BN sites). See :class:`VGG`.
+
+    ``width`` scales every conv and hidden layer (0.25: a quarter of the channels, about
+    1/16 of the multiply-accumulates); the BN sites stay the same.
+    """
+    return _vgg("vgg13", num_classes, bn_mask, in_channels, input_size, width)
 
 
 def vgg16(
-    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None
+    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None,
+    width: float = 1.0,
 ) -> VGG:
-    """VGG16 for 32x32 images, or smaller with ``input_size`` (13 BN sites). See :class:`VGG`."""
-    return _vgg("vgg16", num_classes, bn_mask, in_channels, input_size)
+    """VGG16 for 32x32 images, or smaller with ``input_size`` (13 BN sites). See :class:`VGG`.
+
+    ``width`` scales every conv and hidden layer (0.25: a quarter of the channels, about
+    1/16 of the multiply-accumulates); the BN sites stay the same.
+    """
+    return _vgg("vgg16", num_classes, bn_mask, in_channels, input_size, width)
 
 
 def vgg19(
-    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None
+    num_classes: int = 10, bn_mask: BNMaskLike = None, in_channels: int = 3, input_size: int | None = None,
+    width: float = 1.0,
 ) -> VGG:
-    """VGG19 for 32x32 images, or smaller with ``input_size`` (16 BN sites). See :class:`VGG`."""
-    return _vgg("vgg19", num_classes, bn_mask, in_channels, input_size)
+    """VGG19 for 32x32 images, or smaller with ``input_size`` (16 BN sites). See :class:`VGG`.
+
+    ``width`` scales every conv and hidden layer (0.25: a quarter of the channels, about
+    1/16 of the multiply-accumulates); the BN sites stay the same.
+    """
+    return _vgg("vgg19", num_classes, bn_mask, in_channels, input_size, width)
 
 
 def vgg_digits(

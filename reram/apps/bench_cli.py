@@ -168,7 +168,7 @@ def _cmd_speedup(args: argparse.Namespace) -> None:
 def _cmd_breakdown(args: argparse.Namespace) -> None:
     device = resolve_device(args.device, "--device")
     model, mask, sites = build_bench_model(args.model, args.bn_mask)
-    plan = schedule(model, (3, 32, 32), args.batch_size, args.mode, hardware=args.hardware)
+    plan = schedule(model, (3, 32, 32), args.batch_size, args.mode, chip=args.hardware)
     result = measure_breakdown(model, (3, 32, 32), args.batch_size, args.mode, device=device,
                                repeats=args.repeats)
     result.update(model=args.model, bn_mask=mask, bn_sites=sites,

@@ -28,6 +28,7 @@ from typing import Any
 from reram.config import CrossbarConfig
 from reram.cost.hardware import (HardwareSpec, LinkSpec, ReramSpec, available_hardware,
                                  geometry_from_config, load_hardware)
+from reram.cost.training import TrainingSpec
 
 __all__ = ["Chip", "available_chips", "peak_ops_per_s", "peak_power_w"]
 
@@ -47,10 +48,13 @@ class Chip:
             are costed with the spec's own geometry.
         hardware: the silicon: crossbar timing and energy, chip size, GPU and link. Its crossbar
             geometry is derived from ``config``.
+        training: how it trains: weight-gradient dataflow, buffers and DRAM, write model
+            (:class:`~reram.cost.training.TrainingSpec`).
     """
 
     config: CrossbarConfig | None
     hardware: HardwareSpec
+    training: TrainingSpec = dataclasses.field(default_factory=TrainingSpec)
 
     def __post_init__(self) -> None:
         if self.config is not None and not isinstance(self.config, CrossbarConfig):
@@ -137,7 +141,8 @@ class Chip:
 
     def replace(self, *, config: CrossbarConfig | None = None, scale: float | None = None,
                 tiles: int | None = None, gpu: str | None = None, gpu_precision: str = "fp32",
-                link: LinkSpec | None = None, **config_overrides: Any) -> Chip:
+                link: LinkSpec | None = None, training: TrainingSpec | None = None,
+                **config_overrides: Any) -> Chip:
         """A copy with another config, size, GPU or link.
 
         Args:
@@ -147,6 +152,7 @@ class Chip:
             gpu: a bundled GPU baseline (``"v100"``, ``"gtx1080"``, ``"a100"``).
             gpu_precision: ``"fp32"`` or ``"mixed"`` (tensor cores) for ``gpu``.
             link: a new ReRAM-GPU link.
+            training: a new training spec (weight-gradient dataflow, memory, writes).
             **config_overrides: fields of the crossbar config to change.
         """
         new_config = config if config is not None else self.config
@@ -165,7 +171,7 @@ class Chip:
             hw = hw.with_gpu(gpu, gpu_precision)
         if link is not None:
             hw = dataclasses.replace(hw, link=link)
-        return Chip(config=new_config, hardware=hw)
+        return Chip(config=new_config, hardware=hw, training=training or self.training)
 
     def peak_ops_per_s(self, reram: ReramSpec | None = None) -> float:
         """Peak arithmetic rate (2 ops per MAC) with every crossbar busy: see :func:`peak_ops_per_s`."""

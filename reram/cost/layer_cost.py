@@ -16,16 +16,18 @@ Model summary (docs/scheduler.md has the full derivation):
   (the simulation's scheme: ``ceil((input_bits - 1) / dac_bits)`` per sign phase, two phases for
   signed vectors); a cycle lasts ``max(read_latency_s, ceil(outputs_per_crossbar /
   adcs_per_crossbar) / adc_conversions_per_s)``. All crossbars of a layer work in parallel; ``r``
-  replicas share the batch's MVMs. Backward-data runs on the transposed crossbar (columns
-  driven, rows converted, signed errors); the weight gradient writes the output errors into
-  crossbars (operand writes) and streams the inputs through them (one forward-sized pass).
-* **Weight update.** Every used cell of every replica is rewritten once per batch; crossbars are
-  written in parallel, ``cells_written_per_step`` cells per step, within the chip's write power.
+  replicas share the batch's MVMs. The backward phase here is the input gradient: the transposed
+  crossbar (columns driven, rows converted, signed errors). The weight gradient is costed by the
+  chip's dataflow in :mod:`reram.cost.training`.
+* **Weight update.** Write-verify pulses per level change, only the cells that change, SET and
+  RESET phases, rows one after another, crossbars in parallel (:mod:`reram.cost.writes`), or the
+  pulses a simulated ``update="pulsed"`` training fired.
 * **Energy parts.** Every :class:`PhaseCost` splits its energy into :data:`ENERGY_PARTS`.
 * **GPU roofline.** ``kernels * kernel_launch_s + max(flops / peak_flops, bytes / bandwidth)``,
   energy ``flops * energy_per_flop_j + bytes * energy_per_byte_j``.
 
-This module imports only :mod:`reram.cost.trace` and :mod:`reram.cost.hardware`.
+This module imports only :mod:`reram.cost.trace`, :mod:`reram.cost.hardware` and
+:mod:`reram.cost.writes`.
 """
 from __future__ import annotations
 
@@ -35,19 +37,21 @@ from typing import Mapping
 
 from reram.cost.hardware import GpuSpec, LinkSpec, ReramSpec
 from reram.cost.trace import LayerTrace
+from reram.cost.writes import PulseRecord, WriteModel, array_write_cost, recorded_write_cost
 
 __all__ = [
     "PHASES", "CrossbarMapping", "PhaseCost", "GpuWork", "map_layer", "crossbar_phase_cost",
     "crossbar_update_cost", "digital_phase_cost", "gpu_work", "gpu_phase_cost", "link_cost",
-    "BN_FLOPS_PER_ELEMENT", "ENERGY_PARTS", "write_parallel_cells", "crossbar_cycle_s",
+    "BN_FLOPS_PER_ELEMENT", "ENERGY_PARTS", "crossbar_cycle_s", "mvm_cost",
 ]
 
 #: Components an energy is split into (``PhaseCost.parts``, ``Plan.energy_breakdown``):
-#: crossbar arrays and DACs, ADC conversions, shift-and-add, tile buffers, tile digital units,
-#: weight-update writes, weight-gradient operand writes, GPU work, the link, and static power
-#: (ReRAM side) and idle power (GPU) over the batch time.
+#: crossbar arrays and DACs, ADC conversions, shift-and-add, tile buffers, tile digital units
+#: (activations, pooling, the optimizer), weight-update writes, error writes into the error arrays
+#: (``weight_gradient="in-array"``), the digital weight-gradient unit, DRAM traffic, GPU work, the
+#: link, and static power (ReRAM side) and idle power (GPU) over the batch time.
 ENERGY_PARTS = ("crossbar", "adc", "shift_add", "buffer", "digital", "writes", "gradient_writes",
-                "gpu", "link", "reram_static", "gpu_idle")
+                "weight_gradient", "dram", "gpu", "link", "reram_static", "gpu_idle")
 
 #: Phases of one training step, in order. Inference uses only ``"forward"``.
 PHASES = ("forward", "backward", "update")
@@ -164,7 +168,7 @@ def crossbar_cycle_s(outputs_per_crossbar: int, reram: ReramSpec) -> float:
     return max(reram.read_latency_s, conversions / reram.adc_conversions_per_s)
 
 
-def _mvm_cost(mapping: CrossbarMapping, reram: ReramSpec, *, transposed: bool,
+def mvm_cost(mapping: CrossbarMapping, reram: ReramSpec, *, transposed: bool,
               signed: bool) -> tuple[float, dict[str, float]]:
     """(latency_s, energy parts) of one MVM through all crossbars of one copy of a layer.
 
@@ -200,25 +204,6 @@ def _scaled(parts: Mapping[str, float], factor: float) -> dict[str, float]:
     return {k: v * factor for k, v in parts.items()}
 
 
-def _summed(*many: Mapping[str, float]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for parts in many:
-        for k, v in parts.items():
-            out[k] = out.get(k, 0.0) + v
-    return out
-
-
-def write_parallel_cells(crossbars: int, reram: ReramSpec) -> int:
-    """Cells ``crossbars`` crossbars can program in one write step: ``cells_written_per_step``
-    each, capped by the write power the chip can deliver (``max_write_power_w``, at
-    ``write_energy_per_cell_j`` per ``write_latency_s``)."""
-    cells = crossbars * reram.cells_written_per_step
-    if reram.max_write_power_w is not None and reram.write_energy_per_cell_j > 0:
-        cap = reram.max_write_power_w * reram.write_latency_s / reram.write_energy_per_cell_j
-        cells = min(cells, max(1, int(cap)))
-    return max(1, cells)
-
-
 def crossbar_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, phase: str, *,
                         replicas: int = 1, needs_input_grad: bool = True,
                         signed_input: bool = False) -> PhaseCost:
@@ -229,10 +214,8 @@ def crossbar_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, ph
         reram: the crossbar side (the layer's own geometry, see ``Chip.reram_for``).
         batch_size: samples per batch.
         phase: ``"forward"`` or ``"backward"``. Backward = the input gradient through the
-            transposed crossbar (signed errors), if ``needs_input_grad``, plus the weight
-            gradient: the layer's output errors are written into crossbars (the operand writes,
-            ``output_numel x slices x signs`` cells per sample, as PipeLayer does) and one
-            forward-sized pass streams the inputs through them.
+            transposed crossbar (signed errors), if ``needs_input_grad`` (else nothing: the
+            weight gradient is :func:`reram.cost.training.weight_gradient_cost`).
         replicas: copies of the layer, each working on its own share of the batch's MVMs.
         needs_input_grad: False for the first compute layer (no gradient to pass back).
         signed_input: the layer's input has both signs (the model's input): two input phases.
@@ -247,45 +230,49 @@ def crossbar_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, ph
         raise ValueError(f"phase must be 'forward' or 'backward' for crossbar layers, got {phase!r}")
     mapping = map_layer(layer, reram)
     mvms = layer.mvms_per_sample
-    per_mvm_s, per_mvm_parts = _mvm_cost(mapping, reram, transposed=False, signed=signed_input)
-    write_s, write_parts = 0.0, {}
-    if phase == "backward":
-        if needs_input_grad:
-            back_s, back_parts = _mvm_cost(mapping, reram, transposed=True, signed=True)
-            per_mvm_s, per_mvm_parts = per_mvm_s + back_s, _summed(per_mvm_parts, back_parts)
-        cells = layer.output_numel * mapping.slices * mapping.signs
-        steps = math.ceil(cells / write_parallel_cells(mapping.crossbars, reram))
-        write_s = steps * reram.write_latency_s
-        write_parts = {"gradient_writes": cells * reram.write_energy_per_cell_j}
-    per_sample = (mvms * per_mvm_s + write_s) / replicas
-    parts = _scaled(_summed(_scaled(per_mvm_parts, mvms), write_parts), batch_size)
+    if phase == "forward":
+        per_mvm_s, per_mvm_parts = mvm_cost(mapping, reram, transposed=False, signed=signed_input)
+    elif needs_input_grad:
+        per_mvm_s, per_mvm_parts = mvm_cost(mapping, reram, transposed=True, signed=True)
+    else:
+        return PhaseCost(0.0, 0.0, 0.0)
+    per_sample = mvms * per_mvm_s / replicas
+    parts = _scaled(per_mvm_parts, mvms * batch_size)
     return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size,
                      energy_j=sum(parts.values()), parts=parts)
 
 
-def crossbar_update_cost(layer: LayerTrace, reram: ReramSpec, *, replicas: int = 1) -> PhaseCost:
-    """Rewriting a conv/linear layer's cells after a batch (all replicas, in parallel).
+def crossbar_update_cost(layer: LayerTrace, reram: ReramSpec, *, replicas: int = 1,
+                         writes: WriteModel | None = None,
+                         record: PulseRecord | None = None) -> PhaseCost:
+    """Programming a conv/linear layer's weight update after a batch (all replicas, in parallel).
 
-    Each crossbar writes its used cells ``cells_written_per_step`` at a time, all crossbars of
-    all replicas at once, within the chip's write-power budget
-    (:func:`write_parallel_cells`); the scheduler also bounds the power of all layers together.
+    Without a ``record``: every copy's used cells under ``writes.activity`` (the fraction that
+    changes, their level changes), write-verify pulses per level change, SET and RESET phases,
+    rows one after another, crossbars in parallel (:func:`reram.cost.writes.array_write_cost`).
+    With a ``record`` (``update="pulsed"``): the per-update pulses and row steps the simulated
+    devices fired, for each copy. The scheduler also bounds the power of all layers together.
 
     Args:
         layer: a conv/linear layer.
         reram: the crossbar side.
         replicas: copies of the layer to rewrite.
+        writes: the write model (default :class:`~reram.cost.writes.WriteModel`).
+        record: the layer's pulse record, if its training was simulated with pulses.
 
     Returns:
         A :class:`PhaseCost` with ``per_sample_s = 0`` (a once-per-batch operation).
     """
+    writes = writes or WriteModel()
     mapping = map_layer(layer, reram)
-    cells_per_crossbar = min(mapping.rows, reram.crossbar_rows) * min(mapping.cols, reram.crossbar_cols)
-    steps = math.ceil(cells_per_crossbar / reram.cells_written_per_step)
-    cells = mapping.cells * replicas
-    steps = max(steps, math.ceil(cells / write_parallel_cells(mapping.crossbars * replicas, reram)))
-    energy = cells * reram.write_energy_per_cell_j
-    return PhaseCost(per_sample_s=0.0, batch_s=steps * reram.write_latency_s,
-                     energy_j=energy, parts={"writes": energy})
+    if record is not None:
+        one = recorded_write_cost(record, mapping.groups * mapping.row_blocks, reram, writes)
+    else:
+        one = array_write_cost(mapping.cells, min(mapping.rows, reram.crossbar_rows),
+                               reram.cell_bits, reram, writes, parallel_arrays=mapping.crossbars,
+                               cols_per_array=min(mapping.cols, reram.crossbar_cols))
+    energy = one.energy_j * replicas
+    return PhaseCost(per_sample_s=0.0, batch_s=one.seconds, energy_j=energy, parts={"writes": energy})
 
 
 def _elementwise_ops(layer: LayerTrace, phase: str) -> float:

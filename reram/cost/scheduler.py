@@ -16,9 +16,12 @@ group with no barrier (inference BN, or activations on the GPU) is a pipeline st
 per-sample time is its batch cost divided by the batch size: the GPU works on the batch as it
 streams in, with one kernel launch per layer and one transfer per direction per batch. Layers between barriers form a PipeLayer-style
 inter-layer pipeline over the batch: a segment of stages with per-sample times ``t_i`` takes
-``sum(t_i) + (batch_size - 1) * max(t_i)``. Training runs forward, then backward (reverse order,
-transposed crossbars, BN backward on the GPU), then the weight-update writes of all layers in
-parallel. The GPU-only baseline runs every layer of the same trace on the GPU, one after another,
+``sum(t_i) + (batch_size - 1) * max(t_i)``. Training runs forward, then backward (reverse order:
+each crossbar layer's input gradient on its transposed crossbars and, side by side, its weight
+gradient by the chip's dataflow, :mod:`reram.cost.training`; BN backward on the GPU), then the
+optimizer on the tiles' digital units and the weight-update writes of all layers in parallel
+(write-verify pulses, :mod:`reram.cost.writes`), then the DRAM traffic of what the batch kept
+and accumulated beyond the buffers (:mod:`reram.cost.memory`). The GPU-only baseline runs every layer of the same trace on the GPU, one after another,
 costed by a roofline (or by measurement, ``gpu_baseline="measured"``).
 
 Each crossbar layer is costed with its own crossbar config (a converted model's
@@ -36,16 +39,23 @@ from typing import Any, Mapping, Sequence
 
 from torch import nn
 
-from reram.cost.layer_cost import (crossbar_phase_cost, crossbar_update_cost, digital_phase_cost,
-                        gpu_phase_cost, gpu_work, link_cost, map_layer)
+from reram.cost.layer_cost import (PhaseCost, crossbar_phase_cost, crossbar_update_cost,
+                                   digital_phase_cost, gpu_phase_cost, gpu_work, link_cost,
+                                   map_layer)
 from reram.cost.chip import Chip
 from reram.cost.hardware import GpuSpec, HardwareSpec, ReramSpec, available_gpus
+from reram.cost.memory import MemoryTraffic, training_memory
 from reram.cost.trace import LayerTrace, Trace, trace_model
+from reram.cost.training import (TrainingSpec, error_mapping, training_crossbars,
+                                 weight_gradient_cost)
+from reram.cost.writes import (PulseRecord, endurance_report, pulse_records, pulses_per_level,
+                               random_rewrite_activity)
 
 __all__ = ["schedule", "Plan", "LayerCost", "MODES", "UNITS", "ChipMapping", "Charge", "Stage",
            "GpuBaseline", "route", "map_and_replicate", "phase_stages", "phase_time",
            "bottleneck_of", "update_charges", "gpu_only_baseline", "split_measured",
-           "layer_specs", "resolve_chip", "PIPELINES"]
+           "layer_specs", "resolve_chip", "PIPELINES", "backward_cost", "optimizer_charges",
+           "endurance_of", "PlanContext"]
 
 MODES = ("inference", "train")
 UNITS = ("reram", "gpu", "digital")
@@ -133,7 +143,18 @@ class Plan:
             ``"gpu_idle"`` (the GPU's idle power over ``latency_s``).
         gpu_energy_breakdown: the baseline's energy: ``"gpu"`` (work) and ``"gpu_idle"``.
         gpu_name: the GPU (both the chip's GPU side and the baseline).
-        config: the chip's crossbar config (a dict of its fields), ``None`` for a legacy spec.
+        config: the chip's crossbar config (a dict of its fields), ``None`` for a chip without one.
+        weight_gradient: the weight-gradient dataflow (``"digital"`` or ``"in-array"``; training).
+        memory: training's memory: ``{"activation_bytes", "gradient_bytes", "buffer_bytes",
+            "dram_bytes"}`` (bytes; empty in inference).
+        dram_s: DRAM transfer time in ``latency_s`` (training), s.
+        endurance: writes per cell per epoch per array kind against the device's endurance, and
+            the epochs until wear-out (:func:`reram.cost.writes.endurance_report`; training).
+        training_area_mm2: silicon training adds: ``"weight_gradient_unit"`` (digital dataflow),
+            ``"transposed_periphery"`` (row-side ADCs and column-side DACs of the input gradient).
+        pulses_from: ``"simulation"`` when every crossbar layer's update pulses were read from
+            its pulse record (``update="pulsed"``), ``"mixed"`` when some were, else
+            ``"write_model"`` (training only).
     """
 
     model_name: str
@@ -163,6 +184,12 @@ class Plan:
     gpu_energy_breakdown: dict[str, float] = field(default_factory=dict)
     gpu_name: str = ""
     config: dict[str, Any] | None = None
+    weight_gradient: str = ""
+    memory: dict[str, float] = field(default_factory=dict)
+    dram_s: float = 0.0
+    endurance: dict[str, Any] = field(default_factory=dict)
+    training_area_mm2: dict[str, float] = field(default_factory=dict)
+    pulses_from: str = ""
 
     @property
     def bn_count(self) -> int:
@@ -402,33 +429,54 @@ def _replicate(compute: Sequence[LayerTrace], stage_s: Mapping[str, float], cros
     return replicas
 
 
+def backward_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec, batch: int, *,
+                  replicas: int = 1, tiles: int = 1, needs_input_grad: bool = True,
+                  signed_input: bool = False) -> PhaseCost:
+    """A crossbar layer's backward stage: its input gradient on the transposed crossbars and its
+    weight gradient by the chip's dataflow, side by side (different hardware): the per-sample
+    time is the longer of the two, the energy their sum."""
+    grad_in = crossbar_phase_cost(layer, reram, batch, "backward", replicas=replicas,
+                                  needs_input_grad=needs_input_grad)
+    grad_w = weight_gradient_cost(layer, reram, spec, batch, tiles=tiles, replicas=replicas,
+                                  signed_input=signed_input)
+    per_sample = max(grad_in.per_sample_s, grad_w.per_sample_s)
+    parts = _merge_parts((grad_in.parts, grad_w.parts))
+    return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch,
+                     energy_j=grad_in.energy_j + grad_w.energy_j, parts=parts)
+
+
 def map_and_replicate(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], hw: HardwareSpec,
                       batch: int, *, training: bool, replicate: bool = True,
-                      arrays_per_copy: int = 1) -> ChipMapping:
+                      arrays_per_copy: int = 1, training_spec: TrainingSpec | None = None) -> ChipMapping:
     """Map every crossbar layer, check that the model fits, and replicate the slowest layers.
 
     Copies work on different MVMs of the batch (other output positions or other samples, so
     Linear layers replicate too): a layer has at most ``mvms_per_sample x batch`` copies. A
     layer's stage time for replication is its slowest phase per sample (forward, and backward
-    in training). Replication depends only on the conv/linear layers, so BN masks do not
-    change it.
+    in training). In training a copy holds its weight arrays and, with the in-array
+    weight-gradient dataflow, its error arrays (:func:`reram.cost.training.training_crossbars`).
+    Replication depends only on the conv/linear layers, so BN masks do not change it.
 
     Raises:
         ValueError: if the model's crossbars exceed the chip's.
     """
+    spec = training_spec or TrainingSpec()
     first = _first_compute(trace)
+    per_tile = hw.reram.crossbars_per_tile
     compute, crossbars, stage_s, limit = [], {}, {}, {}
     for i, layer in enumerate(trace.layers):
         if layer.kind not in ("conv", "linear"):
             continue
         reram = specs[i]
         compute.append(layer)
-        crossbars[layer.name] = map_layer(layer, reram).crossbars * arrays_per_copy
+        arrays = training_crossbars(layer, reram, spec) if training else map_layer(layer, reram).crossbars
+        crossbars[layer.name] = arrays * arrays_per_copy
         limit[layer.name] = max(1, layer.mvms_per_sample) * batch
         times = [crossbar_phase_cost(layer, reram, 1, "forward", signed_input=i == first).per_sample_s]
         if training:
-            times.append(crossbar_phase_cost(layer, reram, 1, "backward", needs_input_grad=i != first,
-                                             signed_input=i == first).per_sample_s)
+            times.append(backward_cost(layer, reram, spec, 1, tiles=-(-crossbars[layer.name] // per_tile),
+                                       needs_input_grad=i != first,
+                                       signed_input=i == first).per_sample_s)
         stage_s[layer.name] = max(stage_s.get(layer.name, 0.0), *times)
     replicas = _replicate(compute, stage_s, crossbars, limit, hw.reram.total_crossbars, hw.name)
     if not replicate:
@@ -437,8 +485,7 @@ def map_and_replicate(trace: Trace, units: Sequence[str], specs: Sequence[ReramS
     tiles_here = 1
     for layer, unit in zip(trace.layers, units):
         if unit == "reram":
-            tiles_here = max(1, -(-crossbars[layer.name] * replicas[layer.name]
-                                  // hw.reram.crossbars_per_tile))
+            tiles_here = max(1, -(-crossbars[layer.name] * replicas[layer.name] // per_tile))
         digital_tiles.append(tiles_here)
     return ChipMapping(crossbars=crossbars, replicas=replicas, digital_tiles=tuple(digital_tiles),
                        available=hw.reram.total_crossbars, arrays_per_copy=arrays_per_copy)
@@ -482,13 +529,16 @@ def _merge_parts(many: Any) -> dict[str, float]:
 
 
 def phase_stages(trace: Trace, units: Sequence[str], mapping: ChipMapping, specs: Sequence[ReramSpec],
-                 hw: HardwareSpec, batch: int, phase: str, *, training: bool) -> list[Stage]:
+                 hw: HardwareSpec, batch: int, phase: str, *, training: bool,
+                 training_spec: TrainingSpec | None = None) -> list[Stage]:
     """The pipeline of one phase on the heterogeneous chip, in execution order.
 
     ``phase`` is ``"forward"`` (trace order) or ``"backward"`` (reverse order). Crossbar and
     digital layers are stages of their own; each run of consecutive GPU layers is one stage
-    (a barrier in training when it holds a BN). ``specs`` is :func:`layer_specs`'s list.
+    (a barrier in training when it holds a BN). ``specs`` is :func:`layer_specs`'s list. A
+    crossbar layer's backward stage is :func:`backward_cost` (input and weight gradient).
     """
+    spec = training_spec or TrainingSpec()
     if phase not in ("forward", "backward"):
         raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
     first = _first_compute(trace)
@@ -501,10 +551,15 @@ def phase_stages(trace: Trace, units: Sequence[str], mapping: ChipMapping, specs
         i = order[k]
         layer, unit = trace.layers[i], units[i]
         if unit in ("reram", "digital"):
-            if unit == "reram":
+            if unit == "reram" and phase == "backward":
+                cost = backward_cost(layer, specs[i], spec, batch,
+                                     replicas=mapping.replicas[layer.name],
+                                     tiles=mapping.tiles(layer.name, hw.reram.crossbars_per_tile),
+                                     needs_input_grad=i != first, signed_input=i == first)
+            elif unit == "reram":
                 cost = crossbar_phase_cost(layer, specs[i], batch, phase,
                                            replicas=mapping.replicas[layer.name],
-                                           needs_input_grad=i != first, signed_input=i == first)
+                                           signed_input=i == first)
             else:
                 cost = digital_phase_cost(layer, specs[i], batch, phase,
                                           tiles=mapping.digital_tiles[i])
@@ -549,30 +604,87 @@ def bottleneck_of(stages: Sequence[Stage]) -> dict[str, Any]:
     return best
 
 
-def update_charges(trace: Trace, units: Sequence[str], mapping: ChipMapping, specs: Sequence[ReramSpec],
-                   pipelined: bool) -> tuple[float, list[Charge]]:
-    """The weight-update writes after a training batch: ``(time, charges)``.
+#: Digital operations per weight of the optimizer step (SGD: scale the gradient by the learning
+#: rate, subtract it from the weight; the new level follows by rounding).
+OPTIMIZER_OPS_PER_WEIGHT = 2
 
-    Every crossbar layer rewrites the cells of all its copies (and array sets). With the
-    pipeline the layers write in parallel, and the time is the slowest layer's or the time the
-    chip's write-power budget needs for all the writes together
-    (``energy / max_write_power_w``), whichever is longer; without it, one after another.
+
+def optimizer_charges(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec,
+                      tiles: int) -> PhaseCost:
+    """The optimizer step of one layer on the digital units of its ``tiles``: it reads each
+    accumulated gradient from the buffer and does :data:`OPTIMIZER_OPS_PER_WEIGHT` operations
+    per weight (its DRAM share is charged with the memory)."""
+    ops = float(layer.weight_count * OPTIMIZER_OPS_PER_WEIGHT)
+    seconds = ops / (reram.digital_ops_per_s * max(1, tiles))
+    parts = {"digital": ops * reram.digital_energy_per_op_j,
+             "buffer": layer.weight_count * spec.memory.gradient_bytes_per_value
+             * reram.buffer_energy_per_byte_j}
+    return PhaseCost(per_sample_s=0.0, batch_s=seconds, energy_j=sum(parts.values()), parts=parts)
+
+
+def update_charges(trace: Trace, units: Sequence[str], mapping: ChipMapping, specs: Sequence[ReramSpec],
+                   pipelined: bool, *, training_spec: TrainingSpec | None = None,
+                   records: Mapping[str, PulseRecord] | None = None) -> tuple[float, list[Charge]]:
+    """The optimizer step and the weight-update writes after a training batch: ``(time, charges)``.
+
+    Each crossbar layer's optimizer (:func:`optimizer_charges`) computes the new weights, then
+    all its copies (and array sets) are programmed by write-verify pulses
+    (:func:`reram.cost.layer_cost.crossbar_update_cost`): the pulses its simulated devices fired
+    when ``records`` has the layer, else the chip's write model. With the pipeline the layers
+    update in parallel, and the time is the slowest layer's or the time the chip's write-power
+    budget needs for all the writes together (``energy / max_write_power_w``), whichever is
+    longer; without it, one after another.
     """
-    update_s, charges, energy, budget = 0.0, [], 0.0, None
+    spec = training_spec or TrainingSpec()
+    records = records or {}
+    update_s, charges, write_energy, budget = 0.0, [], 0.0, None
     for i, layer in enumerate(trace.layers):
         if units[i] != "reram":
             continue
         reram = specs[i]
         copies = mapping.replicas[layer.name] * mapping.arrays_per_copy
-        cost = crossbar_update_cost(layer, reram, replicas=copies)
-        charges.append(Charge(i, cost.batch_s, cost.energy_j, 0.0, cost.parts))
-        update_s = max(update_s, cost.batch_s) if pipelined else update_s + cost.batch_s
-        energy += cost.energy_j
+        write = crossbar_update_cost(layer, reram, replicas=copies, writes=spec.writes,
+                                     record=records.get(layer.name))
+        optimizer = optimizer_charges(layer, reram, spec,
+                                      mapping.tiles(layer.name, reram.crossbars_per_tile))
+        seconds = optimizer.batch_s + write.batch_s
+        charges.append(Charge(i, seconds, optimizer.energy_j + write.energy_j, 0.0,
+                              _merge_parts((optimizer.parts, write.parts))))
+        update_s = max(update_s, seconds) if pipelined else update_s + seconds
+        write_energy += write.energy_j
         if reram.max_write_power_w is not None:
             budget = reram.max_write_power_w if budget is None else min(budget, reram.max_write_power_w)
     if pipelined and budget is not None:
-        update_s = max(update_s, energy / budget)
+        update_s = max(update_s, write_energy / budget)
     return update_s, charges
+
+
+def endurance_of(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], batch: int,
+                 spec: TrainingSpec, records: Mapping[str, PulseRecord], device: str | None,
+                 ) -> dict[str, Any]:
+    """Writes per cell per epoch of the weight arrays (one update a batch) and, in-array, of the
+    error arrays (rewritten every sample), worst layer, against the device's endurance."""
+    weights = errors = 0.0
+    for layer, unit, reram in zip(trace.layers, units, specs):
+        if unit != "reram":
+            continue
+        record = records.get(layer.name)
+        if record is not None:  # one device per weight under update="pulsed"
+            per_cell = (record.set_pulses + record.reset_pulses) / max(1, record.updates) \
+                / max(1, layer.weight_count)
+        else:
+            act = spec.writes.activity
+            per_cell = (act.changed_fraction * act.mean_level_change
+                        * pulses_per_level(spec.writes, reram.cell_bits))
+        weights = max(weights, per_cell)
+        if spec.weight_gradient == "in-array":
+            act = random_rewrite_activity(reram.cell_bits)
+            errors = max(errors, act.changed_fraction * act.mean_level_change
+                         * pulses_per_level(spec.writes, reram.cell_bits))
+    kinds = {"weights": (weights, spec.epoch_samples / batch)}
+    if spec.weight_gradient == "in-array":
+        kinds["errors"] = (errors, float(spec.epoch_samples))
+    return endurance_report(kinds, device, spec.epoch_samples)
 
 
 def _count_barriers(units: Sequence[str], layers: Sequence[LayerTrace]) -> int:
@@ -650,17 +762,12 @@ def _trace_of(model: nn.Module | Trace, input_shape: Sequence[int] | None) -> Tr
     return trace
 
 
-def resolve_chip(chip: Chip | str | Path | None = None,
-                 hardware: str | Path | HardwareSpec | None = None, *, gpu: str | None = None,
+def resolve_chip(chip: Chip | str | Path | None = None, *, gpu: str | None = None,
                  gpu_precision: str = "fp32") -> Chip:
-    """The chip :func:`schedule` costs on: ``chip`` (a :class:`Chip` or a preset name), else
-    ``hardware`` (the 0.1.0 keyword: a preset name gives the same chip, a legacy spec without a
-    crossbar section a chip with ``config=None``), else ``Chip.preset("isaac")``; with ``gpu``
-    (and ``gpu_precision``) its GPU replaced by a bundled baseline."""
-    if chip is not None and hardware is not None:
-        raise ValueError("give chip= or hardware= (its older name), not both")
-    resolved = Chip.from_hardware(chip if chip is not None else
-                                  hardware if hardware is not None else "isaac")
+    """The chip :func:`schedule` costs on: ``chip`` (a :class:`Chip`, a preset name or a JSON
+    path), else ``Chip.preset("isaac")``; with ``gpu`` (and ``gpu_precision``) its GPU replaced
+    by a bundled baseline."""
+    resolved = Chip.from_hardware(chip if chip is not None else "isaac")
     if gpu is not None:
         resolved = resolved.replace(gpu=gpu, gpu_precision=gpu_precision)
     elif gpu_precision != "fp32":
@@ -669,15 +776,54 @@ def resolve_chip(chip: Chip | str | Path | None = None,
     return resolved
 
 
+@dataclass(frozen=True)
+class PlanContext:
+    """What :func:`schedule` hands to the plan's assembly: the run's settings and its results.
+
+    Attributes:
+        trace: the traced model.
+        mode: ``"train"`` or ``"inference"``.
+        batch_size: samples per batch.
+        chip: the chip.
+        units: per traced layer, its unit.
+        mapping: where the crossbar layers sit.
+        pipeline: ``"layer"``, ``"none"`` or ``"pipelayer"``.
+        gpu_baseline: ``"roofline"`` or ``"measured"``.
+        latency_s: the chip's batch time, DRAM included, s.
+        update_s: the update's time, s.
+        stages: the phases' stages.
+        memory: the training batch's memory traffic (``None`` in inference).
+        endurance: the endurance report (empty in inference).
+        pulses_from: ``"simulation"``, ``"mixed"`` or ``"write_model"`` (training).
+    """
+
+    trace: Trace
+    mode: str
+    batch_size: int
+    chip: Chip
+    units: tuple[str, ...]
+    mapping: ChipMapping
+    pipeline: str
+    gpu_baseline: str
+    latency_s: float
+    update_s: float
+    stages: tuple[Stage, ...]
+    memory: MemoryTraffic | None = None
+    endurance: Mapping[str, Any] = field(default_factory=dict)
+    pulses_from: str = ""
+
+
 def _heterogeneous(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec],
                    mapping: ChipMapping, chip: Chip, batch: int, training: bool, pipeline: str,
-                   costs: Sequence[LayerCost]) -> tuple[float, float, list[Stage]]:
+                   costs: Sequence[LayerCost], records: Mapping[str, PulseRecord],
+                   ) -> tuple[float, float, list[Stage]]:
     """Run the phases and the update on the chip, charging ``costs``:
-    ``(latency_s, update_s, stages)``."""
+    ``(latency_s, update_s, stages)`` (the DRAM time is added by :func:`schedule`)."""
     hw = chip.hardware
     stages, per_phase = [], []
     for phase in ("forward", "backward") if training else ("forward",):
-        phase_list = phase_stages(trace, units, mapping, specs, hw, batch, phase, training=training)
+        phase_list = phase_stages(trace, units, mapping, specs, hw, batch, phase, training=training,
+                                  training_spec=chip.training)
         for stage in phase_list:
             for c in stage.charges:
                 costs[c.index]._add(phase, c.seconds, c.energy_j, c.bytes_moved, c.parts)
@@ -689,43 +835,61 @@ def _heterogeneous(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec
         latency = sum(phase_time(p, batch, pipeline == "layer") for p in per_phase)
     update_s = 0.0
     if training:
-        update_s, charges = update_charges(trace, units, mapping, specs, pipeline != "none")
+        update_s, charges = update_charges(trace, units, mapping, specs, pipeline != "none",
+                                           training_spec=chip.training, records=records)
         for c in charges:
             costs[c.index]._add("update", c.seconds, c.energy_j, c.bytes_moved, c.parts)
         latency += update_s
     return latency, update_s, stages
 
 
+def _training_extras(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], chip: Chip,
+                     batch: int, records: Mapping[str, PulseRecord],
+                     ) -> tuple[MemoryTraffic, dict[str, Any]]:
+    """The training batch's memory traffic and the endurance report."""
+    config = chip.config
+    memory = training_memory(trace, units, specs, batch, chip.training.memory,
+                             chip.hardware.reram.tiles,
+                             master_copy=getattr(config, "update", None) == "digital")
+    devices = [getattr(layer.crossbar_config, "device", None) for layer, unit
+               in zip(trace.layers, units) if unit == "reram"]
+    device = next((d for d in devices if d), getattr(config, "device", None))
+    endurance = endurance_of(trace, units, specs, batch, chip.training, records, device)
+    return memory, endurance
+
+
 def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
-             batch_size: int = 64, mode: str = "train",
-             hardware: str | Path | HardwareSpec | None = None, *,
-             chip: Chip | str | None = None, elementwise_unit: str = "digital",
+             batch_size: int = 64, mode: str = "train", *,
+             chip: Chip | str | Path | None = None, elementwise_unit: str = "digital",
              pipeline: bool | str = True, replicate: bool = True,
              gpu_baseline: str = "roofline", device: str | None = None,
-             gpu: str | None = None, gpu_precision: str = "fp32") -> Plan:
+             gpu: str | None = None, gpu_precision: str = "fp32",
+             pulse_records: Mapping[str, PulseRecord] | None = None) -> Plan:
     """Schedule a model on a ReRAM + GPU chip and cost one batch against a GPU-only baseline.
 
     Each crossbar layer of a converted model (``reram.convert``) is costed with its own
     ``crossbar_config`` on the chip's silicon; float layers with the chip's config. The steps,
     each a function of this module: :func:`route`, :func:`layer_specs`,
     :func:`map_and_replicate`, :func:`phase_stages` / :func:`phase_time`,
-    :func:`update_charges`, :func:`gpu_only_baseline` (and :func:`split_measured`).
+    :func:`update_charges`, :func:`gpu_only_baseline` (and :func:`split_measured`); in training
+    also the memory traffic (:func:`reram.cost.memory.training_memory`) and the endurance
+    (:func:`endurance_of`).
 
     Args:
         model: an ``nn.Module`` (traced here) or a ready :class:`~reram.cost.trace.Trace`.
         input_shape: per-sample input shape, e.g. ``(3, 32, 32)``; required for a module.
         batch_size: samples per batch, >= 1.
-        mode: ``"train"`` (forward, backward, weight-update writes) or ``"inference"``.
-        hardware: the 0.1.0 name of ``chip`` (kept working): a preset name (the same chip as
-            ``chip=``), a JSON path or a :class:`HardwareSpec` (a legacy spec without a crossbar
-            section costs float layers with its own geometry).
-        chip: a :class:`~reram.cost.chip.Chip` or a preset name; default ``"isaac"``.
+        mode: ``"train"`` (forward, backward, weight update) or ``"inference"``.
+        chip: a :class:`~reram.cost.chip.Chip`, a preset name or a chip JSON path; default
+            ``"isaac"``. Its ``training`` spec chooses the weight-gradient dataflow, the memory
+            and the write model.
         elementwise_unit: where activations and pooling run: ``"digital"`` (tile units) or
             ``"gpu"``.
         pipeline: ``True``/``"layer"``: an inter-layer pipeline over the batch in each phase;
             ``False``/``"none"``: layers one after another (``latency_s`` is then the sum of
-            the layers' ``latency_s``); ``"pipelayer"``: forward and backward of different
-            samples overlap as in PipeLayer, on a second (backward) array set per copy.
+            the layers' ``latency_s`` plus the DRAM time); ``"pipelayer"``: forward and backward
+            of different samples overlap as in PipeLayer, on a second (backward) array set per
+            copy.
         replicate: copy layers onto spare crossbars to shorten the slowest stage.
         gpu_baseline: ``"roofline"`` or ``"measured"`` (times the model with the torch profiler
             on ``device``, default CUDA; per-kind measured time is split across the layers of a
@@ -734,6 +898,9 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         gpu: replace the chip's GPU (and the baseline) by a bundled one: ``"v100"``,
             ``"gtx1080"``, ``"a100"``.
         gpu_precision: ``"fp32"`` or ``"mixed"`` (tensor cores) for ``gpu``.
+        pulse_records: per layer name, the pulses its simulated devices fired; default: read
+            from the model's layers (``crossbar_pulse_record``, ``update="pulsed"``). Layers
+            with a record have their update charged from it, the others by the write model.
 
     Returns:
         The :class:`Plan`.
@@ -749,29 +916,45 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         ('reram', 16)
     """
     mode, pipeline = _check_arguments(mode, batch_size, elementwise_unit, gpu_baseline, pipeline)
-    the_chip = resolve_chip(chip, hardware, gpu=gpu, gpu_precision=gpu_precision)
+    the_chip = resolve_chip(chip, gpu=gpu, gpu_precision=gpu_precision)
     hw = the_chip.hardware
     trace = _trace_of(model, input_shape)
     training = mode == "train"
+    records = dict(pulse_records) if pulse_records is not None else _records_of(model)
     units = route(trace, elementwise_unit)
     specs = layer_specs(trace, the_chip)
     mapping = map_and_replicate(trace, units, specs, hw, batch_size, training=training,
-                                replicate=replicate,
+                                replicate=replicate, training_spec=the_chip.training,
                                 arrays_per_copy=2 if pipeline == "pipelayer" and training else 1)
     costs = [LayerCost(name=layer.name, kind=layer.kind, unit=unit)
              for layer, unit in zip(trace.layers, units)]
     latency, update_s, stages = _heterogeneous(trace, units, specs, mapping, the_chip, batch_size,
-                                               training, pipeline, costs)
+                                               training, pipeline, costs, records)
     for layer, cost in zip(trace.layers, costs):
         if cost.unit == "reram":
             cost.crossbars = mapping.crossbars[layer.name]
             cost.replicas = mapping.replicas[layer.name]
             cost.tiles = mapping.tiles(layer.name, hw.reram.crossbars_per_tile)
-
+    memory, endurance = None, {}
+    if training:
+        memory, endurance = _training_extras(trace, units, specs, the_chip, batch_size, records)
+        latency += memory.dram_s
     gpu_times, baseline = _baseline_times(model, trace, costs, hw.gpu, batch_size, mode,
                                           gpu_baseline, device)
-    return _assemble_plan(trace, mode, batch_size, the_chip, costs, latency, update_s, stages,
-                          mapping, units, baseline, gpu_times, pipeline, gpu_baseline)
+    used = {layer.name for layer, unit in zip(trace.layers, units) if unit == "reram"}
+    context = PlanContext(
+        trace=trace, mode=mode, batch_size=batch_size, chip=the_chip, units=tuple(units),
+        mapping=mapping, pipeline=pipeline, gpu_baseline=gpu_baseline, latency_s=latency,
+        update_s=update_s, stages=tuple(stages), memory=memory, endurance=endurance,
+        pulses_from=("" if not training else
+                     "simulation" if used and used <= set(records) else
+                     "mixed" if used & set(records) else "write_model"))
+    return _assemble_plan(context, costs, baseline, gpu_times, specs)
+
+
+def _records_of(model: nn.Module | Trace) -> dict[str, PulseRecord]:
+    """The pulse records of a module's layers (none for a trace)."""
+    return {} if isinstance(model, Trace) else pulse_records(model)
 
 
 def _baseline_times(model: nn.Module | Trace, trace: Trace, costs: Sequence[LayerCost], gpu: GpuSpec,
@@ -791,36 +974,65 @@ def _baseline_times(model: nn.Module | Trace, trace: Trace, costs: Sequence[Laye
     return gpu_times, baseline
 
 
-def _assemble_plan(trace: Trace, mode: str, batch_size: int, chip: Chip, costs: Sequence[LayerCost],
-                   latency: float, update_s: float, stages: Sequence[Stage], mapping: ChipMapping,
-                   units: Sequence[str], baseline: GpuBaseline, gpu_times: Sequence[float],
-                   pipeline: str, gpu_baseline: str) -> Plan:
-    """The :class:`Plan`: per-layer baseline figures, totals, static and idle energy."""
-    hw = chip.hardware
+def _training_area(ctx: PlanContext, specs: Sequence[ReramSpec]) -> dict[str, float]:
+    """Silicon training adds: the digital weight-gradient units of the tiles holding crossbar
+    layers, and the transposed-read periphery of every weight array."""
+    if ctx.mode != "train":
+        return {}
+    spec, per_tile = ctx.chip.training, ctx.chip.hardware.reram.crossbars_per_tile
+    unit_mm2 = transposed = 0.0
+    for layer, unit, reram in zip(ctx.trace.layers, ctx.units, specs):
+        if unit != "reram":
+            continue
+        copies = ctx.mapping.replicas[layer.name] * ctx.mapping.arrays_per_copy
+        weight_arrays = ctx.mapping.crossbars[layer.name] // ctx.mapping.arrays_per_copy
+        if spec.weight_gradient == "in-array":
+            weight_arrays -= error_mapping(layer, reram).crossbars
+        transposed += spec.transposed_area_mm2(weight_arrays * copies, reram)
+        if spec.weight_gradient == "digital":
+            unit_mm2 += ctx.mapping.tiles(layer.name, per_tile) * spec.unit.area_mm2(reram.input_bits)
+    out = {"transposed_periphery": transposed}
+    if spec.weight_gradient == "digital":
+        out["weight_gradient_unit"] = unit_mm2
+    return out
+
+
+def _assemble_plan(ctx: PlanContext, costs: Sequence[LayerCost], baseline: GpuBaseline,
+                   gpu_times: Sequence[float], specs: Sequence[ReramSpec]) -> Plan:
+    """The :class:`Plan`: per-layer baseline figures, totals, static, idle and DRAM energy."""
+    hw, latency = ctx.chip.hardware, ctx.latency_s
     for cost, seconds, joules in zip(costs, gpu_times, baseline.energy_j):
         cost.gpu_latency_s, cost.gpu_energy_j = seconds, joules
     roofline_latency = sum(baseline.latency_s)
     gpu_latency = sum(c.gpu_latency_s for c in costs)
     breakdown = _merge_parts(c.energy_parts for c in costs)
+    if ctx.memory is not None:
+        breakdown["dram"] = ctx.memory.dram_energy_j
     breakdown["reram_static"] = hw.reram.static_power_w * latency
     breakdown["gpu_idle"] = hw.gpu.idle_power_w * latency
     gpu_breakdown = {"gpu": sum(c.gpu_energy_j for c in costs),
                      "gpu_idle": hw.gpu.idle_power_w * gpu_latency}
     energy = sum(breakdown.values())
     gpu_energy = sum(gpu_breakdown.values())
+    training = ctx.mode == "train"
     return Plan(
-        model_name=trace.model_name, mode=mode, batch_size=batch_size,
-        input_shape=tuple(trace.input_shape), hardware=chip.name, layers=list(costs),
-        latency_s=latency, energy_j=energy, throughput=batch_size / latency,
+        model_name=ctx.trace.model_name, mode=ctx.mode, batch_size=ctx.batch_size,
+        input_shape=tuple(ctx.trace.input_shape), hardware=ctx.chip.name, layers=list(costs),
+        latency_s=latency, energy_j=energy, throughput=ctx.batch_size / latency,
         gpu_latency_s=gpu_latency, gpu_energy_j=gpu_energy,
-        gpu_throughput=batch_size / gpu_latency if gpu_latency > 0 else float("inf"),
+        gpu_throughput=ctx.batch_size / gpu_latency if gpu_latency > 0 else float("inf"),
         speedup_vs_gpu=gpu_latency / latency,
         energy_ratio_vs_gpu=gpu_energy / energy if energy > 0 else float("inf"),
         gpu_utilization=(baseline.flops / (roofline_latency * hw.gpu.peak_flops)
                          if roofline_latency > 0 else 0.0),
-        bottleneck=bottleneck_of(stages), update_s=update_s,
-        barriers=_count_barriers(units, trace.layers) if mode == "train" else 0,
-        crossbars_used=mapping.crossbars_used, crossbars_available=mapping.available,
-        pipelined=pipeline != "none", gpu_baseline=gpu_baseline, pipeline=pipeline,
+        bottleneck=bottleneck_of(ctx.stages), update_s=ctx.update_s,
+        barriers=_count_barriers(ctx.units, ctx.trace.layers) if training else 0,
+        crossbars_used=ctx.mapping.crossbars_used, crossbars_available=ctx.mapping.available,
+        pipelined=ctx.pipeline != "none", gpu_baseline=ctx.gpu_baseline, pipeline=ctx.pipeline,
         energy_breakdown=breakdown, gpu_energy_breakdown=gpu_breakdown, gpu_name=hw.gpu.name,
-        config=chip.config.to_dict() if chip.config is not None else None)
+        config=ctx.chip.config.to_dict() if ctx.chip.config is not None else None,
+        weight_gradient=ctx.chip.training.weight_gradient if training else "",
+        memory=ctx.memory.summary() if ctx.memory is not None else {},
+        dram_s=ctx.memory.dram_s if ctx.memory is not None else 0.0,
+        endurance=dict(ctx.endurance), training_area_mm2=_training_area(ctx, specs),
+        pulses_from=ctx.pulses_from)

@@ -89,6 +89,10 @@ class CrossbarLayer:
             shape = (w.shape[0], w[0].numel() if w.shape[0] else 0)
             self.register_buffer("crossbar_device_state",
                                  torch.zeros(shape, dtype=torch.float32, device=w.device))
+            # pulses fired since construction (read by the cost model, reram.cost.writes):
+            # updates, SET pulses, RESET pulses, device writes, row-serial pulse steps
+            self.register_buffer("crossbar_pulse_record",
+                                 torch.zeros(5, dtype=torch.int64, device=w.device), persistent=False)
             if get_device(cfg.device).d2d > 0:
                 self.register_buffer("crossbar_device_a",
                                      torch.zeros((2, *shape), dtype=torch.float32, device=w.device))
@@ -135,9 +139,29 @@ class CrossbarLayer:
             self._program_unscaled_rows(w2d, scale, dev)
             if not bool(torch.isfinite(w2d).all()):
                 raise ValueError("weight contains NaN or infinity; a crossbar cannot be programmed with it")
-            pulsed_update(state, w2d, scale, dev, cfg, getattr(self, "crossbar_device_a", None),
-                          int(self.crossbar_update_count))
+            pulses = pulsed_update(state, w2d, scale, dev, cfg,
+                                   getattr(self, "crossbar_device_a", None),
+                                   int(self.crossbar_update_count))
+            self._count_pulses(pulses)
         return state_to_weight(state, scale)
+
+    def _count_pulses(self, pulses: torch.Tensor) -> None:
+        """Add one update's pulses (``out x K``, positive: SET) to ``crossbar_pulse_record``; a
+        crossbar row is one of the ``K`` inputs, written in a SET and a RESET phase."""
+        ltp, ltd = pulses.long().clamp(min=0), (-pulses.long()).clamp(min=0)
+        one = torch.ones((), dtype=torch.int64, device=pulses.device)
+        rows = (ltp.amax(dim=0).sum() + ltd.amax(dim=0).sum()) if pulses.numel() else 0 * one
+        counts = torch.stack([one, ltp.sum(), ltd.sum(), (pulses != 0).sum(), rows])
+        self.crossbar_pulse_record += counts.to(self.crossbar_pulse_record.device)
+
+    def pulse_record(self) -> dict[str, int]:
+        """Pulses fired since construction (``update="pulsed"``, else empty): ``{"updates",
+        "set_pulses", "reset_pulses", "cells_written", "row_steps"}``."""
+        record = getattr(self, "crossbar_pulse_record", None)
+        if record is None:
+            return {}
+        keys = ("updates", "set_pulses", "reset_pulses", "cells_written", "row_steps")
+        return dict(zip(keys, (int(v) for v in record.tolist())))
 
     def _program_unscaled_rows(self, w2d: torch.Tensor, scale: torch.Tensor, dev) -> None:
         """Rows whose weights were all zero when the scale was frozen get a scale (and devices

@@ -184,3 +184,20 @@ def test_resnet20_and_vgg_digits_take_8x8_and_ignore_input_size() -> None:
     assert build_model("resnet20", in_channels=1, input_size=8)(torch.randn(2, 1, 8, 8)).shape == (2, 10)
     assert len(bn_sites(build_model("resnet20", input_size=8))) == 21
     assert len(bn_sites(build_model("vgg-digits", input_size=8))) == 6
+
+
+def test_width_scaled_vgg11_keeps_its_bn_sites_and_scales_every_layer():
+    from reram.models import build_model
+    from reram.models.vgg import vgg11
+
+    full, quarter = vgg11(input_size=8), vgg11(input_size=8, width=0.25)
+    assert len(bn_sites(quarter)) == len(bn_sites(full)) == 8
+    convs = [m.out_channels for m in quarter.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs == [16, 32, 64, 64, 128, 128, 128, 128]
+    assert [m.out_features for m in quarter.classifier if isinstance(m, torch.nn.Linear)] == [128, 128, 10]
+    assert sum(p.numel() for p in vgg11(width=1.0).parameters()) == sum(p.numel() for p in vgg11().parameters())
+    assert quarter(torch.zeros(2, 3, 8, 8)).shape == (2, 10)
+    with pytest.raises(ValueError, match="width"):
+        vgg11(width=0)
+    with pytest.raises(ValueError, match="width must be 1.0 for resnet20"):
+        build_model("resnet20", width=0.5)

@@ -3,82 +3,89 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from reram.cost.hardware import load_hardware
+from reram.cost.chip import Chip
 from reram.cost.scheduler import schedule
 from reram.cost.trace import Trace, trace_model
 
-#: The 0.1.0 ISAAC spec (legacy format, geometry in "reram"): the hand-computed values below are
-#: those of the legacy path, ``schedule(..., hardware=<spec>)``, kept for backward compatibility.
-LEGACY_PATH = Path(__file__).parent / "data" / "isaac_0_1_0.json"
-ISAAC = load_hardware(LEGACY_PATH)
-legacy = partial(schedule, hardware=ISAAC)
+#: The ISAAC chip preset: 16 crossbars per 128 x 128 block (8 two-bit slices x a G+/G- pair);
+#: an MVM streams 15 one-bit cycles of 100 ns per sign phase: 1.5 us for a non-negative input,
+#: 3 us for a signed one (the model's input, the errors).
+CHIP = Chip.preset("isaac")
+on_isaac = partial(schedule, chip=CHIP)
+T_MVM, T_SIGNED = 15 * 100e-9, 30 * 100e-9
+
+
+def sized(tiles, crossbars_per_tile):
+    """The ISAAC chip with another number of tiles and crossbars per tile."""
+    return Chip(CHIP.config, CHIP.hardware.replace(**{"reram.tiles": tiles,
+                                                      "reram.crossbars_per_tile": crossbars_per_tile}))
 
 
 def conv_pair():
-    """Two conv stages: 64 MVMs per sample, then 16 (stride 2), 8 crossbars each on ISAAC."""
+    """Two conv stages: 64 MVMs per sample (signed input), then 16 (stride 2), 16 crossbars each."""
     return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 2, 1, stride=2))
 
 
 def test_one_linear_layer_on_one_crossbar():
-    plan = legacy(nn.Sequential(nn.Linear(100, 10)), (100,), batch_size=1, mode="inference")
+    plan = on_isaac(nn.Sequential(nn.Linear(100, 10)), (100,), batch_size=1, mode="inference")
     (layer,) = plan.layers
-    assert (layer.unit, layer.crossbars, layer.replicas, layer.tiles) == ("reram", 8, 1, 1)
-    assert layer.latency_s == pytest.approx(1.6e-6)  # 16 cycles of 100 ns
-    assert plan.latency_s == pytest.approx(1.6e-6) and plan.throughput == pytest.approx(1 / 1.6e-6)
-    assert layer.bytes_moved == 0
+    assert (layer.unit, layer.crossbars, layer.replicas, layer.tiles) == ("reram", 16, 1, 1)
+    assert layer.latency_s == pytest.approx(T_SIGNED)  # the model's input: two sign phases
+    assert plan.latency_s == pytest.approx(T_SIGNED) and plan.throughput == pytest.approx(1 / T_SIGNED)
+    assert layer.bytes_moved == 0 and plan.memory == {} and plan.endurance == {}
     # baseline: 2 kFLOP, (100 + 10 + 1000) x 4 bytes -> memory bound on the V100, plus a launch
     assert plan.gpu_latency_s == pytest.approx(5e-6 + 4440 / 9e11)
-    assert plan.speedup_vs_gpu == pytest.approx(plan.gpu_latency_s / 1.6e-6)
+    assert plan.speedup_vs_gpu == pytest.approx(plan.gpu_latency_s / T_SIGNED)
 
 
 def test_pipeline_bottleneck_and_sum_of_parts():
-    piped = legacy(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", replicate=False)
-    t0, t1 = 64 * 1.6e-6, 16 * 1.6e-6
+    piped = on_isaac(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", replicate=False)
+    t0, t1 = 64 * T_SIGNED, 16 * T_MVM
     assert piped.latency_s == pytest.approx(t0 + t1 + 3 * t0)
     assert piped.bottleneck["name"] == "0"
     assert piped.bottleneck["per_sample_s"] == pytest.approx(t0)
-    serial = legacy(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", replicate=False,
+    serial = on_isaac(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", replicate=False,
                       pipeline=False)
     assert serial.latency_s == pytest.approx(4 * (t0 + t1))
     assert serial.latency_s == pytest.approx(sum(l.latency_s for l in serial.layers))
     for plan in (piped, serial):
-        assert plan.energy_j == pytest.approx(sum(l.energy_j for l in plan.layers))
+        idle = plan.energy_breakdown["reram_static"] + plan.energy_breakdown["gpu_idle"]
+        assert idle == pytest.approx((6.214 + 40.0) * plan.latency_s)  # ISAAC static, V100 idle
+        assert plan.energy_j == pytest.approx(sum(l.energy_j for l in plan.layers) + idle)
         assert plan.gpu_latency_s == pytest.approx(sum(l.gpu_latency_s for l in plan.layers))
-        assert plan.gpu_energy_j == pytest.approx(sum(l.gpu_energy_j for l in plan.layers))
-    assert piped.energy_j == pytest.approx(serial.energy_j)
+        assert plan.gpu_energy_j == pytest.approx(sum(l.gpu_energy_j for l in plan.layers)
+                                                  + plan.gpu_energy_breakdown["gpu_idle"])
+    assert sum(l.energy_j for l in piped.layers) == pytest.approx(sum(l.energy_j for l in serial.layers))
 
 
 def test_replication_fills_spare_crossbars_greedily():
-    hw = ISAAC.replace(**{"reram.tiles": 1, "reram.crossbars_per_tile": 40})
-    plan = legacy(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", hardware=hw)
-    # 16 crossbars needed, 24 spare: the 64-MVM stage gets 3 more copies (102.4 -> 25.6 us),
-    # then ties the other stage and no single copy shortens the pipeline any more
+    plan = schedule(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", chip=sized(1, 80))
+    # 32 crossbars needed, 48 spare: the 64-MVM stage (192 us a sample) gets 3 more copies
+    # (96, 64, 48 us) until no spare copy is left
     assert [l.replicas for l in plan.layers] == [4, 1]
-    assert plan.crossbars_used == 40
-    assert plan.bottleneck["per_sample_s"] == pytest.approx(16 * 1.6e-6)
-    too_small = ISAAC.replace(**{"reram.tiles": 1, "reram.crossbars_per_tile": 10})
-    with pytest.raises(ValueError, match="needs 16 crossbars but hardware 'isaac-0.1.0' has 10"):
-        legacy(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", hardware=too_small)
+    assert plan.crossbars_used == 80
+    assert plan.bottleneck["per_sample_s"] == pytest.approx(64 * T_SIGNED / 4)
+    with pytest.raises(ValueError, match="needs 32 crossbars but hardware 'isaac' has 20"):
+        schedule(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", chip=sized(1, 20))
 
 
 def test_bn_transfer_bytes():
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
-    train = legacy(net, (3, 8, 8), batch_size=5, mode="train")
+    train = on_isaac(net, (3, 8, 8), batch_size=5, mode="train")
     bn = train.layers[1]
     assert bn.unit == "gpu" and train.layers[2].unit == "digital"
     # 4x8x8 16-bit values x 5 samples, in and out, forward and backward
     assert bn.bytes_moved == 256 * 2 * 5 * 2 * 2
     assert sum(l.bytes_moved for l in train.layers) == bn.bytes_moved
     assert train.barriers == 2
-    infer = legacy(net, (3, 8, 8), batch_size=5, mode="inference")
+    infer = on_isaac(net, (3, 8, 8), batch_size=5, mode="inference")
     assert infer.layers[1].bytes_moved == 256 * 2 * 5 * 2 and infer.barriers == 0
-    on_gpu = legacy(net, (3, 8, 8), batch_size=5, mode="train", elementwise_unit="gpu")
+    on_gpu = on_isaac(net, (3, 8, 8), batch_size=5, mode="train", elementwise_unit="gpu")
     # BN and ReLU form one GPU group: still one transfer in and one out per direction
     assert sum(l.bytes_moved for l in on_gpu.layers) == 256 * 2 * 5 * 2 * 2
     assert on_gpu.layers[2].unit == "gpu"
@@ -86,25 +93,27 @@ def test_bn_transfer_bytes():
 
 def test_training_barrier_latency_by_hand():
     net = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Linear(8, 8))
-    plan = legacy(net, (8,), batch_size=2, mode="train", replicate=False)
-    mvm = 1.6e-6
+    plan = on_isaac(net, (8,), batch_size=2, mode="train", replicate=False)
     link = lambda n: 1e-6 + n / 25.6e9  # noqa: E731
-    gpu = ISAAC.gpu
+    gpu = CHIP.hardware.gpu
 
     def roof(flops, nbytes):
         return gpu.kernel_launch_s + max(flops / gpu.peak_flops, nbytes / gpu.memory_bandwidth_bytes_per_s)
 
     bn_fwd = link(32) + roof(8 * 16, 3 * 16 * 4) + link(32)
     bn_bwd = link(32) + roof(12 * 16, 5 * 16 * 4) + link(32)
-    forward = (mvm + mvm) + bn_fwd + (mvm + mvm)            # two 1-stage segments of 2 samples
-    # each layer writes its 8 output errors (8 slices: 64 cells, one write step) into crossbars
-    # for the weight gradient; the first layer has no input gradient
-    write = 50.88e-9
-    backward = ((2 * mvm + write) * 2) + bn_bwd + ((mvm + write) * 2)
-    update = 50.88e-9                                       # 8x8 cells, 128 per step: one step
+    forward = 2 * T_SIGNED + bn_fwd + 2 * T_MVM            # two 1-stage segments of 2 samples
+    # backward: the second layer's input gradient (signed errors) outlasts its weight gradient
+    # (64 MACs on one tile's 256-MAC unit at 1 GHz); the first layer has only the latter
+    wg = 64 / (256 * 1e9)
+    backward = 2 * T_SIGNED + bn_bwd + 2 * wg
+    # update: the optimizer (2 ops a weight on one tile's 1.2 GHz digital unit), then 8 rows in
+    # a SET and a RESET phase of one 50 ns pulse and its 100 ns verify read; layers in parallel
+    update = 128 / 1.2e9 + 8 * 2 * (50e-9 + 100e-9)
+    assert plan.update_s == pytest.approx(update)
+    assert plan.layers[0].phases["update"] == pytest.approx(update)
+    assert plan.dram_s == 0.0 and plan.memory["dram_bytes"] == 0.0  # it all fits in the buffers
     assert plan.latency_s == pytest.approx(forward + backward + update)
-    assert plan.update_s == pytest.approx(50.88e-9)
-    assert plan.layers[0].phases["update"] == pytest.approx(50.88e-9)
 
 
 def strip_bn(trace, keep):
@@ -136,7 +145,7 @@ def test_removing_bn_never_lowers_throughput(vgg_trace, mode, unit):
 
     sites = range(vgg_trace.bn_count)
     masks = [set(c) for r in range(len(sites) + 1) for c in itertools.combinations(sites, r)]
-    tput = {frozenset(m): legacy(strip_bn(vgg_trace, m), batch_size=8, mode=mode,
+    tput = {frozenset(m): on_isaac(strip_bn(vgg_trace, m), batch_size=8, mode=mode,
                                    elementwise_unit=unit).throughput for m in masks}
     for kept, value in tput.items():
         for site in kept:
@@ -150,7 +159,7 @@ def test_removing_bn_on_reram_models():
     n = models.num_bn_sites("vgg11")
     for kept in range(n, -1, -1):
         net = models.build_model("vgg11", bn_mask="1" * kept + "0" * (n - kept))
-        plan = legacy(net, (3, 32, 32), batch_size=16, mode="train")
+        plan = on_isaac(net, (3, 32, 32), batch_size=16, mode="train")
         assert plan.bn_count == kept
         if prev is not None:
             assert plan.throughput >= prev
@@ -160,29 +169,29 @@ def test_removing_bn_on_reram_models():
 def test_more_adc_bits_never_make_a_layer_faster(vgg_trace):
     previous = None
     for bits in range(4, 13):
-        hw = ISAAC.replace(**{"reram.adc_bits": bits})
-        plan = legacy(vgg_trace, batch_size=4, mode="train", hardware=hw, replicate=False)
+        plan = schedule(vgg_trace, batch_size=4, mode="train", chip=CHIP.replace(adc_bits=bits),
+                        replicate=False)
         times = [l.latency_s for l in plan.layers if l.unit == "reram"]
         if previous is not None:
             assert all(t >= p * (1 - 1e-12) for t, p in zip(times, previous))
         previous = times
     # a full 128-column crossbar: 128 conversions at 1.28e9 * 8/12 per s outlast the 100 ns read
     wide = nn.Sequential(nn.Linear(128, 128))
-    eight = legacy(wide, (128,), batch_size=1, mode="inference").latency_s
-    twelve = legacy(wide, (128,), batch_size=1, mode="inference",
-                      hardware=ISAAC.replace(**{"reram.adc_bits": 12})).latency_s
-    assert eight == pytest.approx(1.6e-6) and twelve == pytest.approx(16 * 128 / (1.28e9 * 8 / 12))
+    eight = on_isaac(wide, (128,), batch_size=1, mode="inference").latency_s
+    twelve = schedule(wide, (128,), batch_size=1, mode="inference",
+                      chip=CHIP.replace(adc_bits=12)).latency_s
+    assert eight == pytest.approx(T_SIGNED) and twelve == pytest.approx(30 * 128 / (1.28e9 * 8 / 12))
 
 
 @pytest.mark.parametrize("mode", ["train", "inference"])
 def test_bigger_batch_raises_gpu_utilization(vgg_trace, mode):
-    util = [legacy(vgg_trace, batch_size=b, mode=mode).gpu_utilization for b in (1, 4, 16, 64, 256)]
+    util = [on_isaac(vgg_trace, batch_size=b, mode=mode).gpu_utilization for b in (1, 4, 16, 64, 256)]
     assert all(b > a for a, b in zip(util, util[1:]))
     assert 0 < util[-1] <= 1
 
 
 def test_plan_outputs(tmp_path, vgg_trace):
-    plan = legacy(vgg_trace, batch_size=4, mode="train")
+    plan = on_isaac(vgg_trace, batch_size=4, mode="train")
     data = json.loads(plan.to_json(tmp_path / "plan.json"))
     assert json.loads((tmp_path / "plan.json").read_text()) == data
     assert {"name", "kind", "unit", "latency_s", "energy_j", "bytes_moved"} <= set(data["layers"][0])
@@ -228,18 +237,19 @@ def test_converted_model_costs_each_layer_with_its_own_config():
 @pytest.mark.parametrize("kwargs,match", [
     (dict(mode="fly"), "mode"), (dict(batch_size=0), "batch_size"),
     (dict(elementwise_unit="tpu"), "elementwise_unit"), (dict(gpu_baseline="guess"), "gpu_baseline"),
-    (dict(hardware="nope"), "unknown hardware config"), (dict(input_shape=None), "input_shape")])
+    (dict(chip="nope"), "unknown hardware config"), (dict(input_shape=None), "input_shape")])
 def test_bad_arguments(kwargs, match):
     args = dict(model=nn.Sequential(nn.Linear(2, 2)), input_shape=(2,), batch_size=2, mode="train")
     args.update(kwargs)
+    args.setdefault("chip", CHIP)
     with pytest.raises(ValueError, match=match):
-        legacy(**args)
+        schedule(**args)
 
 
 def test_measured_baseline_on_cpu_splits_by_kind():
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
                         nn.Linear(4 * 6 * 6, 10))
-    plan = legacy(net, (3, 8, 8), batch_size=2, mode="inference", gpu_baseline="measured",
+    plan = on_isaac(net, (3, 8, 8), batch_size=2, mode="inference", gpu_baseline="measured",
                     device="cpu")
     assert plan.gpu_baseline == "measured"
     assert all(l.gpu_latency_s > 0 for l in plan.layers)

@@ -1,26 +1,25 @@
 """Tests of the named steps of ``schedule()``: each on its own, with hand-computed values."""
 from __future__ import annotations
 
-from functools import partial
-from pathlib import Path
-
 import pytest
 from torch import nn
 
 from reram.cost.chip import Chip
-from reram.cost.hardware import load_hardware
 from reram.cost.scheduler import (Charge, Stage, bottleneck_of, gpu_only_baseline, layer_specs,
                                   map_and_replicate, phase_stages, phase_time, resolve_chip,
                                   route, schedule, split_measured, update_charges)
 from reram.cost.trace import trace_model
 
-#: The 0.1.0 ISAAC spec (legacy format, geometry in "reram"): the hand-computed values below are
-#: those of the legacy path, ``schedule(..., hardware=<spec>)``, kept for backward compatibility.
-LEGACY_PATH = Path(__file__).parent / "data" / "isaac_0_1_0.json"
-ISAAC = load_hardware(LEGACY_PATH)
-legacy = partial(schedule, hardware=ISAAC)
-CHIP = Chip.from_hardware(ISAAC)
-T_MVM = 16 * 100e-9  # ISAAC: 16 one-bit input cycles of 100 ns
+#: The ISAAC chip preset: 16 crossbars per 128 x 128 block; an MVM streams 15 one-bit cycles of
+#: 100 ns per sign phase (two phases for the signed model input).
+CHIP = Chip.preset("isaac")
+ISAAC = CHIP.hardware
+T_SIGNED = 30 * 100e-9
+
+
+def sized(tiles, crossbars_per_tile):
+    return Chip(CHIP.config, ISAAC.replace(**{"reram.tiles": tiles,
+                                              "reram.crossbars_per_tile": crossbars_per_tile}))
 
 
 def conv_bn_net():
@@ -38,20 +37,21 @@ def test_route_units_and_bad_unit():
 
 def test_map_and_replicate_gives_spare_crossbars_to_the_slowest_layer():
     trace = trace_model(conv_bn_net(), (1, 8, 8))
-    hw = ISAAC.replace(**{"reram.tiles": 1, "reram.crossbars_per_tile": 40})
+    chip = sized(1, 80)
     units = route(trace)
-    specs = layer_specs(trace, Chip.from_hardware(hw))
-    mapping = map_and_replicate(trace, units, specs, hw, 4, training=False)
-    assert dict(mapping.crossbars) == {"0": 8, "3": 8}
-    assert dict(mapping.replicas) == {"0": 4, "3": 1}  # 64 MVMs / 4 ties the 16-MVM layer
-    assert mapping.crossbars_used == 40 and mapping.available == 40
-    # digital units: those of the tiles of the preceding crossbar layer (32 crossbars, 1 tile)
+    specs = layer_specs(trace, chip)
+    mapping = map_and_replicate(trace, units, specs, chip.hardware, 4, training=False)
+    assert dict(mapping.crossbars) == {"0": 16, "3": 16}
+    # 48 spare crossbars: 3 more copies of the 64-MVM layer (192 -> 48 us a sample)
+    assert dict(mapping.replicas) == {"0": 4, "3": 1}
+    assert mapping.crossbars_used == 80 and mapping.available == 80
+    # digital units: those of the tiles of the preceding crossbar layer (64 crossbars, 1 tile)
     assert mapping.digital_tiles == (1, 1, 1, 1)
-    plain = map_and_replicate(trace, units, specs, hw, 4, training=False, replicate=False)
+    plain = map_and_replicate(trace, units, specs, chip.hardware, 4, training=False, replicate=False)
     assert dict(plain.replicas) == {"0": 1, "3": 1}
-    small = ISAAC.replace(**{"reram.tiles": 1, "reram.crossbars_per_tile": 10})
-    with pytest.raises(ValueError, match="needs 16 crossbars"):
-        map_and_replicate(trace, units, specs, small, 4, training=False, replicate=False)
+    with pytest.raises(ValueError, match="needs 32 crossbars"):
+        map_and_replicate(trace, units, specs, sized(1, 20).hardware, 4, training=False,
+                          replicate=False)
 
 
 def test_phase_stages_order_groups_and_barriers():
@@ -63,7 +63,7 @@ def test_phase_stages_order_groups_and_barriers():
     assert [(s.name, s.unit, s.barrier) for s in fwd] == [
         ("0", "reram", False), ("1", "gpu", True), ("3", "reram", False)]
     assert [c.index for c in fwd[1].charges] == [1, 2]
-    assert fwd[0].per_sample_s == pytest.approx(64 * T_MVM)
+    assert fwd[0].per_sample_s == pytest.approx(64 * T_SIGNED)
     assert fwd[1].per_sample_s == 0.0 and fwd[1].batch_s == pytest.approx(
         sum(c.seconds for c in fwd[1].charges))
     back = phase_stages(trace, units, mapping, specs, ISAAC, 4, "backward", training=True)
@@ -104,8 +104,10 @@ def test_update_charges_parallel_or_serial():
     assert [c.index for c in charges] == [0, 3]
     assert piped_s == pytest.approx(max(c.seconds for c in charges))
     assert serial_s == pytest.approx(sum(c.seconds for c in charges))
-    # first conv: 9 rows x 2 columns on one crossbar, 18 cells <= one 128-cell write step
-    assert charges[0].seconds == pytest.approx(ISAAC.reram.write_latency_s)
+    # first conv: the optimizer (18 weights x 2 ops at 1.2 GHz), then its 9 rows in a SET and a
+    # RESET phase of one 50 ns pulse and a 100 ns verify read
+    assert charges[0].seconds == pytest.approx(36 / 1.2e9 + 9 * 2 * (50e-9 + 100e-9))
+    assert set(charges[0].parts) == {"digital", "buffer", "writes"}
 
 
 def test_gpu_only_baseline_hand_case_and_plan_totals():
@@ -114,12 +116,13 @@ def test_gpu_only_baseline_hand_case_and_plan_totals():
     # 2 kFLOP and (100 + 10 + 1000) x 4 bytes: memory bound, plus one launch
     assert base.latency_s == pytest.approx((5e-6 + 4440 / 9e11,))
     assert base.flops == 2000.0
-    assert base.energy_j[0] == pytest.approx(2000 * 1.91e-11 + 4440 * 3.12e-11)
+    gpu = ISAAC.gpu
+    assert base.energy_j[0] == pytest.approx(2000 * gpu.energy_per_flop_j + 4440 * gpu.energy_per_byte_j)
     net = conv_bn_net()
-    plan = legacy(net, (1, 8, 8), batch_size=4, mode="train")
+    plan = schedule(net, (1, 8, 8), batch_size=4, mode="train", chip=CHIP)
     full = gpu_only_baseline(trace_model(net, (1, 8, 8)), ISAAC.gpu, 4, training=True)
     assert plan.gpu_latency_s == pytest.approx(sum(full.latency_s))
-    assert plan.gpu_energy_j == pytest.approx(sum(full.energy_j))
+    assert plan.gpu_energy_j == pytest.approx(sum(full.energy_j) + 40.0 * plan.gpu_latency_s)
 
 
 def test_split_measured_in_proportion_to_the_roofline():
@@ -130,7 +133,7 @@ def test_split_measured_in_proportion_to_the_roofline():
 
 def test_charges_add_up_to_the_plan():
     net = conv_bn_net()
-    plan = legacy(net, (1, 8, 8), batch_size=4, mode="train")
+    plan = schedule(net, (1, 8, 8), batch_size=4, mode="train", chip=CHIP)
     trace = trace_model(net, (1, 8, 8))
     units = route(trace)
     specs = layer_specs(trace, CHIP)
@@ -139,7 +142,8 @@ def test_charges_add_up_to_the_plan():
               for s in phase_stages(trace, units, mapping, specs, ISAAC, 4, p, training=True)]
     _, upd = update_charges(trace, units, mapping, specs, pipelined=True)
     charges: list[Charge] = [c for s in stages for c in s.charges] + upd
-    assert sum(c.energy_j for c in charges) == pytest.approx(plan.energy_j)
+    extra = sum(plan.energy_breakdown[k] for k in ("reram_static", "gpu_idle", "dram"))
+    assert sum(c.energy_j for c in charges) == pytest.approx(plan.energy_j - extra)
     assert sum(c.bytes_moved for c in charges) == pytest.approx(
         sum(l.bytes_moved for l in plan.layers))
 
@@ -160,12 +164,10 @@ def test_layer_specs_follow_each_layers_config():
 
 
 def test_resolve_chip_defaults_names_and_conflicts():
-    assert resolve_chip().name == "isaac" and resolve_chip(hardware="puma").name == "puma"
+    assert resolve_chip().name == "isaac" and resolve_chip("puma").name == "puma"
     assert resolve_chip(chip="isaac").config == Chip.preset("isaac").config
-    assert resolve_chip(hardware=ISAAC).config is None  # a legacy spec: its own geometry
+    assert resolve_chip(CHIP) is CHIP
     assert resolve_chip(gpu="a100", gpu_precision="mixed").hardware.gpu.peak_flops == 3.12e14
-    with pytest.raises(ValueError, match="not both"):
-        resolve_chip(chip="isaac", hardware="isaac")
     with pytest.raises(ValueError, match="no tensor cores"):
         resolve_chip(gpu="gtx1080", gpu_precision="mixed")
     with pytest.raises(ValueError, match="gpu_precision needs gpu="):

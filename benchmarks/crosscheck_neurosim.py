@@ -1,0 +1,429 @@
+"""Cross-check of the training cost model against DNN+NeuroSim V2.1 on VGG-8, component by component.
+
+DNN+NeuroSim V2.1 (github.com/neurosim/DNN_NeuroSim_V2.1, its own licence: nothing of it is copied
+here) is fetched by whoever runs this script. The script
+
+1. writes NeuroSim's network file and layer traces for its example network, VGG-8 (weights
+   quantized to ``--weight-bits``, the weights after one SGD step, and the bit-serial input
+   activations of one sample, all drawn from one seed: see :func:`write_traces`);
+2. copies NeuroSim's estimator into a work folder, sets its cell to RRAM (``memcelltype = 2``;
+   every other ``Param.cpp`` default is kept), builds it with ``make`` and runs it on the traces;
+3. parses NeuroSim's per-component area, latency and energy (its breakdown CSV) for one training
+   iteration (its per-epoch figures divided by ``numIteration``);
+4. costs the same layers (the trace built from NeuroSim's own layer table, so both count the same
+   positions) with ``reram.schedule`` on a chip configured as NeuroSim's defaults
+   (:func:`neurosim_chip`) and the same write activity (the level changes of the traces);
+5. writes ``benchmarks/results/neurosim_crosscheck.json``: ``components`` = [{name, neurosim,
+   model, ratio}] with totals, and prints the table that docs/scheduler.md quotes.
+
+No constant of the cost model is set from NeuroSim's results; the chip below is NeuroSim's
+*configuration* (array size, bits, ADC, clock, write pulse, DRAM), not its outputs.
+
+Usage::
+
+    python benchmarks/crosscheck_neurosim.py --neurosim-dir /path/to/DNN_NeuroSim_V2.1
+    python benchmarks/crosscheck_neurosim.py --neurosim-dir PATH --parse-only WORK  # reuse a run
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: NeuroSim's example network (its NetWork.csv): IFM H, IFM W, C_in, kH, kW, C_out,
+#: followed by max-pooling, stride.
+VGG8 = ((32, 32, 3, 3, 3, 128, 0, 1), (32, 32, 128, 3, 3, 128, 1, 1),
+        (16, 16, 128, 3, 3, 256, 0, 1), (16, 16, 256, 3, 3, 256, 1, 1),
+        (8, 8, 256, 3, 3, 512, 0, 1), (8, 8, 512, 3, 3, 512, 1, 1),
+        (1, 1, 8192, 1, 1, 1024, 0, 1), (1, 1, 1024, 1, 1, 10, 0, 1))
+RESULT = Path(__file__).resolve().parent / "results" / "neurosim_crosscheck.json"
+
+
+def _positions(row: tuple) -> int:
+    """Output positions NeuroSim counts for a layer (valid convolution: ``(H - k + 1)^2 / s^2``)."""
+    h, w, _, kh, kw, _, _, s = row
+    return max(1, ((h - kh + 1) // s) * ((w - kw + 1) // s))
+
+
+def _quantize(x: np.ndarray, bits: int) -> np.ndarray:
+    """Weights in [-1, 1] on a grid of ``2**(bits-1)`` steps per unit (NeuroSim's weight range)."""
+    step = 2.0 ** (1 - bits)
+    return np.clip(np.round(x / step) * step, -1 + step, 1 - step)
+
+
+def write_traces(folder: Path, *, weight_bits: int = 8, input_bits: int = 8, seed: int = 0,
+                 level_sigma: float = 1.0) -> dict:
+    """Write NeuroSim's network file and per-layer traces into ``folder``.
+
+    Weights: Gaussian, clipped to 3 sigma, scaled into [-1, 1] and quantized to ``weight_bits``.
+    The weights after one step: each weight moved by ``round(N(0, level_sigma))`` grid steps (one
+    SGD step of a converged-ish training moves most weights by 0 or 1 level). Inputs: ReLU outputs
+    (half zero) quantized to ``input_bits``, written bit-serially as NeuroSim reads them.
+
+    Returns:
+        ``{"args": [...per-layer command-line arguments...], "level_changes": {...}}`` where the
+        level changes (in NeuroSim's weight grid) are what the cost model's write model is given.
+    """
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "NetWork.csv", "w", encoding="utf-8") as f:
+        for row in VGG8:
+            f.write(",".join(str(v) for v in row) + "\n")
+    args, olds, news = [], [], []
+    step = 2.0 ** (1 - weight_bits)
+    for i, row in enumerate(VGG8):
+        h, w, cin, kh, kw, cout, _, _ = row
+        rows = cin * kh * kw
+        old = _quantize(np.clip(rng.standard_normal((rows, cout)) / 3.0, -1, 1), weight_bits)
+        delta = np.round(rng.standard_normal((rows, cout)) * level_sigma)
+        new = _quantize(old + delta * step, weight_bits)
+        olds.append(old)
+        news.append(new)
+        np.savetxt(folder / f"weight{i}.csv", new, delimiter=",", fmt="%10.5f")
+        np.savetxt(folder / f"weightOld{i}.csv", old, delimiter=",", fmt="%10.5f")
+        positions = _positions(row)
+        x = np.maximum(rng.standard_normal((rows, positions)), 0.0)
+        codes = np.minimum(np.round(x / 3.0 * (2 ** input_bits - 1)), 2 ** input_bits - 1).astype(np.int64)
+        bits = np.empty((rows, positions * input_bits), dtype=np.int8)
+        for b in range(input_bits):  # most significant bit first, as NeuroSim's dec2bin
+            bits[:, b::input_bits] = (codes >> (input_bits - 1 - b)) & 1
+        activity = float(bits.mean())
+        np.savetxt(folder / f"input{i}.csv", bits, delimiter=",", fmt="%d")
+        args += [str(folder / f"weight{i}.csv"), str(folder / f"weightOld{i}.csv"),
+                 str(folder / f"input{i}.csv"), f"{activity:.6f}"]
+    return {"args": args, "level_changes": level_stats(olds, news, weight_bits)}
+
+
+def level_stats(olds: list[np.ndarray], news: list[np.ndarray], weight_bits: int) -> dict[str, float]:
+    """The weight update's level changes (in weight LSB levels) over all layers: the fraction of
+    weights that change, their mean ``|delta|``, and the mean over the array rows (fan-in rows of
+    each ``rows x cols`` matrix) of the row's largest ``|delta|``."""
+    step = 2.0 ** (1 - weight_bits)
+    changed = total = 0
+    abs_sum = row_max_sum = 0.0
+    rows = 0
+    for old, new in zip(olds, news):
+        moved = np.abs(np.round((np.asarray(new) - np.asarray(old)) / step))
+        changed += int((moved > 0).sum())
+        total += moved.size
+        abs_sum += float(moved.sum())
+        row_max_sum += float(moved.max(axis=1).sum())
+        rows += moved.shape[0]
+    return {"changed_fraction": changed / total, "mean_levels_per_changed_cell": abs_sum / max(1, changed),
+            "row_max_levels": row_max_sum / max(1, rows)}
+
+
+def build_neurosim(neurosim_dir: Path, work: Path) -> Path:
+    """Copy NeuroSim's estimator to ``work/NeuroSIM``, select the RRAM cell, build it; the binary."""
+    src = neurosim_dir / "Training_pytorch" / "NeuroSIM"
+    if not (src / "main.cpp").is_file():
+        raise SystemExit(f"--neurosim-dir: no Training_pytorch/NeuroSIM/main.cpp under {neurosim_dir}")
+    dst = work / "NeuroSIM"
+    if not dst.exists():
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.o", "main"))
+    param = dst / "Param.cpp"
+    text = param.read_text(encoding="utf-8", errors="replace")
+    text, n = re.subn(r"memcelltype\s*=\s*\d+;", "memcelltype = 2;", text, count=1)
+    if n != 1:
+        raise SystemExit("could not find 'memcelltype = ...;' in NeuroSim's Param.cpp")
+    param.write_text(text, encoding="utf-8")
+    subprocess.run(["nice", "-n", "10", "make", "-j2"], cwd=dst, check=True,
+                   stdout=subprocess.DEVNULL)
+    return dst / "main"
+
+
+def run_neurosim(binary: Path, traces: Path, args: list[str], *, weight_bits: int,
+                 input_bits: int) -> Path:
+    """Run NeuroSim on the traces; the path of its breakdown CSV (stdout saved next to it)."""
+    cwd = binary.parent
+    (cwd / "NeuroSim_Results_Each_Epoch").mkdir(exist_ok=True)
+    out = cwd / "NeuroSim_Results_Each_Epoch" / "NeuroSim_Breakdown_Epock_0.csv"
+    if out.exists():
+        out.unlink()
+    cmd = ["nice", "-n", "10", str(binary), "0", str(traces / "NetWork.csv"), str(weight_bits),
+           str(input_bits), *args]
+    with open(cwd / "neurosim_stdout.txt", "w", encoding="utf-8") as log:
+        subprocess.run(cmd, cwd=cwd, check=True, stdout=log, stderr=subprocess.STDOUT)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# NeuroSim's results
+# ----------------------------------------------------------------------------------------------
+#: Param.cpp defaults the comparison depends on (read from the checkout by :func:`neurosim_params`).
+PARAMS = ("numRowSubArray", "numColSubArray", "cellBit", "levelOutput", "numColMuxed", "clkFreq",
+          "technode", "readPulseWidth", "writePulseWidth", "writeVoltage", "resistanceOn",
+          "maxNumLevelLTP", "maxNumLevelLTD", "batchSize", "numIteration", "dramType")
+
+
+def neurosim_params(neurosim_src: Path) -> dict[str, float]:
+    """The first assignment of each of :data:`PARAMS` in NeuroSim's ``Param.cpp``."""
+    text = (neurosim_src / "Param.cpp").read_text(encoding="utf-8", errors="replace")
+    text = re.sub(r"//[^\n]*", "", text)
+    out = {}
+    for name in PARAMS:
+        match = re.search(rf"\b{name}\s*=\s*([0-9.eE+-]+)\s*;", text)
+        if match is None:
+            raise SystemExit(f"Param.cpp: no plain number for {name}")
+        out[name] = float(match.group(1))
+    return out
+
+
+def parse_breakdown(path: Path, iterations: float) -> dict[str, float]:
+    """NeuroSim's per-epoch breakdown CSV -> one training iteration's figures (SI units)."""
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    area = [float(v) for v in rows[1] if v.strip()]
+    total = next(r for r in rows if r and r[0].strip() == "Total")
+    vals = [float(v) for v in total[1:] if v.strip() not in ("",)]
+    (lat_fw, lat_ag, lat_wg, lat_wu, e_fw, e_ag, e_wg, e_wu) = vals[:8]
+    tail = vals[16:]
+    (lat_adc, lat_accum, lat_other, lat_buf, lat_ic, lat_wg_unit, _, lat_dram, e_adc, e_accum,
+     e_other, e_buf, e_ic, e_wg_unit, _, e_dram) = tail[:16]
+    per = 1.0 / iterations
+    return {
+        "area_total_m2": area[0], "area_cim_m2": area[1], "area_adc_m2": area[3],
+        "area_weight_gradient_m2": area[6],
+        "latency_forward_s": lat_fw * per, "latency_input_gradient_s": lat_ag * per,
+        "latency_weight_gradient_s": lat_wg * per, "latency_weight_update_s": lat_wu * per,
+        "energy_forward_j": e_fw * per, "energy_input_gradient_j": e_ag * per,
+        "energy_weight_gradient_j": e_wg * per, "energy_weight_update_j": e_wu * per,
+        "energy_adc_j": e_adc * per, "energy_accumulation_j": e_accum * per,
+        "energy_buffer_j": e_buf * per, "energy_interconnect_j": e_ic * per,
+        "energy_dram_j": e_dram * per, "latency_dram_s": lat_dram * per,
+        "latency_buffer_s": lat_buf * per, "latency_interconnect_s": lat_ic * per,
+        "latency_compute_fw_ig_s": (lat_adc + lat_accum + lat_other) * per,
+        "latency_weight_gradient_unit_s": lat_wg_unit * per,
+        "energy_weight_gradient_unit_j": e_wg_unit * per,
+        "latency_total_s": (lat_fw + lat_ag + lat_wg + lat_wu) * per,
+        "energy_total_j": (e_fw + e_ag + e_wg + e_wu) * per,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Our model on the same layers and a chip configured as NeuroSim's defaults
+# ----------------------------------------------------------------------------------------------
+def vgg8_trace():
+    """VGG-8 as NeuroSim counts it: each conv valid (``H - k + 1`` positions), ReLU after every
+    layer but the last, 2x2 max-pooling where NetWork.csv says so."""
+    from reram.cost.trace import LayerTrace, Trace
+
+    layers = []
+    for i, (h, w, cin, kh, kw, cout, pool, s) in enumerate(VGG8):
+        conv = kh > 1 or h > 1
+        out_hw = ((h - kh + 1) // s, (w - kw + 1) // s)
+        if conv:
+            layers.append(LayerTrace(f"conv{i}", "conv", "Conv2d", (cin, h, w), (cout, *out_hw),
+                                     cin, cout, (kh, kw), (s, s)))
+        else:
+            layers.append(LayerTrace(f"fc{i}", "linear", "Linear", (cin,), (cout,), cin, cout))
+        shape = (cout, *out_hw) if conv else (cout,)
+        if i < len(VGG8) - 1:
+            layers.append(LayerTrace(f"relu{i}", "act", "ReLU", shape, shape))
+        if pool:
+            pooled = (cout, out_hw[0] // 2, out_hw[1] // 2)
+            layers.append(LayerTrace(f"pool{i}", "pool", "MaxPool2d", shape, pooled,
+                                     kernel_size=(2, 2), stride=(2, 2)))
+    return Trace(input_shape=(3, 32, 32), layers=layers, model_name="VGG8")
+
+
+def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, weight_bits: int,
+                  input_bits: int):
+    """Our ``neurosim`` chip preset set to NeuroSim's configuration: array size, cell bits, ADC
+    levels, input bits, clock, read and write pulses, device pulse levels (``maxNumLevel``), no
+    verify read (NeuroSim's pulses are open-loop), its DRAM (HBM2), the digital weight-gradient
+    dataflow, and the write activity of the traces. Every energy per operation stays our own."""
+    from reram.cost.chip import Chip
+    from reram.cost.memory import MemorySpec
+    from reram.cost.training import TrainingSpec
+    from reram.cost.writes import WriteActivity, WriteModel
+
+    adc_bits = int(round(math.log2(params["levelOutput"])))
+    chip = Chip.preset("neurosim", tile_size=int(params["numRowSubArray"]),
+                       cell_bits=int(params["cellBit"]), weight_bits=weight_bits,
+                       input_bits=input_bits, adc_bits=adc_bits)
+    levels = int(max(params["maxNumLevelLTP"], params["maxNumLevelLTD"]))
+    mean_levels = level_changes["mean_levels_per_changed_cell"]
+    writes = WriteModel(device_levels=levels, verify_read_s=0.0, activity=WriteActivity(
+        # a weight's change by a few LSB levels lands on one cell, its least significant slice on
+        # the G+ or G- side: one of the weight's slices x 2 cells
+        changed_fraction=level_changes["changed_fraction"]
+        / (2 * math.ceil((weight_bits - 1) / params["cellBit"])),
+        mean_level_change=mean_levels, row_max_level_change=float(level_changes["row_max_levels"]),
+        set_fraction=0.5))
+    # DRAM.cpp's HBM2: 15.2e12 bit/s (as NeuroSim sets it) at 3.9 pJ/bit (our default, the same source)
+    memory = MemorySpec(dram_bandwidth_bytes_per_s=15.2e12 / 8)
+    return chip.replace(training=TrainingSpec(weight_gradient="digital", writes=writes, memory=memory))
+
+
+def model_figures(chip, batch: int) -> dict[str, float]:
+    """Our figures for one training iteration of ``batch`` samples on ``chip``, layer by layer
+    (NeuroSim's default ``pipeline = false``) with no replication (NeuroSim's ``speedUpDegree =
+    1``): the plan from ``reram.schedule`` and its forward / input-gradient / weight-gradient
+    split from the same per-layer cost functions."""
+    from reram.cost.layer_cost import crossbar_phase_cost, crossbar_update_cost
+    from reram.cost.scheduler import schedule
+    from reram.cost.training import weight_gradient_cost
+
+    trace = vgg8_trace()
+    plan = schedule(trace, batch_size=batch, mode="train", chip=chip, pipeline=False, replicate=False)
+    reram = chip.reram_for(None)
+    per_tile = reram.crossbars_per_tile
+    out = dict.fromkeys(("latency_forward_s", "latency_input_gradient_s", "latency_weight_gradient_s",
+                         "latency_weight_update_s", "energy_forward_j", "energy_input_gradient_j",
+                         "energy_weight_gradient_j", "energy_weight_update_j", "energy_adc_j"), 0.0)
+    first = True
+    for layer, cost in zip(trace.layers, plan.layers):
+        if cost.unit != "reram":
+            continue
+        fwd = crossbar_phase_cost(layer, reram, batch, "forward", signed_input=first)
+        grad_in = crossbar_phase_cost(layer, reram, batch, "backward", needs_input_grad=not first)
+        grad_w = weight_gradient_cost(layer, reram, chip.training, batch,
+                                      tiles=-(-cost.crossbars // per_tile), signed_input=first)
+        update = crossbar_update_cost(layer, reram, writes=chip.training.writes)
+        out["latency_forward_s"] += fwd.batch_s
+        out["latency_input_gradient_s"] += grad_in.batch_s
+        out["latency_weight_gradient_s"] += grad_w.batch_s
+        out["latency_weight_update_s"] += update.batch_s
+        out["energy_forward_j"] += fwd.energy_j
+        out["energy_input_gradient_j"] += grad_in.energy_j
+        out["energy_weight_gradient_j"] += grad_w.energy_j
+        out["energy_weight_update_j"] += update.energy_j
+        out["energy_adc_j"] += fwd.parts.get("adc", 0.0) + grad_in.parts.get("adc", 0.0)
+        first = False
+    out["latency_compute_fw_ig_s"] = out["latency_forward_s"] + out["latency_input_gradient_s"]
+    out["latency_weight_gradient_unit_s"] = out["latency_weight_gradient_s"]
+    out["energy_weight_gradient_unit_j"] = out["energy_weight_gradient_j"]
+    parts = plan.energy_breakdown
+    # NeuroSim charges its DRAM traffic inside the weight gradient; ours is the accumulators and
+    # kept activations of the same computation: add it, like for like
+    out["latency_weight_gradient_s"] += plan.dram_s
+    out["energy_weight_gradient_j"] += parts.get("dram", 0.0)
+    out["energy_buffer_j"] = parts.get("buffer", 0.0)
+    out["energy_dram_j"] = parts.get("dram", 0.0)
+    out["latency_dram_s"] = plan.dram_s
+    out["latency_total_s"] = plan.latency_s
+    out["energy_total_j"] = sum(v for k, v in parts.items() if k not in ("reram_static", "gpu_idle"))
+    out["area_weight_gradient_m2"] = plan.training_area_mm2.get("weight_gradient_unit", 0.0) * 1e-6
+    out["plan"] = {"crossbars_used": plan.crossbars_used, "memory": plan.memory,
+                   "energy_breakdown": parts, "latency_s": plan.latency_s}
+    return out
+
+
+#: The components compared (key, label, unit).
+COMPONENTS = (
+    ("latency_compute_fw_ig_s", "forward + input-gradient compute latency (arrays, ADC, accumulation)", "s"),
+    ("latency_weight_gradient_unit_s", "weight-gradient unit latency (no DRAM)", "s"),
+    ("energy_weight_gradient_unit_j", "weight-gradient unit energy (no DRAM)", "J"),
+    ("latency_forward_s", "forward latency", "s"),
+    ("latency_input_gradient_s", "input-gradient latency", "s"),
+    ("latency_weight_gradient_s", "weight-gradient latency (unit + DRAM)", "s"),
+    ("latency_weight_update_s", "weight-update latency", "s"),
+    ("latency_dram_s", "DRAM latency", "s"),
+    ("energy_forward_j", "forward energy", "J"),
+    ("energy_input_gradient_j", "input-gradient energy", "J"),
+    ("energy_weight_gradient_j", "weight-gradient energy (unit + DRAM)", "J"),
+    ("energy_weight_update_j", "weight-update energy", "J"),
+    ("energy_adc_j", "ADC energy (forward + input gradient)", "J"),
+    ("energy_buffer_j", "buffer energy", "J"),
+    ("energy_dram_j", "DRAM energy", "J"),
+    ("area_weight_gradient_m2", "weight-gradient unit area", "m^2"),
+    ("latency_total_s", "total latency", "s"),
+    ("energy_total_j", "total dynamic energy", "J"),
+)
+
+
+def compare(neurosim: dict[str, float], model: dict[str, float]) -> list[dict]:
+    """``[{name, unit, neurosim, model, ratio}]`` (ratio = model / NeuroSim)."""
+    rows = []
+    for key, label, unit in COMPONENTS:
+        ns, ours = neurosim.get(key, 0.0), model.get(key, 0.0)
+        rows.append({"name": label, "key": key, "unit": unit, "neurosim": ns, "model": ours,
+                     "ratio": ours / ns if ns else None})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    """A Markdown table of the comparison."""
+    lines = ["| component | NeuroSim V2.1 | this model | model / NeuroSim |", "|---|---:|---:|---:|"]
+    for r in rows:
+        ratio = "n/a" if r["ratio"] is None else f"{r['ratio']:.3g}"
+        lines.append(f"| {r['name']} | {r['neurosim']:.3g} {r['unit']} | {r['model']:.3g} {r['unit']} "
+                     f"| {ratio} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--neurosim-dir", required=True, type=Path,
+                        help="a checkout of github.com/neurosim/DNN_NeuroSim_V2.1")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="where traces and the build go (default: a new temporary folder)")
+    parser.add_argument("--parse-only", action="store_true",
+                        help="reuse the traces and NeuroSim results already in --work-dir")
+    parser.add_argument("--weight-bits", type=int, default=8)
+    parser.add_argument("--input-bits", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULT)
+    args = parser.parse_args(argv)
+    if args.parse_only and args.work_dir is None:
+        parser.error("--parse-only needs --work-dir")
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="neurosim_crosscheck_"))
+    src = args.neurosim_dir / "Training_pytorch" / "NeuroSIM"
+    params = neurosim_params(src)
+    traces = work / "traces"
+    run_s = None
+    timing = work / "NeuroSIM" / "run_seconds.txt"
+    if args.parse_only:
+        run_s = float(timing.read_text(encoding="utf-8")) if timing.exists() else None
+        info = json.loads((traces / "info.json").read_text(encoding="utf-8"))
+        breakdown = work / "NeuroSIM" / "NeuroSim_Results_Each_Epoch" / "NeuroSim_Breakdown_Epock_0.csv"
+    else:
+        print(f"writing traces to {traces}", flush=True)
+        info = write_traces(traces, weight_bits=args.weight_bits, input_bits=args.input_bits,
+                            seed=args.seed)
+        (traces / "info.json").write_text(json.dumps(info), encoding="utf-8")
+        print("building NeuroSim", flush=True)
+        binary = build_neurosim(args.neurosim_dir, work)
+        print("running NeuroSim (nice -n 10; minutes)", flush=True)
+        start = time.perf_counter()
+        breakdown = run_neurosim(binary, traces, info["args"], weight_bits=args.weight_bits,
+                                 input_bits=args.input_bits)
+        run_s = time.perf_counter() - start
+        timing.write_text(f"{run_s:.1f}\n", encoding="utf-8")
+    neurosim = parse_breakdown(breakdown, params["numIteration"])
+    chip = neurosim_chip(params, info["level_changes"], weight_bits=args.weight_bits,
+                         input_bits=args.input_bits)
+    batch = int(params["batchSize"])
+    ours = model_figures(chip, batch)
+    rows = compare(neurosim, ours)
+    result = {"network": "VGG-8 (NeuroSim's NetWork.csv)", "batch_size": batch,
+              "iteration": "one training iteration (NeuroSim's per-epoch figures / numIteration)",
+              "neurosim_params": params, "neurosim_changes": {"memcelltype": 2},
+              "write_activity": info["level_changes"], "neurosim_run_s": run_s,
+              "chip": chip.name, "chip_config": chip.config.to_dict(),
+              "components": [{k: r[k] for k in ("name", "unit", "neurosim", "model", "ratio")}
+                             for r in rows],
+              "model_plan": ours["plan"]}
+    from reram.io import atomic_write_text
+
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    print(table(rows))
+    within = [r for r in rows[:-2] if r["ratio"] is not None and 0.5 <= r["ratio"] <= 2]
+    print(f"{len(within)} of {len(rows) - 2} components within 2x; totals: "
+          + ", ".join(f"{r['name']} {r['ratio']:.3g}" for r in rows[-2:] if r["ratio"]))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
