@@ -17,8 +17,9 @@ candidates, each exact only where stated:
   where the device's torch runs that product (not on CPU in torch 2.14).
 
 :func:`choose_product` measures the exact candidates once per process, device and shape class
-(product rows rounded up to a power of two, the tile's rows and columns), with the process's
-CPU time (1 thread; other processes on a shared machine do not count in it), interleaved, the
+(product rows rounded up to a power of two, the tile's rows and columns, torch's thread
+count), with the process's CPU time (other processes on a shared machine do not count in it;
+with several threads it sums theirs, so it ranks work, not wall time), interleaved, the
 median of a few repeats, and keeps the fastest. ``RERAM_PRODUCT=<name>`` in the environment or
 :func:`set_product` overrides the choice (where the named product is exact; elsewhere
 ``int_mm``, exact everywhere on the integer path). Non-CPU devices take ``int_mm`` unless
@@ -158,7 +159,8 @@ def choose_product(rows: int, k: int, cols: int, max_current: int,
         return match[0] if match else PRODUCTS["int_mm"]
     if device.type != "cpu" or len(exact) == 1:
         return PRODUCTS["int_mm"]
-    key = (device.type, _bucket(rows), k, cols, tuple(p.name for p in exact))
+    key = (device.type, _bucket(rows), k, cols, tuple(p.name for p in exact),
+           torch.get_num_threads())
     if key not in _chosen:
         times = measure_products(min(_bucket(rows), _MEASURE_ROWS), k, cols, exact)
         _chosen[key] = min(times, key=times.get)

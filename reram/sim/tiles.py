@@ -9,8 +9,8 @@ analog backward pass (:func:`transposed_read`, columns driven, row currents conv
   result equals one ordinary product with the effective weight, which the caller computes;
 - ``"int8"``: cell levels and DAC digits are small integers, so column currents are exact
   integers, read by the ADC kernel directly; the product that computes them (int8 operands
-  with int32 sums, or fp32 where every sum is below ``2**24``) is chosen by measurement on
-  this host, once per shape class (:func:`reram.sim.products.choose_product`);
+  with int32 sums, or fp32 / bf16 operands where every sum is below ``2**24``) is chosen by
+  measurement on this host, once per shape class (:func:`reram.sim.products.choose_product`);
 - ``"fp32"``: levels are not integers (programming variation, read noise, unquantized weights
   or inputs) or do not fit (cells or digits above 127, sums past int32): fp32 products.
 
@@ -68,7 +68,8 @@ MatrixFn = Callable[[int, torch.dtype], torch.Tensor]
 class ConvPatches:
     """The im2col rows of an ungrouped convolution on the int8 path, never materialized: the
     tiles stream each row tile's digits straight from the input (rows in ``(kh, kw, C)``
-    order, the crossbar's channels-last row order).
+    order, the crossbar's channels-last row order). A Linear layer's integer codes are the
+    ``m x 1 x 1 x K`` case (:data:`reram.sim.backends.LINEAR_GEOMETRY`).
 
     Attributes:
         xp: the padded input codes, ``N x H x W x C`` int8 (channels last, contiguous).
