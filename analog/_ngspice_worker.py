@@ -3,10 +3,17 @@
 Loaded by :mod:`reram.analog.ngspice` in a separate process; it only needs ``ctypes``. The parent
 sends ``(netlist_lines, commands)`` over a pipe and gets back ``(log_text, alive)``; when
 ngspice asks to exit (a fatal error) the worker answers and quits, and the parent starts a new one.
+
+The worker is forked, so it inherits the parent's signal handlers: a console script's SIGTERM
+handler raises ``KeyboardInterrupt`` (:func:`reram.apps._cli.run_cli`), and multiprocessing ends a
+daemonic worker at exit with SIGTERM, which printed a ``KeyboardInterrupt`` traceback after every
+successful ``reram-size`` run. The worker therefore takes SIGTERM's default action (it just ends)
+and ignores SIGINT (Ctrl-C reaches the whole process group; the parent stops the worker).
 """
 from __future__ import annotations
 
 import ctypes
+import signal
 from multiprocessing.connection import Connection
 
 _SEND_CHAR = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_void_p)
@@ -22,6 +29,8 @@ def serve(conn: Connection, library: str) -> None:
         conn: the worker end of a :func:`multiprocessing.Pipe`.
         library: file name or path of the libngspice shared object.
     """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         lib = ctypes.CDLL(library)
     except OSError as exc:  # reported to the parent, which falls back or raises

@@ -17,12 +17,15 @@ import ctypes.util
 import itertools
 import multiprocessing as mp
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from reram.io import pid_alive
 
 __all__ = [
     "AcSweep",
@@ -216,6 +219,20 @@ def _check_log(log: str) -> None:
             raise SimulationError(f"ngspice reported: {line.strip()[:200]}")
 
 
+def _remove_stale_folders() -> None:
+    """Delete the netlist folders of simulators whose process was killed (named with its pid)."""
+    pattern = re.compile(r"^reram-ngspice-(\d+)-")
+    base = tempfile.gettempdir()
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.match(name)
+        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
 class NgspiceSimulator:
     """Runs netlists in ngspice, in a worker process, with a timeout per simulation.
 
@@ -249,7 +266,8 @@ class NgspiceSimulator:
         self.timeout_s = float(timeout_s)
         self._library = found["library"]
         self._program = found["program"]
-        self._folder = tempfile.mkdtemp(prefix="reram-ngspice-")
+        _remove_stale_folders()
+        self._folder = tempfile.mkdtemp(prefix=f"reram-ngspice-{os.getpid()}-")
         self._counter = itertools.count()
         self._proc: mp.process.BaseProcess | None = None
         self._conn = None

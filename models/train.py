@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from reram.device import resolve_device
-from reram.io import atomic_write, atomic_write_json, json_safe
+from reram.io import atomic_write, atomic_write_json, json_safe, parse_json, shorten
 
 from .bn import BNMaskLike, bn_sites, format_bn_mask, parse_bn_mask
 from .data import DataSplits, augment_crop_flip
@@ -99,8 +100,9 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not self.weight_decay >= 0.0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay)
+                and self.weight_decay >= 0.0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
         if self.schedule not in _SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(_SCHEDULES)}; got {self.schedule!r}")
 
@@ -178,8 +180,10 @@ def _keep_bn_full_precision(model: nn.Module) -> None:
 
 
 def checkpoint_path(out: str | Path) -> Path:
-    """Where :func:`run_training` keeps the checkpoint of a run writing its metrics to ``out``."""
-    return Path(out).with_suffix(".ckpt")
+    """Where :func:`run_training` keeps the checkpoint of a run writing its metrics to ``out``:
+    ``out`` with ``.ckpt`` appended, so it is never ``out`` itself (``--out run.ckpt``) and two
+    outputs never share one (``a.json``, ``a.log``)."""
+    return Path(f"{os.fspath(out)}.ckpt")
 
 
 def _launch_numba_threads() -> int | None:
@@ -446,22 +450,22 @@ def resolve_crossbar_config(spec: Any) -> Any:
         raise ValueError(f"config must be 'float', a preset name, a JSON file or a dict; got {type(spec).__name__}")
     text = str(spec).strip()
     path = Path(text).expanduser()
-    if text.startswith("{") or path.suffix == ".json" or path.is_file():
+    # a name is a preset, never a file of the working folder (``mkdir isaac`` changes nothing);
+    # a file must look like a path: a folder separator or a .json suffix (``./isaac``)
+    if text.startswith("{") or path.suffix == ".json" or "/" in text or os.sep in text:
         if not text.startswith("{") and not path.is_file():
-            raise ValueError(f"config file {text} does not exist")
-        source = path.read_text() if path.is_file() else text
-        try:
-            fields = json.loads(source)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"config {text} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise ValueError(f"config file {shorten(text)} does not exist")
+        source = path.read_text() if not text.startswith("{") else text
+        fields = parse_json(source, f"config {shorten(text)}")
         if not isinstance(fields, dict):
-            raise ValueError(f"config {text} must hold a JSON object of CrossbarConfig fields")
+            raise ValueError(f"config {shorten(text)} must hold a JSON object of CrossbarConfig fields")
         return reram.CrossbarConfig.from_dict(fields)
     try:
         return reram.CrossbarConfig.preset(text)
     except (KeyError, ValueError):
         allowed = ", ".join(["float", *sorted(reram.PRESETS), "<file>.json"])
-        raise ValueError(f"config must be one of {allowed}; got {text!r}") from None
+        raise ValueError(f"config must be one of {allowed}; got {shorten(repr(text))} (a file is "
+                         "a path with a / or .json)") from None
 
 
 def run_training(
@@ -533,6 +537,11 @@ def run_training(
 
     def report(history: list[dict[str, Any]], complete: bool) -> dict[str, Any]:
         last = history[-1] if history else {}
+        # a run whose loss went non-finite has no accuracy worth reporting (it is a constant guess)
+        diverged = bool(last) and (bool(last.get("nonfinite_steps"))
+                                   or not math.isfinite(float(last.get("test_loss", 0.0))))
+        if diverged:
+            last = {"nonfinite_steps": last.get("nonfinite_steps")}
         return {
             **run_info,
             "num_bn_sites": len(keep),
@@ -541,6 +550,7 @@ def run_training(
             "device": device,
             "threads": thread_counts(),
             "complete": complete,
+            "diverged": diverged,
             "epochs_done": len(history),
             "test_accuracy": last.get("test_accuracy"),
             "test_loss": last.get("test_loss"),

@@ -10,6 +10,20 @@ layout: :mod:`reram.config` (the one crossbar config), :mod:`reram.sim` (the sim
 from __future__ import annotations
 
 import os as _os
+import sys as _sys
+
+
+def _one_line_interrupt(kind, value, tb):  # noqa: ANN001 - sys.excepthook signature
+    """Ctrl-C while a console script starts (importing torch takes seconds): one line, not a
+    traceback; Python still exits with status 130 (killed by SIGINT)."""
+    if issubclass(kind, KeyboardInterrupt):
+        print(f"{_os.path.basename(_sys.argv[0])}: interrupted", file=_sys.stderr)
+    else:
+        _sys.__excepthook__(kind, value, tb)
+
+
+if _os.path.basename(_sys.argv[0] if _sys.argv else "").startswith("reram-"):
+    _sys.excepthook = _one_line_interrupt
 
 # Running from a source checkout without installing: the sub-packages live in sibling folders
 # (kernels/, models/, ...), so let ``reram.kernels`` etc. resolve there. An installed copy has

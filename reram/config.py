@@ -1,7 +1,7 @@
 """Crossbar configuration: the validated dataclass every crossbar layer is built from.
 
-Holds :class:`CrossbarConfig` and its named presets. Imports nothing from the rest of the
-package (it is the leaf every other module depends on).
+Holds :class:`CrossbarConfig` and its named presets. Imports only :mod:`reram.io` (for its
+one-line JSON errors) of the rest of the package: it is the leaf every other module depends on.
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
+
+from reram.io import atomic_write_text, parse_json, shorten
 
 __all__ = ["CrossbarConfig", "UPDATE_MODES", "BACKWARD_MODES", "DEVICE_NAMES", "PRESETS"]
 
@@ -27,8 +29,19 @@ DEVICE_NAMES = ("linear", "ag-a-si", "taox-hfox", "alox-hfo2", "epiram", "pcmo")
 LATER_FIELDS = ("read_noise", "backward", "device")
 
 
+#: Largest ``input_bits``: codes are float32, exact integers only up to ``2**24``.
+MAX_INPUT_BITS = 25
+#: Largest ``variation`` (lognormal sigma); beyond it conductances overflow float32.
+MAX_VARIATION = 5.0
+
+
 def _doc(text: str) -> dict:
     return {"doc": text}
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` cut short for an error message (a 10 MB value is not echoed)."""
+    return shorten(repr(value))
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,10 @@ class CrossbarConfig:
         "Bits stored per ReRAM cell; the weight magnitude is bit-sliced over "
         "ceil((weight_bits-1)/cell_bits) cells. None: one cell holds the whole magnitude."))
     input_bits: Optional[int] = field(default=8, metadata=_doc(
-        "Signed input precision in bits (sign handled in two phases). None: unquantized."))
+        "Signed input precision in bits (sign handled in two phases), at most 25: input codes "
+        "are float32, whose integers are exact only up to 2**24, and 2**(input_bits-1) - 1 must "
+        "be one (26 bits rounded the top code to 2**25, which no DAC digit holds). None: "
+        "unquantized."))
     dac_bits: Optional[int] = field(default=1, metadata=_doc(
         "Input bits applied per crossbar read cycle (bit-serial streaming). None: all "
         "magnitude bits in one cycle."))
@@ -75,7 +91,8 @@ class CrossbarConfig:
         "Fraction of cells stuck at g_max (stuck-at-1 / stuck-on)."))
     variation: float = field(default=0.0, metadata=_doc(
         "Lognormal programming variation: each cell's conductance is multiplied by "
-        "exp(variation * N(0, 1)), drawn once per chip (layer seed)."))
+        "exp(variation * N(0, 1)), drawn once per chip (layer seed). At most 5 (a sigma of 5 "
+        "already spreads conductances over 1e+-13; much larger overflows float32 to inf/NaN)."))
     weight_scaling: str = field(default="layer", metadata=_doc(
         "Weight scale s_w = max|W| per 'layer' or per output 'channel'."))
     differential: str = field(default="digital", metadata=_doc(
@@ -91,7 +108,8 @@ class CrossbarConfig:
         "Seed of the chip: device defects and variation are drawn from it once per layer."))
     read_noise: float = field(default=0.0, metadata=_doc(
         "Per-read conductance noise: every read multiplies each cell's conductance by "
-        "(1 + read_noise * N(0, 1)), drawn afresh per read (seeded). 0: noiseless reads."))
+        "(1 + read_noise * N(0, 1)) clipped at 0 (a conductance is never negative), drawn "
+        "afresh per read (seeded). 0: noiseless reads."))
     backward: str = field(default="ideal", metadata=_doc(
         "Input gradient: 'ideal' is straight-through with the effective weight; 'analog' is a "
         "transposed read of the same tiles (error quantized by the input DAC scheme, column "
@@ -109,12 +127,12 @@ class CrossbarConfig:
             if v is None:
                 return
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise ValueError(f"{name} must be None or an integer in [{lo}, {hi}], got {v!r}")
+                raise ValueError(f"{name} must be None or an integer in [{lo}, {hi}], got {_shown(v)}")
 
         _int_or_none("tile_size", 1, 1 << 20)
         _int_or_none("weight_bits", 2, 32)
         _int_or_none("cell_bits", 1, 16)
-        _int_or_none("input_bits", 2, 32)
+        _int_or_none("input_bits", 2, MAX_INPUT_BITS)
         _int_or_none("dac_bits", 1, 32)
         _int_or_none("adc_bits", 1 if self.differential == "digital" else 2, 32)
         if self.cell_bits is not None and self.weight_bits is not None and self.cell_bits > self.weight_bits:
@@ -123,43 +141,45 @@ class CrossbarConfig:
         for name in ("adc_range", "g_max"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+                raise ValueError(f"{name} must be a positive finite number, got {_shown(v)}")
         if not isinstance(self.g_min, (int, float)) or not math.isfinite(self.g_min) or self.g_min < 0:
-            raise ValueError(f"g_min must be a non-negative finite number (siemens), got {self.g_min!r}")
+            raise ValueError(f"g_min must be a non-negative finite number (siemens), got {_shown(self.g_min)}")
         if self.g_min >= self.g_max:
             raise ValueError(f"g_min ({self.g_min}) must be below g_max ({self.g_max})")
         for name in ("saf0_rate", "saf1_rate"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-                raise ValueError(f"{name} must be a fraction in [0, 1], got {v!r}")
+                raise ValueError(f"{name} must be a fraction in [0, 1], got {_shown(v)}")
         if self.saf0_rate + self.saf1_rate > 1.0:
             raise ValueError(
                 f"saf0_rate + saf1_rate must not exceed 1, got {self.saf0_rate + self.saf1_rate}")
-        if not isinstance(self.variation, (int, float)) or not math.isfinite(self.variation) or self.variation < 0:
-            raise ValueError(f"variation must be a non-negative number, got {self.variation!r}")
+        if (isinstance(self.variation, bool) or not isinstance(self.variation, (int, float))
+                or not 0 <= self.variation <= MAX_VARIATION):
+            raise ValueError(f"variation must be a number in [0, {MAX_VARIATION}] (lognormal sigma), "
+                             f"got {_shown(self.variation)}")
         if self.update not in UPDATE_MODES:
-            raise ValueError(f"update must be one of {UPDATE_MODES}, got {self.update!r}")
+            raise ValueError(f"update must be one of {UPDATE_MODES}, got {_shown(self.update)}")
         if self.weight_scaling not in WEIGHT_SCALINGS:
-            raise ValueError(f"weight_scaling must be one of {WEIGHT_SCALINGS}, got {self.weight_scaling!r}")
+            raise ValueError(f"weight_scaling must be one of {WEIGHT_SCALINGS}, got {_shown(self.weight_scaling)}")
         if self.differential not in DIFFERENTIAL_MODES:
-            raise ValueError(f"differential must be one of {DIFFERENTIAL_MODES}, got {self.differential!r}")
+            raise ValueError(f"differential must be one of {DIFFERENTIAL_MODES}, got {_shown(self.differential)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+            raise ValueError(f"seed must be a non-negative integer, got {_shown(self.seed)}")
         if (not isinstance(self.read_noise, (int, float)) or not math.isfinite(self.read_noise)
                 or self.read_noise < 0):
-            raise ValueError(f"read_noise must be a non-negative number, got {self.read_noise!r}")
+            raise ValueError(f"read_noise must be a non-negative number, got {_shown(self.read_noise)}")
         if self.backward not in BACKWARD_MODES:
-            raise ValueError(f"backward must be one of {BACKWARD_MODES}, got {self.backward!r}")
+            raise ValueError(f"backward must be one of {BACKWARD_MODES}, got {_shown(self.backward)}")
         if self.update == "pulsed":
             if self.device not in DEVICE_NAMES:
                 raise ValueError(f"device must be one of {DEVICE_NAMES} with update='pulsed', "
-                                 f"got {self.device!r}")
+                                 f"got {_shown(self.device)}")
             if self.device == "linear" and self.weight_bits is None:
                 raise ValueError("weight_bits must be an integer with device='linear' (its levels "
                                  "are 2**weight_bits - 2), got None")
         elif self.device is not None:
             raise ValueError(f"device must be None unless update='pulsed' (update is "
-                             f"{self.update!r}), got {self.device!r}")
+                             f"{self.update!r}), got {_shown(self.device)}")
 
     def __setstate__(self, state: dict) -> None:
         """Unpickle, giving fields added since the pickle was written their defaults."""
@@ -239,11 +259,14 @@ class CrossbarConfig:
     def preset(cls, name: str, **overrides: Any) -> "CrossbarConfig":
         """A named preset (see :data:`PRESETS`), with optional field overrides.
 
+        A preset is a name, never a file: a file or folder called ``isaac`` in the working
+        folder changes nothing (load a file with :meth:`from_json`).
+
         Raises:
             ValueError: if ``name`` is not a known preset.
         """
-        if name not in PRESETS:
-            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
+        if not isinstance(name, str) or name not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {_shown(name)}")
         if name == "ideal":
             return cls.ideal(**overrides)
         base = dict(PRESETS[name])
@@ -272,28 +295,37 @@ class CrossbarConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown CrossbarConfig field(s) {unknown}; allowed: {sorted(known)}")
+            raise ValueError(f"unknown CrossbarConfig field(s) {shorten(str(unknown))}; "
+                             f"allowed: {sorted(known)}")
         return cls(**data)
 
     def to_json(self, path: Optional[str] = None) -> str:
-        """Serialize to JSON; also write it to ``path`` when given."""
+        """Serialize to JSON; also write it to ``path`` when given (atomically, see
+        :func:`reram.io.atomic_write`)."""
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
-            with open(path, "w") as fh:
-                fh.write(text + "\n")
+            atomic_write_text(path, text + "\n")
         return text
 
     @classmethod
-    def from_json(cls, source: str) -> "CrossbarConfig":
-        """Load from a JSON string or the path of a JSON file."""
-        if os.path.exists(source):
-            with open(source) as fh:
-                source = fh.read()
+    def from_json(cls, source: str | os.PathLike[str]) -> "CrossbarConfig":
+        """Load from a JSON string (an object, starting with ``{``) or the path of a JSON file.
+
+        Raises:
+            ValueError: one line, naming the file or the value, when the file cannot be read
+                or the JSON is malformed, nested too deeply or not a dict of fields.
+        """
+        text = os.fspath(source)
+        if text.lstrip().startswith("{"):
+            return cls.from_dict(parse_json(text, f"config {shorten(text.strip())}"))
         try:
-            data = json.loads(source)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"config is neither an existing file nor valid JSON: {exc}") from None
-        return cls.from_dict(data)
+            with open(text, encoding="utf-8") as fh:
+                content = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ValueError(f"config is neither a JSON object nor a readable file: "
+                             f"{_shown(text)} ({reason})") from None
+        return cls.from_dict(parse_json(content, f"config file {shorten(text)}"))
 
     def __repr__(self) -> str:
         defaults = CrossbarConfig()

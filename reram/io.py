@@ -3,8 +3,14 @@
 A result or checkpoint file is never seen half-written: :func:`atomic_write` writes a uniquely
 named temporary file in the target's folder, flushes and fsyncs it, gives it mode 0644 and
 renames it over the target (atomic on POSIX), so two writers of one path never share a temp file
-and a crash leaves either the old file or the new one. JSON is strict: NaN and infinities become
-``null``. :func:`read_json` names the file in its error.
+and a crash leaves either the old file or the new one. It only ever replaces a regular file: a
+symlink is written through (the file it points to is replaced, atomically, in that file's
+folder), and a folder, device node, fifo or socket is refused with one line
+(:func:`check_replaceable`). Temporary files carry the writer's process id
+(``.<name>.<pid>.<random>.tmp``); one left by a killed process is removed by the next write of
+the same file. JSON is strict: NaN and infinities become ``null``. :func:`read_json` and
+:func:`parse_json` name the file or value in their one-line errors (malformed or too deeply
+nested JSON alike).
 
 Imports nothing of reram (the search, models, analog and cost packages all use it).
 """
@@ -13,27 +19,97 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "read_json", "json_safe",
-           "save_figure"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "read_json", "parse_json",
+           "json_safe", "save_figure", "check_replaceable", "shorten", "pid_alive"]
+
+#: How many characters of a user's value an error message echoes (:func:`shorten`).
+ECHO_CHARS = 200
+
+
+def shorten(text: str, limit: int = ECHO_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was (for error messages)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def check_replaceable(path: str | os.PathLike[str], field: str = "output") -> Path:
+    """The file a write of ``path`` replaces: ``path`` itself, or the file a symlink points to.
+
+    Raises:
+        IsADirectoryError: when it is a folder.
+        OSError: when it exists but is not a regular file (a device node, fifo or socket):
+            such a file is never replaced.
+    """
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    try:
+        mode = os.stat(target).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # not there yet (or under a file: the
+        return target                                 # folder check or the write says so)
+    except OSError as exc:
+        raise OSError(f"{field} {os.fspath(path)} cannot be checked ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{field} {os.fspath(path)} is a folder; give a file path")
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{field} {os.fspath(path)} is not a regular file (a device, fifo or "
+                      "socket); refusing to replace it")
+    return target
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a temp file or folder tagged with it is still in use)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Remove this file's temporary files left by writers that no longer run (killed)."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)\.[^.]+\.tmp$")
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
     """Create ``path`` atomically: ``write(tmp_path)`` fills a temporary file, then it replaces ``path``.
 
     Args:
-        path: the file to create or replace; missing parent folders are created.
+        path: the file to create or replace; missing parent folders are created. A symlink is
+            written through: the file it points to is replaced.
         write: called with the temporary file's path (e.g. ``lambda p: torch.save(obj, p)``).
 
     Returns:
         ``path`` as a ``Path``.
+
+    Raises:
+        IsADirectoryError, OSError: when ``path`` is a folder or exists but is not a regular
+            file (see :func:`check_replaceable`); nothing is written then.
     """
-    target = Path(path)
+    given = Path(path)
+    target = check_replaceable(given)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    _remove_stale_temps(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp",
+                               dir=target.parent)
     os.close(fd)
     try:
         write(tmp)
@@ -44,7 +120,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
+    return given
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -116,9 +192,19 @@ def read_json(path: str | os.PathLike[str], what: str = "file") -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValueError(f"{what} {os.fspath(path)} does not exist") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} {os.fspath(path)} is not UTF-8 text") from None
     except OSError as exc:
         raise ValueError(f"{what} {os.fspath(path)} cannot be read ({exc.strerror or exc})") from None
+    return parse_json(text, f"{what} {os.fspath(path)}")
+
+
+def parse_json(text: str, what: str = "value") -> Any:
+    """Parse JSON ``text``; malformed or too deeply nested JSON raises a one-line ``ValueError``
+    naming ``what`` (not ``RecursionError``)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{what} {os.fspath(path)} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise ValueError(f"{what} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise ValueError(f"{what} is JSON nested too deeply to read") from None

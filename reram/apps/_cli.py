@@ -18,6 +18,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from reram.io import check_replaceable, shorten
+
 __all__ = ["OneLineParser", "run_cli", "one_line", "positive_int", "check_output_path",
            "check_output_dir"]
 
@@ -25,14 +27,14 @@ __all__ = ["OneLineParser", "run_cli", "one_line", "positive_int", "check_output
 def one_line(exc: BaseException) -> str:
     """The exception's message on one line (its type name when it has none)."""
     text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+    return shorten(text, 500) or type(exc).__name__
 
 
 class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (``PROG: error: ...``, exit 2)."""
 
     def error(self, message: str) -> None:  # noqa: D401 - argparse API
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+        self.exit(2, f"{self.prog}: error: {shorten(' '.join(message.split()), 500)}\n")
 
 
 def positive_int(text: str) -> int:
@@ -90,6 +92,7 @@ def check_output_path(path: str | os.PathLike[str], field: str = "--out") -> Pat
     target = Path(path).expanduser()
     if target.is_dir():
         raise ValueError(f"{field} {target} is a folder; give a file path")
+    check_replaceable(target, field)  # a device, fifo or socket is refused before any work
     if target.exists() and not os.access(target, os.W_OK):
         raise ValueError(f"{field} {target} is not writable")
     check_output_dir(target.parent if str(target.parent) else Path("."), field=f"{field} {target}:"

@@ -7,12 +7,17 @@ Example::
         --epochs 10 --out results/nobn.json
 
 Re-running the same command after an interruption (Ctrl-C, SIGTERM, a kill) resumes from
-``<out>.ckpt``. Bad input, an output path that cannot be written included, ends the program with
-exit status 2 and a one-line error before any training starts; an interrupt with 130.
+``<out>.ckpt`` (``--out`` with ``.ckpt`` appended: ``run.json`` -> ``run.json.ckpt``, so ``--out
+run.ckpt`` never overwrites its own checkpoint and ``a.json``/``a.log`` never share one). Bad
+input, an output path that cannot be written included, ends the program with exit status 2 and
+a one-line error before any training starts; an interrupt with 130. A training whose loss went
+non-finite (NaN/inf) reports no accuracy: the JSON says ``"diverged": true`` with
+``test_accuracy`` null, and the program exits with status 1.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -57,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="CPU threads of torch and numba (default: OMP_NUM_THREADS when set, else torch's default)")
     parser.add_argument("--out", default="results/train.json",
-                        help="metrics JSON; the checkpoint goes to the same path with .ckpt (default: %(default)s)")
+                        help="metrics JSON; the checkpoint goes to the same path with .ckpt appended (default: %(default)s)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if the checkpoint exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -77,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> None:
         check_output_path(args.out)
         check_output_path(checkpoint_path(args.out), field="--out's checkpoint")
+        if os.path.realpath(args.out) == os.path.realpath(checkpoint_path(args.out)):
+            raise ValueError(f"--out {args.out} is its own checkpoint {checkpoint_path(args.out)} "
+                             "(a symlink to it); give another --out")
         set_threads(args.threads)
         outcome.update(run_training(
             model=args.model, dataset=args.dataset, data_dir=args.data_dir, bn_mask=args.bn_mask,
@@ -88,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if status:
         return status
     result = outcome
+    if result.get("diverged"):
+        print(f"{PROG}: training diverged (the loss became NaN or infinite); no accuracy is reported "
+              f"-> {args.out}", file=sys.stderr)
+        return 1
     print(f"{PROG}: test_accuracy {result['test_accuracy']:.4f} after {result['epochs_done']} epochs "
           f"-> {args.out}")
     return 0

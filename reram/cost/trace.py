@@ -17,8 +17,13 @@ Recognised layers (``kind``):
 Everything else with no parameters (``nn.Identity`` left by ``apply_bn_mask``, ``nn.Dropout``,
 ``nn.Flatten``) costs nothing and is left out. Residual additions in ResNets are functional
 (``out + identity``), invisible to hooks, and are also left out (one element-wise add per block,
-a negligible share of the work). A leaf module with parameters of an unknown type raises
-``ValueError`` rather than being silently costed as free.
+a negligible share of the work). Nothing with weights is silently costed as free: a module of
+an unknown type holding parameters of its own raises ``ValueError`` naming them, a leaf or a
+container alike (``nn.MultiheadAttention``'s ``in_proj_weight``, a block computing
+``x @ self.w`` with its own ``nn.Parameter``: the trace cannot see those products), and a
+Conv2d/Linear that never runs as a module (its weight used functionally, as
+``nn.MultiheadAttention`` uses its ``out_proj``, or a layer the forward skips) is reported with a
+``UserWarning`` listing it as uncosted.
 
 This module must not import the simulation (``reram.sim.layers``, ``reram.sim.functional``): it relies
 on the crossbar layers subclassing ``nn.Conv2d``/``nn.Linear``.
@@ -26,6 +31,7 @@ on the crossbar layers subclassing ``nn.Conv2d``/``nn.Linear``.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -218,6 +224,16 @@ def _record(name: str, module: nn.Module, kind: str, x: torch.Tensor,
     return LayerTrace(**common)
 
 
+def _warn_uncalled(layers: dict[str, nn.Module], seen: set[str]) -> None:
+    """Warn about Conv2d/Linear modules that never ran as modules during the trace."""
+    missing = [name for name in layers if name not in seen]
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        warnings.warn(f"{len(missing)} Conv2d/Linear layer(s) never ran as a module in the trace and "
+                      f"are NOT costed: {shown} (their weights are used functionally, e.g. "
+                      "nn.MultiheadAttention's out_proj, or the forward skips them)", stacklevel=3)
+
+
 def trace_model(model: nn.Module, input_shape: Sequence[int]) -> Trace:
     """Trace the layers of ``model`` for one sample of shape ``input_shape``.
 
@@ -246,15 +262,19 @@ def trace_model(model: nn.Module, input_shape: Sequence[int]) -> Trace:
         raise ValueError(f"input_shape must be a non-empty tuple of positive ints, got {input_shape!r}")
     records: list[LayerTrace] = []
     handles = []
+    compute_layers: dict[str, nn.Module] = {}
     for name, module in model.named_modules():
-        if any(True for _ in module.children()):
-            continue  # containers: their leaves report
         kind = _classify(module)
         if kind is None:
-            if isinstance(module, _FREE) or not any(True for _ in module.parameters(recurse=False)):
-                continue
-            raise ValueError(f"cannot trace layer {name!r} of type {type(module).__name__}: "
-                             "the cost model knows Conv2d, Linear, BatchNorm, activations, pooling")
+            own = [p for p, _ in module.named_parameters(recurse=False)]
+            if own and not isinstance(module, _FREE):
+                raise ValueError(f"cannot trace layer {name!r} of type {type(module).__name__}: its "
+                                 f"own parameters {own} are used in products the cost model cannot "
+                                 "see (it knows Conv2d, Linear, BatchNorm, activations, pooling); "
+                                 "they would be costed as free")
+            continue  # containers: their leaves report
+        if kind in ("conv", "linear"):
+            compute_layers[name] = module
 
         def hook(mod: nn.Module, args: tuple, out: torch.Tensor, *, _name: str = name,
                  _kind: str = kind) -> None:
@@ -279,4 +299,5 @@ def trace_model(model: nn.Module, input_shape: Sequence[int]) -> Trace:
             handle.remove()
         for module, training in modes.items():
             module.training = training
+    _warn_uncalled(compute_layers, {r.name for r in records})
     return Trace(input_shape=shape, layers=records, model_name=type(model).__name__)

@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Optional
 from torch import nn
 
 from reram.config import CrossbarConfig
+from reram.io import shorten
 from reram.sim.layers import CrossbarConv2d, CrossbarLayer, CrossbarLinear, default_config, layer_seed
 from reram.sim.tiles import product_path
 
@@ -67,6 +68,17 @@ def _check_exclude(exclude) -> tuple[str, ...]:
     return exclude
 
 
+def _check_exclude_matches(model: nn.Module, exclude: tuple[str, ...]) -> None:
+    """Refuse an ``exclude`` entry that matches no module (a typo would silently convert the
+    layer it meant to keep in float)."""
+    names = [name for name, _ in model.named_modules() if name]
+    for p in exclude:
+        if not any(_excluded(name, (p,)) for name in names):
+            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            raise ValueError(f"exclude entry {shorten(repr(p))} matches no module of the model "
+                             f"(its modules: {shown or 'none'})")
+
+
 def _unsupported(module: nn.Module, mapping: dict[type, type]) -> bool:
     return (isinstance(module, UNSUPPORTED_KINDS) and type(module) not in mapping
             and not isinstance(module, CrossbarLayer))
@@ -107,7 +119,8 @@ def convert(model: nn.Module, config: Optional[CrossbarConfig] = None,
         model: any ``nn.Module`` (a bare ``nn.Linear``/``nn.Conv2d`` too).
         config: the crossbar config (default :func:`reram.sim.layers.default_config`).
         exclude: dotted module names (a name also excludes its children) or glob patterns
-            (``"features.*"``) to leave as they are.
+            (``"features.*"``) to leave as they are; an entry that matches no module raises
+            ``ValueError`` (a typo would silently convert the layer it meant to keep).
         config_fn: per-layer hook ``(name, module, config) -> config``; return a different
             config for that layer, or None to leave it as it is (in float, or a crossbar
             layer with its old config).
@@ -139,6 +152,7 @@ def convert(model: nn.Module, config: Optional[CrossbarConfig] = None,
     if not isinstance(config, CrossbarConfig):
         raise TypeError(f"config must be a reram.CrossbarConfig, got {type(config).__name__}")
     exclude = _check_exclude(exclude)
+    _check_exclude_matches(model, exclude)
     mapping = default_mapping() if mapping is None else mapping
     if not isinstance(strict, bool):
         raise TypeError(f"strict must be True or False, got {strict!r}")

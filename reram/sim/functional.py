@@ -343,7 +343,8 @@ def _linear(x, weight, bias, program, config, force_tiles) -> torch.Tensor:
     adc = needs_tiles(config, weight.shape[1], force_tiles)
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[..., None]
-        return F.linear(x_q, _straight_through(weight, program.effective_weight()), bias)
+        return F.linear(x_q.to(weight.dtype), _straight_through(weight, program.effective_weight()),
+                        bias)  # float32 like the tiles (a float64 input is returned as float64)
     lead = x.shape[:-1]
     path = product_path(config, weight.shape[1], force_tiles)
     y = _TiledLinear.apply(codes.reshape(-1, x.shape[-1]), weight, unit_in.reshape(-1),
@@ -384,8 +385,8 @@ def _conv2d(x, layer, program, config, force_tiles) -> torch.Tensor:
     adc = needs_tiles(config, k, force_tiles)
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[:, None, None, None]
-        return layer._conv_forward(x_q, _straight_through(weight, program.effective_weight()),
-                                   bias)
+        return layer._conv_forward(x_q.to(weight.dtype),
+                                   _straight_through(weight, program.effective_weight()), bias)
     padding = layer.padding
     if layer.padding_mode != "zeros" or isinstance(padding, str):
         codes, padding = _explicit_padding(codes, layer), (0, 0)

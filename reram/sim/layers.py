@@ -12,9 +12,23 @@ under half a level vanish as they would on the device, and for ``"pulsed"`` fire
 move each device toward the new weight (:mod:`reram.sim.devices`) and stores back the weight the
 devices hold. A layer built on the meta device (``convert`` of a meta model) is programmed on
 first real use (after ``to_empty()`` and ``load_state_dict`` or at its first forward).
+
+Inputs, as for ``nn.Linear``/``nn.Conv2d``: a floating-point tensor (float16/bfloat16 computed in
+float32; float64 accepted, computed in float32 like the hardware's fixed-point chain and returned
+as float64); an integer or bool tensor (e.g. uint8 images) is refused with a one-line
+``TypeError``, as ``nn.Linear`` refuses it, rather than silently returning zeros. A layer with
+no weights (``in_features=0`` or ``out_features=0``) computes what ``nn.Linear`` does (an empty
+sum: the bias). Layers built under ``torch.inference_mode`` work (their weights have no version
+counter, so an in-place change of them under inference mode is not noticed: call
+:meth:`CrossbarLayer.program` after one). The simulated forward runs NumPy/numba kernels:
+``torch.compile`` treats it as a graph break (``torch.compiler.disable``), and
+``torch.jit.trace``/``torch.export`` raise a one-line ``RuntimeError`` saying it cannot be
+traced (trace the float model, :func:`reram.convert_to_float`, instead).
 """
 from __future__ import annotations
 
+import math
+import warnings
 import zlib
 from typing import Any, Optional
 
@@ -26,6 +40,7 @@ from reram.config import CrossbarConfig
 from reram.sim.devices import (draw_device_nonlinearity, get_device, initial_state, pulsed_update,
                                state_to_weight)
 from reram.sim.functional import _needs_tiles, crossbar_conv2d, crossbar_linear
+from reram.sim.tiles import product_path
 from reram.sim.mapping import ProgrammedWeights, draw_defects, program_weights, snap_to_grid, weight_scale
 
 __all__ = ["CrossbarLinear", "CrossbarConv2d", "CrossbarLayer", "default_config", "layer_seed"]
@@ -73,6 +88,7 @@ class CrossbarLayer:
         self._rescale = True
         self._reloaded = False
         self._fresh_buffers = True
+        _warn_inexact_currents(self)
         if self.weight.device.type != "meta":
             self.program()
 
@@ -100,10 +116,12 @@ class CrossbarLayer:
     # -------------------------------------------------------------------- programming
     def _weight_key(self) -> tuple:
         w = self.weight
-        return (w.data_ptr(), w._version, w.device, w.dtype, tuple(w.shape))
+        version = -1 if w.is_inference() else w._version  # inference tensors have no counter
+        return (w.data_ptr(), version, w.device, w.dtype, tuple(w.shape))
 
     def _weight_2d(self) -> torch.Tensor:
-        return self.weight.detach().reshape(self.weight.shape[0], -1)
+        shape = self.weight.shape
+        return self.weight.detach().reshape(shape[0], math.prod(shape[1:]))
 
     def _row_order(self) -> Optional[torch.Tensor]:
         """Which weight column drives each crossbar row; None: the natural order."""
@@ -248,6 +266,17 @@ class CrossbarLayer:
         """The weight the crossbar realizes (quantization and defects), shaped like ``weight``."""
         return self.programmed().effective_weight().reshape(self.weight.shape).to(self.weight.dtype)
 
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        """Program a pending weight change first, so a checkpoint taken right after
+        ``optimizer.step()`` holds what the next forward would have made of it: with
+        ``update="pulsed"`` the pulses of that step fired (device state, the weight the devices
+        hold), with ``"stochastic"`` the step rounded and the update counter advanced. Loading
+        it into a fresh converted model then resumes bit-identically."""
+        if (self._programmed is not None and not self._fresh_buffers
+                and not self.crossbar_config.is_ideal and self.weight.device.type != "meta"):
+            self.programmed()
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
@@ -299,11 +328,69 @@ class CrossbarLayer:
         self._register_crossbar_buffers()
         self._rescale = True
         self._fresh_buffers = True
+        _warn_inexact_currents(self)
         if self.weight.device.type != "meta":  # a meta model is programmed on first real use
             self.program()
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, config=<{self.crossbar_config.describe()}>"
+
+
+_NOT_TRACEABLE = ("the crossbar simulation runs NumPy/numba kernels and cannot be traced; trace "
+                  "the float model (reram.convert_to_float) or use torch.compile, which runs the "
+                  "crossbar eagerly")
+
+
+def _eagerly(forward, input: torch.Tensor) -> torch.Tensor:
+    """``forward(input)``; under ``torch.compile`` through ``torch.compiler.disable`` (a graph
+    break; ``torch.export`` shows the reason where this torch takes one). The wrapper is built
+    only then: importing the compiler at ``import reram`` would double its time."""
+    if not torch.compiler.is_compiling():
+        return forward(input)
+    try:
+        disabled = torch.compiler.disable(forward, reason=_NOT_TRACEABLE)
+    except TypeError:  # an older torch without ``reason``
+        disabled = torch.compiler.disable(forward)
+    return disabled(input)
+
+
+#: Largest integer every float32 holds exactly.
+_FP32_EXACT = 1 << 24
+
+
+def _warn_inexact_currents(layer: "CrossbarLayer") -> None:
+    """Warn when the layer's integer column currents go through float32 products (the int8
+    path does not fit) and can exceed ``2**24``: past it float32 sums round, so an ADC code
+    near a step boundary may be off by one step."""
+    cfg = layer._sim_config
+    if cfg.weight_bits is None or cfg.input_bits is None or cfg.variation > 0 or cfg.read_noise > 0:
+        return  # currents are not integers: float32 rounding is below the modelled noise
+    k = math.prod(layer.weight.shape[1:])
+    if k == 0 or product_path(cfg, k) != "fp32":
+        return
+    rows = min(cfg.tile_size or k, k)
+    largest = rows * ((1 << cfg.cycle_bits) - 1) * ((1 << cfg.slice_bits) - 1)
+    if largest > _FP32_EXACT:
+        warnings.warn(f"{type(layer).__name__}: column currents reach {largest} > 2**24 on the "
+                      f"float32 product path ({cfg.describe()}); float32 sums are not exact "
+                      "there, so an ADC code may be off by one step (fewer rows per tile, "
+                      "dac_bits or cell_bits keep them exact)", stacklevel=4)
+
+
+def _check_floating(layer: nn.Module, input: torch.Tensor) -> None:
+    """Refuse integer and bool inputs, as ``nn.Linear``/``nn.Conv2d`` do (one line)."""
+    if not input.is_floating_point():
+        raise TypeError(f"{type(layer).__name__} expects a floating-point input, as "
+                        f"{layer._FLOAT_CLASS.__name__} does, got {input.dtype} (convert it, e.g. "
+                        "x.float() / 255 for uint8 images)")
+
+
+def _refuse_tracing(layer: nn.Module) -> None:
+    """The simulated forward runs NumPy/numba kernels and Python control flow on tensor values:
+    a tracer would record garbage, so it is refused in one line."""
+    if torch.jit.is_tracing() or torch.compiler.is_exporting():
+        raise RuntimeError(f"{type(layer).__name__} (torch.jit.trace / torch.export): "
+                           f"{_NOT_TRACEABLE}")
 
 
 def _simulated_config(config: CrossbarConfig) -> CrossbarConfig:
@@ -371,8 +458,13 @@ class CrossbarLinear(CrossbarLayer, nn.Linear):
             shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
             raise ValueError(f"CrossbarLinear expects input of shape (..., in_features="
                              f"{self.in_features}), got {shape}")
-        if self.crossbar_config.is_ideal:  # exact: nothing to program
+        _check_floating(self, input)
+        if self.crossbar_config.is_ideal or self.weight.numel() == 0:  # exact: nothing to program
             return nn.Linear.forward(self, input)
+        return _eagerly(self._simulated_forward, input)
+
+    def _simulated_forward(self, input: torch.Tensor) -> torch.Tensor:
+        _refuse_tracing(self)
         return crossbar_linear(input, self.weight, self.bias, self.programmed(), self._sim_config)
 
 
@@ -419,8 +511,13 @@ class CrossbarConv2d(CrossbarLayer, nn.Conv2d):
             shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
             raise ValueError(f"CrossbarConv2d expects input of shape (N, in_channels="
                              f"{self.in_channels}, H, W) or (in_channels, H, W), got {shape}")
-        if self.crossbar_config.is_ideal:  # exact: nothing to program
+        _check_floating(self, input)
+        if self.crossbar_config.is_ideal or self.weight.numel() == 0:  # exact: nothing to program
             return nn.Conv2d.forward(self, input)
         if input.dim() == 3:
             return self.forward(input.unsqueeze(0)).squeeze(0)
+        return _eagerly(self._simulated_forward, input)
+
+    def _simulated_forward(self, input: torch.Tensor) -> torch.Tensor:
+        _refuse_tracing(self)
         return crossbar_conv2d(input, self, self.programmed(), self._sim_config)

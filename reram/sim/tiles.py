@@ -210,10 +210,11 @@ def product_path(config: CrossbarConfig, k: int, force_tiles: bool = False) -> s
 
 def _noisy(levels: torch.Tensor, config: CrossbarConfig, generator: torch.Generator
            ) -> torch.Tensor:
-    """One read of cell levels: each conductance times ``1 + read_noise * N(0, 1)``."""
+    """One read of cell levels: each conductance times ``1 + read_noise * N(0, 1)``, clipped at
+    0 (a conductance is never negative)."""
     r = _r_min(config)
     noise = torch.randn(levels.shape, generator=generator).to(levels.device)
-    return (r + levels) * (1.0 + config.read_noise * noise) - r
+    return (r + levels) * (1.0 + config.read_noise * noise).clamp_(min=0.0) - r
 
 
 def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: int,

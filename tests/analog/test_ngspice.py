@@ -123,3 +123,22 @@ def test_user_bsim3_cards_simulate():
     assert not bsim["failed"], bsim.get("error")
     assert bsim["transimpedance_ohm"] > 1e3 and bsim["power_w"] > 0
     assert bsim["power_w"] != pytest.approx(level1["power_w"], rel=1e-3)  # other models, other bias
+
+
+def test_netlist_folders_of_killed_runs_are_removed(tmp_path, monkeypatch):
+    """Issue 24: a killed run left its reram-ngspice-* folder behind; the next simulator removes
+    the folders of processes that no longer run (and keeps those of live ones)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from reram.analog import ngspice
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / f"reram-ngspice-{dead.pid}-abc").mkdir()
+    (tmp_path / f"reram-ngspice-{os.getppid()}-abc").mkdir()
+    ngspice._remove_stale_folders()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"reram-ngspice-{os.getppid()}-abc"]

@@ -146,7 +146,7 @@ def test_run_training_writes_metrics_json(tmp_path: Path) -> None:
     assert written["test_accuracy"] == payload["test_accuracy"] and 0.0 <= written["test_accuracy"] <= 1.0
     assert [h["epoch"] for h in written["history"]] == [1, 2]
     assert written["bn_mask"] == "101000" and written["bn_sites_kept"] == ["features.0.bn", "features.3.bn"]
-    assert written["config"]["weight_bits"] == 4 and (tmp_path / "m.ckpt").exists()
+    assert written["config"]["weight_bits"] == 4 and (tmp_path / "m.json.ckpt").exists()
 
 
 def test_run_training_rejects_bad_input_before_work(tmp_path: Path) -> None:

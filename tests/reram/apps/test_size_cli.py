@@ -67,3 +67,24 @@ def test_corners_and_policy_round_trip(tmp_path, capsys):
     assert main(["--circuit", "cs", "--method", "rl-transfer", "--policy", str(policy), "--budget", "2",
                  "--backend", "analytic", "--no-progress", "--out", str(out), "--stop-at-feasible"]) == 0
     assert json.loads(out.read_text())["method"] == "rl-transfer"
+
+
+def test_a_successful_ngspice_run_prints_no_traceback(tmp_path):
+    """Issue 24: the libngspice worker, forked with run_cli's SIGTERM handler, printed a
+    KeyboardInterrupt traceback when multiprocessing ended it at exit."""
+    import os
+    import subprocess
+    import sys
+
+    from reram.analog.ngspice import find_ngspice
+
+    if not find_ngspice()["library"]:
+        pytest.skip("libngspice0 not installed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "reram.apps.size_cli", "--circuit", "cs", "--method", "random",
+         "--budget", "2", "--backend", "ngspice", "--no-progress", "--out", str(tmp_path / "r.json")],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["circuit"] == "cs"

@@ -196,7 +196,7 @@ def test_sigterm_ends_with_one_line_and_a_resumable_checkpoint(tmp_path: Path) -
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
-    assert err == f"reram-train: interrupted; rerun the same command to resume from {out.with_suffix('.ckpt')}\n"
+    assert err == f"reram-train: interrupted; rerun the same command to resume from {out}.ckpt\n"
     done = json.loads(out.read_text())["epochs_done"]
     assert 2 <= done < 20
     with warnings.catch_warnings(record=True) as caught:
@@ -205,3 +205,90 @@ def test_sigterm_ends_with_one_line_and_a_resumable_checkpoint(tmp_path: Path) -
     assert not [w for w in caught if "resuming" in str(w.message)]
     metrics = json.loads(out.read_text())
     assert metrics["complete"] and metrics["resumed_from_epoch"] >= done and len(metrics["history"]) == 20
+
+
+# ---------------------------------------------------------------- issue 24
+_TINY = ["--epochs", "1", "--max-train", "64", "--max-test", "32", "--batch-size", "32", "--quiet",
+         "--bn-mask", "none", "--model", "vgg-digits"]
+
+
+def test_out_run_ckpt_keeps_its_checkpoint_apart_and_outputs_never_share_one(tmp_path: Path) -> None:
+    from reram.models.train import checkpoint_path
+
+    assert checkpoint_path(tmp_path / "run.ckpt") != tmp_path / "run.ckpt"
+    assert checkpoint_path(tmp_path / "a.json") != checkpoint_path(tmp_path / "a.log")
+    out = tmp_path / "run.ckpt"
+    assert main([*_TINY, "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["epochs_done"] == 1  # the metrics, not a checkpoint
+    assert (tmp_path / "run.ckpt.ckpt").is_file()
+    assert main([*_TINY, "--out", str(tmp_path / "a.json")]) == 0
+    assert main([*_TINY, "--out", str(tmp_path / "a.log"), "--epochs", "2"]) == 0
+    assert json.loads((tmp_path / "a.log").read_text())["resumed_from_epoch"] == 0  # not a.json's
+
+
+def test_infinite_weight_decay_is_refused(tmp_path: Path, capsys) -> None:
+    assert main([*_TINY, "--weight-decay", "inf", "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "weight_decay must be a finite number" in err and err.count("\n") == 1
+    assert main([*_TINY, "--momentum", "nan", "--out", str(tmp_path / "x.json")]) == 2
+
+
+def test_a_diverged_training_reports_no_accuracy(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "d.json"
+    assert main([*_TINY, "--lr", "1e30", "--schedule", "constant", "--out", str(out)]) == 1
+    written = json.loads(out.read_text())
+    assert written["diverged"] is True and written["test_accuracy"] is None
+    assert "diverged" in capsys.readouterr().err
+
+
+def test_out_onto_a_fifo_is_refused_before_work(tmp_path: Path, capsys) -> None:
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert main([*_TINY, "--out", str(fifo)]) == 2
+    err = capsys.readouterr().err
+    assert "not a regular file" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
+
+
+def test_a_folder_named_like_a_preset_does_not_shadow_it(tmp_path: Path, monkeypatch, capsys) -> None:
+    from reram.models.train import resolve_crossbar_config
+    from reram import CrossbarConfig
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "isaac").mkdir()
+    (tmp_path / "neurosim").write_text('{"weight_bits": 3}')
+    assert resolve_crossbar_config("isaac") == CrossbarConfig.preset("isaac")
+    assert resolve_crossbar_config("neurosim") == CrossbarConfig.preset("neurosim")
+    assert resolve_crossbar_config("./neurosim").weight_bits == 3  # a path looks like a path
+    with pytest.raises(ValueError, match="a path with a /"):
+        resolve_crossbar_config("myconfig")
+
+
+def test_config_errors_do_not_echo_huge_values(tmp_path: Path, capsys) -> None:
+    huge = "x" * 1_000_000
+    assert main([*_TINY, "--config", huge, "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert len(err) < 1000 and err.count("\n") == 1
+    deep = '{"a": ' + "[" * 100000 + "]" * 100000 + "}"
+    assert main([*_TINY, "--config", deep, "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) < 1000 and "nested too deeply" in err
+
+
+def test_out_that_is_its_own_checkpoint_through_a_symlink_is_refused(tmp_path: Path, capsys) -> None:
+    import os
+
+    out = tmp_path / "run.json"
+    os.symlink(tmp_path / "run.json.ckpt", out)
+    assert main([*_TINY, "--out", str(out)]) == 2
+    assert "is its own checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "run.json.ckpt").exists()
+
+
+def test_a_huge_argument_is_not_echoed_whole(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--model", "m" * 10_000_000])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and len(err) < 1000 and "characters" in err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from torch import nn
 
 import reram
@@ -73,3 +74,56 @@ def test_to_dict_is_plain():
     trace = trace_model(nn.Sequential(nn.Linear(3, 2)), (3,))
     data = trace.to_dict()
     assert data["layers"][0]["in_channels"] == 3 and isinstance(trace, Trace)
+
+
+# ---------------------------------------------------------------- issue 24, item 8: nothing costed as free
+def test_multihead_attention_is_not_costed_as_free():
+    from reram.cost.trace import trace_model
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.fc(self.attn(x, x, x)[0])
+
+    with pytest.raises(ValueError, match=r"'attn' of type MultiheadAttention.*in_proj_weight.*free"):
+        trace_model(Block(), (4, 8))
+
+
+def test_a_block_with_its_own_parameter_is_not_costed_as_free():
+    from reram.cost.trace import trace_model
+
+    class MatMulBlock(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(8, 8))
+            self.act = nn.ReLU()
+
+        def forward(self, x):
+            return self.act(x @ self.w)
+
+    with pytest.raises(ValueError, match=r"'' of type MatMulBlock.*\['w'\]"):
+        trace_model(MatMulBlock(), (8,))
+    net = nn.Sequential(nn.Linear(8, 8), MatMulBlock())
+    with pytest.raises(ValueError, match=r"'1' of type MatMulBlock"):
+        trace_model(net, (8,))
+
+
+def test_a_linear_used_functionally_is_reported_as_uncosted():
+    from reram.cost.trace import trace_model
+
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used = nn.Linear(8, 8)
+            self.proj = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return nn.functional.linear(self.used(x), self.proj.weight, self.proj.bias)
+
+    with pytest.warns(UserWarning, match=r"1 Conv2d/Linear layer\(s\) never ran.*NOT costed: proj"):
+        trace = trace_model(Functional(), (8,))
+    assert [layer.name for layer in trace.layers] == ["used"]

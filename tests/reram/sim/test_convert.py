@@ -258,3 +258,17 @@ def test_summarize_names_each_layers_product_path():
     assert rows["3"][5] == "plain"
     assert reram.summarize(net).rows[0][5] == ""                # float: no product
     assert "product" in str(reram.summarize(out)).splitlines()[0]
+
+
+def test_an_exclude_entry_matching_nothing_is_refused():
+    """Issue 24, item 9: exclude=("typo",) converted everything silently."""
+    import pytest
+    from torch import nn
+
+    import reram
+
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match=r"exclude entry 'typo' matches no module.*0, 1, 2"):
+        reram.convert(net, reram.CrossbarConfig(), exclude=("2", "typo"))
+    kept = reram.convert(net, reram.CrossbarConfig(), exclude=("2", "1*"))
+    assert type(kept[2]) is nn.Linear and isinstance(kept[0], reram.CrossbarLinear)
