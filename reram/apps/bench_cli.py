@@ -212,16 +212,19 @@ def _cmd_sensitivity(args: argparse.Namespace) -> None:
 
 
 def _cmd_kernels(args: argparse.Namespace) -> None:
+    from reram.apps.host import describe_host, format_host
     from reram.apps.layer_benchmark import run_layer_benchmark
 
     rows = run_layer_benchmark(threads=args.threads, quick=args.quick)
+    host = describe_host()  # the host beside the figures: CPU, ISA, versions, product speeds
+    print(format_host(host))
     if rows:
         keys = list(rows[0])
         print("  ".join(keys))
         for row in rows:
             print("  ".join(f"{row.get(k):.4g}" if isinstance(row.get(k), float) else str(row.get(k))
                             for k in keys))
-    _write_json(rows, args.json)
+    _write_json({"host": host, "layers": rows}, args.json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
