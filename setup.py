@@ -15,13 +15,13 @@ SUBPACKAGES = {
 
 setup(
     name="reram",
-    version="0.1.0",
+    version="0.2.0",
     description="ReRAM crossbar simulation for training CNNs, heterogeneous ReRAM+GPU "
     "scheduling, BatchNorm search and analog circuit sizing",
     python_requires=">=3.10",
     packages=["reram", "reram.sim", "reram.cost", "reram.apps", *SUBPACKAGES],
     package_dir={"reram": "reram", **SUBPACKAGES},
-    package_data={"reram.cost": ["specs/*.json"], "reram.apps": ["fixtures/*.json"]},
+    package_data={"reram.cost": ["specs/*.json"]},
     install_requires=[
         "torch>=2.1",
         "numpy>=1.24",

@@ -79,7 +79,7 @@ def run_bo(problem: Problem, rng: np.random.Generator, seed: int, options: dict[
         seed: seeds the Sobol designs and the MC sampler.
         options: see :data:`BO_DEFAULTS`.
     """
-    from reram.deps import import_botorch
+    from reram.runtime import import_botorch
 
     import_botorch()
     from botorch.acquisition.logei import qLogExpectedImprovement

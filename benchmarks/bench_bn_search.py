@@ -1,6 +1,7 @@
 """The BN search at scale (issue 13): vgg11 (8 BN sites) and resnet20 (21) on the digits, on the
-main job's realistic chip (``reram.apps.bn_search_cli.REALISTIC_CHIP``: per-tile 8-bit ADC,
-EpiRAM pulsed updates, costed on the ``neurosim`` silicon).
+main job's realistic chip (``reram.apps.bn_search.BNSearchSettings``' defaults: the
+``neurosim-epiram`` crossbar preset (per-tile 8-bit ADC, EpiRAM pulsed updates) costed on the
+``neurosim`` silicon).
 
 Every trained mask goes to a per-mask cache on disk (``--cache-dir``, one JSON file per mask,
 written atomically), so a killed run loses at most the masks in training, and every method and
@@ -9,7 +10,7 @@ seed reuses every mask trained once. Parts:
 * ``time``: train the all-BN and no-BN masks of a model once and print wall and CPU time.
 * ``enumerate``: train all 2^P masks of a model (``--workers`` processes sharing the cache) and
   store the table with a header (command, settings, date, commit, wall and CPU time) as
-  ``reram/apps/fixtures/<model>_digits_exhaustive.json``.
+  ``tests/fixtures/<model>_digits_exhaustive.json``.
 * ``study``: single-objective ``bo``, ``random``, ``greedy``, ``anneal`` (``--objective
   constrained``, the default, or ``scalarized``: ``-accuracy + 0.1 * n_bn / P``; stored in the
   study file, which refuses to be extended with the other) and multi-objective ``mobo``,
@@ -54,12 +55,15 @@ from typing import Any
 
 import numpy as np
 
-from reram.apps.bn_objective import (BNObjective, BNObjectiveConfig, LookupBNObjective,
-                                     MaskEvaluation, pareto_front)
+from reram.apps import bn_study
+from reram.apps.bn_cost import CostTable, search_chip
+from reram.apps.bn_objective import (MaskEvaluation, MaskTrainer, MaskTraining, StoredEvaluations, objective_pair,
+                                     reference_point)
 from reram.io import atomic_write_json, atomic_write_text
+from reram.runtime import set_threads
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "reram" / "apps" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 RESULTS = Path(__file__).resolve().parent / "results"
 STUDY = RESULTS / "bn_search_study"
 DEFAULT_CACHE = ROOT / "results" / "bn_search_study_evals"
@@ -78,56 +82,49 @@ def fixture_path(model: str) -> Path:
 
 
 def study_settings(model: str) -> dict[str, Any]:
-    """The training of one mask in the study: the main job's chip and training (its CLI
-    defaults), for ``model``; for ``vgg-digits`` those its stored table was trained with."""
-    from reram.apps.bn_search_cli import build_parser
+    """The training of one mask in the study: the main job's chip and training
+    (``BNSearchSettings``' defaults), for ``model``; for ``vgg-digits`` those its stored table
+    was trained with."""
+    from reram.apps.bn_search import BNSearchSettings
 
     if model == "vgg-digits":
         doc = json.loads(fixture_path(model).read_text(encoding="utf-8"))
         return {**doc["header"]["objective_settings"], "epsilon": 0.02}
-    args = build_parser().parse_args([])
-    return {"model": model, "dataset": args.dataset, "config": json.loads(args.config),
-            "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-            "hardware": args.hardware, "max_train": args.max_train or None, "max_test": args.max_test or None,
-            "epsilon": args.epsilon}
+    d = BNSearchSettings(model=model)
+    return {"model": model, "dataset": d.dataset, "config": d.config, "epochs": d.epochs,
+            "batch_size": d.batch_size, "lr": d.lr, "seed": d.seed, "hardware": d.chip,
+            "max_train": d.max_train, "max_test": d.max_test, "epsilon": d.epsilon}
 
 
-def make_objective(model: str, cache_dir: str | Path, threads: int = 1, **extra: Any) -> BNObjective:
-    """The study's training objective of ``model`` with its per-mask cache."""
+def make_trainer(model: str, cache_dir: str | Path | None, threads: int = 1) -> MaskTrainer:
+    """The study's trainer of ``model`` with its per-mask cache."""
     s = study_settings(model)
-    return BNObjective(BNObjectiveConfig(
-        model=model, dataset=s["dataset"], config=s["config"], epochs=s["epochs"],
-        batch_size=s["batch_size"], lr=s["lr"], seed=s["seed"], hardware=s["hardware"],
-        max_train=s["max_train"], max_test=s["max_test"], cache_dir=str(cache_dir),
-        torch_threads=threads, epsilon=s["epsilon"], **extra))
+    return MaskTrainer(MaskTraining(model=model, dataset=s["dataset"], config=s["config"], epochs=s["epochs"],
+                                    batch_size=s["batch_size"], lr=s["lr"], seeds=(s["seed"],),
+                                    max_train=s["max_train"], max_test=s["max_test"]),
+                       cache_dir=cache_dir, threads=threads)
 
 
-def code_version() -> dict[str, Any]:
-    """The git commit of the code that trained, and local edits under reram/."""
-    import subprocess
+def make_costs(model: str, trainer: MaskTrainer) -> CostTable:
+    """The cost table of the study's chip (the settings' hardware with the trained config)."""
+    return CostTable(trainer, search_chip(study_settings(model)["hardware"], trainer.training.config))
 
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
 
-    return {"commit": git("rev-parse", "HEAD"),
-            "uncommitted_changes": git("status", "--short", "--", "reram").splitlines()}
+def command_line() -> str:
+    """This run's command, with paths inside the repository made relative."""
+    return bn_study.command_line("benchmarks/bench_bn_search.py", sys.argv[1:], ROOT)
 
 
 # ---------------------------------------------------------------- time and enumerate
 def time_masks(model: str, cache_dir: str, threads: int) -> int:
     """Train the all-BN and no-BN masks (into the cache, if not there) and print wall and CPU time."""
-    from reram.models.train import set_threads
-
     set_threads(threads)
-    obj = make_objective(model, cache_dir, threads)
+    obj = make_trainer(model, cache_dir, threads)
+    costs = make_costs(model, obj)
     for mask in ("1" * obj.num_sites, "0" * obj.num_sites):
         wall, cpu = time.perf_counter(), time.process_time()
         ev = obj.evaluate(mask)
-        print(f"{model} {mask}: accuracy {ev.accuracy:.3f}, speedup {ev.speedup:.2f}x, "
+        print(f"{model} {mask}: accuracy {ev.accuracy:.3f}, speedup {costs.cost(mask).speedup:.2f}x, "
               f"wall {time.perf_counter() - wall:.1f} s, CPU {time.process_time() - cpu:.1f} s"
               f"{' (cached: training time ' + format(ev.train_time_s, '.1f') + ' s wall)' if time.process_time() - cpu < 0.5 else ''}, "
               f"load {os.getloadavg()[0]:.1f}", flush=True)
@@ -137,17 +134,15 @@ def time_masks(model: str, cache_dir: str, threads: int) -> int:
 def _train_one(job: tuple[str, str, str, int]) -> dict[str, Any]:
     """Worker: train one mask (or read it from the cache); returns its row and CPU time."""
     model, cache_dir, mask, threads = job
-    from reram.models.train import set_threads
-
     set_threads(threads)
-    obj = make_objective(model, cache_dir, threads)
+    obj = make_trainer(model, cache_dir, threads)
     cached = obj.lookup(mask) is not None
     cpu = time.process_time()
     ev = obj.evaluate(mask)
     return {"evaluation": ev.to_dict(), "cached": cached, "cpu_s": time.process_time() - cpu}
 
 
-def _fixture_header(model: str, obj: BNObjective, workers: int, threads: int, wall: float,
+def _fixture_header(model: str, obj: MaskTrainer, workers: int, threads: int, wall: float,
                     cpu_total: float, reused: int, rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     done = len(rows)
     p = obj.num_sites
@@ -159,8 +154,8 @@ def _fixture_header(model: str, obj: BNObjective, workers: int, threads: int, wa
         "masks_done": done,
         "order": "all-BN first, then by BN count (0, 1, 2, ... BN layers), random within a count "
                  "(seed 12345): an incomplete table is exhaustive up to the BN count it reached",
-        "command": "python benchmarks/bench_bn_search.py " + " ".join(sys.argv[1:]),
-        "objective_settings": obj.fingerprint(),
+        "command": command_line(),
+        "objective_settings": {**obj.training.fingerprint(), "hardware": study_settings(model)["hardware"]},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s_this_run": round(wall, 1),
         "cpu_time_s_of_trainings_this_run": round(cpu_total, 1),
@@ -170,7 +165,7 @@ def _fixture_header(model: str, obj: BNObjective, workers: int, threads: int, wa
                    f"average {os.getloadavg()[0]:.1f} at writing), {workers} worker process(es), "
                    f"{threads} torch thread(s) each",
         "num_sites": p,
-        "code": code_version(),
+        "code": bn_study.code_version(ROOT),
         "note": "files already in the cache (same training fingerprint) are reused; wall times "
                 "are slowed by other jobs on the machine, CPU time is the figure to read",
     }
@@ -183,13 +178,11 @@ def enumerate_masks(model: str, cache_dir: str, threads: int, workers: int, trai
     the cache only."""
     import signal
 
-    obj = make_objective(model, cache_dir, threads)
+    obj = make_trainer(model, cache_dir, threads)
     p = obj.num_sites
     if p > 12:
         raise ValueError(f"--model {model} has {p} BN sites: 2^{p} masks are too many to enumerate")
-    rng = np.random.default_rng(12345)
-    masks = sorted((format(i, f"0{p}b") for i in range(2 ** p)), key=lambda m: (m.count("1"), rng.random()))
-    masks.insert(0, masks.pop())  # all-BN first: it sets the accuracy bar of the target
+    masks = bn_study.exhaustive_order(p)
     jobs = [(model, cache_dir, m, threads) for m in masks]
     started, cpu_total, reused = time.perf_counter(), 0.0, 0
     rows: dict[str, dict[str, Any]] = {}
@@ -232,12 +225,12 @@ def enumerate_masks(model: str, cache_dir: str, threads: int, workers: int, trai
 
 
 # ---------------------------------------------------------------- study
-_TABLES: dict[str, tuple[list[MaskEvaluation], dict[str, Any]]] = {}
+_TABLES: dict[str, tuple[list[MaskEvaluation], dict[str, Any], CostTable]] = {}
 
 
-def _load_table(model: str) -> tuple[list[MaskEvaluation], dict[str, Any]]:
-    """The stored table of a model; the speedups are re-derived on today's cost model of the
-    chip the table was trained on (as ``BNObjective.lookup`` does for cached masks)."""
+def _load_table(model: str) -> tuple[list[MaskEvaluation], dict[str, Any], CostTable]:
+    """The stored table of a model, and the cost table of the chip it was trained on (today's
+    cost model: speeds are never read from the file)."""
     if model in _TABLES:
         return _TABLES[model]
     doc = json.loads(fixture_path(model).read_text(encoding="utf-8"))
@@ -245,65 +238,24 @@ def _load_table(model: str) -> tuple[list[MaskEvaluation], dict[str, Any]]:
     header.setdefault("num_sites", table[0].num_sites)
     header.setdefault("complete", len({e.mask for e in table}) == 2 ** table[0].num_sites)
     fp = dict(header["objective_settings"])
-    obj = BNObjective(BNObjectiveConfig(**{k: fp[k] for k in ("model", "dataset", "config", "epochs",
-                                                              "batch_size", "lr", "seed", "hardware",
-                                                              "max_train", "max_test") if k in fp}))
-    for e in table:
-        e.speedup, e.throughput = obj.speedup_of(e.mask)
-    _TABLES[model] = (table, header)
+    trainer = MaskTrainer(MaskTraining(**{k: fp[k] for k in ("model", "dataset", "config", "epochs", "batch_size",
+                                                             "lr", "max_train", "max_test") if k in fp},
+                                       seeds=(fp.get("seed", 0),)))
+    _TABLES[model] = (table, header, CostTable(trainer, search_chip(fp["hardware"], trainer.training.config)))
     return _TABLES[model]
 
 
-def _objective(model: str, cache_dir: str, lookup: bool, threads: int,
-               objective: str = "constrained") -> Any:
-    """The single objective of the study (``constrained`` or ``scalarized`` with ``lam``
-    ``STUDY_LAM``): over the stored table, or training (cached). The multi-objective runs use its
-    evaluations only, not its score."""
-    eps = study_settings(model)["epsilon"]
+def _objective(model: str, cache_dir: str, lookup: bool, threads: int) -> tuple[Any, CostTable]:
+    """The masks of the study (the stored table, or training, cached) and the chip's costs."""
     if lookup:
-        table, header = _load_table(model)
+        table, header, costs = _load_table(model)
         if not header.get("complete"):
             raise ValueError(f"--lookup: {fixture_path(model)} is incomplete ({header.get('masks_done')} masks)")
-        return LookupBNObjective(table, mode=objective, epsilon=eps, lam=STUDY_LAM)
+        return StoredEvaluations(table), costs
     if model == "vgg-digits":
         raise ValueError("vgg-digits is studied on its stored table only (--lookup)")
-    return make_objective(model, cache_dir, threads, mode=objective, lam=STUDY_LAM)
-
-
-def _one_run(obj: Any, kind: str, method: str, seed: int, budget: int) -> dict[str, Any]:
-    """One search (one seed) on the objective; the masks it evaluated, in order, with their scores."""
-    from reram.apps.bn_search_cli import TwoObjectives, reference_point
-    from reram.search import minimize_binary, minimize_binary_multi
-
-    started = time.perf_counter()
-    p = obj.num_sites
-    if kind == "single":
-        from reram.search import default_n_init
-
-        # bo's initial design: min(20, P) (its default), at most half the budget, as mobo's below;
-        # at P = 21 and budget 20 the default alone would spend the whole budget on it
-        n_init = min(default_n_init("bo", p, budget), max(1, budget // 2)) if method == "bo" else None
-        res = minimize_binary(obj, dim=p, budget=budget, method=method, seed=seed, n_init=n_init)
-        hv = None
-    else:
-        from reram.search import NSGA2Options
-        from reram.search.multi import default_n_init_multi
-
-        scale = obj.evaluate(np.zeros(p, dtype=np.int64)).speedup
-        # mobo's initial design = nsga2's population: min(20, P), at most half the budget
-        n_init = None if method == "random" else max(2, min(default_n_init_multi("mobo", p, budget), budget // 2))
-        res = minimize_binary_multi(TwoObjectives(obj, "speedup", scale), dim=p, budget=budget,
-                                    ref_point=reference_point("speedup", p), method=method, seed=seed,
-                                    n_init=n_init,
-                                    options=NSGA2Options(pop_size=n_init) if method == "nsga2" else None)
-        hv = res.hypervolume_history.tolist()
-    evs = [obj.evaluate(r.x) if r.ok else None for r in res.history]
-    return {"masks": ["".join(map(str, r.x)) for r in res.history],
-            "accuracy": [None if e is None else e.accuracy for e in evs],
-            "n_bn": [None if e is None else e.n_bn for e in evs],
-            "speedup": [None if e is None else e.speedup for e in evs],
-            "errors": [r.error for r in res.history if not r.ok],
-            "hypervolume_history": hv, "n_init": n_init, "time_s": round(time.perf_counter() - started, 2)}
+    trainer = make_trainer(model, cache_dir, threads)
+    return trainer, make_costs(model, trainer)
 
 
 def study_objective(doc: dict[str, Any]) -> str | None:
@@ -340,8 +292,6 @@ def run_study(model: str, kind: str, methods: Sequence[str], seeds: int, budget:
     Seed-major: seed 0 of every method, then seed 1, ..., so an interrupted study has whole
     seeds for every method. ``objective``: ``constrained`` (default) or ``scalarized`` for
     ``kind="single"``; must be ``None`` for ``"multi"``."""
-    from reram.models.train import set_threads
-
     allowed = SINGLE if kind == "single" else MULTI
     for method in methods:
         if method not in allowed:
@@ -358,10 +308,11 @@ def run_study(model: str, kind: str, methods: Sequence[str], seeds: int, budget:
         for method, (path, doc) in docs.items():
             if str(seed) in doc["runs"]:
                 continue
-            obj = _objective(model, cache_dir, lookup, threads, objective or "constrained")
-            run = _one_run(obj, kind, method, seed, budget)
+            obj, costs = _objective(model, cache_dir, lookup, threads)
+            run = bn_study.study_run(obj, costs, kind, method, seed, budget, objective or "constrained",
+                                     study_settings(model)["epsilon"], STUDY_LAM)
             doc["runs"][str(seed)] = run
-            doc["command"] = "python benchmarks/bench_bn_search.py " + " ".join(sys.argv[1:])
+            doc["command"] = command_line()
             atomic_write_json(path, doc, indent=None)
             last = run["hypervolume_history"][-1] if run["hypervolume_history"] else None
             print(f"{model} {kind} {method} seed {seed}: {run['time_s']:.0f} s"
@@ -383,7 +334,7 @@ def _single_target(model: str, docs: list[dict[str, Any]]) -> tuple[MaskEvaluati
     known: dict[str, MaskEvaluation] = {}
     exhaustive_to = -1
     if fixture_path(model).is_file():
-        table, header = _load_table(model)
+        table, header, _ = _load_table(model)
         known.update({e.mask: e for e in table})
         p = header["num_sites"]
         from math import comb
@@ -497,13 +448,13 @@ def _single_lines(model: str, docs: list[dict[str, Any]], tolerance: float,
 def _multi_lines(model: str, docs: list[dict[str, Any]], ax: Any) -> list[str]:
     true_hv = None
     if fixture_path(model).is_file():
-        from reram.apps.bn_search_cli import objective_pair, reference_point
         from reram.search import hypervolume
 
-        table, header = _load_table(model)
+        table, header, costs = _load_table(model)
         if header.get("complete"):
-            scale = next(e for e in table if e.n_bn == 0).speedup
-            true_hv = hypervolume(np.asarray([objective_pair(e, "speedup", scale) for e in table]),
+            scale = costs.cost(next(e for e in table if e.n_bn == 0).mask).speedup
+            true_hv = hypervolume(np.asarray([objective_pair(e, "speedup", costs.cost(e.mask).speedup, scale)
+                                              for e in table]),
                                   reference_point("speedup", header["num_sites"]))
     budget = docs[0]["budget"]
     lines = [f"**{model}**, hypervolume (reference point: accuracy 0.1 (chance), speedup 0; units "
@@ -530,7 +481,7 @@ def _table_lines(model: str) -> list[str]:
     """Best mask per BN count of a stored (possibly partial) exhaustive table."""
     from math import comb
 
-    table, header = _load_table(model)
+    table, header, costs = _load_table(model)
     p = header["num_sites"]
     full = next((e for e in table if e.n_bn == p), None)
     lines = [f"**{model}** stored table `{fixture_path(model).relative_to(ROOT)}`: {len(table)} of {2 ** p} "
@@ -546,7 +497,7 @@ def _table_lines(model: str) -> list[str]:
         best = max(group, key=lambda e: (e.accuracy, e.mask))
         lines.append(f"| {k} | {len(group)} of {comb(p, k)} | `{best.mask}` | {best.accuracy:.3f} | "
                      f"{float(np.median([e.accuracy for e in group])):.3f} | "
-                     f"{'-' if best.speedup is None else format(best.speedup, '.2f') + 'x'} |")
+                     f"{'-' if costs.cost(best.mask).speedup is None else format(costs.cost(best.mask).speedup, '.2f') + 'x'} |")
     if full is not None:
         target, source = _single_target(model, [])
         if target is not None:
@@ -586,8 +537,10 @@ def report(tolerance: float) -> int:
         fig.suptitle("BN search, accuracy vs estimated speedup: hypervolume\n(line: mean over seeds; band: min-max)",
                      fontsize=10)
         fig.tight_layout()
+        from reram.io import atomic_write
+
         for path in (RESULTS / "bn_search_hypervolume.png", ROOT / "docs" / "img" / "bn_search_hypervolume.png"):
-            fig.savefig(path, dpi=110)
+            atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
         plt.close(fig)
         lines.append("Plot: `docs/img/bn_search_hypervolume.png`.")
     lines += ["", "Commands: " + "; ".join(sorted({f"`{d.get('command', '')}`" for d in docs}))]

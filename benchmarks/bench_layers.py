@@ -6,6 +6,8 @@ Prints, from one run with 1 thread:
   layer's product path (plain / int8 / fp32), and for the sliced configs the ratio to the
   matrix products alone doing the same multiply-adds on that path (CPU time of the process:
   see :mod:`reram.apps.layer_benchmark`);
+- the host (CPU, ISA flags, library versions, measured int8 / fp32 product throughput on
+  the crossbar's shapes, the products chosen: :mod:`reram.apps.host`);
 - the peak memory of a VGG11 forward at batch 64 (model and activations: peak RSS during the
   forward over the RSS after imports), float vs converted, each in a fresh subprocess.
 
@@ -67,11 +69,14 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
+    from reram.apps.host import describe_host, format_host
     from reram.apps.layer_benchmark import format_table, run_layer_benchmark
     rows = run_layer_benchmark(threads=1, quick=args.quick, nonnegative_input=args.nonnegative)
+    host = describe_host()  # after the run: it lists the products the layers chose
+    print(format_host(host))
     print(f"forward time, 1 thread, {'non-negative' if args.nonnegative else 'signed'} inputs")
     print(format_table(rows))
-    result = {"layers": rows, "nonnegative_input": args.nonnegative}
+    result = {"host": host, "layers": rows, "nonnegative_input": args.nonnegative}
     if not args.skip_memory:
         mem = {name: memory(name) for name in ("float", "default", "neurosim", "isaac")}
         print("\npeak memory of a VGG11 forward at batch 64 (model + activations, MiB)")

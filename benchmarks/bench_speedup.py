@@ -222,7 +222,8 @@ def main() -> None:
     validation = validation_rows()
     result["validate"] = validation
     sections.append("### reram-bench validate\n\n" + validation_markdown(validation) + "\n")
-    result["png"] = str(plot_speedup(vgg16_all, sweeps, args.png))
+    png = Path(plot_speedup(vgg16_all, sweeps, args.png)).resolve()
+    result["png"] = str(png.relative_to(ROOT)) if png.is_relative_to(ROOT) else png.name
     (out / "speedup.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
     (out / "speedup.md").write_text("\n".join(sections))
     print("\n".join(sections))

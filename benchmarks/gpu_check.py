@@ -67,11 +67,13 @@ def main() -> None:
         sys.exit("gpu_check: no CUDA device is available (torch.cuda.is_available() is False)")
     sys.path.insert(0, HERE)
     import bench_train_step
+    from reram.apps.host import describe_host
     from reram.apps.layer_benchmark import format_table, run_layer_benchmark
     from reram.io import atomic_write_json
 
     results: dict = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
-                     "cuda": torch.version.cuda, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                     "cuda": torch.version.cuda, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                     "host": describe_host(measure=False)}  # the CPU beside the card
     if not args.skip_tests:
         _step("cuda_tests", lambda: _tests(args.test_timeout), results)
 

@@ -291,7 +291,8 @@ def int_adc_fits(row_coef: np.ndarray, col_coef: np.ndarray, code_lo: float, cod
 def adc_accumulate_int(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef: np.ndarray,
                        n_out: int, mult: np.float32, code_lo: float, code_hi: float,
                        out: np.ndarray, count: bool = True) -> int:
-    """:func:`adc_accumulate` for int32 currents, in float32 arithmetic.
+    """:func:`adc_accumulate` for integer currents (int32, or float32 holding integers below
+    ``2**24``: a float32 product's exact sums), in float32 arithmetic.
 
     The same result bits as :func:`adc_accumulate` when ``mult`` comes from
     :func:`int_adc_multiplier` for a bound on ``|currents|`` and :func:`int_adc_fits` holds
@@ -300,7 +301,8 @@ def adc_accumulate_int(currents: np.ndarray, m: int, row_coef: np.ndarray, col_c
     float64, every sum an exact integer.
 
     Args:
-        currents: a ``T x (R * m) x (G * n_out)`` int32 array (as :func:`adc_accumulate`).
+        currents: a ``T x (R * m) x (G * n_out)`` int32 array, or float32 of integers below
+            ``2**24`` (as :func:`adc_accumulate`).
         m, row_coef, n_out, code_lo, code_hi: as :func:`adc_accumulate`.
         col_coef: the column weights, integers.
         mult: the float32 multiplier standing exactly for ``1 / step``.
@@ -311,8 +313,9 @@ def adc_accumulate_int(currents: np.ndarray, m: int, row_coef: np.ndarray, col_c
     Returns:
         The number of informative conversions (0 when ``count`` is False).
     """
-    if currents.ndim != 3 or currents.dtype != np.int32:
-        raise ValueError(f"currents must be a 3-D int32 array, got {currents.dtype} {currents.shape}")
+    if currents.ndim != 3 or currents.dtype not in (np.int32, np.float32):
+        raise ValueError(f"currents must be a 3-D int32 or float32 array, got {currents.dtype} "
+                         f"{currents.shape}")
     n_tiles, rows, cols = currents.shape
     if rows != len(row_coef) * m or cols != len(col_coef) * n_out:
         raise ValueError(f"currents shape {currents.shape} does not match {len(row_coef)} "

@@ -90,7 +90,7 @@ def _channel_runs(channels: int, wide: int, kernel_size, dilation, lo: int, hi: 
 def stream_patches(xp: np.ndarray, out_size: tuple[int, int], kernel_size: tuple[int, int],
                    dilation: tuple[int, int], stride: tuple[int, int], lo: int, hi: int,
                    start: int, stop: int, n_cycles: int, cycle_bits: int, n_phases: int,
-                   width: int) -> np.ndarray:
+                   width: int, dtype: type = np.int8) -> np.ndarray:
     """DAC digits of rows ``start:stop`` and crossbar rows ``lo:hi`` of a conv's im2col matrix.
 
     Args:
@@ -103,9 +103,10 @@ def stream_patches(xp: np.ndarray, out_size: tuple[int, int], kernel_size: tuple
         n_cycles, cycle_bits, n_phases: as :func:`reram.kernels.split_input_cycles`
             (``1 <= cycle_bits <= 7``).
         width: columns of the result (``>= hi - lo``; the rest are zero).
+        dtype: ``np.int8``, or ``np.float32`` (the same digits, for a float32 product).
 
     Returns:
-        A ``(n_phases * n_cycles * m) x width`` int8 array, ``m = stop - start``: row
+        A ``(n_phases * n_cycles * m) x width`` array of ``dtype``, ``m = stop - start``: row
         ``(p * n_cycles + j) * m + b`` holds the cycle-``j`` digit of phase ``p`` of row
         ``start + b``, as tile ``0`` of ``split_input_cycles(im2col[start:stop, lo:hi], ...)``.
     """
@@ -120,7 +121,10 @@ def stream_patches(xp: np.ndarray, out_size: tuple[int, int], kernel_size: tuple
         raise ValueError(f"rows {lo}:{hi} of {k_total} do not fit width {width}")
     if not 0 <= start <= stop <= xp.shape[0] * out_size[0] * out_size[1]:
         raise ValueError(f"im2col rows {start}:{stop} out of range")
-    out = np.empty((n_phases * n_cycles * (stop - start), width), np.int8)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.int8, np.float32):
+        raise ValueError(f"dtype must be int8 or float32, got {dtype}")
+    out = np.empty((n_phases * n_cycles * (stop - start), width), dtype)
     if stop > start:
         runs = _channel_runs(xp.shape[3], xp.shape[2], tuple(kernel_size), tuple(dilation), lo, hi)
         _stream_patches(np.ascontiguousarray(xp), int(out_size[0]), int(out_size[1]),

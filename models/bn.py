@@ -1,5 +1,9 @@
 """BatchNorm sites of a model and binary masks over them.
 
+The one mask type (:data:`BNMaskLike`) and the one mask parser (:func:`parse_bn_mask`, with
+:func:`format_bn_mask` for the bit string) of the package: the BN search, the training and the
+benchmarks all read masks through them.
+
 A *BN site* is one BatchNorm layer (any subclass of ``torch.nn.modules.batchnorm._BatchNorm``:
 ``BatchNorm1d/2d/3d``, ``SyncBatchNorm``, lazy variants) of a model, named by its dotted module
 path. A *BN mask* holds one bit per site, in forward order: 1 keeps the layer, 0 replaces it by
@@ -125,13 +129,9 @@ def parse_bn_mask(mask: BNMaskLike, num_sites: int) -> tuple[bool, ...]:
                 f"(bad character {bad[0]!r})"
             )
         values: list[object] = [int(c) for c in bits]
-    elif isinstance(mask, torch.Tensor):
-        if mask.dim() != 1:
-            raise ValueError(f"bn_mask tensor must be 1-D, got shape {tuple(mask.shape)}")
-        values = mask.tolist()
-    elif hasattr(mask, "tolist") and hasattr(mask, "ndim"):  # NumPy array
+    elif hasattr(mask, "tolist") and hasattr(mask, "ndim"):  # a NumPy array or a torch tensor
         if mask.ndim != 1:  # type: ignore[union-attr]
-            raise ValueError(f"bn_mask array must be 1-D, got shape {mask.shape}")  # type: ignore[union-attr]
+            raise ValueError(f"bn_mask array must be 1-D, got shape {tuple(mask.shape)}")  # type: ignore[union-attr]
         values = mask.tolist()  # type: ignore[union-attr]
     elif isinstance(mask, Sequence):
         values = list(mask)

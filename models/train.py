@@ -32,8 +32,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from reram.device import resolve_device
-from reram.io import atomic_write, atomic_write_json, json_safe, parse_json, shorten
+from reram.config import CrossbarConfig
+from reram.io import atomic_write, atomic_write_json, json_safe
+from reram.runtime import resolve_device, thread_counts
 
 from .bn import BNMaskLike, bn_sites, format_bn_mask, parse_bn_mask
 from .data import DataSplits, augment_crop_flip
@@ -44,11 +45,8 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "checkpoint_path",
-    "thread_counts",
     "evaluate",
-    "resolve_crossbar_config",
     "run_training",
-    "set_threads",
     "train",
 ]
 
@@ -184,64 +182,6 @@ def checkpoint_path(out: str | Path) -> Path:
     ``out`` with ``.ckpt`` appended, so it is never ``out`` itself (``--out run.ckpt``) and two
     outputs never share one (``a.json``, ``a.log``)."""
     return Path(f"{os.fspath(out)}.ckpt")
-
-
-def _launch_numba_threads() -> int | None:
-    """Start numba's thread pool (if not yet started) without changing torch's thread count.
-
-    Starting numba's OpenMP pool sets OpenMP's thread count, which torch shares, to numba's
-    (all cores): torch's count set from ``OMP_NUM_THREADS`` or ``torch.set_num_threads`` would
-    silently rise. Returns numba's thread count, ``None`` without numba.
-    """
-    before = torch.get_num_threads()
-    try:
-        import numba
-    except ImportError:  # numba is a dependency of reram, but keep this module importable
-        return None
-    count = numba.get_num_threads()  # starts the pool on the first call
-    if torch.get_num_threads() != before:
-        torch.set_num_threads(before)
-    return int(count)
-
-
-def thread_counts() -> dict[str, int]:
-    """The torch and numba thread counts (CPU results are bit-identical only for equal counts).
-
-    Reading them changes neither (numba's pool is started first, torch's count kept).
-    """
-    numba_threads = _launch_numba_threads()
-    counts = {"torch": torch.get_num_threads()}
-    if numba_threads is not None:
-        counts["numba"] = numba_threads
-    return counts
-
-
-def set_threads(threads: int | None = None) -> dict[str, int]:
-    """Set the CPU threads of torch and numba, and start numba's pool so it changes nothing later.
-
-    Args:
-        threads: threads for torch and numba (numba's capped at ``NUMBA_NUM_THREADS``, the pool
-            size it started with); ``None`` = keep torch's count (``OMP_NUM_THREADS`` when set,
-            else torch's default) and give numba the same.
-
-    Returns:
-        :func:`thread_counts` after the change.
-
-    Raises:
-        ValueError: naming ``threads`` when it is not a positive integer.
-    """
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    wanted = torch.get_num_threads() if threads is None else threads
-    _launch_numba_threads()
-    try:
-        import numba
-
-        numba.set_num_threads(min(wanted, int(numba.config.NUMBA_NUM_THREADS)))
-    except ImportError:
-        pass
-    torch.set_num_threads(wanted)
-    return thread_counts()
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -425,49 +365,6 @@ def train(
 # --------------------------------------------------------------------------------------------
 
 
-def resolve_crossbar_config(spec: Any) -> Any:
-    """Turn a ``--config`` value into a ``reram.CrossbarConfig`` or ``None`` (float).
-
-    Args:
-        spec: ``None``/``"float"`` (no conversion), a ``CrossbarConfig``, a dict of its fields,
-            a preset name (e.g. ``"isaac"``), a path to a JSON file of fields, or a JSON string.
-
-    Returns:
-        A ``reram.CrossbarConfig``, or ``None`` for a float model.
-
-    Raises:
-        ValueError: naming the value when it is none of these or its fields are invalid.
-    """
-    if spec is None or (isinstance(spec, str) and spec.strip().lower() == "float"):
-        return None
-    import reram
-
-    if isinstance(spec, reram.CrossbarConfig):
-        return spec
-    if isinstance(spec, dict):
-        return reram.CrossbarConfig.from_dict(spec)
-    if not isinstance(spec, (str, Path)):
-        raise ValueError(f"config must be 'float', a preset name, a JSON file or a dict; got {type(spec).__name__}")
-    text = str(spec).strip()
-    path = Path(text).expanduser()
-    # a name is a preset, never a file of the working folder (``mkdir isaac`` changes nothing);
-    # a file must look like a path: a folder separator or a .json suffix (``./isaac``)
-    if text.startswith("{") or path.suffix == ".json" or "/" in text or os.sep in text:
-        if not text.startswith("{") and not path.is_file():
-            raise ValueError(f"config file {shorten(text)} does not exist")
-        source = path.read_text() if not text.startswith("{") else text
-        fields = parse_json(source, f"config {shorten(text)}")
-        if not isinstance(fields, dict):
-            raise ValueError(f"config {shorten(text)} must hold a JSON object of CrossbarConfig fields")
-        return reram.CrossbarConfig.from_dict(fields)
-    try:
-        return reram.CrossbarConfig.preset(text)
-    except (KeyError, ValueError):
-        allowed = ", ".join(["float", *sorted(reram.PRESETS), "<file>.json"])
-        raise ValueError(f"config must be one of {allowed}; got {shorten(repr(text))} (a file is "
-                         "a path with a / or .json)") from None
-
-
 def run_training(
     model: str = "vgg-digits",
     dataset: str = "digits",
@@ -508,7 +405,7 @@ def run_training(
     """
     train_config = train_config or TrainConfig()
     train_config.validate()
-    crossbar = resolve_crossbar_config(config)
+    crossbar = CrossbarConfig.parse(config)
     name = canonical_model_name(model)
     keep = parse_bn_mask(bn_mask, num_bn_sites(name))  # checked before any data is read
     device = str(resolve_device(train_config.device))

@@ -4,13 +4,21 @@ Public API (names are a contract, see DESIGN.md): :class:`CrossbarConfig`,
 :class:`CrossbarLinear`, :class:`CrossbarConv2d`, :func:`convert`, :func:`convert_to_float`,
 :func:`schedule`, :class:`Chip` (a crossbar config plus the silicon it is costed on). The
 layout: :mod:`reram.config` (the one crossbar config), :mod:`reram.sim` (the simulation),
-:mod:`reram.cost` (the cost model), :mod:`reram.apps` (console scripts, demo, BN objective), and the sub-packages ``reram.kernels``, ``reram.models``, ``reram.search`` and
-``reram.analog``; :mod:`reram.io` and :mod:`reram.device` are shared utilities.
+:mod:`reram.cost` (the cost model), :mod:`reram.apps` (console scripts, demo, the BN search),
+and the sub-packages ``reram.kernels``, ``reram.models``, ``reram.search`` and
+``reram.analog``; :mod:`reram.io` (the atomic writer) and :mod:`reram.runtime` (devices,
+threads, optional dependencies) are shared utilities.
+
+Importing the package is light: the names below load their module on first use (a
+module-level ``__getattr__``), so ``import reram`` (or ``reram.search.pareto``) loads neither
+torch's simulation, the cost model, numba nor BoTorch until they are used.
 """
 from __future__ import annotations
 
+import importlib as _importlib
 import os as _os
 import sys as _sys
+from typing import Any as _Any
 
 
 def _one_line_interrupt(kind, value, tb):  # noqa: ANN001 - sys.excepthook signature
@@ -33,18 +41,18 @@ if _os.path.isfile(_os.path.join(_root, "setup.py")) and _os.path.isdir(_os.path
     if _root not in __path__:
         __path__.append(_root)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-from reram.config import PRESETS, CrossbarConfig
-from reram.cost import (Chip, HardwareSpec, LayerCost, Plan, Trace, load_hardware, schedule,
-                        trace_model)
-from reram.sim import (DEVICE_PRESETS, ConversionSummary, CrossbarConv2d, CrossbarLayer,
-                       CrossbarLinear, DeviceModel, UnconvertedLayerWarning, convert,
-                       convert_to_float, default_config, summarize)
-
-from reram import _legacy_modules
-
-_legacy_modules.register()
+#: Public name -> the module that defines it (loaded on first use).
+_LAZY = {
+    "CrossbarConfig": "reram.config", "PRESETS": "reram.config",
+    "Chip": "reram.cost", "HardwareSpec": "reram.cost", "LayerCost": "reram.cost", "Plan": "reram.cost",
+    "Trace": "reram.cost", "load_hardware": "reram.cost", "schedule": "reram.cost", "trace_model": "reram.cost",
+    "DEVICE_PRESETS": "reram.sim", "ConversionSummary": "reram.sim", "CrossbarConv2d": "reram.sim",
+    "CrossbarLayer": "reram.sim", "CrossbarLinear": "reram.sim", "DeviceModel": "reram.sim",
+    "UnconvertedLayerWarning": "reram.sim", "convert": "reram.sim", "convert_to_float": "reram.sim",
+    "default_config": "reram.sim", "summarize": "reram.sim",
+}
 
 __all__ = [
     "CrossbarConfig", "PRESETS", "CrossbarLinear", "CrossbarConv2d", "CrossbarLayer",
@@ -52,3 +60,17 @@ __all__ = [
     "schedule", "Plan", "LayerCost", "HardwareSpec", "load_hardware", "Trace", "trace_model",
     "Chip", "UnconvertedLayerWarning", "DeviceModel", "DEVICE_PRESETS",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    """Load a public name's module on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reram' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -23,10 +23,6 @@ BACKWARD_MODES = ("ideal", "analog")
 #: Device presets of ``update="pulsed"`` (defined in :mod:`reram.sim.devices`; listed here so
 #: that validating a config needs no import of the simulation; a test keeps the two equal).
 DEVICE_NAMES = ("linear", "ag-a-si", "taox-hfox", "alox-hfo2", "epiram", "pcmo")
-#: Fields added after 0.1.0: :meth:`CrossbarConfig.to_dict` leaves them out while they hold
-#: their default, so configs (and the BN-search cache fingerprints built from them) written by
-#: 0.1.0 stay byte-identical; unpickling a 0.1.0 config fills them with their defaults.
-LATER_FIELDS = ("read_noise", "backward", "device")
 
 
 #: Largest ``input_bits``: codes are float32, exact integers only up to ``2**24``.
@@ -181,12 +177,6 @@ class CrossbarConfig:
             raise ValueError(f"device must be None unless update='pulsed' (update is "
                              f"{self.update!r}), got {_shown(self.device)}")
 
-    def __setstate__(self, state: dict) -> None:
-        """Unpickle, giving fields added since the pickle was written their defaults."""
-        for f in fields(self):
-            value = state.get(f.name, f.default)
-            object.__setattr__(self, f.name, value)
-
     # ------------------------------------------------------------------ derived quantities
     @property
     def weight_magnitude_bits(self) -> Optional[int]:
@@ -279,10 +269,8 @@ class CrossbarConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """All fields as a plain JSON-serializable dict (a field of :data:`LATER_FIELDS` only
-        when it differs from its default)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in LATER_FIELDS or getattr(self, f.name) != f.default}
+        """All fields as a plain JSON-serializable dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "CrossbarConfig":
@@ -306,6 +294,55 @@ class CrossbarConfig:
         if path is not None:
             atomic_write_text(path, text + "\n")
         return text
+
+    @classmethod
+    def parse(cls, spec: Any, field: str = "config") -> "Optional[CrossbarConfig]":
+        """A command line's config value as a config, or ``None`` for a float model.
+
+        A name is a preset, never a file of the working folder (``mkdir isaac`` changes nothing);
+        a file must look like a path: a folder separator or a ``.json`` suffix (``./isaac``).
+
+        Args:
+            spec: ``None``/``"float"`` (no conversion), a ``CrossbarConfig``, a dict of its
+                fields, a preset name (e.g. ``"isaac"``), a path to a JSON file of fields, or a
+                JSON string.
+            field: the name the errors give the value (``"--config"``, ...).
+
+        Raises:
+            ValueError: one line naming ``field`` when the value is none of these or a field is
+                invalid (a huge value is shortened, not echoed).
+        """
+        if spec is None or (isinstance(spec, str) and spec.strip().lower() == "float"):
+            return None
+        if isinstance(spec, cls):
+            return spec
+        if isinstance(spec, dict):
+            return cls.from_dict(spec)
+        if not isinstance(spec, (str, os.PathLike)):
+            raise ValueError(f"{field} must be 'float', a preset name, a JSON file or a dict; "
+                             f"got {type(spec).__name__}")
+        text = os.fspath(spec).strip()
+        if text.startswith(("{", "[")):
+            data = parse_json(text, f"{field} {shorten(text)}")
+        elif text.endswith(".json") or "/" in text or os.sep in text:
+            path = os.path.expanduser(text)
+            if not os.path.isfile(path):
+                raise ValueError(f"{field} file {shorten(text)} does not exist")
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    source = fh.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{field} file {shorten(text)} cannot be read ({type(exc).__name__})") from None
+            data = parse_json(source, f"{field} {shorten(text)}")
+        elif text in PRESETS:
+            return cls.preset(text)
+        else:
+            allowed = ", ".join(["float", *sorted(PRESETS), "<file>.json"])
+            raise ValueError(f"{field} must be one of {allowed}; got {shorten(repr(text))} (a file is "
+                             "a path with a / or .json)")
+        if not isinstance(data, dict):
+            raise ValueError(f"{field} {shorten(text)} must hold a JSON object of CrossbarConfig fields")
+        return cls.from_dict(data)
 
     @classmethod
     def from_json(cls, source: str | os.PathLike[str]) -> "CrossbarConfig":
@@ -364,4 +401,13 @@ PRESETS: dict[str, dict] = {
     # 8-bit weights and activations, 5-bit ADC.
     "neurosim": dict(tile_size=128, weight_bits=8, cell_bits=4, input_bits=8, dac_bits=1,
                      adc_bits=5, _source="Peng et al., DNN+NeuroSim V2.0, 2020"),
+    # The BN search's main job (docs/bn_search.md, "The main job"): NeuroSim's 128-row arrays,
+    # each column read by its own 8-bit ADC per tile, 8-bit inputs in one 8-bit DAC phase, one
+    # 64-level EpiRAM cell per 6-bit weight, updated by pulses (EpiRAM: 64 states,
+    # nonlinearity 0.5/-0.5, 2 % cycle-to-cycle variation, on/off 50.2, from NeuroSim's device
+    # table, Peng et al. 2020; Choi et al., Nature Materials 2018).
+    "neurosim-epiram": dict(tile_size=128, weight_bits=6, cell_bits=6, input_bits=8, dac_bits=8,
+                            adc_bits=8, update="pulsed", device="epiram",
+                            _source="DNN+NeuroSim V2 arrays with its EpiRAM device (Peng et al., "
+                                    "2020); the BN search's main job"),
 }

@@ -5,7 +5,7 @@ standard binary test problems.
 
 Generic: it knows nothing of crossbars, models or training (the BN objective that joins them
 is :mod:`reram.apps.bn_objective`) and imports nothing of reram but :mod:`reram.io` and
-:mod:`reram.deps`.
+:mod:`reram.runtime`.
 
 Example:
     >>> from reram.search import minimize_binary, Contamination

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from reram.deps import import_botorch
+from reram.runtime import import_botorch
 
 import_botorch()  # before any botorch import: silences one torch deprecation warning
 

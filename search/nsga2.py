@@ -19,39 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .baselines import initial_design_batch
+from .pareto import nondominated_ranks
 from .proposer import Proposer, random_masks, rng_for, successes, weight_stratified_design
 from .records import EvalRecord, mask_key
 
-__all__ = ["NSGA2Options", "NSGA2", "nondominated_ranks", "crowding_distance"]
+
+__all__ = ["NSGA2Options", "NSGA2", "crowding_distance"]
 
 _SALT_BREED = 31
-
-
-def nondominated_ranks(Y: np.ndarray) -> np.ndarray:
-    """Front number of each row of `Y` (minimization): 0 for the non-dominated rows, 1 for
-    those non-dominated once front 0 is removed, and so on.
-
-    Args:
-        Y: an `n x m` array.
-
-    Returns:
-        An `n`-array of ints.
-    """
-    n = len(Y)
-    le = np.all(Y[:, None, :] <= Y[None, :, :], axis=2)
-    lt = np.any(Y[:, None, :] < Y[None, :, :], axis=2)
-    dominates = le & lt  # [i, j]: i dominates j
-    n_dominators = dominates.sum(axis=0)
-    ranks = np.full(n, -1, dtype=np.int64)
-    front = np.flatnonzero(n_dominators == 0)
-    rank = 0
-    while len(front):
-        ranks[front] = rank
-        n_dominators = n_dominators - dominates[front].sum(axis=0)
-        n_dominators[ranks >= 0] = -1
-        front = np.flatnonzero(n_dominators == 0)
-        rank += 1
-    return ranks
 
 
 def crowding_distance(Y: np.ndarray) -> np.ndarray:

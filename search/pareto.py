@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["pareto_mask", "pareto_front", "hypervolume", "hypervolume_trace"]
+__all__ = ["pareto_mask", "pareto_front", "nondominated_ranks", "hypervolume", "hypervolume_trace"]
 
 
 def _as_points(Y: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
@@ -98,6 +98,33 @@ def _hv(points: np.ndarray, ref: np.ndarray) -> float:
         slab = slab[pareto_mask(slab)]
         volume += depth * _hv(slab, ref[:-1])
     return volume
+
+
+def nondominated_ranks(Y: np.ndarray) -> np.ndarray:
+    """Front number of each row of `Y` (minimization): 0 for the non-dominated rows, 1 for
+    those non-dominated once front 0 is removed, and so on.
+
+    Args:
+        Y: an `n x m` array.
+
+    Returns:
+        An `n`-array of ints.
+    """
+    n = len(Y)
+    le = np.all(Y[:, None, :] <= Y[None, :, :], axis=2)
+    lt = np.any(Y[:, None, :] < Y[None, :, :], axis=2)
+    dominates = le & lt  # [i, j]: i dominates j
+    n_dominators = dominates.sum(axis=0)
+    ranks = np.full(n, -1, dtype=np.int64)
+    front = np.flatnonzero(n_dominators == 0)
+    rank = 0
+    while len(front):
+        ranks[front] = rank
+        n_dominators = n_dominators - dominates[front].sum(axis=0)
+        n_dominators[ranks >= 0] = -1
+        front = np.flatnonzero(n_dominators == 0)
+        rank += 1
+    return ranks
 
 
 def hypervolume(

@@ -157,8 +157,9 @@ class SearchResult:
         """
         text = json.dumps(self.to_dict())
         if path is not None:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            from reram.io import atomic_write_text
+
+            atomic_write_text(path, text)
         return text
 
     @classmethod

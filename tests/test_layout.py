@@ -1,6 +1,6 @@
 """The package's import structure: no circles and no forbidden direction (read with ``ast``).
 
-Layers, bottom up: shared utilities (``reram.io``, ``reram.device``, ``reram.deps``) and
+Layers, bottom up: shared utilities (``reram.io``, ``reram.runtime``) and
 ``reram.config``; ``reram.kernels``; the simulation ``reram.sim`` and the cost model
 ``reram.cost`` (neither imports the other); ``reram.models``; the generic ``reram.search`` and
 ``reram.analog``; ``reram.apps`` on top, which nothing imports.
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: folder of the source tree -> package name it installs as (setup.py's package_dir).
 PACKAGES = {"reram": "reram", "kernels": "reram.kernels", "models": "reram.models",
             "search": "reram.search", "analog": "reram.analog"}
-SHARED = ("reram.io", "reram.device", "reram.deps", "reram.config")
+SHARED = ("reram.io", "reram.runtime", "reram.config")
 
 
 def _modules() -> dict[str, Path]:
@@ -143,3 +143,35 @@ def test_no_import_circles():
         if name not in state:
             visit(name, [])
     assert not circles, f"import circles: {circles}"
+
+
+def _reach(name: str) -> set[str]:
+    """Every reram module ``name`` reaches through its imports (at any depth)."""
+    seen, todo = set(), [name]
+    while todo:
+        for dep in GRAPH[todo.pop()]:
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+@pytest.mark.parametrize("importer, forbidden", [
+    ("reram.models", ("reram.cost", "reram.apps", "reram.search", "reram.analog")),
+    ("reram.search", ("reram.sim", "reram.cost", "reram.models", "reram.kernels", "reram.apps")),
+    ("reram", ("reram.sim", "reram.cost", "reram.models", "reram.search", "reram.apps")),
+])
+def test_nothing_reaches_a_forbidden_layer_through_another(importer, forbidden):
+    """Direct imports are checked above; this follows them (``models -> reram`` reached the
+    cost model while ``import reram`` loaded everything)."""
+    names = [importer] if importer == "reram" else [n for n in GRAPH if _under(n, importer)]
+    bad = sorted(f"{name} reaches {dep}" for name in names for dep in _reach(name) if _under(dep, *forbidden))
+    assert not bad, bad
+
+
+def test_the_bn_search_modules_layer_one_way():
+    """cli -> search -> (report, output, cost, objective) -> _cli: settings travel one way."""
+    assert "reram.apps.bn_search_cli" not in _reach("reram.apps.bn_search")
+    for lower in ("reram.apps.bn_objective", "reram.apps.bn_cost", "reram.apps.bn_output"):
+        assert not {"reram.apps.bn_search", "reram.apps.bn_search_cli", "reram.apps.bn_report"} & _reach(lower)
+    assert GRAPH["reram.apps._cli"] <= {"reram.io"}

@@ -36,7 +36,7 @@ from reram.cost.hardware import (GPU_IDLE_POLICIES, GPU_PRECISIONS, GPU_RATES, a
                                  gpu_file, is_spec_path)
 from reram.cost.scheduler import PIPELINES
 from reram.cost.scheduler import schedule
-from reram.device import resolve_device
+from reram.runtime import resolve_device
 from reram.io import atomic_write_json
 
 __all__ = ["main", "load_chip", "chip_summary"]
@@ -362,16 +362,19 @@ def _cmd_chip(args: argparse.Namespace) -> None:
 
 
 def _cmd_kernels(args: argparse.Namespace) -> None:
+    from reram.apps.host import describe_host, format_host
     from reram.apps.layer_benchmark import run_layer_benchmark
 
     rows = run_layer_benchmark(threads=args.threads, quick=args.quick)
+    host = describe_host()  # the host beside the figures: CPU, ISA, versions, product speeds
+    print(format_host(host), file=_table_stream(args))
     if rows:
         keys = list(rows[0])
         print("  ".join(keys), file=_table_stream(args))
         for row in rows:
             print("  ".join(f"{row.get(k):.4g}" if isinstance(row.get(k), float) else str(row.get(k))
                             for k in keys), file=_table_stream(args))
-    _write_json(rows, args.json)
+    _write_json({"host": host, "layers": rows}, args.json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -384,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_outputs(args)
         commands[args.command](args)
 
-    return run_cli("reram-bench", body)
+    return run_cli("reram-bench", body, input_errors=(ValueError, OSError))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 import reram
 from reram.apps._cli import OneLineParser, check_output_path, positive_int, run_cli
 from reram.io import atomic_write_json
-from reram.models.train import set_threads
+from reram.runtime import set_threads
 
 __all__ = ["build_parser", "demo_configs", "main", "run_demo", "small_cnn", "train_on_digits"]
 
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         set_threads(args.threads)
         run_demo(args.epochs, args.out)
 
-    return run_cli(PROG, body)
+    return run_cli(PROG, body, input_errors=(ValueError, OSError))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Used by ``benchmarks/bench_layers.py`` and ``reram-bench kernels``. Each case times the float
 layer, the crossbar layer and, for the bit-sliced configs, the matrix products alone doing the
-same multiply-adds as the tile simulation on its product path (int8 or fp32; its lower
-bound), interleaved so that machine noise hits all three alike. On CPU the times are the
+same multiply-adds as the tile simulation on its product path (on the integer path the
+product this host chose, :mod:`reram.sim.products`; its lower bound), interleaved so that machine noise hits all three alike. On CPU the times are the
 process's CPU time (1 thread: other processes on a shared machine do not count in it, as they
 do in wall time); the ratios are of the fastest repeat, with medians kept in the rows.
 """
@@ -47,13 +47,16 @@ def _cases(quick: bool) -> list[tuple[str, Callable[[], nn.Module], tuple[int, .
             ("Conv2d 64->128 3x3 32x64x32x32", lambda: nn.Conv2d(64, 128, 3, padding=1), (32, 64, 32, 32))]
 
 
-def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> Callable[[], None]:
-    """The tile simulation's matrix products alone, on its product path: int8 operands with
-    int32 results (``torch._int_mm``) where the layer takes the integer path, fp32 ``mm``
-    otherwise; one product per row tile and chunk of inputs, with the same shapes and chunking
-    (so the same multiply-adds)."""
+def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig
+                     ) -> tuple[Callable[[], None], str]:
+    """The tile simulation's matrix products alone, on its product path, and the product's
+    name: on the integer path the product this host chose for the layer's shapes
+    (:func:`reram.sim.products.choose_product`: ``int_mm`` or ``fp32``, exact integer sums),
+    fp32 ``mm`` otherwise; one product per row tile and chunk of inputs, with the same shapes
+    and chunking (so the same multiply-adds)."""
     from reram.sim.functional import quantize_input
     from reram.sim.mapping import column_coefficients
+    from reram.sim.products import choose_product, multiply
     from reram.sim.tiles import (CURRENT_BUFFER_BYTES, int_chunk_inputs, int_tile_widths,
                                  product_path)
     if isinstance(layer, nn.Conv2d):
@@ -68,24 +71,28 @@ def _gemm_equivalent(layer: nn.Module, x: torch.Tensor, cfg: CrossbarConfig) -> 
     cols = len(column_coefficients(cfg)) * layer.weight.shape[0]
     chunk = max(1, CURRENT_BUFFER_BYTES // (row_groups * cols * 4))
     widths = [min(tile, k - t) for t in range(0, k, tile)]
-    if integer:  # the integer path's own chunking and tile widths
+    if integer:  # the integer path's own chunking, tile widths and product
         chunk = int_chunk_inputs(row_groups, cols, layer.weight.shape[0])
         tile, widths = int_tile_widths(k, tile)
-        a = torch.randint(0, 2, (row_groups * min(chunk, rows), tile), dtype=torch.int8,
-                          device=x.device)
-        b = torch.randint(0, 2, (tile, cols), dtype=torch.int8, device=x.device)
-        product = torch._int_mm
+        max_current = tile * ((1 << cfg.slice_bits) - 1) * ((1 << cfg.cycle_bits) - 1)
+        chosen = choose_product(row_groups * min(chunk, rows), tile, cols, max_current, x.device)
+        a = torch.randint(0, 2, (row_groups * min(chunk, rows), tile), device=x.device)
+        b = torch.randint(0, 2, (tile, cols), device=x.device)
+        a, b = a.to(chosen.operand_dtype), b.to(chosen.operand_dtype)
+        out = torch.empty((a.shape[0], cols), dtype=chosen.current_dtype, device=x.device)
+        name = chosen.name
     else:
         a = torch.randn(row_groups * min(chunk, rows), tile, device=x.device)
         b = torch.randn(tile, cols, device=x.device)
-        product = torch.mm
+        out = torch.empty((a.shape[0], cols), device=x.device)
+        name = "fp32"
 
     def run() -> None:
         for start in range(0, rows, chunk):
             m = min(chunk, rows - start) * row_groups
             for width in widths:
-                product(a[:m, :width], b[:width])
-    return run
+                multiply(a[:m, :width], b[:width], out[:m])
+    return run, name
 
 
 def time_once(fn: Callable[[], object], device: str = "cpu") -> float:
@@ -130,7 +137,7 @@ def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
             x = x.relu()
         for name, cfg in benchmark_configs().items():
             xbar = convert(float_layer, cfg).eval()
-            gemm = None if name == "ideal" else _gemm_equivalent(float_layer, x, cfg)
+            gemm, product = (None, None) if name == "ideal" else _gemm_equivalent(float_layer, x, cfg)
             with torch.no_grad():
                 float_layer(x)
                 warm = time_once(lambda: xbar(x), device)  # warm-up (JIT compile, allocator)
@@ -146,7 +153,8 @@ def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
             k = float_layer.weight[0].numel()
             # the fastest repeat (as timeit reports): on a shared machine other processes only
             # ever add time; medians are kept beside it
-            row = {"case": case, "config": name, "path": product_path(cfg, k), "repeats": n_rep,
+            row = {"case": case, "config": name, "path": product_path(cfg, k),
+                   "product": product, "repeats": n_rep,
                    "float_s": min(times["float"]), "crossbar_s": min(times["xbar"]),
                    "float_median_s": statistics.median(times["float"]),
                    "crossbar_median_s": statistics.median(times["xbar"])}
@@ -160,10 +168,11 @@ def run_layer_benchmark(threads: int = 1, quick: bool = False, repeats: int = 5,
 
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of :func:`run_layer_benchmark` rows."""
-    lines = [f"{'case':31s} {'config':21s} {'path':5s} {'float ms':>9s} {'xbar ms':>9s} "
-             f"{'xbar/float':>10s} {'GEMM ms':>9s} {'xbar/GEMM':>9s}"]
+    lines = [f"{'case':31s} {'config':21s} {'path':5s} {'product':7s} {'float ms':>9s} "
+             f"{'xbar ms':>9s} {'xbar/float':>10s} {'GEMM ms':>9s} {'xbar/GEMM':>9s}"]
     for r in rows:
         gemm = f"{r['gemm_s'] * 1e3:9.2f} {r['ratio_vs_gemm']:9.2f}" if "gemm_s" in r else f"{'-':>9s} {'-':>9s}"
-        lines.append(f"{r['case']:31s} {r['config']:21s} {r.get('path', '-'):5s} {r['float_s'] * 1e3:9.2f} "
+        lines.append(f"{r['case']:31s} {r['config']:21s} {r.get('path', '-'):5s} "
+                     f"{r.get('product') or '-':7s} {r['float_s'] * 1e3:9.2f} "
                      f"{r['crossbar_s'] * 1e3:9.2f} {r['ratio']:10.2f} {gemm}")
     return "\n".join(lines)

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = build_parser().parse_args(argv)
     return run_cli("reram-size", lambda: _run(args),
-                   interrupted_hint="continue with --resume when --history was given")
+                   interrupted_hint="continue with --resume when --history was given", input_errors=(ValueError, OSError))
 
 
 def _check_paths(args: argparse.Namespace) -> str:

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from reram.apps._cli import OneLineParser, check_output_path, positive_int, run_cli
 from reram.models.data import DATASET_NAMES
 from reram.models.registry import MODEL_NAMES
-from reram.models.train import TrainConfig, checkpoint_path, run_training, set_threads
+from reram.models.train import TrainConfig, checkpoint_path, run_training
+from reram.runtime import set_threads
 
 __all__ = ["build_parser", "main"]
 
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_train=args.max_train, max_test=args.max_test, out=args.out,
         ))
 
-    status = run_cli(PROG, body, interrupted_hint=hint)
+    status = run_cli(PROG, body, interrupted_hint=hint, input_errors=(ValueError, OSError))
     if status:
         return status
     result = outcome

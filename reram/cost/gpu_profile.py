@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from reram.device import resolve_device
+from reram.runtime import resolve_device
 
 __all__ = ["measure_breakdown", "classify_op", "MEASURED_KINDS"]
 

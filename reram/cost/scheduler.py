@@ -221,7 +221,9 @@ class Plan:
         """The plan as JSON text; also written to ``path`` if given."""
         text = json.dumps(self.to_dict(), indent=indent)
         if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
+            from reram.io import atomic_write_text
+
+            atomic_write_text(path, text + "\n")
         return text
 
     def summary(self) -> str:
@@ -266,10 +268,9 @@ class Plan:
         ax.set_title(f"{self.model_name} {self.mode}, batch {self.batch_size}, {self.hardware}")
         ax.legend()
         fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        return path
+        from reram.io import save_figure
+
+        return save_figure(fig, path, dpi=120)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import torch
 from reram.kernels import (adc_accumulate, adc_accumulate_int, int_adc_fits, int_adc_multiplier,
                            program_cells, scale_into_nchw, split_input_cycles, stream_patches)
 from reram.kernels.programming import FAULT_SA0, FAULT_SA1
+from reram.sim.products import multiply
 
 __all__ = ["Backend", "NumbaBackend", "TorchBackend", "backend_for", "INT_PRODUCT_DTYPE",
            "exact_int_adc", "channels_last_patches", "PatchGeometry", "LINEAR_GEOMETRY"]
@@ -71,11 +72,12 @@ class Backend:
 
     def stream_patches(self, xp: torch.Tensor, geometry: PatchGeometry, lo: int, hi: int,
                        start: int, stop: int, n_cycles: int, cycle_bits: int, n_phases: int,
-                       width: int) -> torch.Tensor:
-        """int8 DAC digits of rows ``start:stop`` and crossbar rows ``lo:hi`` of the im2col
+                       width: int, dtype: torch.dtype = INT_PRODUCT_DTYPE) -> torch.Tensor:
+        """DAC digits of rows ``start:stop`` and crossbar rows ``lo:hi`` of the im2col
         matrix of ``xp`` (``N x H x W x C`` int8 or int16 codes, padded, channels last; rows
         in ``(kh, kw, C)`` order): ``(n_phases * n_cycles * (stop - start)) x width``, as
-        :func:`reram.kernels.stream_patches`."""
+        :func:`reram.kernels.stream_patches`, of ``dtype`` (the product's operand dtype:
+        int8, float32 or bfloat16)."""
         raise NotImplementedError
 
     def scale_into_nchw(self, acc: torch.Tensor, row_scale: torch.Tensor,
@@ -88,12 +90,11 @@ class Backend:
 
     def currents(self, digits: torch.Tensor, cells: torch.Tensor,
                  out: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Column currents ``digits @ cells``: int8 operands give exact int32 sums (the caller
-        checks they fit; oneDNN on CPU), float32 operands an fp32 product. ``out``: where to
-        write them (int32 or float32, matching)."""
-        if digits.dtype == INT_PRODUCT_DTYPE:
-            return torch._int_mm(digits, cells) if out is None else torch._int_mm(digits, cells, out=out)
-        return torch.mm(digits, cells) if out is None else torch.mm(digits, cells, out=out)
+        """Column currents ``digits @ cells`` (:func:`reram.sim.products.multiply`): int8
+        operands give exact int32 sums (the caller checks they fit), bfloat16 operands float32
+        sums, float32 operands an fp32 product. ``out``: where to write them (int32 or float32,
+        matching)."""
+        return multiply(digits, cells, out)
 
     def adc_accumulate(self, currents: torch.Tensor, m: int, row_coef: np.ndarray,
                        col_coef: np.ndarray, n_out: int, step: float, code_lo: float,
@@ -104,7 +105,8 @@ class Backend:
         ``currents`` is ``T x (R * m) x (G * n_out)`` (float32 or int32); ``out`` an
         ``m x n_out`` float64 tensor (a view is fine), updated in place. Returns the number of
         informative conversions (codes strictly inside the ADC range and not zero; 0 with
-        ``count=False``, which skips counting). ``mult``: for int32 currents, a float32
+        ``count=False``, which skips counting). ``mult``: for integer currents (int32, or the
+        exact float32 sums of a float32 product on the integer path), a float32
         multiplier that gives every code exactly
         (:func:`reram.kernels.adc.int_adc_multiplier`, with
         :func:`reram.kernels.adc.int_adc_fits` checked): the integer pass may use it.
@@ -130,9 +132,12 @@ class NumbaBackend(Backend):
                                                    tile, dtype=out_dtype))
 
     def stream_patches(self, xp, geometry, lo, hi, start, stop, n_cycles, cycle_bits, n_phases,
-                       width):
-        return torch.from_numpy(stream_patches(xp.numpy(), *geometry, lo, hi, start, stop,
-                                               n_cycles, cycle_bits, n_phases, width))
+                       width, dtype=INT_PRODUCT_DTYPE):
+        out_dtype = np.int8 if dtype == INT_PRODUCT_DTYPE else np.float32
+        digits = torch.from_numpy(stream_patches(xp.numpy(), *geometry, lo, hi, start, stop,
+                                                 n_cycles, cycle_bits, n_phases, width,
+                                                 dtype=out_dtype))
+        return digits if digits.dtype == dtype else digits.to(dtype)
 
     def scale_into_nchw(self, acc, row_scale, col_scale, out):
         if out.dtype != torch.float32:
@@ -141,7 +146,7 @@ class NumbaBackend(Backend):
 
     def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out,
                        count=True, mult=None):
-        if mult is not None and currents.dtype == torch.int32:
+        if mult is not None and currents.dtype in (torch.int32, torch.float32):
             return adc_accumulate_int(currents.numpy(), m, row_coef, col_coef, n_out, mult,
                                       code_lo, code_hi, out.numpy(), count=count)
         counts = np.zeros(1, np.int64)
@@ -218,13 +223,13 @@ class TorchBackend(Backend):
         return out if dtype == torch.float32 else out.to(dtype)
 
     def stream_patches(self, xp, geometry, lo, hi, start, stop, n_cycles, cycle_bits, n_phases,
-                       width):
+                       width, dtype=INT_PRODUCT_DTYPE):
         (h_out, w_out), kernel_size, dilation, stride = geometry
         positions = h_out * w_out
         first, last = start // positions, -(-stop // positions)  # the samples holding the rows
         p = channels_last_patches(xp[first:last], kernel_size, dilation, stride)
         rows = p[start - first * positions:stop - first * positions, lo:hi]
-        return self.stream(rows, n_cycles, cycle_bits, n_phases, width, INT_PRODUCT_DTYPE)[0]
+        return self.stream(rows, n_cycles, cycle_bits, n_phases, width, INT_PRODUCT_DTYPE)[0].to(dtype)
 
     def currents(self, digits, cells, out=None):
         if digits.dtype == INT_PRODUCT_DTYPE and digits.device.type == "cuda":

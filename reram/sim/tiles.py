@@ -8,7 +8,9 @@ analog backward pass (:func:`transposed_read`, columns driven, row currents conv
 - ``"plain"``: the ADC cannot lose information (or is ideal) and reads are noiseless, so the
   result equals one ordinary product with the effective weight, which the caller computes;
 - ``"int8"``: cell levels and DAC digits are small integers, so column currents are exact
-  integers: int8 operands, int32 sums (``torch._int_mm``), read by the ADC kernel directly;
+  integers, read by the ADC kernel directly; the product that computes them (int8 operands
+  with int32 sums, or fp32 / bf16 operands where every sum is below ``2**24``) is chosen by
+  measurement on this host, once per shape class (:func:`reram.sim.products.choose_product`);
 - ``"fp32"``: levels are not integers (programming variation, read noise, unquantized weights
   or inputs) or do not fit (cells or digits above 127, sums past int32): fp32 products.
 
@@ -16,7 +18,8 @@ Both tiled paths give the same bits wherever the fp32 sums are exact (below ``2*
 holds for every preset): each ADC code is then a function of an exact integer current.
 The arithmetic is the device's backend (:func:`reram.sim.backends.backend_for`).
 
-Imports ``reram.config``, ``reram.sim.mapping`` and ``reram.sim.backends`` only.
+Imports ``reram.config``, ``reram.sim.mapping``, ``reram.sim.backends`` and
+``reram.sim.products`` only.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from reram.sim.backends import (INT_PRODUCT_DTYPE, LINEAR_GEOMETRY, Backend, Pat
                                 backend_for, exact_int_adc)
 from reram.sim.mapping import (AdcParams, ProgrammedWeights, _r_min, adc_params,
                                column_coefficients, lay_out_cells, row_coefficients)
+from reram.sim.products import choose_product
 
 __all__ = ["product_path", "integer_product_fits", "code_dtype", "input_phases", "needs_tiles",
            "simulate_tiles", "transposed_read", "ConvPatches", "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
@@ -64,7 +68,8 @@ MatrixFn = Callable[[int, torch.dtype], torch.Tensor]
 class ConvPatches:
     """The im2col rows of an ungrouped convolution on the int8 path, never materialized: the
     tiles stream each row tile's digits straight from the input (rows in ``(kh, kw, C)``
-    order, the crossbar's channels-last row order).
+    order, the crossbar's channels-last row order). A Linear layer's integer codes are the
+    ``m x 1 x 1 x K`` case (:data:`reram.sim.backends.LINEAR_GEOMETRY`).
 
     Attributes:
         xp: the padded input codes, ``N x H x W x C`` int8 (channels last, contiguous).
@@ -91,17 +96,15 @@ Rows = Union[torch.Tensor, ConvPatches]
 
 
 def _int_digits(rows: Rows, backend: Backend, start: int, stop: int, lo: int, hi: int,
-                n_cycles: int, cycle_bits: int, n_phases: int, width: int) -> torch.Tensor:
-    """The int8 digits of rows ``start:stop``, crossbar rows ``lo:hi`` (one tile):
-    ``(n_phases * n_cycles * (stop - start)) x width``."""
-    args = (lo, hi, start, stop, n_cycles, cycle_bits, n_phases, width)
-    if isinstance(rows, ConvPatches):
-        return backend.stream_patches(rows.xp, rows.geometry, *args)
-    if rows.dtype in _CODE_DTYPES:  # a Linear layer's codes: 1x1 windows of an m x 1 x 1 x K input
-        m, k = rows.shape
-        return backend.stream_patches(rows.contiguous().view(m, 1, 1, k), LINEAR_GEOMETRY, *args)
+                n_cycles: int, cycle_bits: int, n_phases: int, width: int,
+                dtype: torch.dtype = INT_PRODUCT_DTYPE) -> torch.Tensor:
+    """The digits of rows ``start:stop``, crossbar rows ``lo:hi`` (one tile), as the product's
+    operand ``dtype``: ``(n_phases * n_cycles * (stop - start)) x width``."""
+    if isinstance(rows, ConvPatches):  # a conv's input, or a Linear layer's integer codes
+        return backend.stream_patches(rows.xp, rows.geometry, lo, hi, start, stop, n_cycles,
+                                      cycle_bits, n_phases, width, dtype=dtype)
     return backend.stream(rows[start:stop, lo:hi], n_cycles, cycle_bits, n_phases, width,
-                          INT_PRODUCT_DTYPE)[0]
+                          INT_PRODUCT_DTYPE)[0].to(dtype)
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -238,13 +241,22 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
         max_current = width * ((1 << config.slice_bits) - 1) * ((1 << cycle_bits) - 1)
         mult = exact_int_adc(row_coef, col_coef, adc.step, adc.code_lo, adc.code_hi, n_tiles,
                              max_current)
-        buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols), dtype=torch.int32,
-                             device=codes.device)
+        product = choose_product(len(row_coef) * min(chunk, m), width, cols, max_current,
+                                 codes.device)
+        operand = product.operand_dtype
+        buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols),
+                             dtype=product.current_dtype, device=codes.device)
         if isinstance(codes, torch.Tensor) and codes.dtype in _CODE_DTYPES:
-            codes = codes.contiguous()  # once, not per tile (a conv group's columns)
+            # a Linear layer's codes as 1x1 windows of an m x 1 x 1 x K input, once, not per
+            # tile (a conv group's columns: one contiguous copy)
+            codes = ConvPatches(codes.contiguous().view(m, 1, 1, n_in), LINEAR_GEOMETRY)
         starts = range(0, m, chunk)
+
+        def cells(t: int) -> torch.Tensor:  # from the (4x smaller) int8 cells kept per layer
+            mat = matrix(t, INT_PRODUCT_DTYPE)
+            return _pad_rows(mat if operand == INT_PRODUCT_DTYPE else mat.to(operand), widths[t])
         if n_tiles * width * cols <= INT_CELL_BYTES:  # every tile per chunk: acc rows stay hot
-            mats = [_pad_rows(matrix(t, INT_PRODUCT_DTYPE), widths[t]) for t in range(n_tiles)]
+            mats = [cells(t) for t in range(n_tiles)]
             order = [(t, start) for start in starts for t in range(n_tiles)]
         else:  # one tile's cells at a time
             mats = None
@@ -254,11 +266,11 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
             if mats is not None:
                 mat = mats[t]
             elif t != mat_tile:
-                mat, mat_tile = _pad_rows(matrix(t, INT_PRODUCT_DTYPE), widths[t]), t
+                mat, mat_tile = cells(t), t
             lo, hi = t * width, min((t + 1) * width, n_in)
             stop = min(m, start + chunk)
             digits = _int_digits(codes, backend, start, stop, lo, hi, n_cycles, cycle_bits,
-                                 n_phases, widths[t])
+                                 n_phases, widths[t], operand)
             currents = buffer[:, :digits.shape[0]]
             backend.currents(digits, mat, out=currents[0])
             informative += backend.adc_accumulate(currents, stop - start, *adc_args,

@@ -224,6 +224,10 @@ def test_int_pass_is_bit_identical_to_float64_pass(t, r, m, g, n_out, adc):
     assert adc_accumulate_int(currents, m, row_coef, col_coef, n_out, mult, lo, hi, again,
                               count=False) == 0
     np.testing.assert_array_equal(again, want)
+    as_float = np.zeros((m, n_out))   # a float32 product's exact currents: the same bits
+    assert adc_accumulate_int(currents.astype(np.float32), m, row_coef, col_coef, n_out, mult,
+                              lo, hi, as_float) == counts[0]
+    np.testing.assert_array_equal(as_float, want)
 
 
 def test_int_pass_non_contiguous_and_into_a_view():
@@ -242,8 +246,8 @@ def test_int_pass_non_contiguous_and_into_a_view():
 
 def test_int_pass_bad_input_raises():
     mult = np.float32(1.0)
-    with pytest.raises(ValueError, match="int32"):
-        adc_accumulate_int(np.zeros((1, 3, 6), np.float32), 3, np.ones(1), np.ones(2), 3, mult,
+    with pytest.raises(ValueError, match="int32 or float32"):
+        adc_accumulate_int(np.zeros((1, 3, 6), np.float64), 3, np.ones(1), np.ones(2), 3, mult,
                            0, 7, np.zeros((3, 3)))
     with pytest.raises(ValueError, match="does not match"):
         adc_accumulate_int(np.zeros((1, 4, 6), np.int32), 3, np.ones(1), np.ones(2), 3, mult,

@@ -68,6 +68,28 @@ def test_stream_patches_matches_twin(shape, kernel, dilation, stride, cycles, dt
             np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("shape,kernel,dilation,stride", GEOMETRIES)
+@pytest.mark.parametrize("cycles,dtype", [((1, 7), np.int8), ((4, 2), np.int8), ((5, 3), np.int16)])
+@pytest.mark.parametrize("n_phases", [1, 2])
+def test_stream_patches_float32_digits_match_twin(shape, kernel, dilation, stride, cycles, dtype,
+                                                  n_phases):
+    """float32 digits (for a float32 product): the twin's digits, as floats."""
+    n_cycles, cycle_bits = cycles
+    top = min(int(np.iinfo(dtype).max), (1 << (n_cycles * cycle_bits)) - 1)
+    rng = np.random.default_rng(sum(shape) + 7 * n_cycles)
+    xp = rng.integers(-top if n_phases == 2 else 0, top + 1, shape).astype(dtype)
+    size = out_size(shape, kernel, dilation, stride)
+    rows = im2col_twin(xp, size, kernel, dilation, stride)
+    m, k = rows.shape
+    for lo, hi, width in [(0, k, k), (k // 3, k, k - k // 3 + 3)]:
+        for start, stop in [(0, m), (m // 2, m), (1, 1)]:
+            got = stream_patches(xp, size, kernel, dilation, stride, lo, hi, start, stop,
+                                 n_cycles, cycle_bits, n_phases, width, dtype=np.float32)
+            want = digits_twin(rows[start:stop, lo:hi], n_cycles, cycle_bits, n_phases, width)
+            assert got.dtype == np.float32
+            np.testing.assert_array_equal(got, want.astype(np.float32))
+
+
 def test_stream_patches_non_contiguous_input():
     rng = np.random.default_rng(3)
     big = rng.integers(-100, 101, (2, 8, 8, 6)).astype(np.int8)
@@ -88,6 +110,8 @@ def test_stream_patches_bad_input_raises():
         stream_patches(xp, (1, 1), (3, 3), (1, 1), (1, 1), 0, 18, 0, 1, 1, 7, 1, 10)
     with pytest.raises(ValueError, match="out of range"):
         stream_patches(xp, (1, 1), (3, 3), (1, 1), (1, 1), 0, 18, 0, 2, 1, 7, 1, 18)
+    with pytest.raises(ValueError, match="dtype"):
+        stream_patches(xp, (1, 1), (3, 3), (1, 1), (1, 1), 0, 18, 0, 1, 1, 7, 1, 18, dtype=np.int32)
 
 
 def scale_twin(acc, row_scale, col_scale, n, positions):

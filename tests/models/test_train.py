@@ -10,7 +10,7 @@ import torch
 import reram
 from reram.models import bn_sites, vgg_digits
 from reram.models.data import load_digits
-from reram.models.train import TrainConfig, resolve_crossbar_config, run_training, train
+from reram.models.train import TrainConfig, run_training, train
 
 NEAREST4 = {"weight_bits": 4, "update": "nearest", "adc_bits": None, "input_bits": 8,
             "tile_size": None, "cell_bits": None, "dac_bits": None}
@@ -115,26 +115,6 @@ def test_train_config_validation() -> None:
                             ({"batch_size": 2.5}, "batch_size must be a positive integer")]:
         with pytest.raises(ValueError, match=message):
             TrainConfig(**kwargs).validate()
-
-
-def test_resolve_crossbar_config(tmp_path: Path) -> None:
-    assert resolve_crossbar_config("float") is None and resolve_crossbar_config(None) is None
-    assert resolve_crossbar_config("isaac") == reram.CrossbarConfig.preset("isaac")
-    path = tmp_path / "cfg.json"
-    path.write_text(json.dumps({"weight_bits": 4, "update": "nearest"}))
-    cfg = resolve_crossbar_config(str(path))
-    assert cfg.weight_bits == 4 and cfg.update == "nearest" and cfg.adc_bits == reram.CrossbarConfig().adc_bits
-    assert resolve_crossbar_config('{"weight_bits": 5}').weight_bits == 5
-    with pytest.raises(ValueError, match="config must be one of float, ideal, isaac, neurosim, <file>.json; got 'foo'"):
-        resolve_crossbar_config("foo")
-    with pytest.raises(ValueError, match="does not exist"):
-        resolve_crossbar_config(str(tmp_path / "missing.json"))
-    (tmp_path / "bad.json").write_text("{weight_bits: 4")
-    with pytest.raises(ValueError, match="not valid JSON"):
-        resolve_crossbar_config(str(tmp_path / "bad.json"))
-    (tmp_path / "unknown.json").write_text('{"bits": 4}')
-    with pytest.raises(ValueError, match="unknown CrossbarConfig field"):
-        resolve_crossbar_config(str(tmp_path / "unknown.json"))
 
 
 def test_run_training_writes_metrics_json(tmp_path: Path) -> None:

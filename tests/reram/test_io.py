@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from reram.device import resolve_device
+from reram.runtime import resolve_device
 from reram.io import atomic_write, atomic_write_json, read_json
 
 

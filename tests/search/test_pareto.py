@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from reram.search import hypervolume, hypervolume_trace, pareto_front, pareto_mask
-from reram.search.nsga2 import crowding_distance, nondominated_ranks
+from reram.search.nsga2 import crowding_distance
+from reram.search.pareto import nondominated_ranks
 
 
 def _dominates(a: np.ndarray, b: np.ndarray) -> bool:

@@ -12,7 +12,7 @@ from reram.apps.bn_search_cli import main
 TINY = ["--model", "vgg-digits", "--epochs", "1", "--max-train", "96", "--max-test", "64", "--quiet",
         "--executor", "inprocess", "--workers", "1"]
 #: The single-objective search (``minimize_binary``).
-SINGLE = ["--objectives", "single"]
+SINGLE = ["--mode", "single"]
 
 
 def test_help_lists_the_options(capsys):
@@ -20,24 +20,29 @@ def test_help_lists_the_options(capsys):
         main(["--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--model", "--dataset", "--data-dir", "--config", "--epochs", "--budget", "--method",
-                   "--objective", "--executor", "--resume", "--out", "--compare-random"):
+    for option in ("--model", "--dataset", "--data-dir", "--config", "--chip", "--epochs", "--budget", "--methods",
+                   "--mode", "--tradeoff", "--scalarization", "--executor", "--resume", "--overwrite", "--out",
+                   "--quiet"):
         assert option in text
 
 
 @pytest.mark.parametrize("args, field", [
-    (["--budget", "0"], "--budget"),
+    (["--budget", "0"], "budget"),
     (["--model", "vgg7"], "model"),
     (["--dataset", "cifar10"], "data_dir"),
     (["--config", '{"weight_bits": 0}'], "weight_bits"),
     (["--config", "nonsense"], "config"),
     (["--lam", "-1"], "lam"),
-    (["--workers", "0"], "--workers"),
-    (["--methods", "mobo,bo"], "--methods"),
-    (["--search-batch", "0"], "--search-batch"),
-    (["--worker-retries", "-1"], "--worker-retries"),
+    (["--workers", "0"], "workers"),
+    (["--methods", "mobo,bo"], "methods"),
+    (["--mode", "single", "--methods", "bo,mobo"], "methods"),
+    (["--search-batch", "0"], "search_batch"),
+    (["--worker-retries", "-1"], "worker_retries"),
     (["--resume"], "no search to resume"),
-    (["--threads", "0"], "--threads"),  # issue 15, item 7: was a traceback
+    (["--threads", "0"], "threads"),  # issue 15, item 7: was a traceback
+    (["--chip", "tpu"], "chip"),
+    (["--max-test", "-1"], "--max-test"),
+    (["--methods", "nsga2", "--n-init", "1"], "nsga2"),
     (["--resume", "--overwrite"], "exclude each other"),
 ])
 def test_bad_input_exits_2_with_one_line_before_training(tmp_path, capsys, args, field):
@@ -50,7 +55,7 @@ def test_bad_input_exits_2_with_one_line_before_training(tmp_path, capsys, args,
 
 def test_three_evaluation_run_writes_json_plots_and_table(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["--budget", "3", "--method", "bo", "--out", str(out), *TINY, *SINGLE]) == 0
+    assert main(["--budget", "3", "--methods", "bo,random", "--out", str(out), *TINY, *SINGLE]) == 0
     printed = capsys.readouterr().out
     for label in ("all BN", "no BN", "found (bo)", "found (random)", "speedup"):
         assert label in printed
@@ -71,7 +76,7 @@ def test_three_evaluation_run_writes_json_plots_and_table(tmp_path, capsys):
 
 def test_resume_continues_without_retraining_finished_masks(tmp_path, capsys):
     out = tmp_path / "run"
-    common = ["--method", "random", "--seed", "3", "--out", str(out), *TINY, *SINGLE]
+    common = ["--methods", "random", "--seed", "3", "--out", str(out), *TINY, *SINGLE]
     assert main(["--budget", "2", *common]) == 0
     first = json.loads((out / "bn_search.json").read_text())["runs"]["random"]["history"]
     trained = {p: p.stat().st_mtime_ns for p in (out / "evals").rglob("*.json")}
@@ -92,7 +97,7 @@ def test_resume_continues_without_retraining_finished_masks(tmp_path, capsys):
 def test_a_saved_search_is_refused_without_resume_or_overwrite(tmp_path, capsys):
     """Issue 15, item 2: without --resume a finished search was retrained and overwritten."""
     out = tmp_path / "run"
-    common = ["--method", "random", "--budget", "2", "--no-compare-random", "--out", str(out), *TINY, *SINGLE]
+    common = ["--methods", "random", "--budget", "2", "--out", str(out), *TINY, *SINGLE]
     assert main(common) == 0
     files = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     capsys.readouterr()
@@ -114,7 +119,7 @@ def test_a_saved_search_is_refused_without_resume_or_overwrite(tmp_path, capsys)
 def test_output_folder_is_checked_before_any_work(tmp_path, capsys, monkeypatch, make_out, message):
     """Issue 15, item 3: the output folder is checked before the data is read or a mask trained."""
     (tmp_path / "file").write_text("x")
-    monkeypatch.setattr("reram.apps.bn_objective.BNObjective.load_data",
+    monkeypatch.setattr("reram.apps.bn_objective.MaskTrainer.load_data",
                         lambda self: pytest.fail("read the data before checking --out"))
     assert main([*TINY, "--out", str(make_out(tmp_path))]) == 2
     err = capsys.readouterr().err
@@ -131,8 +136,7 @@ def test_sigterm_ends_with_one_line_and_the_search_resumes(tmp_path):
     import time
 
     out = tmp_path / "run"
-    argv = ["--method", "random", "--budget", "8", "--seed", "1", "--no-compare-random", "--out", str(out), *TINY,
-            *SINGLE]
+    argv = ["--methods", "random", "--budget", "8", "--seed", "1", "--out", str(out), *TINY, *SINGLE]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "reram.apps.bn_search_cli", *argv], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -157,12 +161,25 @@ def test_sigterm_ends_with_one_line_and_the_search_resumes(tmp_path):
 def test_cifar_size_models_are_searchable_on_the_digits(tmp_path, model, sites):
     """Issue 13 groundwork: --model vgg11 (its pools fitted to 8x8) and resnet20 pass every check
     on the bundled digits, and the scheduler costs their masks."""
-    from reram.apps.bn_search_cli import _validate, build_parser
+    from reram.apps.bn_cost import CostTable, search_chip
+    from reram.apps.bn_objective import MaskTrainer
+    from reram.apps.bn_search_cli import build_parser, settings_from_args
 
-    args = build_parser().parse_args([*TINY, "--model", model, "--out", str(tmp_path / "run")])
-    objective, settings, _ = _validate(args)  # reads the data, runs the model on two images
-    assert objective.num_sites == settings["num_sites"] == sites
-    assert objective.settings.model == model and objective.load_data().input_shape == (1, 8, 8)
-    fast, _ = objective.speedup_of("0" * sites)
-    slow, _ = objective.speedup_of("1" * sites)
-    assert fast is not None and slow is not None and fast > slow
+    settings = settings_from_args(build_parser().parse_args([*TINY, "--model", model]))
+    trainer = MaskTrainer(settings.training())
+    trainer.prepare()  # reads the data, runs the model on two images
+    assert trainer.num_sites == sites
+    assert trainer.training.model == model and trainer.load_data().input_shape == (1, 8, 8)
+    costs = CostTable(trainer, search_chip(settings.chip, settings.config))
+    fast, slow = costs.cost("0" * sites).speedup, costs.cost("1" * sites).speedup
+    assert fast is not None and slow is not None and fast > 0 and slow > 0  # every mask costed
+
+
+def test_fewer_bn_layers_are_faster_on_the_main_jobs_chip():
+    from reram.apps.bn_cost import CostTable, search_chip
+    from reram.apps.bn_objective import MaskTrainer
+    from reram.apps.bn_search import BNSearchSettings
+
+    settings = BNSearchSettings(max_train=96, max_test=64)
+    costs = CostTable(MaskTrainer(settings.training()), search_chip(settings.chip, settings.config))
+    assert costs.cost("00000000").speedup > costs.cost("11111111").speedup

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reram.apps.bn_objective import MaskEvaluation
-from reram.apps.bn_search_cli import main, objective_pair, reference_point
+from reram.apps.bn_search_cli import main
 
 TINY = ["--model", "vgg-digits", "--epochs", "1", "--max-train", "96", "--max-test", "64", "--quiet"]
 
@@ -42,33 +41,23 @@ def test_hv_helper_against_hand_computed_values():
     assert _hv_2d([[3, 1]], [3, 3]) == 0.0  # on the reference point's edge: counts nothing
 
 
-def test_objective_pair_and_reference_point():
-    ev = MaskEvaluation(mask="0110", n_bn=2, num_sites=4, accuracy=0.8, speedup=3.0)
-    assert objective_pair(ev, "speedup", 6.0) == [-0.8, -0.5]
-    assert objective_pair(ev, "n_bn") == [-0.8, 0.5]
-    assert reference_point("speedup", 4) == [-0.1, 0.0]  # chance accuracy on 10 classes, speedup 0
-    assert reference_point("n_bn", 4, accuracy=0.0) == [0.0, 1.25]
-    with pytest.raises(ValueError, match="speedup estimate"):
-        objective_pair(MaskEvaluation(mask="0000", n_bn=0, num_sites=4, accuracy=0.5), "speedup", 6.0)
-
-
 def test_multi_objective_cli_writes_a_non_dominated_front_and_its_hypervolume(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["--objectives", "accuracy,speedup", "--methods", "mobo,random", "--budget", "7",
+    assert main(["--mode", "multi", "--tradeoff", "speedup", "--methods", "mobo,random", "--budget", "7",
                  "--executor", "inprocess", "--workers", "1", "--out", str(out), *TINY]) == 0
     printed = capsys.readouterr().out
     for label in ("all BN", "no BN", "found (mobo)", "front", "mJ/sample", "hypervolume, reference point [-0.1, 0.0]"):
         assert label in printed
     report = json.loads((out / "bn_search.json").read_text())
     assert set(report["runs"]) == {"mobo", "random"}
-    ref = report["settings"]["ref_point"]
+    ref = report["ref_point"]
     assert ref == [-0.1, 0.0]
     scale = report["speedup_scale"]
     assert scale == report["references"]["none"]["speedup"] > report["references"]["all"]["speedup"]
     evals = report["evaluations"]
     for method, run in report["runs"].items():
         assert len(run["history"]) == 7 and run["n_failures"] == 0
-        pts = {r["mask"]: objective_pair(MaskEvaluation.from_dict(evals[r["mask"]]), "speedup", scale)
+        pts = {r["mask"]: [-evals[r["mask"]]["accuracy"], -evals[r["mask"]]["speedup"] / scale]
                for r in run["history"]}
         front = {m for m, p in pts.items() if not any(_dominates(q, p) for q in pts.values())}
         assert set(run["front"]) == front  # exactly the non-dominated masks it evaluated
@@ -106,7 +95,7 @@ def test_a_killed_worker_costs_one_evaluation_and_the_search_finishes(tmp_path):
     ends normally, the dead worker's mask is one failed evaluation (--worker-retries 0), and the
     checkpoint holds every finished evaluation, each with its trained mask on disk."""
     out = tmp_path / "run"
-    argv = ["--objectives", "accuracy,n_bn", "--methods", "random", "--budget", "6", "--executor", "process",
+    argv = ["--tradeoff", "n_bn", "--methods", "random", "--budget", "6", "--executor", "process",
             "--workers", "2", "--worker-retries", "0", "--out", str(out), *TINY]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "reram.apps.bn_search_cli", *argv], env=env,

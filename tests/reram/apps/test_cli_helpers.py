@@ -6,7 +6,8 @@ import signal
 
 import pytest
 
-from reram.apps._cli import OneLineParser, check_output_dir, check_output_path, run_cli
+from reram.apps._cli import (InputError, OneLineParser, add_chip_flag, add_output_flags, as_input_error,
+                             check_output_dir, check_output_path, run_cli)
 
 
 def test_output_paths_are_checked_before_work(tmp_path):
@@ -28,10 +29,34 @@ def test_run_cli_statuses(capsys):
     assert run_cli("prog", lambda: 3) == 3
 
     def bad():
-        raise ValueError("epochs must be >= 1,\n got 0")
+        raise InputError("epochs must be >= 1,\n got 0")
 
     assert run_cli("prog", bad) == 2
     assert capsys.readouterr().err == "prog: error: epochs must be >= 1, got 0\n"
+
+    def bug():
+        raise ValueError("deep in the code")
+
+    with pytest.raises(ValueError, match="deep in the code"):  # not bad input: its traceback stays
+        run_cli("prog", bug)
+    assert run_cli("prog", bug, input_errors=(ValueError,)) == 2  # a script that opts in
+
+
+def test_as_input_error_turns_validation_value_errors_into_input_errors():
+    with pytest.raises(InputError, match="weight_bits"):
+        with as_input_error():
+            raise ValueError("weight_bits must be >= 1")
+    with pytest.raises(KeyError):
+        with as_input_error():
+            raise KeyError("not converted")
+
+
+def test_shared_flags_have_one_spelling():
+    parser = OneLineParser(prog="prog")
+    add_output_flags(parser, "results/x")
+    add_chip_flag(parser, "isaac")
+    args = parser.parse_args(["--out", "o", "--resume", "--quiet", "--chip", "puma"])
+    assert (args.out, args.resume, args.overwrite, args.quiet, args.chip) == ("o", True, False, True, "puma")
 
 
 def test_sigterm_is_handled_like_ctrl_c(capsys):

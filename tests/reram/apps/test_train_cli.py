@@ -160,7 +160,7 @@ def _poll(predicate, process: subprocess.Popen, timeout: float = 120.0) -> None:
 
 THREADS_PROBE = """
 import torch
-from reram.models.train import thread_counts
+from reram.runtime import thread_counts
 first, second = thread_counts(), thread_counts()
 print(first == second, first["torch"], torch.get_num_threads())
 """
@@ -253,8 +253,9 @@ def test_out_onto_a_fifo_is_refused_before_work(tmp_path: Path, capsys) -> None:
 
 
 def test_a_folder_named_like_a_preset_does_not_shadow_it(tmp_path: Path, monkeypatch, capsys) -> None:
-    from reram.models.train import resolve_crossbar_config
     from reram import CrossbarConfig
+
+    resolve_crossbar_config = CrossbarConfig.parse
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "isaac").mkdir()

@@ -95,7 +95,9 @@ def test_presets_take_the_path_their_cells_allow():
     assert product_path(CrossbarConfig(), 576) == "int8"
 
 
-def test_integer_cells_are_stored_once_per_programming():
+def test_integer_cells_are_stored_once_per_programming(monkeypatch):
+    from reram.sim import products
+    monkeypatch.setattr(products, "_override", "int_mm")  # int8 cells (not the host's choice)
     layer = CrossbarLinear(40, 9, config=BASE)
     layer(torch.randn(4, 40))
     prog = layer.programmed()

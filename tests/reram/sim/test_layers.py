@@ -259,7 +259,7 @@ def test_gradients_are_straight_through():
 
 
 def test_big_layers_regenerate_tiles_with_the_same_result(monkeypatch):
-    from reram import mapping
+    from reram.sim import mapping
     layer = CrossbarLinear(300, 40, config=SMALL.replace(saf1_rate=0.02))
     x = torch.randn(5, 300)
     cached = _through_tiles(layer, x)
