@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bn_truth_table import MAIN_CHIP, _provenance, _train_one  # noqa: E402
+from bn_truth_table import MAIN_CHIP, _provenance, _worker  # noqa: E402
 
 FORMAT = "reram-bn-curves/1"
 
@@ -44,21 +44,6 @@ def _plan(args: argparse.Namespace, num_sites: int) -> list[tuple[str, float, in
     runs += [(m, main_lr, args.epochs, s) for s in seeds for m in extra]
     runs += [(m, lr, args.epochs, s) for lr in lrs if lr != main_lr for s in seeds for m in (full, none)]
     return runs
-
-
-_DATA: dict[str, Any] = {}
-
-
-def _worker(settings: dict[str, Any], mask: str, seed: int) -> dict[str, Any]:
-    """One training in a worker process (the data loaded once per process)."""
-    import torch
-
-    from reram.models.registry import load_model_data
-
-    torch.set_num_threads(1)
-    if settings["model"] not in _DATA:
-        _DATA[settings["model"]] = load_model_data(settings["model"], "digits", seed=0)
-    return _train_one(settings, _DATA[settings["model"]], mask, seed)
 
 
 def _key(mask: str, lr: float, epochs: int, seed: int) -> str:
