@@ -262,15 +262,6 @@ class ProgrammedWeights:
         seq = np.random.SeedSequence([self.config.seed, digest, self.reads])
         return torch.Generator().manual_seed(int(seq.generate_state(1)[0]))
 
-    def __setstate__(self, state: dict) -> None:
-        """Unpickle, giving fields added since the pickle was written their defaults (0.1.0
-        objects have no ``reads``; their tile cache used other keys and is dropped)."""
-        state = dict(state)
-        state.setdefault("reads", 0)
-        if any(len(key) != 4 for key in state.get("_tile_cache", {})):
-            state["_tile_cache"] = {}
-        self.__dict__.update(state)
-
 
 def lay_out_cells(cells: torch.Tensor, config: CrossbarConfig) -> torch.Tensor:
     """Lay ``2 x n_slices x out_g x k_t`` cell levels out for the tile product.
