@@ -143,8 +143,8 @@ def plot(table: dict[str, Any], path: str, lr: float, long_epochs: int) -> None:
                      fontsize=9)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="center right")
     axes[0][0].set_ylabel("test accuracy")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{table['settings']['model']} x{table['settings']['width']:g} on the digits, "
                  "main job's chip", fontsize=10)
     fig.tight_layout()
