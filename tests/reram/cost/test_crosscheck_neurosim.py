@@ -54,6 +54,9 @@ def test_parse_breakdown_and_compare(crosscheck, tmp_path):
     first = next(r for r in rows if r["key"] == "latency_forward_s")
     assert first["ratio"] == pytest.approx(2.0)
     assert "| forward latency |" in crosscheck.table(rows)
+    # 19 components besides the totals; only forward latency has a model figure here (2x: in)
+    assert crosscheck.summary(rows) == {"within_2x": 1, "components": 19,
+                                        "total_latency_ratio": 0.0, "total_energy_ratio": 0.0}
 
 
 def test_model_side_on_a_chip_set_to_neurosims_configuration(crosscheck):
@@ -130,6 +133,8 @@ def test_neurosim_output_option_parses_a_past_run(crosscheck, tmp_path):
     first = next(c for c in result["components"] if c["name"] == "forward latency")
     assert first["neurosim"] == pytest.approx(0.1)
     assert result["model_settings"]["encoding"] == "offset"
+    assert result["summary"]["components"] == 19
+    assert result["differential_encoding"]["summary"]["components"] == 19
     assert result["model_settings"]["wire"]["wire_energy_per_bit_hop_j"] > 0
     assert result["differential_encoding"]["settings"]["encoding"] == "differential"
     assert result["our_defaults"]["settings"] == {"encoding": "differential",
