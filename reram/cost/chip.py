@@ -272,7 +272,8 @@ class Chip:
         (ISAAC's encoding; DNN+NeuroSim V2.1 maps weights the same way): each weight stored as
         ``w + 2^(weight_bits-1)`` over ``ceil(weight_bits / cell_bits)`` cells of one array (no
         G- array: half the arrays and conversions), every vector streamed in ``input_bits /
-        dac_bits`` cycles, the offset's share subtracted digitally. The simulation computes
+        dac_bits`` cycles, the offset's share subtracted digitally (one subtraction per output
+        per MVM, under 1/16 of the shift-add work: not charged). The simulation computes
         G+/G- pairs and sign phases only, so this is a cost-only chip (``config=None``):
         schedule it on a float model or a trace."""
         reram = dataclasses.replace(self.hardware.reram, differential_weights=False,
