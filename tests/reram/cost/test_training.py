@@ -239,3 +239,14 @@ def test_offset_encoded_chip_by_hand():
     single = schedule(net, (16, 8, 8), batch_size=2, mode="train", chip=offset, replicate=False)
     assert single.crossbars_used * 2 == pair.crossbars_used
     assert single.energy_breakdown["adc"] < pair.energy_breakdown["adc"]
+
+
+def test_offset_encoded_chip_round_trips_through_json(tmp_path):
+    import json
+
+    offset = CHIP.replace(training=TrainingSpec(weight_gradient="in-array")).with_offset_encoding()
+    path = tmp_path / "offset.json"
+    path.write_text(json.dumps(offset.to_dict()))
+    back = Chip.from_json(path)
+    assert back.config is None and back.training == offset.training
+    assert back.reram_for(None) == offset.reram_for(None)
