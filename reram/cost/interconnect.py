@@ -78,7 +78,7 @@ class InterconnectSpec:
         router_clock_hz: router clock, Hz. Default 1.2 GHz: ISAAC's digital clock.
         tiles_per_router: tiles sharing one router (concentration). Default 4: ISAAC's c-mesh
             (same Table: a router shared by 4 tiles).
-        energy_per_bit_hop_j: energy of one bit crossing one router and its link, J. Default
+        energy_per_bit_hop_j: energy of one bit crossing one router, J. Default
             0.137 pJ: ISAAC's router, 42 mW for 8 ports of 32-bit flits at 1.2 GHz (same Table),
             i.e. its power taken as full-load power over its full-load throughput (derived; at a
             lighter load the same power per bit would be higher). The router alone: the wire
@@ -128,14 +128,15 @@ class InterconnectSpec:
                                  f"(energy >= 0), got {value!r}")
         if not isinstance(self.overlap, bool):
             raise ValueError(f"InterconnectSpec.overlap must be True or False, got {self.overlap!r}")
-        for name in ("wire_capacitance_f_per_mm", "router_spacing_mm", "wire_supply_v"):
+        for name, optional in (("wire_capacitance_f_per_mm", False), ("router_spacing_mm", True),
+                               ("wire_supply_v", True)):
             value = getattr(self, name)
-            if value is None and name != "wire_capacitance_f_per_mm":
+            if value is None and optional:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0:
                 raise ValueError(f"InterconnectSpec.{name} must be a finite number >= 0"
-                                 f"{'' if name.startswith('wire_c') else ' or None'}, got {value!r}")
+                                 f"{' or None' if optional else ''}, got {value!r}")
         value = self.switching_activity
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"InterconnectSpec.switching_activity must be a number in [0, 1], "
