@@ -155,9 +155,9 @@ def summary_lines(report: BNSearchReport) -> list[str]:
         lines.append(f"hypervolume, reference point {report.ref_point} in {unit}: "
                      + ", ".join(f"{m} {r['hypervolume']:.4f}" for m, r in runs.items())
                      + f"; all methods together {report.hypervolume_all:.4f}")
-        failed = sum(r["n_failures"] for r in runs.values())
-        if failed:
-            lines.append(f"{failed} evaluation(s) failed (see bn_search.json)")
+    failed = sum(r["n_failures"] for r in runs.values())
+    if failed:
+        lines.append(f"{failed} evaluation(s) failed (see bn_search.json)")
     for method, ev in report.found.items():
         if ev is not None and len(ev.accuracies) > 1:
             w = within_reference(report, ev)
