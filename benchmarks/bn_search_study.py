@@ -50,7 +50,7 @@ SCREEN_EPOCH = 4  # the two-fidelity screen: the first half of the 8-epoch sched
 class Table:
     """The truth table: per mask, every replicate's final accuracy and curve."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, min_seeds: int = 2) -> None:
         from reram.io import read_json
 
         doc = read_json(path, "truth table")
@@ -59,17 +59,18 @@ class Table:
         self.masks = {m: e for m, e in doc["masks"].items()}
         self.num_sites = len(next(iter(self.masks)))
         counts = {len(e["seeds"]) for e in self.masks.values()}
-        if len(self.masks) != 2 ** self.num_sites or min(counts) < 2:
-            short = sum(len(e["seeds"]) < 2 for e in self.masks.values())
+        if len(self.masks) != 2 ** self.num_sites or min(counts) < min_seeds:
+            short = sum(len(e["seeds"]) < min_seeds for e in self.masks.values())
             raise SystemExit(f"{path}: {len(self.masks)} of {2 ** self.num_sites} masks, {short} with fewer than "
-                             "2 seeds: finish it with benchmarks/bn_truth_table.py first")
+                             f"{min_seeds} seeds: finish it with benchmarks/bn_truth_table.py first")
         self.n_rep = min(counts)
 
     def mean(self, mask: str) -> float:
         return float(np.mean(self.masks[mask]["accuracies"][: self.n_rep]))
 
     def sd(self, mask: str) -> float:
-        return float(np.std(self.masks[mask]["accuracies"][: self.n_rep], ddof=1))
+        accs = self.masks[mask]["accuracies"][: self.n_rep]
+        return float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
 
     def replicate(self, mask: str, seed: int) -> int:
         """The replicate a study seed sees for a mask (fixed per (seed, mask))."""
@@ -86,9 +87,9 @@ class Table:
         diffs = []
         for e in self.masks.values():
             vals = [c[(epoch or self.epochs) - 1] for c in e["curves"][: self.n_rep]]
-            if min(e["accuracies"][: self.n_rep]) > 0.5:
+            if min(e["accuracies"][: self.n_rep]) > 0.5 and len(vals) > 1:
                 diffs.append(np.var(vals, ddof=1))
-        return float(math.sqrt(np.mean(diffs)))
+        return float(math.sqrt(np.mean(diffs))) if diffs else 0.0
 
 
 def target(table: Table) -> dict[str, Any]:
@@ -238,12 +239,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="budget in full trainings per method (x epochs = the equal compute of every method)")
     p.add_argument("--epsilon", type=float, default=0.02, help="the search's bar: all-BN mean - epsilon")
     p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--min-seeds", type=int, default=2,
+                   help="replicates every mask must have (1: a preliminary study on an unfinished table)")
     args = p.parse_args(argv)
     from reram.io import atomic_write_json, read_json
     from reram.runtime import set_threads
 
     set_threads(1)
-    table = Table(Path(args.table))
+    table = Table(Path(args.table), args.min_seeds)
     tgt = target(table)
     targets = set(tgt["masks"])
     budget_epochs = args.budget_evals * table.epochs
