@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="training processes")
     p.add_argument("--seeds", default="0,1", help="training seeds, comma-separated")
     p.add_argument("--limit", type=int, default=0, help="stop after N new trainings (0: all)")
+    p.add_argument("--masks", default="",
+                   help="only these masks, comma-separated (e.g. the robustness runs at other learning "
+                   "rates; use another --out); default every mask")
     args = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -163,7 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     table = _load(out, settings)
     table["provenance"] = _provenance()
     seeds = [int(s) for s in args.seeds.split(",")]
-    todo = [(m, s) for m, s in _order(num_bn_sites(args.model), seeds) if not _done(table, m, s)]
+    order = _order(num_bn_sites(args.model), seeds)
+    if args.masks:
+        wanted = [m.strip() for m in args.masks.split(",")]
+        bad = [m for m in wanted if len(m) != num_bn_sites(args.model) or set(m) - {"0", "1"}]
+        if bad:
+            raise SystemExit(f"--masks: {bad} are not {num_bn_sites(args.model)}-bit masks of 0 and 1")
+        order = [(m, s) for s in seeds for m in wanted]
+    todo = [(m, s) for m, s in order if not _done(table, m, s)]
     print(f"{len(todo)} trainings to go -> {out}", flush=True)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:

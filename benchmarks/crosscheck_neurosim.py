@@ -24,6 +24,7 @@ Usage::
     python benchmarks/crosscheck_neurosim.py --neurosim-dir /path/to/DNN_NeuroSim_V2.1
     python benchmarks/crosscheck_neurosim.py --neurosim-dir PATH --work-dir WORK --parse-only  # reuse a run
     python benchmarks/crosscheck_neurosim.py --neurosim-output WORK/NeuroSIM/NeuroSim_Results_Each_Epoch/NeuroSim_Breakdown_Epock_0.csv
+    python benchmarks/crosscheck_neurosim.py --recompare  # from the committed NeuroSim output
 
 The comparison costs our side with NeuroSim's *dataflow* (per-sample weight-gradient accumulation
 in DRAM, buffer and interconnect latency added to compute), then, beside it, with our defaults
@@ -52,6 +53,9 @@ VGG8 = ((32, 32, 3, 3, 3, 128, 0, 1), (32, 32, 128, 3, 3, 128, 1, 1),
         (8, 8, 256, 3, 3, 512, 0, 1), (8, 8, 512, 3, 3, 512, 1, 1),
         (1, 1, 8192, 1, 1, 1024, 0, 1), (1, 1, 1024, 1, 1, 10, 0, 1))
 RESULT = Path(__file__).resolve().parent / "results" / "neurosim_crosscheck.json"
+#: NeuroSim's own output of the run :data:`RESULT` compares with (its breakdown CSV, kept so the
+#: comparison can be re-derived without rebuilding NeuroSim: ``--recompare``).
+NEUROSIM_CSV = RESULT.parent / "neurosim_vgg8_breakdown.csv"
 
 
 def _positions(row: tuple) -> int:
@@ -241,31 +245,48 @@ def vgg8_trace():
     return Trace(input_shape=(3, 32, 32), layers=layers, model_name="VGG8")
 
 
+#: How a signed weight and a signed vector are mapped (see :func:`neurosim_chip`).
+ENCODINGS = ("offset", "differential")
+
+
 def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, weight_bits: int,
-                  input_bits: int, accumulation: str = "per-sample", overlap: bool = False):
+                  input_bits: int, accumulation: str = "per-sample", overlap: bool = False,
+                  encoding: str = "offset"):
     """Our ``neurosim`` chip preset set to NeuroSim's configuration: array size, cell bits, ADC
     levels, input bits, clock, read and write pulses, device pulse levels (``maxNumLevel``), no
     verify read (NeuroSim's pulses are open-loop), its DRAM (HBM2), the digital weight-gradient
     dataflow, its accumulation order and latency accounting (``accumulation="per-sample"``,
-    ``overlap=False``; pass ours to cost our defaults), and the write activity of the traces.
-    Every energy per operation stays our own."""
+    ``overlap=False``; pass ours to cost our defaults), its weight and input mapping
+    (``encoding``), and the write activity of the traces. Every energy per operation stays our
+    own.
+
+    ``encoding="offset"`` (NeuroSim's: its ``LoadInWeightData`` shifts each weight from [-1, 1]
+    onto the unsigned integers [0, 2^synapseBit] and slices that over ``ceil(synapseBit /
+    cellBit)`` cells of one array; every vector, errors included, is read bit-serially in
+    ``numBitInput`` cycles): :meth:`reram.cost.chip.Chip.with_offset_encoding`, a cost-only chip.
+    ``"differential"``: the simulation's G+/G- pairs and sign phases (the preset's own chip).
+    """
     from reram.cost.chip import Chip
     from reram.cost.interconnect import InterconnectSpec
     from reram.cost.memory import MemorySpec
     from reram.cost.training import TrainingSpec
     from reram.cost.writes import WriteActivity, WriteModel
 
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
     adc_bits = int(round(math.log2(params["levelOutput"])))
     chip = Chip.preset("neurosim", tile_size=int(params["numRowSubArray"]),
                        cell_bits=int(params["cellBit"]), weight_bits=weight_bits,
                        input_bits=input_bits, adc_bits=adc_bits)
+    if encoding == "offset":
+        chip = chip.with_offset_encoding()
+    reram = chip.reram_for(None)
     levels = int(max(params["maxNumLevelLTP"], params["maxNumLevelLTD"]))
     mean_levels = level_changes["mean_levels_per_changed_cell"]
     writes = WriteModel(device_levels=levels, verify_read_s=0.0, activity=WriteActivity(
-        # a weight's change by a few LSB levels lands on one cell, its least significant slice on
-        # the G+ or G- side: one of the weight's slices x 2 cells
-        changed_fraction=level_changes["changed_fraction"]
-        / (2 * math.ceil((weight_bits - 1) / params["cellBit"])),
+        # a weight's change by a few LSB levels lands on one of its cells (its least significant
+        # slice; with G+/G- pairs on one side of the pair)
+        changed_fraction=level_changes["changed_fraction"] / (reram.slices * reram.signs),
         mean_level_change=mean_levels, row_max_level_change=float(level_changes["row_max_levels"]),
         set_fraction=0.5))
     # DRAM.cpp's HBM2: 15.2e12 bit/s (as NeuroSim sets it) at 3.9 pJ/bit (our default, the same
@@ -295,9 +316,9 @@ def model_figures(chip, batch: int) -> dict[str, float]:
     out = dict.fromkeys(("latency_forward_s", "latency_input_gradient_s", "latency_weight_gradient_s",
                          "latency_weight_update_s", "energy_forward_j", "energy_input_gradient_j",
                          "energy_weight_gradient_j", "energy_weight_update_j", "energy_adc_j"), 0.0)
-    network = chip.training.memory.interconnect
+    network = chip.costed_training().memory.interconnect  # its wires on the chip's floorplan
     for key in ("latency_buffer_s", "latency_interconnect_s", "energy_interconnect_j",
-                "latency_compute_fw_ig_s", "_wg_unit_s"):
+                "latency_compute_fw_ig_s", "_wg_unit_s", "network_bytes"):
         out[key] = 0.0
     first = True
     for layer, cost in zip(trace.layers, plan.layers):
@@ -316,6 +337,7 @@ def model_figures(chip, batch: int) -> dict[str, float]:
                                         needs_input_grad=not first)
             moved[phase] = transfer_cost(layer, reram, network, batch, phase, tiles=tiles,
                                          needs_input_grad=not first)
+            out["network_bytes"] += batch * net
             out["latency_buffer_s"] += batch * buf / (tiles * network.buffer_bytes_per_s_per_tile)
             out["latency_interconnect_s"] += batch * net / (tiles * network.flit_bytes
                                                             * network.router_clock_hz)
@@ -389,6 +411,13 @@ DEFAULTS_SHOWN = ("latency_forward_s", "latency_input_gradient_s", "latency_weig
                   "energy_weight_gradient_j", "energy_dram_j", "latency_dram_s", "latency_total_s",
                   "energy_total_j")
 
+#: Components shown for the simulation's encoding beside NeuroSim's (those the encoding changes).
+ENCODING_SHOWN = ("latency_compute_fw_ig_s", "latency_forward_s", "latency_input_gradient_s",
+                  "energy_forward_j", "energy_input_gradient_j", "energy_adc_j",
+                  "energy_interconnect_j", "latency_weight_gradient_unit_s",
+                  "area_weight_gradient_m2", "energy_weight_update_j", "latency_total_s",
+                  "energy_total_j")
+
 
 def compare(neurosim: dict[str, float], model: dict[str, float]) -> list[dict]:
     """``[{name, unit, neurosim, model, ratio}]`` (ratio = model / NeuroSim)."""
@@ -422,6 +451,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="an existing NeuroSim breakdown CSV (NeuroSim_Breakdown_Epock_0.csv) "
                              "to parse instead of running NeuroSim; its Param.cpp is read from the "
                              "NeuroSIM folder above it, the traces' info.json from --traces")
+    parser.add_argument("--recompare", action="store_true",
+                        help="re-derive the comparison from the committed NeuroSim output "
+                             f"(results/{NEUROSIM_CSV.name}) and the parameters and write activity "
+                             f"recorded in the committed results/{RESULT.name}: no NeuroSim needed")
     parser.add_argument("--traces", type=Path, default=None,
                         help="with --neurosim-output: the traces folder (default: 'traces' beside "
                              "the NeuroSIM folder)")
@@ -430,8 +463,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args(argv)
+    if args.recompare:
+        if args.neurosim_output is not None or args.neurosim_dir is not None or args.parse_only:
+            parser.error("--recompare takes no --neurosim-dir, --neurosim-output or --parse-only")
+        for path in (NEUROSIM_CSV, RESULT):
+            if not path.is_file():
+                parser.error(f"--recompare: no file {path}")
+        return args
     if args.neurosim_output is None and args.neurosim_dir is None:
-        parser.error("--neurosim-dir is required (or --neurosim-output FILE to parse a past run)")
+        parser.error("--neurosim-dir is required (or --neurosim-output FILE to parse a past run, "
+                     "or --recompare)")
     if args.neurosim_output is not None and not args.neurosim_output.is_file():
         parser.error(f"--neurosim-output: no file {args.neurosim_output}")
     if args.parse_only and args.work_dir is None:
@@ -441,7 +482,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def _neurosim_run(args: argparse.Namespace) -> tuple[dict, dict, Path, float | None]:
     """NeuroSim's parameters, the traces' info, the breakdown CSV and the run's seconds: from a
-    past run (``--neurosim-output`` or ``--parse-only``) or a new one."""
+    past run (``--recompare``, ``--neurosim-output`` or ``--parse-only``) or a new one."""
+    if args.recompare:
+        past = json.loads(RESULT.read_text(encoding="utf-8"))
+        missing = [k for k in ("neurosim_params", "write_activity") if k not in past]
+        if missing:
+            raise SystemExit(f"--recompare: {RESULT} has no {missing[0]!r}")
+        return (past["neurosim_params"], {"level_changes": past["write_activity"]}, NEUROSIM_CSV,
+                past.get("neurosim_run_s"))
     if args.neurosim_output is not None:
         breakdown = args.neurosim_output.resolve()
         ns_folder = breakdown.parent.parent
@@ -476,47 +524,86 @@ def _neurosim_run(args: argparse.Namespace) -> tuple[dict, dict, Path, float | N
     return params, info, breakdown, run_s
 
 
+def _rows(rows: list[dict], keys: tuple[str, ...] | None = None) -> list[dict]:
+    """The JSON form of comparison rows (those of ``keys`` when given)."""
+    return [{k: r[k] for k in ("name", "unit", "neurosim", "model", "ratio")}
+            for r in rows if keys is None or r["key"] in keys]
+
+
+def summary(rows: list[dict]) -> dict:
+    """How many components (totals aside) are within 2x, and the totals' ratios."""
+    parts = [r for r in rows if r["key"] not in ("latency_total_s", "energy_total_j")]
+    within = [r for r in parts if r["ratio"] is not None and 0.5 <= r["ratio"] <= 2]
+    totals = {r["key"]: r["ratio"] for r in rows if r["key"] in ("latency_total_s", "energy_total_j")}
+    return {"within_2x": len(within), "components": len(parts),
+            "total_latency_ratio": totals.get("latency_total_s"),
+            "total_energy_ratio": totals.get("energy_total_j")}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     params, info, breakdown, run_s = _neurosim_run(args)
     neurosim = parse_breakdown(breakdown, params["numIteration"])
-    chip = neurosim_chip(params, info["level_changes"], weight_bits=args.weight_bits,
-                         input_bits=args.input_bits)
     batch = int(params["batchSize"])
+    setting = dict(params=params, level_changes=info["level_changes"], weight_bits=args.weight_bits,
+                   input_bits=args.input_bits)
+    chip = neurosim_chip(**setting)  # NeuroSim's mapping and dataflow
     ours = model_figures(chip, batch)
     rows = compare(neurosim, ours)
-    # our own defaults on the same chip: batch-blocked accumulation, transfers overlapped
-    default_chip = neurosim_chip(params, info["level_changes"], weight_bits=args.weight_bits,
-                                 input_bits=args.input_bits, accumulation="batch-blocked",
-                                 overlap=True)
-    defaults = model_figures(default_chip, batch)
-    default_rows = [r for r in compare(neurosim, defaults) if r["key"] in DEFAULTS_SHOWN]
+    # the simulation's mapping (G+/G- pairs, sign phases) with NeuroSim's dataflow
+    differential = model_figures(neurosim_chip(**setting, encoding="differential"), batch)
+    differential_rows = compare(neurosim, differential)
+    # our own defaults: the simulation's mapping, batch-blocked accumulation, transfers overlapped
+    defaults = model_figures(neurosim_chip(**setting, accumulation="batch-blocked", overlap=True,
+                                           encoding="differential"), batch)
+    default_rows = compare(neurosim, defaults)
+    preset = neurosim_chip(**setting, encoding="differential")
+    network = chip.costed_training().memory.interconnect
     result = {"network": "VGG-8 (NeuroSim's NetWork.csv)", "batch_size": batch,
               "iteration": "one training iteration (NeuroSim's per-epoch figures / numIteration)",
               "neurosim_params": params, "neurosim_changes": {"memcelltype": 2},
               "write_activity": info["level_changes"], "neurosim_run_s": run_s,
-              "chip": chip.name, "chip_config": chip.config.to_dict(),
-              "components": [{k: r[k] for k in ("name", "unit", "neurosim", "model", "ratio")}
-                             for r in rows],
-              "model_plan": ours["plan"],
-              "model_settings": {"accumulation": "per-sample", "overlap": False,
-                                 "why": "NeuroSim's dataflow (Chip.cpp: each sample's weight "
-                                        "gradient to DRAM and back; buffer and interconnect "
-                                        "latency added to compute), configured, not fitted"},
-              "our_defaults": {"settings": {"accumulation": "batch-blocked", "overlap": True},
-                               "components": [{k: r[k] for k in ("name", "unit", "neurosim",
-                                                                 "model", "ratio")}
-                                              for r in default_rows],
+              "neurosim_breakdown": NEUROSIM_CSV.name,
+              "chip": chip.name, "chip_config": preset.config.to_dict(),
+              "components": _rows(rows), "summary": summary(rows), "model_plan": ours["plan"],
+              "model_settings": {
+                  "encoding": "offset", "accumulation": "per-sample", "overlap": False,
+                  "wire": {"router_spacing_mm": network.router_spacing_mm,
+                           "wire_supply_v": network.wire_supply_v,
+                           "wire_energy_per_bit_hop_j": network.wire_energy_per_bit_hop_j,
+                           "router_energy_per_bit_hop_j": network.energy_per_bit_hop_j,
+                           "network_bytes": ours["network_bytes"]},
+                  "why": "NeuroSim's mapping (LoadInWeightData: each weight offset to unsigned "
+                         "and sliced over the cells of one array; every vector read bit-serially "
+                         "in one phase) and dataflow (Chip.cpp: each sample's weight gradient to "
+                         "DRAM and back; buffer and interconnect latency added to compute), "
+                         "configured, not fitted"},
+              "differential_encoding": {
+                  "settings": {"encoding": "differential", "accumulation": "per-sample",
+                               "overlap": False},
+                  "components": _rows(differential_rows, ENCODING_SHOWN),
+                  "summary": summary(differential_rows)},
+              "our_defaults": {"settings": {"encoding": "differential",
+                                            "accumulation": "batch-blocked", "overlap": True},
+                               "components": _rows(default_rows, DEFAULTS_SHOWN),
                                "model_plan": defaults["plan"]}}
     from reram.io import atomic_write_text
 
     atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    if args.out.resolve().parent == NEUROSIM_CSV.parent and breakdown.resolve() != NEUROSIM_CSV:
+        atomic_write_text(NEUROSIM_CSV, breakdown.read_text(encoding="utf-8"))
+    def said(counts: dict) -> str:
+        return (f"{counts['within_2x']} of {counts['components']} components within 2x; total "
+                f"latency {counts['total_latency_ratio']:.3g}, total dynamic energy "
+                f"{counts['total_energy_ratio']:.3g}")
+
     print(table(rows))
-    within = [r for r in rows[:-2] if r["ratio"] is not None and 0.5 <= r["ratio"] <= 2]
-    print(f"{len(within)} of {len(rows) - 2} components within 2x; totals: "
-          + ", ".join(f"{r['name']} {r['ratio']:.3g}" for r in rows[-2:] if r["ratio"]))
-    print("our defaults (batch-blocked accumulation, transfers overlapped):")
-    print(table(default_rows))
+    print(said(result["summary"]))
+    print("the simulation's encoding (G+/G- pairs, sign phases), NeuroSim's dataflow:")
+    print(table([r for r in differential_rows if r["key"] in ENCODING_SHOWN]))
+    print(said(result["differential_encoding"]["summary"]))
+    print("our defaults (G+/G- pairs, batch-blocked accumulation, transfers overlapped):")
+    print(table([r for r in default_rows if r["key"] in DEFAULTS_SHOWN]))
     print(f"wrote {args.out}")
     return 0
 

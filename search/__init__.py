@@ -58,6 +58,7 @@ __all__ = [
     "EvalRecord",
     "AnnealOptions",
     "BOOptions",
+    "CBOOptions",
     "Executor",
     "InProcessExecutor",
     "ProcessExecutor",
@@ -82,4 +83,8 @@ def __getattr__(name: str):  # lazy: keeps torch/BoTorch out of `import reram.se
         from .mobo import MOBOOptions
 
         return MOBOOptions
+    if name == "CBOOptions":
+        from .sparsest import CBOOptions
+
+        return CBOOptions
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

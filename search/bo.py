@@ -124,6 +124,7 @@ def fit_gp(
     y: np.ndarray,
     options: BOOptions,
     hypers: dict[str, list[Any]] | None = None,
+    noise_var: float | np.ndarray | None = None,
 ) -> tuple[SingleTaskGP, dict[str, list[Any]]]:
     """Fit the binary-input GP of ``BOOptions.kernel`` to minimization data.
 
@@ -132,6 +133,8 @@ def fit_gp(
         y: `n`-array of objective values (lower is better; the model is fitted to `-y`).
         options: kernel, warm start and the L-BFGS-B iteration caps.
         hypers: hyperparameters of an earlier fit to start from (``None``: defaults).
+        noise_var: the observation noise variance of `y` (a number, or one per point), known
+            from replicates; ``None`` learns one noise level (a Gaussian likelihood).
 
     Returns:
         ``(model, hypers)``: the fitted ``SingleTaskGP`` in eval mode (larger is better) and
@@ -143,7 +146,11 @@ def fit_gp(
     covar = None
     if options.kernel == "hamming+linear":
         covar = get_covar_module_with_dim_scaled_prior(dim) + ScaleKernel(LinearKernel())
-    model = SingleTaskGP(train_x, train_y, covar_module=covar, outcome_transform=Standardize(m=1))
+    yvar = None
+    if noise_var is not None:
+        yvar = torch.as_tensor(np.broadcast_to(np.asarray(noise_var, dtype=float), y.shape).copy(),
+                               dtype=torch.double).unsqueeze(-1)
+    model = SingleTaskGP(train_x, train_y, train_Yvar=yvar, covar_module=covar, outcome_transform=Standardize(m=1))
     maxiter = options.fit_maxiter
     if options.warm_start and hypers is not None:
         maxiter = options.warm_fit_maxiter

@@ -29,17 +29,18 @@ from .records import EvalRecord, SearchResult
 __all__ = ["minimize_binary", "METHODS", "default_n_init"]
 
 #: The search methods ``minimize_binary`` accepts.
-METHODS = ("bo", "random", "greedy", "exhaustive", "anneal")
+METHODS = ("bo", "cbo", "random", "greedy", "exhaustive", "anneal")
 
 
 def default_n_init(method: str, dim: int, budget: int) -> int:
     """Size of the initial design when ``n_init=None``.
 
     ``bo``: ``min(20, dim)`` masks (at least 2; the BOCS/COMBO protocol uses 20 at d=24-25);
+    ``cbo``: ``dim // 2`` (2 to 10: its model is also given the references);
     ``greedy``: 1 (a single start); ``anneal``: 5 (also sets the initial temperature);
     ``random`` and ``exhaustive``: 0 (they have no initial design). Never more than `budget`.
     """
-    n = {"bo": max(2, min(20, dim)), "greedy": 1, "anneal": 5}.get(method, 0)
+    n = {"bo": max(2, min(20, dim)), "cbo": max(2, min(10, dim // 2)), "greedy": 1, "anneal": 5}.get(method, 0)
     return min(n, budget)
 
 
@@ -52,6 +53,12 @@ def _make_proposer(
         if options is not None and not isinstance(options, BOOptions):
             raise ValueError(f"options for method='bo' must be a BOOptions, got {type(options).__name__}")
         return BayesianOptimization(dim, seed, n_init, options)
+    if method == "cbo":
+        from .sparsest import CBOOptions, ConstrainedBO
+
+        if not isinstance(options, CBOOptions):
+            raise ValueError("method='cbo' needs options=CBOOptions(bound=...) (the feasibility bar)")
+        return ConstrainedBO(dim, seed, n_init, options)
     if method == "anneal":
         if options is not None and not isinstance(options, AnnealOptions):
             raise ValueError(
@@ -99,7 +106,8 @@ def minimize_binary(
         dim: number of binary variables, >= 1.
         budget: total number of evaluations (initial design and failures included), >= 1.
             The search stops earlier if every mask has been evaluated.
-        method: ``"bo"`` (Bayesian optimization, see ``reram.search.bo``), ``"random"``,
+        method: ``"bo"`` (Bayesian optimization, see ``reram.search.bo``), ``"cbo"`` (the
+            sparsest mask whose value is at most a bound, ``reram.search.sparsest``), ``"random"``,
             ``"greedy"`` (one-flip local search), ``"exhaustive"`` (sparsest masks first,
             ``dim <= 20``) or ``"anneal"`` (simulated annealing).
         n_init: size of the initial design, ``1 <= n_init <= budget``; ``None`` picks a
@@ -114,8 +122,8 @@ def minimize_binary(
             evaluations are not re-run and the history continues as if never interrupted.
         callback: called with each ``EvalRecord`` as it finishes (after it is checkpointed).
         progress: show a tqdm progress bar with the best value so far.
-        options: method options, a ``BOOptions`` for ``"bo"`` or ``AnnealOptions`` for
-            ``"anneal"``; ``None`` for defaults.
+        options: method options, a ``BOOptions`` for ``"bo"``, a ``CBOOptions`` (required)
+            for ``"cbo"`` or ``AnnealOptions`` for ``"anneal"``; ``None`` for defaults.
 
     Returns:
         A ``SearchResult`` with ``best_x`` (a `dim`-array), ``best_y`` and ``history`` (every

@@ -93,7 +93,7 @@ class CostTable:
         data = self.trainer.load_data()
         try:
             with torch.random.fork_rng():
-                net = build_model_for(self.trainer.training.model, data, bits)
+                net = build_model_for(self.trainer.training.model, data, bits, width=self.trainer.training.width)
             return schedule(net, tuple(data.input_shape), batch_size=self.trainer.training.batch_size,
                             mode="train", chip=self.chip)
         except (ValueError, RuntimeError, NotImplementedError):

@@ -32,7 +32,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ __all__ = [
     "StoredEvaluations",
     "Scorer",
     "SingleObjective",
+    "NegativeAccuracy",
+    "SeedJob",
     "TwoObjectives",
     "objective_value",
     "objective_pair",
@@ -98,7 +100,8 @@ class MaskEvaluation:
         best_accuracy: best test accuracy over the epochs.
         train_time_s: seconds of training and evaluation.
         history: per-epoch test accuracy.
-        diverged: whether the loss became non-finite.
+        diverged: whether the loss became non-finite (in any seed).
+        seeds: the training seed of each entry of ``accuracies`` (empty: not recorded).
     """
 
     mask: str
@@ -111,9 +114,35 @@ class MaskEvaluation:
     train_time_s: float = 0.0
     history: list[float] = field(default_factory=list)
     diverged: bool = False
+    seeds: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         self.accuracies = tuple(float(a) for a in self.accuracies) or (float(self.accuracy),)
+        self.seeds = tuple(int(v) for v in self.seeds)
+
+    @property
+    def accuracy_std(self) -> float:
+        """Sample standard deviation of the seeds' accuracies (0 with one seed)."""
+        return float(np.std(self.accuracies, ddof=1)) if len(self.accuracies) > 1 else 0.0
+
+    @classmethod
+    def combine(cls, runs: Sequence[MaskEvaluation]) -> MaskEvaluation:
+        """One evaluation of a mask from its single-seed runs: the mean accuracy, every seed's
+        accuracy and seed, the mean curve, the summed training time, diverged if any did."""
+        if not runs or len({r.mask for r in runs}) != 1:
+            raise ValueError("combine needs one or more runs of the same mask")
+        if len(runs) == 1:
+            return runs[0]
+        accs = [a for r in runs for a in r.accuracies]
+        curves = [r.history for r in runs if r.history]
+        length = min((len(c) for c in curves), default=0)
+        return cls(mask=runs[0].mask, n_bn=runs[0].n_bn, num_sites=runs[0].num_sites,
+                   accuracy=float(np.mean(accs)), accuracies=tuple(accs),
+                   train_accuracy=float(np.mean([r.train_accuracy for r in runs])),
+                   best_accuracy=float(np.mean([r.best_accuracy for r in runs])),
+                   train_time_s=float(sum(r.train_time_s for r in runs)),
+                   history=[float(np.mean([c[i] for c in curves])) for i in range(length)],
+                   diverged=any(r.diverged for r in runs), seeds=tuple(s for r in runs for s in r.seeds))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serializable dict (NaN becomes ``None``)."""
@@ -141,6 +170,7 @@ class MaskEvaluation:
                 train_accuracy=num(data.get("train_accuracy")), best_accuracy=num(data.get("best_accuracy")),
                 train_time_s=float(data.get("train_time_s", 0.0)),
                 history=[num(v) for v in data.get("history", [])], diverged=bool(data.get("diverged", False)),
+                seeds=tuple(int(v) for v in data.get("seeds") or ()),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a mask evaluation ({type(exc).__name__}: {exc})") from None
@@ -186,8 +216,11 @@ class MaskTraining:
     batch_size: int = field(default=64, metadata=_doc("Training batch size (also the batch costed)."))
     lr: float = field(default=0.05, metadata=_doc("SGD learning rate (cosine schedule, momentum 0.9)."))
     seeds: tuple[int, ...] = field(default=(0,), metadata=_doc(
-        "Training seeds (initialization, shuffling), one training per seed; the digits split is "
-        "always seed 0. Only one seed is supported so far."))
+        "Training seeds (initialization, shuffling, pulse noise), one training per seed, distinct; "
+        "an evaluation is their mean. The digits split is always seed 0."))
+    width: float = field(default=1.0, metadata=_doc(
+        "Channel multiplier of the CIFAR-size VGGs (0.25: a quarter of every layer, the same BN "
+        "sites); 1.0 for the other models."))
     max_train: int | None = field(default=None, metadata=_doc("Train on the first N images only; None = all."))
     max_test: int | None = field(default=None, metadata=_doc("Test on the first N images only; None = all."))
 
@@ -218,18 +251,29 @@ class MaskTraining:
         put("epochs", int(self.epochs)), put("batch_size", int(self.batch_size)), put("lr", float(self.lr))
         seeds = tuple(self.seeds) if isinstance(self.seeds, (list, tuple)) else (self.seeds,)
         put("seeds", tuple(_check_int("seed", s, 0) for s in seeds))
-        if len(self.seeds) != 1:
-            raise InputError(f"seeds must hold one training seed (several per mask are not supported yet), "
-                             f"got {list(self.seeds)}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise InputError(f"seeds must be one or more distinct training seeds, got {list(self.seeds)}")
+        put("width", _check_number("width", self.width, 1e-3, 16.0))
+        if self.width != 1.0:
+            from reram.models.registry import SIZE_ADAPTIVE_MODELS
+
+            if self.model not in SIZE_ADAPTIVE_MODELS:
+                raise InputError(f"width must be 1.0 for {self.model} (only {', '.join(SIZE_ADAPTIVE_MODELS)} "
+                                 f"scale their channels); got {self.width!r}")
         for name in ("max_train", "max_test"):
             if getattr(self, name) is not None:
                 put(name, _check_int(name, getattr(self, name), 1))
 
-    def fingerprint(self) -> dict[str, Any]:
-        """Everything that determines a mask's result (the cache key of its files)."""
-        return {"model": self.model, "dataset": self.dataset, "data_dir": self.data_dir,
-                "config": self.config, "epochs": self.epochs, "batch_size": self.batch_size,
-                "lr": self.lr, "seed": self.seeds[0], "max_train": self.max_train, "max_test": self.max_test}
+    def fingerprint(self, seed: int | None = None) -> dict[str, Any]:
+        """Everything that determines one training's result (the cache key of its file): the
+        fields and one seed (default: the first)."""
+        doc = {"model": self.model, "dataset": self.dataset, "data_dir": self.data_dir,
+               "config": self.config, "epochs": self.epochs, "batch_size": self.batch_size,
+               "lr": self.lr, "seed": self.seeds[0] if seed is None else int(seed),
+               "max_train": self.max_train, "max_test": self.max_test}
+        if self.width != 1.0:  # absent at full width: the cache of earlier searches stays valid
+            doc["width"] = self.width
+        return doc
 
 
 class MaskTrainer:
@@ -260,7 +304,7 @@ class MaskTrainer:
         self.num_sites = num_bn_sites(training.model)
         if self.num_sites < 1:
             raise InputError(f"model {training.model} has no BatchNorm layer to search over")
-        self._cache: dict[str, MaskEvaluation] = {}
+        self._cache: dict[tuple[str, int], MaskEvaluation] = {}
         self._data: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -268,10 +312,20 @@ class MaskTrainer:
         state["_data"] = None  # workers reload the data; it is not shipped
         return state
 
-    def fingerprint_hash(self) -> str:
-        """A short hash of the training's fingerprint (names the cache subfolder)."""
-        text = json.dumps(self.training.fingerprint(), sort_keys=True)
+    def fingerprint_hash(self, seed: int | None = None) -> str:
+        """A short hash of one seed's training fingerprint (names that seed's cache subfolder)."""
+        text = json.dumps(self.training.fingerprint(seed), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def replicate(self, seeds: Sequence[int]) -> MaskTrainer:
+        """The same training at other seeds, sharing this trainer's cache folder (a (mask, seed)
+        trained by either is read by both)."""
+        import dataclasses
+
+        other = MaskTrainer(dataclasses.replace(self.training, seeds=tuple(seeds)), self.cache_dir,
+                            device=self.device, threads=self.threads)
+        other._data, other._cache = self._data, self._cache  # same data, same runs
+        return other
 
     def load_data(self) -> Any:
         """Load (once) the dataset; raises ``ValueError`` on missing or malformed files."""
@@ -288,45 +342,60 @@ class MaskTrainer:
         from reram.models.registry import build_model_for
 
         try:
-            build_model_for(self.training.model, self.load_data())
+            build_model_for(self.training.model, self.load_data(), width=self.training.width)
         except (ValueError, OSError) as exc:
             raise InputError(str(exc)) from None
 
-    def cache_file(self, bits: str) -> Path | None:
-        """The file of one mask's evaluation (``None`` without a cache folder)."""
-        return None if self.cache_dir is None else self.cache_dir / self.fingerprint_hash() / f"{bits}.json"
+    def cache_file(self, bits: str, seed: int | None = None) -> Path | None:
+        """The file of one mask's training at one seed (default: the first; ``None`` without a
+        cache folder)."""
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / self.fingerprint_hash(seed) / f"{bits}.json"
 
     def lookup(self, mask: Any) -> MaskEvaluation | None:
-        """The evaluation of a mask if it was trained already (memory, then disk), else ``None``.
-        A file that is missing, damaged or of another training counts as not trained."""
+        """The evaluation of a mask if it was trained at every seed already (memory, then disk),
+        else ``None``. A file that is missing, damaged or of another training counts as not
+        trained."""
         bits = mask_bits(mask, self.num_sites)
-        if bits in self._cache:
-            return self._cache[bits]
-        path = self.cache_file(bits)
+        runs = [self._lookup_seed(bits, seed) for seed in self.training.seeds]
+        if any(r is None for r in runs):
+            return None
+        return MaskEvaluation.combine(runs)  # type: ignore[arg-type]
+
+    def _lookup_seed(self, bits: str, seed: int) -> MaskEvaluation | None:
+        if (bits, seed) in self._cache:
+            return self._cache[bits, seed]
+        path = self.cache_file(bits, seed)
         if path is None or not path.is_file():
             return None
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(doc, dict) or doc.get("fingerprint") != json.loads(json.dumps(self.training.fingerprint())):
+            if not isinstance(doc, dict) or doc.get("fingerprint") != json.loads(json.dumps(self.training.fingerprint(seed))):
                 return None
             ev = MaskEvaluation.from_dict(doc["evaluation"])
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
             return None  # damaged: trained again and rewritten
         if ev.mask != bits or ev.num_sites != self.num_sites or not math.isfinite(ev.accuracy):
             return None
-        self._cache[bits] = ev
+        if not ev.seeds:
+            ev.seeds = (int(seed),)
+        self._cache[bits, seed] = ev
         return ev
 
     def evaluate(self, mask: Any) -> MaskEvaluation:
-        """Train the model with this BN mask (or return its cached result).
+        """Train the model with this BN mask at every seed not trained yet (one after the other;
+        :func:`reram.apps.bn_search.train_masks` spreads seeds over workers) and return the
+        combined evaluation.
 
         Raises:
             ValueError: if the mask has the wrong length or a value other than 0/1.
         """
         bits = mask_bits(mask, self.num_sites)
-        cached = self.lookup(bits)
-        if cached is not None:
-            return cached
+        runs = [self._lookup_seed(bits, seed) or self._train(bits, seed) for seed in self.training.seeds]
+        return MaskEvaluation.combine(runs)
+
+    def _train(self, bits: str, seed: int) -> MaskEvaluation:
         import torch
 
         from reram.config import CrossbarConfig
@@ -336,11 +405,11 @@ class MaskTrainer:
             torch.set_num_threads(self.threads)
         t = self.training
         started = time.perf_counter()
-        train_config = TrainConfig(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, seed=t.seeds[0],
+        train_config = TrainConfig(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, seed=seed,
                                    progress=False, device=self.device)
         config = None if t.config == "float" else CrossbarConfig.from_dict(dict(t.config))
         result = run_training(model=t.model, dataset=t.dataset, bn_mask=bits, config=config,
-                              train_config=train_config, data=self.load_data())
+                              train_config=train_config, data=self.load_data(), width=t.width)
         history = [float(h["test_accuracy"]) for h in result["history"]]
         accuracy = float(result["test_accuracy"])
         ev = MaskEvaluation(
@@ -349,12 +418,12 @@ class MaskTrainer:
             train_accuracy=float(result["train_accuracy"]),
             best_accuracy=max(history) if history else float("nan"),
             train_time_s=round(time.perf_counter() - started, 3), history=history,
-            diverged=any(h.get("nonfinite_steps", 0) for h in result["history"]),
+            diverged=any(h.get("nonfinite_steps", 0) for h in result["history"]), seeds=(int(seed),),
         )
-        self._cache[bits] = ev
-        path = self.cache_file(bits)
+        self._cache[bits, seed] = ev
+        path = self.cache_file(bits, seed)
         if path is not None:
-            atomic_write_json(path, {"fingerprint": t.fingerprint(), "evaluation": ev.to_dict()}, indent=1)
+            atomic_write_json(path, {"fingerprint": t.fingerprint(seed), "evaluation": ev.to_dict()}, indent=1)
         return ev
 
     def __call__(self, x: Any) -> float:
@@ -468,6 +537,28 @@ def reference_point(metric: str, num_sites: int, accuracy: float = 0.1) -> list[
     ``P + 1`` BN layers (``[-accuracy, (P + 1) / P]``, so the all-BN mask counts). A mask counts
     only if it trains better than the reference accuracy."""
     return [-float(accuracy), 0.0] if metric == "speedup" else [-float(accuracy), (num_sites + 1) / num_sites]
+
+
+class NegativeAccuracy:
+    """A mask -> minus its accuracy (``method="cbo"`` minimizes it against a bound; picklable)."""
+
+    def __init__(self, trainer: Any) -> None:
+        self.trainer = trainer
+
+    def __call__(self, x: Any) -> float:
+        return -float(self.trainer.evaluate(x).accuracy)
+
+
+class SeedJob:
+    """One (mask, seed) training for an executor: the input is the mask's bits followed by the
+    seed (picklable; a worker keeps one trainer per seed, sharing the loaded data)."""
+
+    def __init__(self, trainer: MaskTrainer) -> None:
+        self.trainer = trainer
+
+    def __call__(self, x: Any) -> float:
+        self.trainer.load_data()  # once per worker, shared by the replicas
+        return float(self.trainer.replicate((int(x[-1]),)).evaluate(x[:-1]).accuracy)
 
 
 class SingleObjective:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from reram.apps.bn_cost import MaskCost
     from reram.apps.bn_objective import MaskEvaluation
 
-__all__ = ["BNSearchReport", "report_dict", "table_rows", "format_table", "summary_lines", "write"]
+__all__ = ["BNSearchReport", "report_dict", "within_reference", "table_rows", "format_table", "summary_lines", "write"]
 
 
 @dataclass
@@ -35,7 +35,9 @@ class BNSearchReport:
         evaluations: every trained mask of the search, by mask.
         costs: the :class:`~reram.apps.bn_cost.MaskCost` of every mask in the report.
         front: the non-dominated masks of all methods together.
-        found: per method, the mask it found (:func:`found_mask`), or ``None``.
+        found: per method, the mask it found (:func:`found_mask`) trained at every seed, or ``None``.
+        searched: per method, the found mask's evaluation as the search saw it (its first
+            ``search_seeds`` seeds).
         n_init: each method's initial design.
         ref_point: the hypervolume's reference point (multi), else ``None``.
         speedup_scale: the no-BN mask's speedup.
@@ -59,6 +61,7 @@ class BNSearchReport:
     wall_time_s: float
     out: Path
     plots: list[Path] = field(default_factory=list)
+    searched: dict[str, MaskEvaluation | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (``bn_search.json``)."""
@@ -73,6 +76,29 @@ def _row(ev: MaskEvaluation, cost: MaskCost) -> dict[str, Any]:
     return {**ev.to_dict(), **cost.to_dict()}
 
 
+def _replicated(ev: MaskEvaluation, cost: MaskCost) -> dict[str, Any]:
+    """A replicated mask: mean, sd and seeds first, then everything of :func:`_row`."""
+    return {"mask": ev.mask, "n_bn": ev.n_bn, "accuracy_mean": ev.accuracy, "accuracy_std": ev.accuracy_std,
+            "seeds": list(ev.seeds), **_row(ev, cost)}
+
+
+def within_reference(report: BNSearchReport, ev: MaskEvaluation) -> dict[str, Any]:
+    """How far a found mask's mean lies below all-BN's and the margin it is judged by:
+    ``max(epsilon, 2 sd)``, the sd the larger of the two masks' replicate spreads."""
+    ref = report.references["all"]
+    margin = max(report.settings.epsilon, 2 * max(ref.accuracy_std, ev.accuracy_std))
+    gap = ref.accuracy - ev.accuracy
+    return {"gap_to_all_bn": gap, "margin": margin, "within": bool(gap <= margin + 1e-12)}
+
+
+def _found(report: BNSearchReport, method: str, ev: MaskEvaluation | None) -> dict[str, Any] | None:
+    if ev is None:
+        return None
+    seen = report.searched.get(method)
+    return {**_replicated(ev, report.costs[ev.mask]), **within_reference(report, ev),
+            "search_accuracy": None if seen is None else seen.accuracy}
+
+
 def report_dict(report: BNSearchReport) -> dict[str, Any]:
     """The JSON document of a search (``bn_search.json``)."""
     costs, refs = report.costs, report.references
@@ -80,9 +106,9 @@ def report_dict(report: BNSearchReport) -> dict[str, Any]:
         "settings": report.settings.to_dict(), "n_init": report.n_init, "ref_point": report.ref_point,
         "num_sites": refs["all"].num_sites,
         "chip": report.chip.name, "chip_config": report.chip.config.to_dict(),
-        "references": {k: _row(v, costs[v.mask]) for k, v in refs.items()},
+        "references": {k: _replicated(v, costs[v.mask]) for k, v in refs.items()},
         "reference_accuracy": refs["all"].accuracy, "speedup_scale": report.speedup_scale,
-        "found": {m: (None if e is None else _row(e, costs[e.mask])) for m, e in report.found.items()},
+        "found": {m: _found(report, m, e) for m, e in report.found.items()},
         "runs": report.runs,
         "pareto_front": [_row(e, costs[e.mask]) for e in report.front],
         "evaluations": {k: _row(v, costs[k]) for k, v in sorted(report.evaluations.items())},
@@ -109,11 +135,13 @@ def format_table(rows: list[tuple[str, MaskEvaluation, MaskCost]]) -> str:
     """One line per (label, evaluation, cost): mask, BN count, accuracy, speedup, samples/s,
     energy per sample and energy against the GPU."""
     width = max(6, rows[0][1].num_sites)
-    head = (f"{'':<16} {'mask':<{width}} {'BN':>5} {'accuracy':>9} {'speedup':>8} {'samples/s':>10} "
+    head = (f"{'':<16} {'mask':<{width}} {'BN':>5} {'accuracy (seeds)':>21} {'speedup':>8} {'samples/s':>10} "
             f"{'mJ/sample':>10} {'energy vs GPU':>13}")
     lines = [head, "-" * len(head)]
     for label, ev, cost in rows:
-        lines.append(f"{label:<16} {ev.mask:<{width}} {ev.n_bn:>2}/{ev.num_sites:<2} {ev.accuracy:>9.3f} "
+        n = len(ev.accuracies)
+        acc = f"{ev.accuracy:.3f} +- {ev.accuracy_std:.3f} ({n})" if n > 1 else f"{ev.accuracy:.3f} (1)"
+        lines.append(f"{label:<16} {ev.mask:<{width}} {ev.n_bn:>2}/{ev.num_sites:<2} {acc:>21} "
                      f"{_fmt(cost.speedup, '.2f') + 'x':>8} {_fmt(cost.throughput, '.0f'):>10} "
                      f"{_fmt(cost.energy_mj, '.3f'):>10} {_fmt(cost.energy_ratio, '.2f') + 'x':>13}")
     return "\n".join(lines)
@@ -127,9 +155,15 @@ def summary_lines(report: BNSearchReport) -> list[str]:
         lines.append(f"hypervolume, reference point {report.ref_point} in {unit}: "
                      + ", ".join(f"{m} {r['hypervolume']:.4f}" for m, r in runs.items())
                      + f"; all methods together {report.hypervolume_all:.4f}")
-        failed = sum(r["n_failures"] for r in runs.values())
-        if failed:
-            lines.append(f"{failed} evaluation(s) failed (see bn_search.json)")
+    failed = sum(r["n_failures"] for r in runs.values())
+    if failed:
+        lines.append(f"{failed} evaluation(s) failed (see bn_search.json)")
+    for method, ev in report.found.items():
+        if ev is not None and len(ev.accuracies) > 1:
+            w = within_reference(report, ev)
+            lines.append(f"found ({method}) {ev.mask}: {ev.n_bn}/{ev.num_sites} BN, {ev.accuracy:.3f} +- "
+                         f"{ev.accuracy_std:.3f} over seeds {list(ev.seeds)}, {-w['gap_to_all_bn']:+.3f} against all BN "
+                         f"(allowed -{w['margin']:.3f}): {'within' if w['within'] else 'NOT within'}")
     files = [report.out / "bn_search.json", *report.plots]
     lines.append(f"{sum(len(r['history']) for r in runs.values())} evaluations ({', '.join(runs)}), "
                  f"{len(report.evaluations)} masks trained in all; {report.wall_time_s:.0f} s. "
@@ -157,25 +191,27 @@ def _plot_single(report: BNSearchReport) -> list[Path]:
     plt, s, refs, out = _pyplot(), report.settings, report.references, report.out
     runs = {m: r["history"] for m, r in report.runs.items()}
     fig, (ax_v, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
+    bar = refs["all"].accuracy - s.epsilon
     for method, rows in runs.items():
-        values = [r["value"] if r["value"] is not None else math.inf for r in rows]
-        accs = [r.get("accuracy", -math.inf) for r in rows]
-        x = np.arange(1, len(rows) + 1)
-        ax_v.step(x, np.minimum.accumulate(values), where="post", label=method, marker="o", ms=3)
-        ax_a.step(x, np.maximum.accumulate(accs), where="post", label=method, marker="o", ms=3)
-    ax_a.axhline(refs["all"].accuracy, color="gray", ls="--", lw=1, label="all BN")
-    ax_a.axhline(refs["none"].accuracy, color="gray", ls=":", lw=1, label="no BN")
-    ax_v.set(xlabel="evaluation", ylabel=f"best objective so far ({s.scalarization})", title="objective (lower is better)")
-    ax_a.set(xlabel="evaluation", ylabel="best test accuracy so far", title="accuracy")
+        spent = np.cumsum([r.get("epochs", 0) for r in rows])
+        values = [r.get("score", r["value"]) if r["value"] is not None else math.inf for r in rows]
+        fewest = [r["n_bn"] if r.get("accuracy", -1.0) >= bar - 1e-12 else math.inf for r in rows]
+        ax_v.step(spent, np.minimum.accumulate(values), where="post", label=method, marker="o", ms=3)
+        ax_a.step(spent, np.minimum.accumulate(fewest), where="post", label=method, marker="o", ms=3)
+    ax_v.set(xlabel="training epochs spent by the search", ylabel=f"best {s.scalarization} score so far",
+             title="score (lower is better)")
+    ax_a.set(xlabel="training epochs spent by the search", ylabel="fewest BN layers so far",
+             title=f"fewest BN with accuracy >= all BN - {s.epsilon:g} (one seed)")
+    ax_a.set_ylim(-0.5, refs["all"].num_sites + 0.5)
     ax_v.legend()
     ax_a.legend(fontsize=8)
-    fig.suptitle(f"BN search: {s.model} on {s.dataset}, {s.epochs} epochs")
+    fig.suptitle(f"BN search: {s.model} (width {s.width:g}) on {s.dataset}, {s.epochs} epochs per mask")
     fig.tight_layout()
     paths = [out / "convergence.png"]
     save_figure(fig, paths[-1])
 
     fig, ax = plt.subplots(figsize=(6, 4.2))
-    markers = {"bo": "o", "random": "x", "greedy": "s", "anneal": "^", "exhaustive": "."}
+    markers = {"bo": "o", "cbo": "o", "random": "x", "greedy": "s", "anneal": "^", "exhaustive": "."}
     for method, rows in runs.items():
         pts = [(r["n_bn"], r["accuracy"]) for r in rows if "accuracy" in r]
         if pts:

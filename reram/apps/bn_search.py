@@ -57,7 +57,10 @@ MODES = ("multi", "single")
 MAIN_JOB_CHIP = "neurosim"
 MAIN_JOB_CONFIG = "neurosim-epiram"
 #: Methods of each mode, and the default ones.
-_DEFAULT_METHODS = {"multi": ("mobo", "nsga2", "random"), "single": ("bo", "random")}
+_DEFAULT_METHODS = {"multi": ("mobo", "nsga2", "random"), "single": ("cbo", "random")}
+#: The main job's network width and search budget (docs/bn_search.md, "The main job").
+MAIN_JOB_WIDTH = 0.25
+MAIN_JOB_BUDGET = 10
 #: Settings that change where and how fast a search runs, not its result (free on --resume).
 RUNTIME_FIELDS = ("budget", "executor", "workers", "search_batch", "worker_retries", "device", "threads")
 
@@ -92,23 +95,36 @@ class BNSearchSettings:
     config: Any = field(default=MAIN_JOB_CONFIG, metadata=_doc(
         "The crossbar the model trains on and the chip is costed with: 'float', a CrossbarConfig "
         "preset, a JSON file or string of its fields, or a dict."))
-    epochs: int = field(default=1, metadata=_doc("Training epochs per mask (the fidelity)."))
+    width: float | None = field(default=None, metadata=_doc(
+        "Channel multiplier of the CIFAR-size VGGs (1.0: full width). None = 0.25 for them (vgg11 "
+        "keeps its 8 BN sites at about a twelfth of the training time) and 1.0 for the other models."))
+    epochs: int = field(default=8, metadata=_doc(
+        "Training epochs per mask (the fidelity; 8: all-BN within 2 points of its 20-epoch "
+        "accuracy, docs/bn_search.md)."))
     batch_size: int = field(default=64, metadata=_doc("Training batch size (also the batch costed)."))
-    lr: float = field(default=0.05, metadata=_doc("SGD learning rate (cosine schedule)."))
-    seeds: tuple[int, ...] = field(default=(0,), metadata=_doc(
-        "Training seeds of each mask; the first is also the search's seed. One so far."))
+    lr: float = field(default=0.2, metadata=_doc("SGD learning rate (cosine schedule, momentum 0.9)."))
+    seeds: tuple[int, ...] = field(default=(0, 1, 2), metadata=_doc(
+        "Training seeds: the references and every found mask are trained at each (mean +- sd); "
+        "the first `search_seeds` of them train each searched mask; the first is the search's seed."))
+    search_seeds: int = field(default=1, metadata=_doc(
+        "Seeds each mask the search proposes is trained at (1..len(seeds)); the model of 'cbo' is "
+        "told the noise of that mean (the references' spread, at least noise_floor)."))
+    noise_floor: float = field(default=0.01, metadata=_doc(
+        "Smallest accuracy standard deviation of one training that 'cbo' assumes (a fraction): "
+        "replicated masks of the truth table spread 0.5-2 points (docs/bn_search.md)."))
     max_train: int | None = field(default=None, metadata=_doc("Train on the first N images; None = all."))
     max_test: int | None = field(default=None, metadata=_doc("Test on the first N images; None = all."))
     # ---- the chip whose speed and energy are estimated ----
     chip: str = field(default=MAIN_JOB_CHIP, metadata=_doc(
         "Silicon of the chip: a reram.Chip preset name or a chip JSON file; its crossbar is `config`."))
     # ---- the search ----
-    mode: str = field(default="multi", metadata=_doc("'multi' (Pareto front) or 'single' (one scalar)."))
+    mode: str = field(default="single", metadata=_doc(
+        "'single' (the fewest BN layers within epsilon of all-BN) or 'multi' (a Pareto front)."))
     methods: tuple[str, ...] | None = field(default=None, metadata=_doc(
-        "Methods run with the same budget each; None = mobo, nsga2, random (multi) or bo, random (single)."))
+        "Methods run with the same budget each; None = cbo, random (single) or mobo, nsga2, random (multi)."))
     tradeoff: str = field(default="speedup", metadata=_doc("multi: accuracy against 'speedup' or 'n_bn'."))
     scalarization: str = field(default="constrained", metadata=_doc("single: 'constrained' or 'scalarized'."))
-    budget: int = field(default=12, metadata=_doc("Evaluations (trainings) of each method."))
+    budget: int = field(default=MAIN_JOB_BUDGET, metadata=_doc("Evaluations (masks trained) of each method."))
     n_init: int | None = field(default=None, metadata=_doc(
         "Initial design of mobo and nsga2 (nsga2's population), of bo, greedy and anneal; None = 6 "
         "(multi) or each method's default (single); at most the budget."))
@@ -130,7 +146,7 @@ class BNSearchSettings:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         if self.mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        for name in ("budget", "workers", "threads"):
+        for name in ("budget", "workers", "threads", "search_seeds"):
             _positive(name, getattr(self, name))
         for name in ("n_init", "search_batch"):
             if getattr(self, name) is not None:
@@ -160,10 +176,25 @@ class BNSearchSettings:
             raise InputError(f"executor must be one of {', '.join(EXECUTOR_NAMES)}, got {self.executor!r}")
         if self.executor == "inprocess" and self.workers != 1:
             raise InputError(f"workers must be 1 with executor inprocess, got {self.workers}")
-        training = MaskTraining(model=self.model, dataset=self.dataset, data_dir=self.data_dir, config=self.config,
-                                epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seeds=self.seeds,
-                                max_train=self.max_train, max_test=self.max_test)
-        for name in ("model", "dataset", "data_dir", "config", "epochs", "batch_size", "lr", "seeds"):
+        if self.width is None:
+            from reram.models.registry import SIZE_ADAPTIVE_MODELS, canonical_model_name
+
+            try:
+                put("width", MAIN_JOB_WIDTH if canonical_model_name(self.model) in SIZE_ADAPTIVE_MODELS else 1.0)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+        if self.mode == "single" and "cbo" in methods and self.scalarization != "constrained":
+            raise InputError("method cbo searches the fewest BN within epsilon of all BN: it needs "
+                             f"scalarization 'constrained', got {self.scalarization!r}")
+        training = self.training()
+        if self.search_seeds > len(training.seeds):
+            raise InputError(f"search_seeds must be at most the number of seeds ({len(training.seeds)}), "
+                             f"got {self.search_seeds}")
+        if isinstance(self.noise_floor, bool) or not isinstance(self.noise_floor, (int, float)) \
+                or not 0.0 < self.noise_floor < 1.0:
+            raise InputError(f"noise_floor must be a fraction in (0, 1), got {self.noise_floor!r}")
+        put("noise_floor", float(self.noise_floor))
+        for name in ("model", "dataset", "data_dir", "config", "epochs", "batch_size", "lr", "seeds", "width"):
             put(name, getattr(training, name))
         search_chip(self.chip, self.config)  # loads, or names the chip
         if self.device is not None:
@@ -179,7 +210,7 @@ class BNSearchSettings:
         """What a mask's training is (the cache key)."""
         return MaskTraining(model=self.model, dataset=self.dataset, data_dir=self.data_dir, config=self.config,
                             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seeds=self.seeds,
-                            max_train=self.max_train, max_test=self.max_test)
+                            max_train=self.max_train, max_test=self.max_test, width=self.width)
 
     @property
     def seed(self) -> int:
@@ -266,12 +297,14 @@ def found_mask(front: Sequence[MaskEvaluation], reference: float, epsilon: float
 
 
 # ---------------------------------------------------------------- the strategies
-def _record_row(rec: Any, ev: MaskEvaluation | None, cost: MaskCost | None) -> dict[str, Any]:
+def _record_row(rec: Any, ev: MaskEvaluation | None, cost: MaskCost | None, scorer: Scorer | None) -> dict[str, Any]:
     row = {"index": rec.index, "mask": "".join(str(v) for v in rec.x), "value": rec.y,
            "error": rec.error, "time_s": round(rec.time_s, 3)}
     if ev is not None and cost is not None:
         row.update(accuracy=ev.accuracy, n_bn=ev.n_bn, speedup=cost.speedup, throughput=cost.throughput,
-                   train_time_s=ev.train_time_s)
+                   train_time_s=ev.train_time_s, epochs=len(ev.accuracies) * len(ev.history))
+        if scorer is not None:
+            row["score"] = scorer.value(ev)
     return row
 
 
@@ -315,6 +348,28 @@ class _SingleSearch(_Search):
         s = self.settings
         self.scorer = Scorer(s.scalarization, s.lam, s.epsilon, reference_accuracy=self.refs["all"].accuracy)
 
+    def noise_sd(self) -> float:
+        """The accuracy sd of one searched evaluation that 'cbo' is told: the references'
+        largest replicate spread, at least ``noise_floor``, over sqrt(search_seeds)."""
+        s = self.settings
+        spread = max([s.noise_floor] + [ev.accuracy_std for ev in self.refs.values()])
+        return spread / math.sqrt(s.search_seeds)
+
+    def _objective(self, method: str) -> tuple[Any, Any]:
+        """The function a method minimizes and its options: 'cbo' minus the accuracy against the
+        bar (told the noise and given the references), the others the scorer's value."""
+        from reram.apps.bn_objective import NegativeAccuracy
+
+        if method != "cbo":
+            return SingleObjective(self.trainer, self.scorer), None
+        from reram.search.sparsest import CBOOptions
+
+        refs = [self.refs["all"], self.refs["none"]]
+        options = CBOOptions(bound=-(self.refs["all"].accuracy - self.settings.epsilon), noise_var=self.noise_sd() ** 2,
+                             prior_x=tuple(tuple(int(c) for c in ev.mask) for ev in refs),
+                             prior_y=tuple(-ev.accuracy for ev in refs))
+        return NegativeAccuracy(self.trainer), options
+
     def run(self, method: str) -> tuple[dict[str, Any], list[Any], list[str]]:
         """One method: its result fields, its evaluation records, the masks it found best."""
         from reram.search.optimize import minimize_binary
@@ -325,17 +380,23 @@ class _SingleSearch(_Search):
         def on_record(rec: Any) -> None:
             ev = self.trainer.lookup(rec.x) if rec.ok else None
             if ev is not None:
-                best["acc"], best["value"] = max(best["acc"], ev.accuracy), min(best["value"], rec.y)
+                best["acc"], best["value"] = max(best["acc"], ev.accuracy), min(best["value"], self.scorer.value(ev))
             bar.update(1)
             bar.set_postfix(mask="".join(map(str, rec.x)), acc=None if ev is None else round(ev.accuracy, 3),
                             best_value=round(best["value"], 4), best_acc=round(best["acc"], 3))
 
         try:
-            res = minimize_binary(SingleObjective(self.trainer, self.scorer), n_init=self.n_init[method] or None,
-                                  callback=on_record, **self._common(method))
+            objective, options = self._objective(method)
+            res = minimize_binary(objective, n_init=self.n_init[method] or None, callback=on_record,
+                                  options=options, **self._common(method))
         finally:
             bar.close()
-        run = {"best_value_so_far": res.best_so_far().tolist(), "best_value": res.best_y,
+        scores = [self.scorer.value(ev) if r.ok and (ev := self.trainer.lookup(r.x)) is not None else math.inf
+                  for r in res.history]
+        best_so_far = np.minimum.accumulate(scores).tolist() if scores else []
+        run = {"minimized": "-accuracy against the bar" if method == "cbo" else f"the {self.scorer.scalarization} score",
+               "best_value_so_far": [v if math.isfinite(v) else None for v in best_so_far],
+               "best_value": best_so_far[-1] if best_so_far and math.isfinite(best_so_far[-1]) else None,
                "n_failures": res.n_failures, "info": res.info}
         return run, res.history, [_bits(rec.x) for rec in res.history if rec.ok]
 
@@ -413,19 +474,22 @@ def _make_executor(s: BNSearchSettings) -> Any:
 
 
 def train_masks(trainer: MaskTrainer, executor: Any, masks: Iterable[Any]) -> dict[str, MaskEvaluation]:
-    """The evaluations of ``masks``; those not in the cache (never trained, or a file missing or
-    damaged) are trained on the executor's workers first.
+    """The evaluations of ``masks`` at every seed of ``trainer``; the (mask, seed) trainings not
+    in the cache (never trained, or a file missing or damaged) run on the executor's workers
+    first, spread over them.
 
     Raises:
         RuntimeError: if a training fails.
     """
-    from reram.apps.bn_objective import mask_bits
+    from reram.apps.bn_objective import SeedJob, mask_bits
 
     bits = list(dict.fromkeys(mask_bits(m, trainer.num_sites) for m in masks))
-    todo = [b for b in bits if trainer.lookup(b) is None]
-    for i, outcome in executor.run(trainer, [np.array([int(c) for c in b], dtype=np.int64) for b in todo]):
+    todo = [(b, seed) for b in bits for seed in trainer.training.seeds
+            if trainer.replicate((seed,)).lookup(b) is None]
+    jobs = [np.array([int(c) for c in b] + [seed], dtype=np.int64) for b, seed in todo]
+    for i, outcome in executor.run(SeedJob(trainer), jobs):
         if outcome.error is not None:
-            raise RuntimeError(f"training mask {todo[i]} failed: {outcome.error}")
+            raise RuntimeError(f"training mask {todo[i][0]} (seed {todo[i][1]}) failed: {outcome.error}")
     return {b: trainer.evaluate(b) for b in bits}  # from the cache the workers wrote
 
 
@@ -489,44 +553,65 @@ def run_search(settings: BNSearchSettings, out: str | Path, *, resume: bool = Fa
 
 def _run(settings: BNSearchSettings, trainer: MaskTrainer, folder: SearchFolder, n_init: dict[str, int],
          progress: bool, log: Callable[[str], None], started: float) -> BNSearchReport:
-    """The references, each method, then every mask of the report (trained if its file is gone)."""
+    """The references (every seed), each method (its masks at the first ``search_seeds``), the
+    mask each method found (every seed again), then the report."""
     from reram.apps import bn_report
 
     costs = CostTable(trainer, search_chip(settings.chip, settings.config))
+    searcher = trainer.replicate(settings.seeds[: settings.search_seeds])
     executor = _make_executor(settings)
     try:
-        p = trainer.num_sites
-        cached = {key: trainer.lookup(bits) is not None for key, bits in (("all", "1" * p), ("none", "0" * p))}
-        refs = dict(zip(("all", "none"), train_masks(trainer, executor, ["1" * p, "0" * p]).values()))
-        for key, ev in refs.items():
-            log(f"reference {key + ' BN':<8} {ev.mask}: accuracy {ev.accuracy:.3f}"
-                f"{' (saved)' if cached[key] else f' ({ev.train_time_s:.0f} s)'}")
+        refs = _references(trainer, executor, log)
         search = (_MultiSearch if settings.mode == "multi" else _SingleSearch)(
-            settings, trainer, costs, refs, folder, n_init, executor, progress)
+            settings, searcher, costs, refs, folder, n_init, executor, progress)
         done = {method: search.run(method) for method in settings.methods}
-        masks = [ev.mask for ev in refs.values()]
-        masks += [_bits(r.x) for _, history, _ in done.values() for r in history if r.ok]
-        evaluations = train_masks(trainer, executor, masks)  # a file lost since: trained again
+        masks = [_bits(r.x) for _, history, _ in done.values() for r in history if r.ok]
+        evaluations = train_masks(searcher, executor, masks)  # a file lost since: trained again
+        found = {method: found_mask(front_of([evaluations[b] for b in best], costs.cost, search.metric),
+                                    refs["all"].accuracy, settings.epsilon, search.metric, costs.cost)
+                 for method, (_, _, best) in done.items()}
+        replicated = train_masks(trainer, executor, [e.mask for e in found.values() if e is not None])
+        for method, ev in found.items():
+            if ev is not None:
+                log(f"found ({method}) {ev.mask}: {ev.accuracy:.3f} in the search, "
+                    f"{_mean_sd(replicated[ev.mask])} over seeds {list(settings.seeds)}")
     finally:
         executor.close()
-    runs, found = {}, {}
-    for method, (fields, history, best) in done.items():
-        rows = [_record_row(r, evaluations.get(_bits(r.x)) if r.ok else None, costs.cost(_bits(r.x)) if r.ok else None)
-                for r in history]
+    scorer = getattr(search, "scorer", None)
+    runs = {}
+    for method, (fields, history, _) in done.items():
+        rows = [_record_row(r, evaluations.get(_bits(r.x)) if r.ok else None,
+                            costs.cost(_bits(r.x)) if r.ok else None, scorer) for r in history]
         runs[method] = {"history": rows, **fields}
-        found[method] = found_mask(front_of([evaluations[b] for b in best], costs.cost, search.metric),
-                                   refs["all"].accuracy, settings.epsilon, search.metric, costs.cost)
-    front = front_of(evaluations.values(), costs.cost, search.metric)
+    front = front_of([*refs.values(), *evaluations.values()], costs.cost, search.metric)
     hv_all = None
     if settings.mode == "multi":
         from reram.search.pareto import hypervolume
 
-        pts = [objective_pair(e, search.metric, costs.cost(e.mask).speedup, search.scale) for e in evaluations.values()]
+        pts = [objective_pair(e, search.metric, costs.cost(e.mask).speedup, search.scale)
+               for e in [*refs.values(), *evaluations.values()]]
         hv_all = hypervolume(np.asarray(pts), search.ref_point)
+    for ev in [*refs.values(), *replicated.values()]:
+        costs.cost(ev.mask)
     report = BNSearchReport(
         settings=settings, chip=costs.chip, references=refs, runs=runs, evaluations=evaluations,
-        costs={m: costs.cost(m) for m in evaluations}, front=front, found=found, n_init=n_init,
+        costs={m: costs.cost(m) for m in {*evaluations, *(e.mask for e in refs.values())}}, front=front,
+        found={m: None if e is None else replicated[e.mask] for m, e in found.items()},
+        searched=found, n_init=n_init,
         ref_point=getattr(search, "ref_point", None), speedup_scale=costs.cost(refs["none"].mask).speedup,
         hypervolume_all=hv_all, wall_time_s=time.perf_counter() - started, out=folder.path)
     report.plots = bn_report.write(report)
     return report
+
+
+def _references(trainer: MaskTrainer, executor: Any, log: Callable[[str], None]) -> dict[str, MaskEvaluation]:
+    """The all-BN and no-BN masks at every seed."""
+    p = trainer.num_sites
+    refs = dict(zip(("all", "none"), train_masks(trainer, executor, ["1" * p, "0" * p]).values()))
+    for key, ev in refs.items():
+        log(f"reference {key + ' BN':<8} {ev.mask}: accuracy {_mean_sd(ev)} over seeds {list(ev.seeds)}")
+    return refs
+
+
+def _mean_sd(ev: MaskEvaluation) -> str:
+    return f"{ev.accuracy:.3f} +- {ev.accuracy_std:.3f}" if len(ev.accuracies) > 1 else f"{ev.accuracy:.3f}"

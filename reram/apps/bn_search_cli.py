@@ -32,9 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog=PROG,
         description="Search which BatchNorm layers a CNN needs to train on low-precision ReRAM "
-        "crossbars: multi-objective BO (or a baseline) over 0/1 masks of its BN layers, accuracy "
-        "against the chip's estimated training speedup; each evaluation trains the masked model "
-        "on simulated crossbars.",
+        "crossbars: the fewest BN layers whose network trains within epsilon of all-BN (constrained "
+        "BO, or a baseline; or a Pareto front against the chip's speedup with --mode multi); each "
+        "evaluation trains the masked model on simulated crossbars; the references and the found "
+        "masks are trained at every seed.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", default=d["model"].default, help="model name (reram.models.MODEL_NAMES)")
@@ -44,24 +45,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the crossbar the model trains on: 'float', a preset name, a JSON file or a JSON string "
                    "of CrossbarConfig fields")
     add_chip_flag(p, MAIN_JOB_CHIP)
+    p.add_argument("--width", type=float, default=None,
+                   help="channel multiplier of the CIFAR-size VGGs (default 0.25 for them, 1.0 for the others; "
+                   "1.0 = full width)")
     p.add_argument("--epochs", type=int, default=d["epochs"].default, help="training epochs per mask")
     p.add_argument("--batch-size", type=int, default=d["batch_size"].default, help="training batch size")
     p.add_argument("--lr", type=float, default=d["lr"].default, help="SGD learning rate (cosine schedule)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the training and of the search")
+    p.add_argument("--seeds", default=",".join(map(str, d["seeds"].default)),
+                   help="training seeds, comma-separated: the references and found masks train at each (mean "
+                   "+- sd); the first is also the search's seed")
+    p.add_argument("--search-seeds", type=int, default=d["search_seeds"].default,
+                   help="how many of --seeds each searched mask trains at")
+    p.add_argument("--noise-floor", type=float, default=d["noise_floor"].default,
+                   help="smallest accuracy sd of one training that cbo assumes (fraction)")
     p.add_argument("--max-train", type=int, default=0, help="train on the first N images only (0: all)")
     p.add_argument("--max-test", type=int, default=0, help="test on the first N images only (0: all)")
     p.add_argument("--mode", default=d["mode"].default, choices=MODES,
                    help="multi: accuracy against --tradeoff (Pareto front, hypervolume); single: one scalar "
                    "(--scalarization)")
     p.add_argument("--methods", default=None,
-                   help="methods, comma-separated, same budget each; multi: mobo, nsga2, random (default all "
-                   "three); single: bo, random, greedy, anneal, exhaustive (default bo,random)")
+                   help="methods, comma-separated, same budget each; single: cbo, bo, random, greedy, anneal, "
+                   "exhaustive (default cbo,random); multi: mobo, nsga2, random (default all three)")
     p.add_argument("--tradeoff", default=d["tradeoff"].default, choices=("speedup", "n_bn"),
                    help="multi: what accuracy is traded against")
     p.add_argument("--scalarization", default=d["scalarization"].default, choices=("constrained", "scalarized"),
                    help="single: constrained: fewest BN with acc >= all-BN acc - epsilon; scalarized: "
                    "-acc + lam*n_bn/P")
-    p.add_argument("--budget", type=int, default=d["budget"].default, help="evaluations (trainings) of each method")
+    p.add_argument("--budget", type=int, default=d["budget"].default, help="masks each method trains")
     p.add_argument("--n-init", type=int, default=None,
                    help="initial design of mobo and nsga2 (nsga2's population; default 6), or of bo, greedy and "
                    "anneal (default: theirs); at most --budget")
@@ -94,9 +104,16 @@ def settings_from_args(args: argparse.Namespace):  # -> BNSearchSettings
             from reram.apps._cli import InputError
 
             raise InputError(f"--{name.replace('_', '-')} must be >= 0 (0: all images), got {getattr(args, name)}")
+    from reram.apps._cli import InputError
+
+    try:
+        seeds = tuple(int(v) for v in str(args.seeds).split(","))
+    except ValueError:
+        raise InputError(f"--seeds must be integers separated by commas, got {args.seeds!r}") from None
     return BNSearchSettings(
         model=args.model, dataset=args.dataset, data_dir=args.data_dir, config=args.config, chip=args.chip,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seeds=(args.seed,),
+        width=args.width, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seeds=seeds,
+        search_seeds=args.search_seeds, noise_floor=args.noise_floor,
         max_train=args.max_train or None, max_test=args.max_test or None, mode=args.mode, methods=args.methods,
         tradeoff=args.tradeoff, scalarization=args.scalarization, budget=args.budget, n_init=args.n_init,
         lam=args.lam, epsilon=args.epsilon, ref_accuracy=args.ref_accuracy, acquisition=args.acquisition,

@@ -256,6 +256,32 @@ class Chip:
                 f"{target:g} nm)"))
         return rows
 
+    def costed_training(self) -> TrainingSpec:
+        """``training`` placed on this chip's floorplan (what :func:`reram.cost.schedule`
+        charges): the on-chip network's wires as long as the routers' spacing over tiles of this
+        chip's area per tile (training silicon included), at its node's supply
+        (:meth:`TrainingSpec.on_floorplan`). A chip without a silicon section has no floorplan:
+        its spec is returned as it is (no wire energy)."""
+        if self.hardware.silicon is None:
+            return self.training
+        per_tile, _ = self._per_tile_and_fixed(None, "area_mm2")
+        return self.training.on_floorplan(per_tile, self.hardware.silicon.node_nm)
+
+    def with_offset_encoding(self) -> Chip:
+        """The same silicon costed with an offset-encoded weight sign and single-phase inputs
+        (ISAAC's encoding; DNN+NeuroSim V2.1 maps weights the same way): each weight stored as
+        ``w + 2^(weight_bits-1)`` over ``ceil(weight_bits / cell_bits)`` cells of one array (no
+        G- array: half the arrays and conversions), every vector streamed in ``input_bits /
+        dac_bits`` cycles, the offset's share subtracted digitally (one subtraction per output
+        per MVM, under 1/16 of the shift-add work: not charged). The simulation computes
+        G+/G- pairs and sign phases only, so this is a cost-only chip (``config=None``):
+        schedule it on a float model or a trace."""
+        reram = dataclasses.replace(self.hardware.reram, differential_weights=False,
+                                    signed_input_phases=False)
+        hw = dataclasses.replace(self.hardware, reram=reram, crossbar=None,
+                                 name=f"{self.hardware.name}+offset")
+        return Chip(config=None, hardware=hw, training=self.training)
+
     def area_mm2(self, node_nm: float | None = None, training: bool = True) -> float:
         """Silicon area of the ReRAM side (tiles, link PHY and, with ``training``, what training
         adds), mm2."""

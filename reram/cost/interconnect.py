@@ -13,7 +13,10 @@ the tile that adds them. This module costs that movement per sample:
   block of arrays that needs it (a unicast mesh, no multicast), plus the partial sums between
   tiles, over the tiles' router ports; each byte crosses ``1 + 2(k^2 - 1)/(3k)`` hops (one from
   the neighbouring layer's tiles, then the mean Manhattan distance of uniform traffic in the
-  ``k x k`` mesh of the layer's routers), at an energy per bit per hop.
+  ``k x k`` mesh of the layer's routers), at an energy per bit per hop: the router's, plus the
+  wire to the next router (:attr:`InterconnectSpec.wire_energy_per_bit_hop_j`: ``activity x
+  C_wire x L x V^2 / 2`` per bit, ``L`` the routers' spacing on the chip's floorplan, ``V`` the
+  supply of the chip's node, :meth:`InterconnectSpec.on_floorplan`).
 
 What overlaps: the transfers of one MVM's operands run while the previous MVM computes (the
 input/output registers of an ISAAC IMA are double-buffered), so with ``overlap=True`` a layer's
@@ -27,6 +30,7 @@ This module imports only :mod:`reram.cost.hardware`, :mod:`reram.cost.trace` and
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -34,7 +38,30 @@ from reram.cost.hardware import ReramSpec
 from reram.cost.layer_cost import PhaseCost, map_layer
 from reram.cost.trace import LayerTrace
 
-__all__ = ["InterconnectSpec", "mesh_hops", "transfer_traffic", "transfer_cost", "with_transfers"]
+__all__ = ["InterconnectSpec", "NODE_SUPPLY_V", "node_supply_v", "mesh_hops", "transfer_traffic",
+           "transfer_cost", "with_transfers"]
+
+#: Nominal supply voltage by technology node (nm -> V): the Predictive Technology Model's
+#: (ptm.asu.edu) nominal supplies, as DNN+NeuroSim V2.1 tabulates them per node (facts, not code).
+NODE_SUPPLY_V = {130.0: 1.3, 90.0: 1.2, 65.0: 1.1, 45.0: 1.0, 32.0: 0.9, 22.0: 0.85, 14.0: 0.8,
+                 10.0: 0.75, 7.0: 0.7}
+
+
+def node_supply_v(node_nm: float) -> float:
+    """The nominal supply at ``node_nm`` (:data:`NODE_SUPPLY_V`), linear in ``log(node)``
+    between the tabulated nodes and held at the ends beyond them."""
+    if isinstance(node_nm, bool) or not isinstance(node_nm, (int, float)) \
+            or not math.isfinite(node_nm) or node_nm <= 0:
+        raise ValueError(f"node_nm must be a finite number > 0, got {node_nm!r}")
+    nodes = sorted(NODE_SUPPLY_V)
+    if node_nm <= nodes[0]:
+        return NODE_SUPPLY_V[nodes[0]]
+    if node_nm >= nodes[-1]:
+        return NODE_SUPPLY_V[nodes[-1]]
+    upper = next(n for n in nodes if n >= node_nm)
+    lower = nodes[nodes.index(upper) - 1]
+    t = math.log(node_nm / lower) / math.log(upper / lower)
+    return NODE_SUPPLY_V[lower] + t * (NODE_SUPPLY_V[upper] - NODE_SUPPLY_V[lower])
 
 
 @dataclass(frozen=True)
@@ -51,15 +78,29 @@ class InterconnectSpec:
         router_clock_hz: router clock, Hz. Default 1.2 GHz: ISAAC's digital clock.
         tiles_per_router: tiles sharing one router (concentration). Default 4: ISAAC's c-mesh
             (same Table: a router shared by 4 tiles).
-        energy_per_bit_hop_j: energy of one bit crossing one router and its link, J. Default
+        energy_per_bit_hop_j: energy of one bit crossing one router, J. Default
             0.137 pJ: ISAAC's router, 42 mW for 8 ports of 32-bit flits at 1.2 GHz (same Table),
             i.e. its power taken as full-load power over its full-load throughput (derived; at a
-            lighter load the same power per bit would be higher). The wire between routers is
-            not charged (no cited per-mm figure chosen yet).
+            lighter load the same power per bit would be higher). The router alone: the wire
+            to the next router is :attr:`wire_energy_per_bit_hop_j`.
         partial_sum_bytes: bytes of a partial sum sent between tiles. Default 2: ISAAC's 16-bit
             outputs of an IMA's shift-and-add.
         overlap: transfers overlap compute (double-buffered operands): a layer's per-sample time
             is the longest of compute, buffer and network; False adds them.
+        wire_capacitance_f_per_mm: capacitance of an on-chip wire per mm, F/mm. Default 0.2 pF/mm
+            (0.2 fF/um): the figure DNN+NeuroSim V2.1 uses for its H-tree and bus wires at every
+            node; an intermediate-layer copper wire stays near it across nodes because its
+            height and spacing shrink together (Ho, Mai and Horowitz, 'The future of wires',
+            Proc. IEEE 2001). The wire's own capacitance: the repeaters a long hop would need
+            add their gate capacitance, not charged (a lower bound).
+        switching_activity: fraction of a link's wires that change state per bit sent; each
+            change dissipates ``C V^2 / 2``. Default 0.5: uncorrelated data.
+        router_spacing_mm: wire length between neighbouring routers, mm. ``None`` (default):
+            from the chip's floorplan, ``sqrt(tiles_per_router x tile area)``
+            (:meth:`on_floorplan`, which :meth:`reram.cost.chip.Chip.costed_training` calls with
+            the chip's tile area); a spec not placed on a floorplan charges no wire energy.
+        wire_supply_v: the wires' voltage swing, V. ``None`` (default): the nominal supply of the
+            chip's node (:func:`node_supply_v`, set by :meth:`on_floorplan`).
     """
 
     buffer_bytes_per_s_per_tile: float = 256 / 8 * 1.2e9
@@ -69,6 +110,10 @@ class InterconnectSpec:
     energy_per_bit_hop_j: float = 42e-3 / (8 * 32 * 1.2e9)
     partial_sum_bytes: int = 2
     overlap: bool = True
+    wire_capacitance_f_per_mm: float = 0.2e-12
+    switching_activity: float = 0.5
+    router_spacing_mm: float | None = None
+    wire_supply_v: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("flit_bytes", "tiles_per_router", "partial_sum_bytes"):
@@ -83,6 +128,49 @@ class InterconnectSpec:
                                  f"(energy >= 0), got {value!r}")
         if not isinstance(self.overlap, bool):
             raise ValueError(f"InterconnectSpec.overlap must be True or False, got {self.overlap!r}")
+        for name, optional in (("wire_capacitance_f_per_mm", False), ("router_spacing_mm", True),
+                               ("wire_supply_v", True)):
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
+                raise ValueError(f"InterconnectSpec.{name} must be a finite number >= 0"
+                                 f"{' or None' if optional else ''}, got {value!r}")
+        value = self.switching_activity
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"InterconnectSpec.switching_activity must be a number in [0, 1], "
+                             f"got {value!r}")
+
+    def on_floorplan(self, tile_area_mm2: float, node_nm: float) -> InterconnectSpec:
+        """This spec placed on a chip: the routers' spacing ``sqrt(tiles_per_router x
+        tile_area_mm2)`` (routers on a square grid, each serving ``tiles_per_router`` tiles of
+        ``tile_area_mm2``) and the node's supply, each only where the spec leaves it ``None``."""
+        for name, value in (("tile_area_mm2", tile_area_mm2), ("node_nm", node_nm)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        spacing = self.router_spacing_mm
+        if spacing is None:
+            spacing = math.sqrt(self.tiles_per_router * tile_area_mm2)
+        supply = self.wire_supply_v if self.wire_supply_v is not None else node_supply_v(node_nm)
+        return dataclasses.replace(self, router_spacing_mm=float(spacing), wire_supply_v=float(supply))
+
+    @property
+    def wire_energy_per_bit_hop_j(self) -> float:
+        """Energy of one bit on the wire between two routers, J: ``switching_activity x
+        wire_capacitance_f_per_mm x router_spacing_mm x wire_supply_v^2 / 2`` (0 until the spec
+        is placed on a floorplan, :meth:`on_floorplan`)."""
+        if self.router_spacing_mm is None or self.wire_supply_v is None:
+            return 0.0
+        return (self.switching_activity * self.wire_capacitance_f_per_mm * self.router_spacing_mm
+                * self.wire_supply_v ** 2 / 2)
+
+    @property
+    def hop_energy_per_bit_j(self) -> float:
+        """One bit across one hop, J: the router (:attr:`energy_per_bit_hop_j`) and the wire to
+        the next one (:attr:`wire_energy_per_bit_hop_j`)."""
+        return self.energy_per_bit_hop_j + self.wire_energy_per_bit_hop_j
 
 
 def mesh_hops(tiles: int, tiles_per_router: int) -> float:
@@ -144,14 +232,15 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
 
     Returns:
         A :class:`PhaseCost`: ``per_sample_s`` the longer of the buffer and network times (two
-        resources working side by side), ``parts = {"interconnect": J}`` (the network's hops).
+        resources working side by side), ``parts = {"interconnect": J}`` (the network's hops:
+        routers and wires, :attr:`InterconnectSpec.hop_energy_per_bit_j`).
     """
     buffer_bytes, network_bytes = transfer_traffic(layer, reram, spec, phase, tiles=tiles,
                                                    needs_input_grad=needs_input_grad)
     buffer_bytes += extra_buffer_bytes
     buffer_s = buffer_bytes / (tiles * spec.buffer_bytes_per_s_per_tile)
     network_s = network_bytes / (tiles * spec.flit_bytes * spec.router_clock_hz)
-    energy = (network_bytes * 8 * mesh_hops(tiles, spec.tiles_per_router) * spec.energy_per_bit_hop_j
+    energy = (network_bytes * 8 * mesh_hops(tiles, spec.tiles_per_router) * spec.hop_energy_per_bit_j
               * batch_size)
     per_sample = max(buffer_s, network_s)
     return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size, energy_j=energy,

@@ -960,7 +960,7 @@ def _heterogeneous(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec
     stages, per_phase = [], []
     for phase in ("forward", "backward") if training else ("forward",):
         phase_list = phase_stages(trace, units, mapping, specs, hw, batch, phase, training=training,
-                                  training_spec=chip.training)
+                                  training_spec=chip.costed_training())
         for stage in phase_list:
             for c in stage.charges:
                 costs[c.index]._add(phase, c.seconds, c.energy_j, c.bytes_moved, c.parts)

@@ -163,6 +163,13 @@ class TrainingSpec:
                   "writes": (WriteModel, {"activity": (WriteActivity, {})})}
         return build(cls, data, nested, "training")
 
+    def on_floorplan(self, tile_area_mm2: float, node_nm: float) -> TrainingSpec:
+        """This spec with its on-chip network placed on a chip of ``tile_area_mm2`` tiles at
+        ``node_nm`` (:meth:`reram.cost.interconnect.InterconnectSpec.on_floorplan`: the wires'
+        length and voltage); what ``Chip.costed_training`` hands to the scheduler."""
+        network = self.memory.interconnect.on_floorplan(tile_area_mm2, node_nm)
+        return dataclasses.replace(self, memory=dataclasses.replace(self.memory, interconnect=network))
+
     def transposed_area_mm2(self, crossbars: int, reram: ReramSpec) -> float:
         """Row-side ADCs and column-side DACs the input gradient adds to ``crossbars`` arrays."""
         per_array = (reram.adcs_per_crossbar * self.transposed_adc_area_mm2

@@ -8,6 +8,7 @@ import sys
 from argparse import Namespace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -82,3 +83,67 @@ def test_the_fidelity_is_the_fewest_epochs_within_two_points(curves):
     assert curves.choose_fidelity(table, 0.2, 20) == 8  # 0.948 >= 0.965 - 0.02; 0.905 is not
     assert curves.choose_fidelity(table, 0.2, 20, tolerance=0.01) == 10
     assert curves.choose_fidelity(table, 0.1, 20) is None
+
+
+# ---------------------------------------------------------------- the study on the truth table
+def _synthetic_table(path: Path, num_sites: int = 4, epochs: int = 4) -> dict:
+    """A complete table over ``num_sites`` sites: accuracy rises with the first three sites
+    (0.4, 0.4, 0.03), a small replicate noise, curves rising to the final value."""
+    import itertools
+
+    from reram.io import atomic_write_json
+
+    rng = np.random.default_rng(0)
+    masks = {}
+    for bits in itertools.product("01", repeat=num_sites):
+        m = "".join(bits)
+        base = 0.1 + 0.4 * (m[0] == "1") + 0.4 * (m[1] == "1") + 0.03 * (m[2] == "1")
+        accs = [float(np.clip(base + rng.normal(0, 0.003), 0, 1)) for _ in range(2)]
+        curves = [[a * (e + 1) / epochs for e in range(epochs)] for a in accs]
+        masks[m] = {"accuracies": accs, "seeds": [0, 1], "epochs": epochs, "curves": curves,
+                    "train_time_s": [1.0, 1.0], "diverged": [False, False]}
+    doc = {"settings": {"model": "toy", "epochs": epochs}, "provenance": {}, "masks": masks}
+    atomic_write_json(path, doc)
+    return doc
+
+
+@pytest.fixture(scope="module")
+def study():
+    return _load("bn_search_study")
+
+
+def test_the_study_target_is_the_fewest_bn_masks_within_the_spread(study, tmp_path: Path):
+    _synthetic_table(tmp_path / "t.json")
+    table = study.Table(tmp_path / "t.json")
+    tgt = study.target(table)
+    # all-BN ~0.93; 1110 is as good with 3 BN; 1100 and 1101 are 3 points below
+    assert tgt["n_bn"] == 3 and set(tgt["masks"]) == {"1110"}
+    land = study.landscape(table)
+    assert land["main_effect"][0] > 0.3 and abs(land["main_effect"][3]) < 0.05
+    assert land["r2_additive"] > 0.99
+
+
+def test_the_study_refuses_an_unfinished_table(study, tmp_path: Path):
+    from reram.io import atomic_write_json
+
+    doc = _synthetic_table(tmp_path / "t.json")
+    del doc["masks"]["0101"]
+    atomic_write_json(tmp_path / "t.json", doc)
+    with pytest.raises(SystemExit, match="15 of 16 masks"):
+        study.Table(tmp_path / "t.json")
+
+
+def test_every_method_runs_and_a_full_budget_always_reaches_the_target(study, tmp_path: Path):
+    _synthetic_table(tmp_path / "t.json")
+    out = tmp_path / "study.json"
+    assert study.main(["--table", str(tmp_path / "t.json"), "--out", str(out), "--seeds", "1",
+                       "--budget-evals", "16"]) == 0
+    from reram.io import read_json
+
+    doc = read_json(out, "study")["toy"]
+    for method in study.METHODS:
+        assert doc[method]["seeds"] == 1
+        for run in doc["runs"][method]:  # costs grow, and every mask seen is one replicate's value
+            assert run["cost"] == sorted(run["cost"])
+    for method in ("bo", "random", "bo-penalty"):  # 16 trainings cover the 16 masks
+        assert doc[method]["reached"] == 1, method

@@ -63,11 +63,16 @@ def test_bo_beats_random_on_noisy_sparse_target(kernel: str) -> None:
 
 @pytest.mark.parametrize("method", METHODS)
 def test_stops_when_space_exhausted(method: str) -> None:
+    options = None
+    if method == "cbo":  # the sparsest mask with a value <= 0
+        from reram.search import CBOOptions
+
+        options = CBOOptions(bound=0.0)
     res = minimize_binary(lambda x: float(x @ [1.0, -2.0, 3.0]), dim=3, budget=20,
-                          method=method, n_init=2, seed=1)
+                          method=method, n_init=2, seed=1, options=options)
     assert len(res.history) <= 8
     assert len(set(_keys(res))) == len(res.history)
-    if method in ("random", "exhaustive", "bo"):
+    if method in ("random", "exhaustive", "bo", "cbo"):
         assert len(res.history) == 8
     assert res.best_y == -2.0
 

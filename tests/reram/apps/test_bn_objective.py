@@ -48,6 +48,31 @@ def test_evaluate_returns_accuracy_and_bn_count(trainer):
     assert trainer(np.array([1, 0, 0, 0, 0, 1])) == ev.accuracy
 
 
+def test_several_seeds_are_trained_once_each_and_averaged(trainer, cache_dir):
+    one = trainer.evaluate("010001")  # seed 0, trained (or cached) by the trainer of one seed
+    both = trainer.replicate((0, 1))
+    assert both.lookup("010001") is None  # seed 1 not trained yet
+    ev = both.evaluate("010001")
+    assert ev.seeds == (0, 1) and ev.accuracies[0] == one.accuracy
+    assert ev.accuracy == pytest.approx(np.mean(ev.accuracies))
+    assert ev.accuracy_std == pytest.approx(np.std(ev.accuracies, ddof=1))
+    assert len(ev.history) == 1 and ev.train_time_s == pytest.approx(sum(
+        both.replicate((s,)).evaluate("010001").train_time_s for s in (0, 1)))
+    # one file per (mask, seed), read back by a fresh trainer of the same seeds
+    assert len(list(cache_dir.rglob("010001.json"))) == 2
+    again = MaskTrainer(MaskTraining(**{**TINY, "seeds": (0, 1)}), cache_dir).lookup("010001")
+    assert again is not None and again.accuracies == ev.accuracies and again.seeds == (0, 1)
+    # a different seed gives a different training
+    assert both.replicate((1,)).evaluate("010001").accuracies == (ev.accuracies[1],)
+
+
+def test_width_is_part_of_the_training_and_its_cache_key():
+    quarter = MaskTraining(model="vgg11", width=0.25)
+    assert quarter.fingerprint()["width"] == 0.25
+    assert "width" not in MaskTraining(model="vgg11").fingerprint()  # full width: earlier caches stay valid
+    assert MaskTrainer(quarter).fingerprint_hash() != MaskTrainer(MaskTraining(model="vgg11")).fingerprint_hash()
+
+
 def test_masks_are_cached_in_memory_and_on_disk(trainer, cache_dir):
     first = trainer.evaluate("100001")
     started = time.perf_counter()
@@ -99,7 +124,8 @@ def test_bad_mask_is_a_value_error(trainer, mask, match):
 @pytest.mark.parametrize("kwargs, field", [
     ({"dataset": "imagenet"}, "dataset"), ({"dataset": "cifar10"}, "data_dir"),
     ({"model": "vgg7"}, "model"), ({"epochs": 0}, "epochs"), ({"config": "nonsense"}, "config"),
-    ({"max_test": 0}, "max_test"), ({"seeds": (0, 1)}, "seeds"), ({"seeds": (-1,)}, "seed"),
+    ({"max_test": 0}, "max_test"), ({"seeds": (0, 0)}, "seeds"), ({"seeds": ()}, "seeds"), ({"seeds": (-1,)}, "seed"),
+    ({"model": "resnet20", "width": 0.5}, "width"), ({"width": 0}, "width"),
 ])
 def test_bad_training_settings_are_input_errors_at_construction(kwargs, field):
     with pytest.raises(InputError, match=field):

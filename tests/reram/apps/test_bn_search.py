@@ -22,16 +22,19 @@ from reram.apps.bn_search_cli import main
 
 TINY = dict(model="vgg-digits", epochs=1, max_train=96, max_test=64, executor="inprocess", workers=1)
 ARGV = ["--model", "vgg-digits", "--epochs", "1", "--max-train", "96", "--max-test", "64", "--quiet",
-        "--executor", "inprocess", "--workers", "1", "--mode", "single", "--methods", "random", "--budget", "2"]
+        "--executor", "inprocess", "--workers", "1", "--mode", "single", "--methods", "random", "--budget", "2",
+        "--seeds", "0"]
 
 
 def test_settings_are_a_frozen_documented_validated_dataclass():
     s = BNSearchSettings()
     assert all(f.metadata.get("doc") for f in dataclasses.fields(BNSearchSettings))
-    assert (s.model, s.chip, s.mode, s.methods, s.seeds, s.epochs) == ("vgg11", "neurosim", "multi",
-                                                                         ("mobo", "nsga2", "random"), (0,), 1)
+    # the main job (issue 22): a quarter-width vgg11 at 8 epochs, lr 0.2, three seeds, cbo vs random
+    assert (s.model, s.width, s.chip, s.mode, s.methods, s.seeds, s.epochs, s.lr) == (
+        "vgg11", 0.25, "neurosim", "single", ("cbo", "random"), (0, 1, 2), 8, 0.2)
     assert s.config["device"] == "epiram" and s.config["adc_bits"] == 8  # the main job's chip, by name
-    assert BNSearchSettings(mode="single").methods == ("bo", "random")
+    assert BNSearchSettings(mode="multi").methods == ("mobo", "nsga2", "random")
+    assert BNSearchSettings(model="resnet20").width == 1.0 and BNSearchSettings(width=1.0).width == 1.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.budget = 3  # type: ignore[misc]
     again = BNSearchSettings.from_dict(json.loads(json.dumps(s.to_dict())))
@@ -41,11 +44,14 @@ def test_settings_are_a_frozen_documented_validated_dataclass():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"mode": "both"}, "mode must be one of"), ({"methods": ("mobo", "bo")}, "methods of mode multi"),
+    ({"mode": "both"}, "mode must be one of"), ({"mode": "multi", "methods": ("mobo", "bo")}, "methods of mode multi"),
     ({"methods": ("random", "random")}, "distinct"), ({"budget": 0}, "budget"),
     ({"tradeoff": "energy"}, "tradeoff"), ({"scalarization": "pareto"}, "scalarization"),
     ({"executor": "inprocess", "workers": 2}, "workers must be 1"), ({"chip": "tpu"}, "chip 'tpu'"),
     ({"ref_accuracy": 1.0}, "ref_accuracy"), ({"epsilon": 2.0}, "epsilon"), ({"config": "nonsense"}, "config"),
+    ({"search_seeds": 4}, "search_seeds must be at most"), ({"seeds": (1, 1)}, "distinct"),
+    ({"noise_floor": 0.0}, "noise_floor"), ({"scalarization": "scalarized"}, "cbo searches"),
+    ({"model": "resnet20", "width": 0.5}, "width must be 1.0"),
 ])
 def test_bad_settings_are_input_errors(kwargs, message):
     with pytest.raises(InputError, match=message):
@@ -55,8 +61,8 @@ def test_bad_settings_are_input_errors(kwargs, message):
 def test_n_init_names_nsga2_only_when_it_is_used():
     """Issue 24: '--n-init must be >= 2 (nsga2's population)' was said without nsga2."""
     with pytest.raises(InputError, match="nsga2"):
-        BNSearchSettings(methods=("mobo", "nsga2"), n_init=1)
-    assert BNSearchSettings(methods=("mobo", "random"), n_init=1).n_init_of(6) == {"mobo": 1, "random": 0}
+        BNSearchSettings(mode="multi", methods=("mobo", "nsga2"), n_init=1)
+    assert BNSearchSettings(mode="multi", methods=("mobo", "random"), n_init=1).n_init_of(6) == {"mobo": 1, "random": 0}
     assert BNSearchSettings(mode="single", methods=("bo", "random"), n_init=1).n_init == 1
     with pytest.raises(InputError, match="n_init must be a positive integer"):
         BNSearchSettings(mode="single", n_init=0)
@@ -86,7 +92,8 @@ def test_library_run_returns_the_report_and_writes_it(tmp_path, capsys):
     doc = json.loads((tmp_path / "run" / "bn_search.json").read_text())
     assert doc == json.loads(json.dumps(report.to_dict()))
     assert doc["settings"]["seeds"] == [3] and doc["chip"] == "neurosim"
-    assert set(report.costs) == set(report.evaluations)  # every mask of the report costed
+    refs = {ev.mask for ev in report.references.values()}
+    assert set(report.costs) == set(report.evaluations) | refs  # every mask of the report costed
     assert "found (random)" in report.table() and report.settings == settings  # settings unchanged
     marker = json.loads((tmp_path / "run" / "settings.json").read_text())
     assert marker["format"] == SEARCH_FORMAT and marker["settings"] == settings.to_dict()
@@ -252,3 +259,22 @@ def test_botorch_import_leaves_no_cpp_extension_log_line():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
     assert "cpp_extension" not in done.stderr and "CUDA" not in done.stderr
+
+
+def test_same_seed_same_machine_same_table(tmp_path):
+    """Issue 22: a search is a function of its settings on one machine: two runs into two folders
+    (no shared cache) give the same references, histories, found masks and accuracies."""
+    settings = BNSearchSettings(mode="single", methods=("cbo",), budget=2, seeds=(0, 1), **TINY)
+    docs = []
+    for name in ("a", "b"):
+        run_search(settings, tmp_path / name, progress=False)
+        doc = json.loads((tmp_path / name / "bn_search.json").read_text())
+        docs.append({"references": doc["references"], "found": doc["found"],
+                     "runs": {m: [(r["mask"], r.get("accuracy")) for r in run["history"]] for m, run in doc["runs"].items()}})
+    for doc in docs:  # the train times differ between the runs; drop them
+        for row in [*doc["references"].values(), *(f for f in doc["found"].values() if f)]:
+            row.pop("train_time_s")
+    assert docs[0] == docs[1]
+    ref = docs[0]["references"]["all"]
+    assert ref["seeds"] == [0, 1] and len(ref["accuracies"]) == 2
+    assert ref["accuracy_mean"] == pytest.approx(sum(ref["accuracies"]) / 2)

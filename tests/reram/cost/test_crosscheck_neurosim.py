@@ -54,6 +54,9 @@ def test_parse_breakdown_and_compare(crosscheck, tmp_path):
     first = next(r for r in rows if r["key"] == "latency_forward_s")
     assert first["ratio"] == pytest.approx(2.0)
     assert "| forward latency |" in crosscheck.table(rows)
+    # 19 components besides the totals; only forward latency has a model figure here (2x: in)
+    assert crosscheck.summary(rows) == {"within_2x": 1, "components": 19,
+                                        "total_latency_ratio": 0.0, "total_energy_ratio": 0.0}
 
 
 def test_model_side_on_a_chip_set_to_neurosims_configuration(crosscheck):
@@ -61,8 +64,21 @@ def test_model_side_on_a_chip_set_to_neurosims_configuration(crosscheck):
               "maxNumLevelLTD": 60}
     changes = {"changed_fraction": 0.6, "mean_levels_per_changed_cell": 1.2, "row_max_levels": 3.0}
     chip = crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8)
-    assert (chip.config.cell_bits, chip.config.adc_bits, chip.config.tile_size) == (5, 6, 128)
+    reram = chip.reram_for(None)
+    assert (reram.cell_bits, reram.adc_bits, reram.crossbar_rows) == (5, 6, 128)
     assert chip.training.writes.device_levels == 60 and chip.training.writes.verify_read_s == 0.0
+    # NeuroSim's mapping: 8-bit weights offset-encoded over 2 five-bit cells of one array, every
+    # vector in 8 one-bit cycles
+    assert chip.config is None and (reram.differential_weights, reram.signed_input_phases) == (False, False)
+    assert (reram.slices, reram.signs, reram.mvm_cycles(signed=True)) == (2, 1, 8)
+    # a weight's change lands on one of its 2 cells
+    assert chip.training.writes.activity.changed_fraction == pytest.approx(0.6 / 2)
+    pair = crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8, encoding="differential")
+    assert (pair.config.cell_bits, pair.config.adc_bits, pair.config.tile_size) == (5, 6, 128)
+    assert pair.reram_for(None).differential_weights and pair.reram_for(None).mvm_cycles(signed=True) == 14
+    assert pair.training.writes.activity.changed_fraction == pytest.approx(0.6 / 4)
+    with pytest.raises(ValueError, match="encoding"):
+        crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8, encoding="pairs")
     ours = crosscheck.model_figures(chip, 4)
     assert ours["latency_input_gradient_s"] > 0 and ours["energy_weight_update_j"] > 0
     assert ours["energy_total_j"] >= ours["energy_forward_j"] + ours["energy_input_gradient_j"]
@@ -116,6 +132,30 @@ def test_neurosim_output_option_parses_a_past_run(crosscheck, tmp_path):
     assert "interconnect energy" in names and "buffer latency (all phases)" in names
     first = next(c for c in result["components"] if c["name"] == "forward latency")
     assert first["neurosim"] == pytest.approx(0.1)
-    assert result["our_defaults"]["settings"] == {"accumulation": "batch-blocked", "overlap": True}
+    assert result["model_settings"]["encoding"] == "offset"
+    assert result["summary"]["components"] == 19
+    assert result["differential_encoding"]["summary"]["components"] == 19
+    assert result["model_settings"]["wire"]["wire_energy_per_bit_hop_j"] > 0
+    assert result["differential_encoding"]["settings"]["encoding"] == "differential"
+    assert result["our_defaults"]["settings"] == {"encoding": "differential",
+                                                  "accumulation": "batch-blocked", "overlap": True}
     with pytest.raises(SystemExit):
         crosscheck.main(["--neurosim-output", str(tmp_path / "missing.csv")])
+
+
+def test_recompare_from_the_committed_neurosim_output(crosscheck, tmp_path):
+    """The committed result re-derived from the committed NeuroSim breakdown, no NeuroSim run:
+    NeuroSim's side is the committed one, figure for figure."""
+    import json
+
+    committed = json.loads(crosscheck.RESULT.read_text())
+    assert committed["neurosim_breakdown"] == crosscheck.NEUROSIM_CSV.name
+    out = tmp_path / "again.json"
+    assert crosscheck.main(["--recompare", "--out", str(out)]) == 0
+    again = json.loads(out.read_text())
+    assert [c["name"] for c in again["components"]] == [c["name"] for c in committed["components"]]
+    for new, old in zip(again["components"], committed["components"]):
+        assert new["neurosim"] == pytest.approx(old["neurosim"])
+        assert new["model"] > 0
+    with pytest.raises(SystemExit):
+        crosscheck.main(["--recompare", "--neurosim-dir", str(tmp_path)])

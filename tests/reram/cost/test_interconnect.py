@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 from torch import nn
 
 from reram.cost.chip import Chip
-from reram.cost.interconnect import (InterconnectSpec, mesh_hops, transfer_cost, transfer_traffic,
-                                     with_transfers)
+from reram.cost.interconnect import (InterconnectSpec, mesh_hops, node_supply_v, transfer_cost,
+                                     transfer_traffic, with_transfers)
 from reram.cost.layer_cost import PhaseCost, crossbar_phase_cost, map_layer
 from reram.cost.memory import MemorySpec
 from reram.cost.scheduler import crossbar_stage_cost, schedule
@@ -112,3 +113,75 @@ def test_plans_charge_the_network_in_both_modes():
     added = crossbar_stage_cost(layer, RERAM, serial, 2, "forward")
     compute = crossbar_phase_cost(layer, RERAM, 2, "forward").per_sample_s
     assert added.per_sample_s == pytest.approx(compute + buffer_s)
+
+
+def test_node_supply_by_hand():
+    assert node_supply_v(32) == 0.9 and node_supply_v(45.0) == 1.0 and node_supply_v(7) == 0.7
+    # 28 nm: between 22 nm (0.85 V) and 32 nm (0.9 V), linear in log(node)
+    t = math.log(28 / 22) / math.log(32 / 22)
+    assert node_supply_v(28) == pytest.approx(0.85 + t * 0.05)
+    assert node_supply_v(3) == 0.7 and node_supply_v(250) == 1.3  # held beyond the table
+    for bad in (0, -5, float("nan"), True, "32"):
+        with pytest.raises(ValueError, match="node_nm"):
+            node_supply_v(bad)
+
+
+def test_wire_energy_from_the_floorplan_by_hand():
+    assert NET.wire_energy_per_bit_hop_j == 0.0  # not placed on a chip: no wire length known
+    placed = NET.on_floorplan(0.5, 32)
+    spacing = math.sqrt(4 * 0.5)  # 4 tiles of 0.5 mm2 a router, routers on a square grid
+    assert placed.router_spacing_mm == pytest.approx(spacing) and placed.wire_supply_v == 0.9
+    # half the wires toggle, each C L V^2 / 2, C = 0.2 pF/mm
+    wire = 0.5 * 0.2e-12 * spacing * 0.9 ** 2 / 2
+    assert placed.wire_energy_per_bit_hop_j == pytest.approx(wire)
+    assert placed.hop_energy_per_bit_j == pytest.approx(NET.energy_per_bit_hop_j + wire)
+    # what the spec states is kept
+    fixed = InterconnectSpec(router_spacing_mm=2.0, wire_supply_v=1.0).on_floorplan(0.5, 32)
+    assert (fixed.router_spacing_mm, fixed.wire_supply_v) == (2.0, 1.0)
+    # the transfers pay routers and wires
+    conv = one(nn.Conv2d(16, 40, 3, padding=1), (16, 8, 8))
+    cost = transfer_cost(conv, RERAM, placed, 3, "forward", tiles=2)
+    net = 16 * 64 * 2 + 40 * 64 * 2
+    assert cost.parts["interconnect"] == pytest.approx(3 * net * 8 * 1.0 * (NET.energy_per_bit_hop_j + wire))
+    with pytest.raises(ValueError, match="tile_area_mm2"):
+        NET.on_floorplan(0.0, 32)
+
+
+def test_chip_places_its_network_on_its_floorplan():
+    network = CHIP.costed_training().memory.interconnect
+    link = sum(c.area_mm2 for c in CHIP.components() if c.name == "link_phy")
+    per_tile = (CHIP.area_mm2() - link) / CHIP.hardware.reram.tiles  # training silicon included
+    assert network.router_spacing_mm == pytest.approx(math.sqrt(4 * per_tile))
+    assert network.wire_supply_v == 0.9  # ISAAC's 32 nm
+    assert CHIP.training.memory.interconnect.router_spacing_mm is None  # the chip's spec unchanged
+    # a smaller node: shorter wires at a lower supply
+    small = CHIP.at_node(16).costed_training().memory.interconnect
+    assert small.router_spacing_mm < network.router_spacing_mm
+    assert small.wire_energy_per_bit_hop_j < network.wire_energy_per_bit_hop_j
+    # no silicon section, no floorplan: the spec as it is
+    legacy = Chip(config=None, hardware=dataclasses.replace(CHIP.hardware, silicon=None))
+    assert legacy.costed_training() == legacy.training
+
+
+def test_plans_charge_the_wires():
+    net = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1))
+    bare = CHIP.replace(training=TrainingSpec(memory=MemorySpec(
+        interconnect=InterconnectSpec(wire_capacitance_f_per_mm=0.0))))
+    for mode in ("inference", "train"):
+        wired = schedule(net, (3, 16, 16), batch_size=2, mode=mode, chip=CHIP, replicate=False)
+        routers = schedule(net, (3, 16, 16), batch_size=2, mode=mode, chip=bare, replicate=False)
+        hop = CHIP.costed_training().memory.interconnect
+        assert wired.energy_breakdown["interconnect"] == pytest.approx(
+            routers.energy_breakdown["interconnect"] * hop.hop_energy_per_bit_j / hop.energy_per_bit_hop_j)
+        assert wired.latency_s == pytest.approx(routers.latency_s)  # energy only
+
+
+def test_bad_wire_specs():
+    with pytest.raises(ValueError, match="switching_activity"):
+        InterconnectSpec(switching_activity=1.5)
+    with pytest.raises(ValueError, match="router_spacing_mm"):
+        InterconnectSpec(router_spacing_mm=-1.0)
+    with pytest.raises(ValueError, match="wire_capacitance_f_per_mm"):
+        InterconnectSpec(wire_capacitance_f_per_mm=None)
+    with pytest.raises(ValueError, match="wire_supply_v"):
+        InterconnectSpec(wire_supply_v=float("inf"))

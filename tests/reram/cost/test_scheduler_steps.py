@@ -139,7 +139,8 @@ def test_charges_add_up_to_the_plan():
     specs = layer_specs(trace, CHIP)
     mapping = map_and_replicate(trace, units, specs, ISAAC, 4, training=True)
     stages = [s for p in ("forward", "backward")
-              for s in phase_stages(trace, units, mapping, specs, ISAAC, 4, p, training=True)]
+              for s in phase_stages(trace, units, mapping, specs, ISAAC, 4, p, training=True,
+                                    training_spec=CHIP.costed_training())]  # its wires placed
     _, upd = update_charges(trace, units, mapping, specs, pipelined=True)
     charges: list[Charge] = [c for s in stages for c in s.charges] + upd
     extra = sum(plan.energy_breakdown[k] for k in ("reram_static", "gpu_idle", "dram"))

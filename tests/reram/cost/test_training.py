@@ -212,3 +212,41 @@ def test_chip_json_keeps_its_training_spec(tmp_path):
     assert TrainingSpec.from_dict({}) == TrainingSpec()
     with pytest.raises(ValueError, match="training.memory.bufer_bytes_per_tile is not a MemorySpec field"):
         TrainingSpec.from_dict({"memory": {"bufer_bytes_per_tile": 1}})
+
+
+def test_offset_encoded_chip_by_hand():
+    """ISAAC's / NeuroSim's encoding: one array per slice (no G- array), every vector in one
+    phase of input_bits cycles; a cost-only chip on the same silicon."""
+    from reram.cost.layer_cost import crossbar_phase_cost
+
+    offset = CHIP.with_offset_encoding()
+    assert offset.config is None and offset.total_crossbars == CHIP.total_crossbars
+    reram = offset.reram_for(None)
+    assert (reram.differential_weights, reram.signed_input_phases) == (False, False)
+    # 16-bit weights on 2-bit cells: 15 magnitude bits on a pair, 16 offset bits on one array
+    assert (RERAM.slices, RERAM.signs, reram.slices, reram.signs) == (8, 2, 8, 1)
+    # 16-bit inputs: 15 cycles a sign phase (two for signed errors) vs 16 for any vector
+    assert (RERAM.mvm_cycles(signed=True), reram.mvm_cycles(signed=True)) == (30, 16)
+    assert reram.mvm_cycles(signed=False) == 16 and RERAM.mvm_cycles(signed=False) == 15
+    conv = one(nn.Conv2d(16, 40, 3, padding=1), (16, 8, 8))
+    assert map_layer(conv, reram).crossbars * 2 == map_layer(conv, RERAM).crossbars
+    # the input gradient's conversions: slices x signs x cycles
+    back = crossbar_phase_cost(conv, reram, 2, "backward").parts["adc"]
+    back_pair = crossbar_phase_cost(conv, RERAM, 2, "backward").parts["adc"]
+    assert back / back_pair == pytest.approx((8 * 1 * 16) / (8 * 2 * 30))
+    net = nn.Sequential(nn.Conv2d(16, 40, 3, padding=1), nn.ReLU(), nn.Conv2d(40, 40, 3, padding=1))
+    pair = schedule(net, (16, 8, 8), batch_size=2, mode="train", chip=CHIP, replicate=False)
+    single = schedule(net, (16, 8, 8), batch_size=2, mode="train", chip=offset, replicate=False)
+    assert single.crossbars_used * 2 == pair.crossbars_used
+    assert single.energy_breakdown["adc"] < pair.energy_breakdown["adc"]
+
+
+def test_offset_encoded_chip_round_trips_through_json(tmp_path):
+    import json
+
+    offset = CHIP.replace(training=TrainingSpec(weight_gradient="in-array")).with_offset_encoding()
+    path = tmp_path / "offset.json"
+    path.write_text(json.dumps(offset.to_dict()))
+    back = Chip.from_json(path)
+    assert back.config is None and back.training == offset.training
+    assert back.reram_for(None) == offset.reram_for(None)

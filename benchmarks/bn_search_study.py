@@ -1,0 +1,276 @@
+"""The BN search studied on the converged truth table (issue 22): do the search methods find the
+fewest-BN mask that trains as well as all-BN, and at what compute?
+
+Reads ``benchmarks/results/bn_truth_vgg11.json`` (every vgg11 mask trained at >= 2 seeds at the
+main job's fidelity, with its per-epoch curve; ``bn_truth_table.py``) and runs every method on
+it, 10 seeds each, at equal compute (training epochs): no training here, a lookup per
+evaluation. What a search sees is what a real one would: one training of the mask (the
+replicate drawn per (study seed, mask)), and for the two-fidelity method the first half of that
+same training (its epoch-4 accuracy: the nested prefix of the cosine schedule) before it
+decides whether to continue it.
+
+* **Target** (the answer the table says is right): the fewest BN layers ``n*`` such that some
+  mask with ``n*`` BN has a replicate mean within ``max(1 point, all-BN's spread)`` of all-BN's
+  mean; the target set is every such mask with ``n*`` BN.
+* **Reached**: a method trained (to the end) a mask of the target set; its cost is the epochs it
+  had spent then, the references' trainings (all-BN and no-BN at every seed, which every method
+  gets) included.
+* **Answered**: the mask the method itself would report (the fewest BN whose one observed
+  accuracy clears all-BN - epsilon, then the most accurate) is in the target set.
+
+Methods (each a different search over the same budget): ``bo`` (``method="cbo"``: the sparsest
+mask with the GP told the replicate noise and given the references, ``reram.search.sparsest``),
+``bo-mf`` (the same with an epoch-4 screen and early stopping), ``bo-penalty`` (``method="bo"``
+on the constrained penalty score, noise learned), ``random``, ``anneal`` and ``nsga2`` (accuracy
+against the BN count). The landscape (each site's main effect, how much of the accuracy an
+additive model explains) goes in the same file.
+
+Usage::
+
+    python benchmarks/bn_search_study.py                      # -> benchmarks/results/bn_search_study.json
+    python benchmarks/bn_search_study.py --budget-evals 10 --seeds 10
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+METHODS = ("bo", "bo-mf", "bo-penalty", "random", "anneal", "nsga2")
+SCREEN_EPOCH = 4  # the two-fidelity screen: the first half of the 8-epoch schedule
+
+
+class Table:
+    """The truth table: per mask, every replicate's final accuracy and curve."""
+
+    def __init__(self, path: Path, min_seeds: int = 2) -> None:
+        from reram.io import read_json
+
+        doc = read_json(path, "truth table")
+        self.settings, self.path = doc["settings"], path
+        self.epochs = int(self.settings["epochs"])
+        self.masks = {m: e for m, e in doc["masks"].items()}
+        self.num_sites = len(next(iter(self.masks)))
+        counts = {len(e["seeds"]) for e in self.masks.values()}
+        if len(self.masks) != 2 ** self.num_sites or min(counts) < min_seeds:
+            short = sum(len(e["seeds"]) < min_seeds for e in self.masks.values())
+            raise SystemExit(f"{path}: {len(self.masks)} of {2 ** self.num_sites} masks, {short} with fewer than "
+                             f"{min_seeds} seeds: finish it with benchmarks/bn_truth_table.py first")
+        self.n_rep = min(counts)
+
+    def mean(self, mask: str) -> float:
+        return float(np.mean(self.masks[mask]["accuracies"][: self.n_rep]))
+
+    def sd(self, mask: str) -> float:
+        accs = self.masks[mask]["accuracies"][: self.n_rep]
+        return float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
+
+    def replicate(self, mask: str, seed: int) -> int:
+        """The replicate a study seed sees for a mask (fixed per (seed, mask))."""
+        return int(np.random.default_rng([seed, int(mask, 2), 7]).integers(self.n_rep))
+
+    def value(self, mask: str, seed: int, epoch: int | None = None) -> float:
+        """The accuracy after ``epoch`` (default: the last) of the replicate a seed sees."""
+        curve = self.masks[mask]["curves"][self.replicate(mask, seed)]
+        return float(curve[(epoch or self.epochs) - 1])
+
+    def noise_sd(self, epoch: int | None = None) -> float:
+        """Pooled replicate sd of one training's accuracy among the masks that train (every
+        replicate above 0.5), after ``epoch``."""
+        diffs = []
+        for e in self.masks.values():
+            vals = [c[(epoch or self.epochs) - 1] for c in e["curves"][: self.n_rep]]
+            if min(e["accuracies"][: self.n_rep]) > 0.5 and len(vals) > 1:
+                diffs.append(np.var(vals, ddof=1))
+        return float(math.sqrt(np.mean(diffs))) if diffs else 0.0
+
+
+def target(table: Table) -> dict[str, Any]:
+    """The fewest-BN masks within ``max(0.01, spread)`` of all-BN's mean (module docstring)."""
+    p = table.num_sites
+    ref, spread = table.mean("1" * p), table.sd("1" * p)
+    tol = max(0.01, spread)
+    ok = [m for m in table.masks if table.mean(m) >= ref - tol - 1e-12]
+    n_star = min(m.count("1") for m in ok)
+    masks = sorted((m for m in ok if m.count("1") == n_star), key=lambda m: -table.mean(m))
+    return {"n_bn": n_star, "tolerance": tol, "all_bn_mean": ref, "all_bn_sd": spread,
+            "masks": {m: {"mean": table.mean(m), "sd": table.sd(m)} for m in masks}}
+
+
+def landscape(table: Table) -> dict[str, Any]:
+    """Each site's main effect (mean accuracy with its BN minus without) and the share of the
+    variance an additive model and one with pairwise terms explain."""
+    p = table.num_sites
+    X = np.asarray([[int(c) for c in m] for m in table.masks], dtype=float)
+    y = np.asarray([table.mean(m) for m in table.masks])
+    effects = [float(y[X[:, i] == 1].mean() - y[X[:, i] == 0].mean()) for i in range(p)]
+
+    def r2(features: np.ndarray) -> float:
+        A = np.c_[np.ones(len(y)), features]
+        resid = y - A @ np.linalg.lstsq(A, y, rcond=None)[0]
+        return float(1 - resid.var() / y.var())
+
+    pairs = np.stack([X[:, i] * X[:, j] for i in range(p) for j in range(i + 1, p)], axis=1)
+    by_count = {k: float(np.mean([table.mean(m) for m in table.masks if m.count("1") == k])) for k in range(p + 1)}
+    return {"main_effect": effects, "r2_additive": r2(X), "r2_pairwise": r2(np.c_[X, pairs]),
+            "mean_by_bn_count": by_count}
+
+
+# ---------------------------------------------------------------- one study run per method
+def _answer(history: list[tuple[str, float]], bar: float) -> str | None:
+    ok = [(m.count("1"), -a, m) for m, a in history if a >= bar - 1e-12]
+    return min(ok)[2] if ok else None
+
+
+def run_method(table: Table, method: str, seed: int, budget_epochs: int, epsilon: float,
+               targets: set[str]) -> dict[str, Any]:
+    """One search of one method and seed; the trained masks in order with the epochs spent."""
+    p, e = table.num_sites, table.epochs
+    refs = ["1" * p, "0" * p]
+    ref_cost = 2 * table.n_rep * e
+    ref_acc = table.mean(refs[0])
+    bar = ref_acc - epsilon
+    noise = max([0.01] + [table.sd(m) for m in refs])
+    steps: list[tuple[str, int, float, int]] = []  # mask, epoch reached, accuracy seen, cost so far
+    started = time.perf_counter()
+    if method == "bo-mf":
+        steps = _run_mf(table, seed, budget_epochs, bar, noise, refs, ref_cost)
+    else:
+        seen: list[tuple[str, float]] = []
+        _run_single(table, method, seed, budget_epochs // e, bar, noise, refs, epsilon, seen)
+        steps = [(m, e, a, ref_cost + e * (i + 1)) for i, (m, a) in enumerate(seen)]
+    full = [(m, a) for m, ep, a, _ in steps if ep == e]
+    reach = next((c for m, ep, _, c in steps if ep == e and m in targets), None)
+    answer = _answer(full, bar)
+    return {"masks": [m for m, _, _, _ in steps], "epochs": [ep for _, ep, _, _ in steps],
+            "accuracy_seen": [round(a, 6) for _, _, a, _ in steps], "cost": [c for _, _, _, c in steps],
+            "reached_at": reach, "answer": answer, "answer_in_target": answer in targets,
+            "answer_true_mean": None if answer is None else table.mean(answer),
+            "time_s": round(time.perf_counter() - started, 2)}
+
+
+def _run_single(table: Table, method: str, seed: int, budget: int, bar: float, noise: float,
+                refs: list[str], epsilon: float, seen: list[tuple[str, float]]) -> None:
+    from reram.apps.bn_objective import MaskEvaluation, Scorer
+    from reram.search import NSGA2Options, minimize_binary, minimize_binary_multi
+
+    p = table.num_sites
+    ref_acc = table.mean(refs[0])
+    scorer = Scorer("constrained", epsilon=epsilon, reference_accuracy=ref_acc)
+
+    def acc(x: np.ndarray) -> float:
+        mask = "".join(str(int(v)) for v in x)
+        a = table.value(mask, seed)
+        seen.append((mask, a))
+        return a
+
+    def score(x: np.ndarray) -> float:
+        a = acc(x)
+        return scorer.value(MaskEvaluation(mask=seen[-1][0], n_bn=int(np.sum(x)), num_sites=p, accuracy=a))
+
+    if method == "bo":
+        from reram.search.sparsest import CBOOptions
+
+        options = CBOOptions(bound=-bar, noise_var=noise ** 2, prior_x=tuple(tuple(int(c) for c in m) for m in refs),
+                             prior_y=tuple(-table.mean(m) for m in refs))
+        minimize_binary(lambda x: -acc(x), dim=p, budget=budget, method="cbo", seed=seed, options=options)
+    elif method == "nsga2":
+        n_init = max(2, budget // 3)
+        minimize_binary_multi(lambda x: [-acc(x), float(np.sum(x)) / p], dim=p, budget=budget, method="nsga2",
+                              seed=seed, ref_point=[-0.1, (p + 1) / p], n_init=n_init,
+                              options=NSGA2Options(pop_size=n_init))
+    else:
+        name = {"bo-penalty": "bo", "random": "random", "anneal": "anneal"}[method]
+        n_init = min(max(2, p // 2), budget // 2) if name == "bo" else None
+        minimize_binary(score, dim=p, budget=budget, method=name, seed=seed, n_init=n_init)
+
+
+def _run_mf(table: Table, seed: int, budget_epochs: int, bar: float, noise: float, refs: list[str],
+            ref_cost: int) -> list[tuple[str, int, float, int]]:
+    from reram.search.sparsest import CBOOptions, sparsest_feasible_mf
+
+    e, screen = table.epochs, SCREEN_EPOCH
+    noise_screen = max(noise, table.noise_sd(screen))
+    prior = [(m, f, -float(np.mean([c[(screen if f == 0 else e) - 1] for c in table.masks[m]["curves"][: table.n_rep]])))
+             for m in refs for f in (0, 1)]
+
+    def evaluate(x: np.ndarray, fidelity: int) -> float:
+        mask = "".join(str(int(v)) for v in x)
+        return -table.value(mask, seed, screen if fidelity == 0 else e)
+
+    steps = sparsest_feasible_mf(evaluate, table.num_sites, budget_epochs, CBOOptions(bound=-bar),
+                                 costs=(screen, e - screen), seed=seed, n_init=4,
+                                 noise_vars=(noise_screen ** 2, noise ** 2), prior=prior)
+    out, spent = [], ref_cost
+    for s in steps:
+        spent += int(s.cost)
+        out.append((s.mask, screen if s.fidelity == 0 else e, -s.y, spent))
+    return out
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    costs = [r["reached_at"] for r in runs if r["reached_at"] is not None]
+    return {"reached": len(costs), "seeds": len(runs), "median_cost": float(np.median(costs)) if costs else None,
+            "answered": sum(r["answer_in_target"] for r in runs),
+            "answer_true_mean": [r["answer_true_mean"] for r in runs]}
+
+
+def _relative(path: Path) -> str:
+    """A path inside the repository relative to it (committed results carry no machine paths)."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return path.name
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--table", default=str(RESULTS / "bn_truth_vgg11.json"))
+    p.add_argument("--out", default=str(RESULTS / "bn_search_study.json"))
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--budget-evals", type=int, default=10,
+                   help="budget in full trainings per method (x epochs = the equal compute of every method)")
+    p.add_argument("--epsilon", type=float, default=0.02, help="the search's bar: all-BN mean - epsilon")
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--min-seeds", type=int, default=2,
+                   help="replicates every mask must have (1: a preliminary study on an unfinished table)")
+    args = p.parse_args(argv)
+    from reram.io import atomic_write_json, read_json
+    from reram.runtime import set_threads
+
+    set_threads(1)
+    table = Table(Path(args.table), args.min_seeds)
+    tgt = target(table)
+    targets = set(tgt["masks"])
+    budget_epochs = args.budget_evals * table.epochs
+    print(f"target: {tgt['n_bn']} BN, {len(targets)} mask(s) within {tgt['tolerance']:.3f} of all-BN "
+          f"{tgt['all_bn_mean']:.3f}: {sorted(targets)}; budget {budget_epochs} epochs per search")
+    out = Path(args.out)
+    doc = read_json(out, "study") if out.exists() else {}
+    study = {"target": tgt, "landscape": landscape(table), "budget_epochs": budget_epochs,
+             "budget_evals": args.budget_evals, "epsilon": args.epsilon,
+             "noise_sd": {"final": table.noise_sd(), f"epoch{SCREEN_EPOCH}": table.noise_sd(SCREEN_EPOCH)},
+             "table": _relative(Path(args.table)), "table_settings": table.settings,
+             "runs": {}}
+    for method in args.methods.split(","):
+        runs = [run_method(table, method, s, budget_epochs, args.epsilon, targets) for s in range(args.seeds)]
+        study["runs"][method] = runs
+        study[method] = summarize(runs)
+        s = study[method]
+        print(f"{method:<11} reached {s['reached']}/{s['seeds']} (median cost {s['median_cost']} epochs), "
+              f"answer in target {s['answered']}/{s['seeds']}", flush=True)
+    doc[table.settings["model"]] = {**doc.get(table.settings["model"], {}), **study}
+    atomic_write_json(out, doc, indent=1)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
