@@ -1059,7 +1059,7 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
     units = route(trace, elementwise_unit)
     specs = layer_specs(trace, the_chip)
     mapping = map_and_replicate(trace, units, specs, hw, batch_size, training=training,
-                                replicate=replicate, training_spec=the_chip.training,
+                                replicate=replicate, training_spec=the_chip.costed_training(),
                                 arrays_per_copy=2 if pipeline == "pipelayer" and training else 1,
                                 pipeline=pipeline, records=records)
     costs = [LayerCost(name=layer.name, kind=layer.kind, unit=unit)

@@ -80,10 +80,12 @@ def _needed(trace: Trace, chip: Chip) -> int:
     return mapping.crossbars_used
 
 
-def _latency(trace: Trace, chip: Chip, batch: int, mode: str, pipeline: str) -> float | None:
+def _latency(trace: Trace, chip: Chip, batch: int, mode: str, pipeline: str,
+             replicate: bool = True) -> float | None:
     """The plan's latency, or None when the chip cannot hold the network."""
     try:
-        return schedule(trace, batch_size=batch, mode=mode, chip=chip, pipeline=pipeline).latency_s
+        return schedule(trace, batch_size=batch, mode=mode, chip=chip, pipeline=pipeline,
+                        replicate=replicate).latency_s
     except ValueError as err:
         assert "crossbars" in str(err)
         return None
@@ -106,6 +108,19 @@ def test_property_more_area_never_slower(trace, tiles, more, batch, mode, pipeli
     big = _latency(trace, _with_write_budget(tiles + more, watts), batch, mode, pipeline)
     if small is not None:
         assert big is not None and big <= small * (1 + 1e-9)
+
+
+@PROPERTY
+@given(trace=small_nets(), tiles=st.integers(1, 6), batch=st.integers(1, 8),
+       mode=st.sampled_from(("train", "inference")),
+       pipeline=st.sampled_from(("layer", "none", "pipelayer")), watts=st.floats(1e-6, 1.0))
+def test_property_copies_never_cost_more_than_none(trace, tiles, batch, mode, pipeline, watts):
+    # the allocator costs each step as schedule() does, so its choice is never worse than the
+    # first step it costs, one copy of each layer
+    chip = _with_write_budget(tiles, watts)
+    plain = _latency(trace, chip, batch, mode, pipeline, replicate=False)
+    if plain is not None:
+        assert _latency(trace, chip, batch, mode, pipeline) <= plain * (1 + 1e-12)
 
 
 @PROPERTY
