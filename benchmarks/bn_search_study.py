@@ -16,7 +16,8 @@ decides whether to continue it.
   had spent then, the references' trainings (all-BN and no-BN at every seed, which every method
   gets) included.
 * **Answered**: the mask the method itself would report (the fewest BN whose one observed
-  accuracy clears all-BN - epsilon, then the most accurate) is in the target set.
+  accuracy clears all-BN - epsilon, then the most accurate; all-BN if none does) is in the
+  target set; also counted: answers whose true mean is within epsilon of all-BN's.
 
 Methods (each a different search over the same budget): ``bo`` (``method="cbo"``: the sparsest
 mask with the GP told the replicate noise and given the references, ``reram.search.sparsest``),
@@ -43,7 +44,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-METHODS = ("bo", "bo-mf", "bo-penalty", "random", "anneal", "nsga2")
+METHODS = ("bo", "bo-step", "bo-mf", "bo-penalty", "random", "anneal", "nsga2")
 SCREEN_EPOCH = 4  # the two-fidelity screen: the first half of the 8-epoch schedule
 
 
@@ -124,9 +125,11 @@ def landscape(table: Table) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- one study run per method
-def _answer(history: list[tuple[str, float]], bar: float) -> str | None:
+def _answer(history: list[tuple[str, float]], bar: float, num_sites: int) -> str:
+    """The fewest-BN mask whose observed accuracy clears the bar, then the most accurate; all-BN
+    (the reference, known to clear it) when none does."""
     ok = [(m.count("1"), -a, m) for m, a in history if a >= bar - 1e-12]
-    return min(ok)[2] if ok else None
+    return min(ok)[2] if ok else "1" * num_sites
 
 
 def run_method(table: Table, method: str, seed: int, budget_epochs: int, epsilon: float,
@@ -147,12 +150,15 @@ def run_method(table: Table, method: str, seed: int, budget_epochs: int, epsilon
         _run_single(table, method, seed, budget_epochs // e, bar, noise, refs, epsilon, seen)
         steps = [(m, e, a, ref_cost + e * (i + 1)) for i, (m, a) in enumerate(seen)]
     full = [(m, a) for m, ep, a, _ in steps if ep == e]
-    reach = next((c for m, ep, _, c in steps if ep == e and m in targets), None)
-    answer = _answer(full, bar)
+    if refs[0] in targets:  # no sparser mask is as good: the references already hold the answer
+        reach = ref_cost
+    else:
+        reach = next((c for m, ep, _, c in steps if ep == e and m in targets), None)
+    answer = _answer(full, bar, p)
     return {"masks": [m for m, _, _, _ in steps], "epochs": [ep for _, ep, _, _ in steps],
             "accuracy_seen": [round(a, 6) for _, _, a, _ in steps], "cost": [c for _, _, _, c in steps],
             "reached_at": reach, "answer": answer, "answer_in_target": answer in targets,
-            "answer_true_mean": None if answer is None else table.mean(answer),
+            "answer_true_mean": table.mean(answer),
             "time_s": round(time.perf_counter() - started, 2)}
 
 
@@ -175,11 +181,11 @@ def _run_single(table: Table, method: str, seed: int, budget: int, bar: float, n
         a = acc(x)
         return scorer.value(MaskEvaluation(mask=seen[-1][0], n_bn=int(np.sum(x)), num_sites=p, accuracy=a))
 
-    if method == "bo":
+    if method in ("bo", "bo-step"):
         from reram.search.sparsest import CBOOptions
 
         options = CBOOptions(bound=-bar, noise_var=noise ** 2, prior_x=tuple(tuple(int(c) for c in m) for m in refs),
-                             prior_y=tuple(-table.mean(m) for m in refs))
+                             prior_y=tuple(-table.mean(m) for m in refs), max_step=1 if method == "bo-step" else None)
         minimize_binary(lambda x: -acc(x), dim=p, budget=budget, method="cbo", seed=seed, options=options)
     elif method == "nsga2":
         n_init = max(2, budget // 3)
@@ -215,11 +221,44 @@ def _run_mf(table: Table, seed: int, budget_epochs: int, bar: float, noise: floa
     return out
 
 
-def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(runs: list[dict[str, Any]], table: Table, epsilon: float) -> dict[str, Any]:
+    """Seeds reaching the target and their median cost; how good the answers are: in the target
+    set, or within ``epsilon`` of all-BN's mean (the main job's bar), and their BN counts."""
     costs = [r["reached_at"] for r in runs if r["reached_at"] is not None]
+    ref = table.mean("1" * table.num_sites)
+    answers = [r["answer"] for r in runs]
     return {"reached": len(costs), "seeds": len(runs), "median_cost": float(np.median(costs)) if costs else None,
             "answered": sum(r["answer_in_target"] for r in runs),
+            "answer_within_epsilon": sum(table.mean(a) >= ref - epsilon - 1e-12 for a in answers),
+            "answer_n_bn": [a.count("1") for a in answers],
             "answer_true_mean": [r["answer_true_mean"] for r in runs]}
+
+
+def robustness(table: Table, masks: list[str]) -> dict[str, Any]:
+    """The masks at each learning rate: the table's seeds at its own lr plus the runs of
+    ``bn_robust_<model>_lr<lr>.json`` (``bn_truth_table.py --masks ... --lr ...``)."""
+    from reram.io import read_json
+
+    out: dict[str, Any] = {}
+    model, lr0 = table.settings["model"], float(table.settings.get("lr", math.nan))
+    files = {float(f.stem.split("_lr")[1]): f for f in RESULTS.glob(f"bn_robust_{model}_lr*.json")}
+    for mask in masks:
+        rows = {}
+        for lr in [lr0, *sorted(set(files) - {lr0})]:
+            accs = dict(zip(table.masks[mask]["seeds"], table.masks[mask]["accuracies"])) if lr == lr0 else {}
+            if lr in files:
+                other = read_json(files[lr], "robustness runs")
+                same = {k: v for k, v in other["settings"].items() if k != "lr"}
+                if same != {k: v for k, v in table.settings.items() if k != "lr"}:
+                    raise SystemExit(f"{files[lr]}: made with other settings than the table")
+                entry = other["masks"].get(mask, {"seeds": [], "accuracies": []})
+                accs.update(zip(entry["seeds"], entry["accuracies"]))
+            if accs:
+                vals = [accs[k] for k in sorted(accs)]
+                rows[str(lr)] = {"mean": float(np.mean(vals)), "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
+                                 "seeds": sorted(accs), "accuracies": vals}
+        out[mask] = rows
+    return out
 
 
 def _relative(path: Path) -> str:
@@ -239,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="budget in full trainings per method (x epochs = the equal compute of every method)")
     p.add_argument("--epsilon", type=float, default=0.02, help="the search's bar: all-BN mean - epsilon")
     p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--robust", nargs="*", default=None,
+                   help="masks whose learning-rate runs go in the study (default: the first target mask)")
     p.add_argument("--min-seeds", type=int, default=2,
                    help="replicates every mask must have (1: a preliminary study on an unfinished table)")
     args = p.parse_args(argv)
@@ -253,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"target: {tgt['n_bn']} BN, {len(targets)} mask(s) within {tgt['tolerance']:.3f} of all-BN "
           f"{tgt['all_bn_mean']:.3f}: {sorted(targets)}; budget {budget_epochs} epochs per search")
     out = Path(args.out)
-    doc = read_json(out, "study") if out.exists() else {}
+    doc = read_json(out, "study") if out.exists() else {}  # other models' studies are kept
     study = {"target": tgt, "landscape": landscape(table), "budget_epochs": budget_epochs,
              "budget_evals": args.budget_evals, "epsilon": args.epsilon,
              "noise_sd": {"final": table.noise_sd(), f"epoch{SCREEN_EPOCH}": table.noise_sd(SCREEN_EPOCH)},
@@ -262,11 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     for method in args.methods.split(","):
         runs = [run_method(table, method, s, budget_epochs, args.epsilon, targets) for s in range(args.seeds)]
         study["runs"][method] = runs
-        study[method] = summarize(runs)
+        study[method] = summarize(runs, table, args.epsilon)
         s = study[method]
         print(f"{method:<11} reached {s['reached']}/{s['seeds']} (median cost {s['median_cost']} epochs), "
-              f"answer in target {s['answered']}/{s['seeds']}", flush=True)
-    doc[table.settings["model"]] = {**doc.get(table.settings["model"], {}), **study}
+              f"answer in target {s['answered']}/{s['seeds']}, within {args.epsilon} of all BN "
+              f"{s['answer_within_epsilon']}/{s['seeds']} (BN {s['answer_n_bn']})", flush=True)
+    study["robustness"] = robustness(table, ["1" * table.num_sites, *(args.robust or sorted(targets)[:1])])
+    doc[table.settings["model"]] = study
     atomic_write_json(out, doc, indent=1)
     print(f"wrote {out}")
     return 0

@@ -55,10 +55,13 @@ class CBOOptions(BOOptions):
         prior_x: masks known before the search (e.g. the all-BN and no-BN references), not
             counted in the budget; ``prior_y`` their values.
         prior_y: the values of ``prior_x``.
+        max_step: the most ones below the incumbent a candidate is credited for (``None``: all;
+            1: a descent one BN layer at a time, guided by the GP).
     """
 
     bound: float = math.nan
     noise_var: float | None = None
+    max_step: int | None = None
     prior_x: tuple[tuple[int, ...], ...] = ()
     prior_y: tuple[float, ...] = ()
 
@@ -69,6 +72,9 @@ class CBOOptions(BOOptions):
         if self.noise_var is not None and (not isinstance(self.noise_var, (int, float))
                                            or not math.isfinite(self.noise_var) or self.noise_var <= 0):
             raise ValueError(f"noise_var must be a positive number or None, got {self.noise_var!r}")
+        if self.max_step is not None and (isinstance(self.max_step, bool) or not isinstance(self.max_step, int)
+                                          or self.max_step < 1):
+            raise ValueError(f"max_step must be a positive integer or None, got {self.max_step!r}")
         if len(self.prior_x) != len(self.prior_y):
             raise ValueError(f"prior_x and prior_y must have the same length, got {len(self.prior_x)} "
                              f"and {len(self.prior_y)}")
@@ -98,14 +104,22 @@ class _ConstrainedEI:
     """The acquisition ``P(feasible) * max(0, c* - |x| + 1/2)`` as a batch function (duck-typed
     like a BoTorch acquisition for :func:`reram.search.bo.acquisition_values`)."""
 
-    def __init__(self, model: Any, bound: float, incumbent: int) -> None:
-        self.model, self.bound, self.incumbent = model, bound, incumbent
+    def __init__(self, model: Any, bound: float, incumbent: int, max_step: int | None = None) -> None:
+        self.model, self.bound, self.incumbent, self.max_step = model, bound, incumbent, max_step
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
         x = X.reshape(-1, X.shape[-1]).numpy()
         _, p = _feasibility(self.model, x, self.bound)
-        gain = np.maximum(0.0, self.incumbent - x.sum(axis=1) + 0.5)
-        return torch.as_tensor(p * gain)
+        return torch.as_tensor(p * _gain(self.incumbent, x.sum(axis=1), self.max_step))
+
+
+def _gain(incumbent: int, ones: np.ndarray, max_step: int | None) -> np.ndarray:
+    """Ones saved against the incumbent (at most ``max_step``), plus half a one for a second
+    answer as sparse as it; 0 for a denser mask."""
+    saved = incumbent - np.asarray(ones, dtype=float)
+    if max_step is not None:
+        saved = np.minimum(saved, max_step)
+    return np.where(saved >= 0, saved + 0.5, 0.0)
 
 
 def _incumbent(model: Any, X: np.ndarray, ones: np.ndarray, bound: float, dim: int) -> int:
@@ -159,6 +173,7 @@ class ConstrainedBO(Proposer):
         self._hypers = state.get("hypers")
 
     def ask(self, history: Sequence[EvalRecord], q: int, excluded: set[bytes]) -> np.ndarray:
+        excluded = excluded | {mask_key(x) for x in self.options.prior_x}  # known: never proposed
         if len(history) < self.n_init:
             return initial_design_batch(self.dim, self.seed, self.n_init, history, q, excluded)
         X, y = successes(history)
@@ -181,7 +196,7 @@ class ConstrainedBO(Proposer):
         chosen: list[np.ndarray] = []
         taken = set(excluded)
         for _ in range(q):
-            x = _maximize(_ConstrainedEI(model, o.bound, incumbent), self.dim, o, taken, rng, X)
+            x = _maximize(_ConstrainedEI(model, o.bound, incumbent, o.max_step), self.dim, o, taken, rng, X)
             if x is None:
                 extra = random_masks(self.dim, 1, rng, taken)
                 if len(extra) == 0:
@@ -249,7 +264,7 @@ def sparsest_feasible_mf(evaluate: Callable[[np.ndarray, int], float], dim: int,
     steps: list[MFStep] = []
     spent, hypers = 0.0, None
     design = list(weight_stratified_design(dim, n_init, rng_for(seed, 0, 11), set()))
-    seen: set[bytes] = set()
+    seen: set[bytes] = {mask_key([int(c) for c in m]) for m, _, _ in prior}  # known: never screened
 
     def fit() -> tuple[Any, int]:
         nonlocal hypers
@@ -276,7 +291,7 @@ def sparsest_feasible_mf(evaluate: Callable[[np.ndarray, int], float], dim: int,
             if len(fresh) == 0:
                 break
             _, p = _feasibility(model, np.c_[fresh, np.ones(len(fresh), np.int8)], options.bound)
-            gain = p * np.maximum(0.0, incumbent - fresh.sum(axis=1) + 0.5)
+            gain = p * _gain(incumbent, fresh.sum(axis=1), options.max_step)
             x = fresh[int(np.argmax(gain + 1e-12 * np.arange(len(gain))[::-1]))]  # ties: first
         seen.add(mask_key(x))
         run(x, 0)

@@ -194,12 +194,14 @@ def _plot_single(report: BNSearchReport) -> list[Path]:
     bar = refs["all"].accuracy - s.epsilon
     for method, rows in runs.items():
         spent = np.cumsum([r.get("epochs", 0) for r in rows])
-        values = [r.get("score", r["value"]) if r["value"] is not None else math.inf for r in rows]
+        accs = [r.get("accuracy", -math.inf) for r in rows]
         fewest = [r["n_bn"] if r.get("accuracy", -1.0) >= bar - 1e-12 else math.inf for r in rows]
-        ax_v.step(spent, np.minimum.accumulate(values), where="post", label=method, marker="o", ms=3)
+        ax_v.step(spent, np.maximum.accumulate(accs), where="post", label=method, marker="o", ms=3)
         ax_a.step(spent, np.minimum.accumulate(fewest), where="post", label=method, marker="o", ms=3)
-    ax_v.set(xlabel="training epochs spent by the search", ylabel=f"best {s.scalarization} score so far",
-             title="score (lower is better)")
+    ax_v.axhline(refs["all"].accuracy, color="gray", ls="--", lw=1, label="all BN (mean)")
+    ax_v.axhline(bar, color="gray", ls=":", lw=1, label=f"all BN - {s.epsilon:g}")
+    ax_v.set(xlabel="training epochs spent by the search", ylabel="best test accuracy so far (one seed)",
+             title="accuracy")
     ax_a.set(xlabel="training epochs spent by the search", ylabel="fewest BN layers so far",
              title=f"fewest BN with accuracy >= all BN - {s.epsilon:g} (one seed)")
     ax_a.set_ylim(-0.5, refs["all"].num_sites + 0.5)
