@@ -59,6 +59,17 @@ PUMA_PAPER = ("PUMA (Ankit et al., ASPLOS 2019): a 138-tile node at 32 nm, 90.63
               "577 GOPS/s/mm2 and 837 GOPS/s/W (abstract), i.e. 52.31 TOPS")
 
 
+#: Why the PUMA peak rows are context (the arithmetic in docs/scheduler.md, "PUMA's peak").
+PUMA_PEAK_WHY = (
+    "not like for like: PUMA's 52.31 TOPS (577 GOPS/s/mm2 x 90.6 mm2 = 837 GOPS/s/W x 62.5 W) "
+    "on its 2,208 MVMUs of 128x128 16-bit weights (2 ops per MAC, the convention of ISAAC's "
+    "41.3 TOPS) implies one MVM per 1.38 us; PUMA's simulator at the paper's code takes 1.80 us "
+    "((16 + 2) x 100 ns) and 1.60 us even with the fill of one MVM hidden under the previous "
+    "one (45.2 TOPS, 0.86x); no constant of the simulator or of the parts of the paper we read "
+    "gives 1.38 us (1 op per MAC would give 0.69 us), so what the published peak counts is "
+    "unknown: context, nothing tuned to close it")
+
+
 def _node_without_link(chip: Chip) -> tuple[float, float]:
     """(area mm2, peak W) of a chip's tiles, the link PHY left out."""
     rows = [c for c in chip.components(training=False) if c.name != "link_phy"]
@@ -111,16 +122,14 @@ def _peak_rows() -> list[dict[str, Any]]:
              "Chip.preset('puma') peak power without the link PHY", PUMA_PAPER,
              like_for_like=True, why=puma_why),
         _row("PUMA peak throughput", 52.31, puma_tops, "TOPS",
-             "PUMA's simulator timing: (16 + 2) x 128 ns per 16-bit MVM (one 1 GHz ADC per "
-             "128-column crossbar) on 138 tiles x 8 cores x 2 MVMUs of 8 crossbars; 2 ops per MAC",
-             PUMA_PAPER, like_for_like=True,
-             why="same node and op convention (2 per MAC; PUMA's 52.31 TOPS = 577 GOPS/s/mm2 x "
-             "90.6 mm2). The gap is the MVM latency: the published peak implies 1.38 us per "
-             "MVM, the simulator's wiki gives 2.30 us; nothing here is tuned to close it"),
+             "PUMA's simulator timing at the paper's code (d98bbe9): (16 + 2) x 100 ns per 16-bit "
+             "MVM (3-stage pipeline per input bit, ADC of bit k beside the read of bit k+1, 2 steps "
+             "of fill per MVM) on 138 tiles x 8 cores x 2 MVMUs of 8 crossbars; 2 ops per MAC",
+             PUMA_PAPER, like_for_like=False, why=PUMA_PEAK_WHY),
         _row("PUMA peak efficiency", 0.837, puma_tops / puma_w, "TOPS/W",
              "model peak TOPS over the model's node peak power (no link)", PUMA_PAPER,
-             like_for_like=True, why="same node, convention and power accounting; inherits "
-             "the throughput gap above"),
+             like_for_like=False, why="inherits the throughput row's unknown accounting (the "
+             "node power itself is like for like, row above): context"),
     ]
 
 

@@ -3,7 +3,8 @@
 Routing (one fixed rule, see docs/scheduler.md):
 
 * Conv2d/Linear (crossbar layers included) -> ``"reram"``: mapped onto crossbars, replicated
-  onto spare crossbars to shorten the slowest pipeline stage.
+  onto spare crossbars, the slowest stage first, as far as the costed latency (copies' writes
+  included) gains (:func:`replicate_layers`: more crossbars are never slower, by construction).
 * BatchNorm -> ``"gpu"``: needs full precision; in training it also needs the statistics of the
   whole batch, so it is a *barrier* that drains the pipeline.
 * Activations and pooling -> ``"digital"`` (the digital units of the tiles that hold the
@@ -56,8 +57,8 @@ from reram.cost.writes import (PulseRecord, endurance_report, pulse_records, pul
                                random_rewrite_activity)
 
 __all__ = ["schedule", "Plan", "LayerCost", "MODES", "UNITS", "ChipMapping", "Charge", "Stage",
-           "GpuBaseline", "route", "map_and_replicate", "phase_stages", "phase_time",
-           "bottleneck_of", "update_charges", "gpu_only_baseline", "split_measured",
+           "GpuBaseline", "route", "map_and_replicate", "replicate_layers", "phase_stages",
+           "phase_time", "bottleneck_of", "update_charges", "gpu_only_baseline", "split_measured",
            "layer_specs", "resolve_chip", "PIPELINES", "backward_cost", "optimizer_charges",
            "endurance_of", "PlanContext", "crossbar_stage_cost"]
 
@@ -411,29 +412,6 @@ def layer_specs(trace: Trace, chip: Chip) -> list[ReramSpec]:
     return specs
 
 
-def _replicate(compute: Sequence[LayerTrace], stage_s: Mapping[str, float], crossbars: Mapping[str, int],
-               limit: Mapping[str, int], available: int, hardware_name: str) -> dict[str, int]:
-    """Give spare crossbars to the slowest layer, one copy at a time, while its next copy fits."""
-    needed = sum(crossbars[layer.name] for layer in compute)
-    if needed > available:
-        raise ValueError(f"the model needs {needed} crossbars but hardware {hardware_name!r} has "
-                         f"{available}; use a smaller model or a bigger chip")
-    replicas = {layer.name: 1 for layer in compute}
-    spare = available - needed
-    heap = [(-stage_s[layer.name], i, layer.name) for i, layer in enumerate(compute)]
-    heapq.heapify(heap)
-    while heap:
-        neg_t, i, name = heapq.heappop(heap)
-        if replicas[name] >= limit[name]:
-            continue  # no MVM left to give a new copy; the next slowest layer may still gain
-        if crossbars[name] > spare:
-            break  # the slowest layer cannot grow: copies elsewhere would not shorten the pipeline
-        spare -= crossbars[name]
-        replicas[name] += 1
-        heapq.heappush(heap, (-stage_s[name] / replicas[name], i, name))
-    return replicas
-
-
 def backward_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec, batch: int, *,
                   replicas: int = 1, tiles: int = 1, needs_input_grad: bool = True,
                   signed_input: bool = False) -> PhaseCost:
@@ -477,48 +455,142 @@ def crossbar_stage_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec,
 
 def map_and_replicate(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], hw: HardwareSpec,
                       batch: int, *, training: bool, replicate: bool = True,
-                      arrays_per_copy: int = 1, training_spec: TrainingSpec | None = None) -> ChipMapping:
-    """Map every crossbar layer, check that the model fits, and replicate the slowest layers.
+                      arrays_per_copy: int = 1, training_spec: TrainingSpec | None = None,
+                      pipeline: str = "layer",
+                      records: Mapping[str, PulseRecord] | None = None) -> ChipMapping:
+    """Map every crossbar layer, check that the model fits, and give the spare crossbars to
+    copies of the slowest layers (:func:`replicate_layers`).
 
     Copies work on different MVMs of the batch (other output positions or other samples, so
-    Linear layers replicate too): a layer has at most ``mvms_per_sample x batch`` copies. A
-    layer's stage time for replication is its slowest phase per sample (forward, and backward
-    in training). In training a copy holds its weight arrays and, with the in-array
-    weight-gradient dataflow, its error arrays (:func:`reram.cost.training.training_crossbars`).
-    Replication depends only on the conv/linear layers, so BN masks do not change it.
+    Linear layers replicate too): a layer has at most ``mvms_per_sample x batch`` copies. In
+    training a copy holds its weight arrays and, with the in-array weight-gradient dataflow, its
+    error arrays (:func:`reram.cost.training.training_crossbars`); with
+    ``pipeline="pipelayer"`` ``arrays_per_copy`` sets of them.
 
     Raises:
         ValueError: if the model's crossbars exceed the chip's.
     """
     spec = training_spec or TrainingSpec()
-    first = _first_compute(trace)
-    per_tile = hw.reram.crossbars_per_tile
-    compute, crossbars, stage_s, limit = [], {}, {}, {}
+    crossbars, limit = {}, {}
     for i, layer in enumerate(trace.layers):
         if layer.kind not in ("conv", "linear"):
             continue
         reram = specs[i]
-        compute.append(layer)
         arrays = training_crossbars(layer, reram, spec) if training else map_layer(layer, reram).crossbars
         crossbars[layer.name] = arrays * arrays_per_copy
         limit[layer.name] = max(1, layer.mvms_per_sample) * batch
-        tiles = -(-crossbars[layer.name] // per_tile)
-        phases = ("forward", "backward") if training else ("forward",)
-        times = [crossbar_stage_cost(layer, reram, spec, 1, phase, tiles=tiles,
-                                     needs_input_grad=i != first,
-                                     signed_input=i == first).per_sample_s for phase in phases]
-        stage_s[layer.name] = max(stage_s.get(layer.name, 0.0), *times)
-    replicas = _replicate(compute, stage_s, crossbars, limit, hw.reram.total_crossbars, hw.name)
-    if not replicate:
-        replicas = {l.name: 1 for l in compute}
+    needed = sum(crossbars.values())
+    if needed > hw.reram.total_crossbars:
+        raise ValueError(f"the model needs {needed} crossbars but hardware {hw.name!r} has "
+                         f"{hw.reram.total_crossbars}; use a smaller model or a bigger chip")
+    mapping = _mapping_with(trace, units, crossbars, {name: 1 for name in crossbars},
+                            hw, arrays_per_copy)
+    if not replicate or not crossbars:
+        return mapping
+    return replicate_layers(trace, units, specs, hw, batch, mapping, limit, training=training,
+                            training_spec=spec, pipeline=pipeline, records=records)
+
+
+def _mapping_with(trace: Trace, units: Sequence[str], crossbars: Mapping[str, int],
+                  replicas: Mapping[str, int], hw: HardwareSpec, arrays_per_copy: int) -> ChipMapping:
+    """The :class:`ChipMapping` of these copies: each digital layer on the tiles of the nearest
+    preceding crossbar layer (1 before the first)."""
+    per_tile = hw.reram.crossbars_per_tile
     digital_tiles: list[int] = []
     tiles_here = 1
     for layer, unit in zip(trace.layers, units):
         if unit == "reram":
             tiles_here = max(1, -(-crossbars[layer.name] * replicas[layer.name] // per_tile))
         digital_tiles.append(tiles_here)
-    return ChipMapping(crossbars=crossbars, replicas=replicas, digital_tiles=tuple(digital_tiles),
-                       available=hw.reram.total_crossbars, arrays_per_copy=arrays_per_copy)
+    return ChipMapping(crossbars=dict(crossbars), replicas=dict(replicas),
+                       digital_tiles=tuple(digital_tiles), available=hw.reram.total_crossbars,
+                       arrays_per_copy=arrays_per_copy)
+
+
+def replicate_layers(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec],
+                     hw: HardwareSpec, batch: int, mapping: ChipMapping, limit: Mapping[str, int],
+                     *, training: bool, training_spec: TrainingSpec | None = None,
+                     pipeline: str = "layer",
+                     records: Mapping[str, PulseRecord] | None = None) -> ChipMapping:
+    """Grow ``mapping`` one copy at a time and keep the copies whose costed latency is least.
+
+    Each step gives one more copy to the crossbar layer whose stage, as costed with its present
+    copies and their tiles (:func:`phase_stages`: compute and data movement, the slower phase in
+    training), is the slowest; a layer at its ``limit`` of copies is passed over, and the
+    growth stops when the slowest layer's next copy does not fit in the spare crossbars (a
+    copy elsewhere would not shorten the pipeline). Every step's allocation is costed as
+    :func:`schedule` costs it: the phases' pipeline (:func:`phase_time`) plus, in training, the
+    update (:func:`update_charges`: the writes of every copy, under the write-power budget).
+    The allocation returned is the cheapest of these steps (the first of equals).
+
+    Monotonic by construction: the sequence of steps depends on the layers and the tile, not on
+    the number of tiles, so a chip with more crossbars tries every allocation a smaller one
+    tries, and more; an allocation costs no more on the bigger chip (its write-power budget and
+    buffers grow with the tiles, nothing else moves), so the least cost found never rises with
+    the chip's size.
+    """
+    spec = training_spec or TrainingSpec()
+    records = records or {}
+    phases = ("forward", "backward") if training else ("forward",)
+    per_tile = hw.reram.crossbars_per_tile
+    stages = {p: phase_stages(trace, units, mapping, specs, hw, batch, p, training=training,
+                              training_spec=spec) for p in phases}
+    where = {p: {s.charges[0].index: k for k, s in enumerate(stages[p]) if s.unit != "gpu"}
+             for p in phases}
+    index = {layer.name: i for i, layer in enumerate(trace.layers) if units[i] == "reram"}
+    owner: dict[int, list[int]] = {i: [] for i in index.values()}  # digital layers on i's tiles
+    last = None
+    for j, unit in enumerate(units):
+        if unit == "reram":
+            last = j
+        elif unit == "digital" and last is not None:
+            owner[last].append(j)
+    first = _first_compute(trace)
+    replicas = dict(mapping.replicas)
+    updates = {i: _layer_update(trace.layers[i], specs[i], spec, mapping, records.get(name))
+               for name, i in index.items()} if training else {}
+    budget = _write_budget(specs[i] for i in index.values())
+
+    def cost() -> float:
+        total = _phases_time([stages[p] for p in phases], batch, pipeline)
+        if training:
+            total += _update_time([u[0] for u in updates.values()],
+                                  sum(u[2] for u in updates.values()), budget, pipeline != "none")
+        return total
+
+    def slowest(i: int) -> float:
+        return max(stages[p][where[p][i]].per_sample_s for p in phases)
+
+    best, best_replicas = cost(), dict(replicas)
+    spare = mapping.available - mapping.crossbars_used
+    heap = [(-slowest(i), i, name) for name, i in index.items()]
+    heapq.heapify(heap)
+    while heap:
+        _, i, name = heapq.heappop(heap)
+        if replicas[name] >= limit[name]:
+            continue  # no MVM left to give a new copy; the next slowest layer may still gain
+        if mapping.crossbars[name] > spare:
+            break  # the slowest layer cannot grow: copies elsewhere would not shorten the pipeline
+        spare -= mapping.crossbars[name]
+        replicas[name] += 1
+        grown = ChipMapping(crossbars=mapping.crossbars, replicas=replicas,
+                            digital_tiles=mapping.digital_tiles, available=mapping.available,
+                            arrays_per_copy=mapping.arrays_per_copy)
+        tiles = grown.tiles(name, per_tile)
+        for p in phases:
+            stages[p][where[p][i]] = _layer_stage(trace, i, units[i], specs[i], spec, hw, grown,
+                                                  tiles, batch, p, first)
+            for j in owner[i]:
+                stages[p][where[p][j]] = _layer_stage(trace, j, units[j], specs[j], spec, hw,
+                                                      grown, tiles, batch, p, first)
+        if training:
+            updates[i] = _layer_update(trace.layers[i], specs[i], spec, grown, records.get(name))
+        now = cost()
+        if now < best:
+            best, best_replicas = now, dict(replicas)
+        heapq.heappush(heap, (-slowest(i), i, name))
+    return _mapping_with(trace, units, mapping.crossbars, best_replicas, hw,
+                         mapping.arrays_per_copy)
 
 
 def _gpu_group_stage(trace: Trace, group: Sequence[int], specs: Sequence[ReramSpec], hw: HardwareSpec,
@@ -581,17 +653,10 @@ def phase_stages(trace: Trace, units: Sequence[str], mapping: ChipMapping, specs
         i = order[k]
         layer, unit = trace.layers[i], units[i]
         if unit in ("reram", "digital"):
-            if unit == "reram":
-                cost = crossbar_stage_cost(layer, specs[i], spec, batch, phase,
-                                           replicas=mapping.replicas[layer.name],
-                                           tiles=mapping.tiles(layer.name, hw.reram.crossbars_per_tile),
-                                           needs_input_grad=i != first, signed_input=i == first)
-            else:
-                cost = digital_phase_cost(layer, specs[i], batch, phase,
-                                          tiles=mapping.digital_tiles[i])
-            stages.append(Stage(name=layer.name, phase=phase, unit=unit,
-                                per_sample_s=cost.per_sample_s, batch_s=cost.batch_s,
-                                charges=(Charge(i, cost.batch_s, cost.energy_j, 0.0, cost.parts),)))
+            tiles = (mapping.tiles(layer.name, hw.reram.crossbars_per_tile) if unit == "reram"
+                     else mapping.digital_tiles[i])
+            stages.append(_layer_stage(trace, i, unit, specs[i], spec, hw, mapping, tiles, batch,
+                                       phase, first))
             k += 1
             continue
         group = [i]
@@ -600,6 +665,32 @@ def phase_stages(trace: Trace, units: Sequence[str], mapping: ChipMapping, specs
         k += len(group)
         stages.append(_gpu_group_stage(trace, group, specs, hw, batch, phase, training))
     return stages
+
+
+def _layer_stage(trace: Trace, i: int, unit: str, reram: ReramSpec, spec: TrainingSpec,
+                 hw: HardwareSpec, mapping: ChipMapping, tiles: int, batch: int, phase: str,
+                 first: int) -> Stage:
+    """The stage of crossbar or digital layer ``i`` in ``phase`` on ``tiles`` tiles (a crossbar
+    layer's copies as ``mapping`` says)."""
+    layer = trace.layers[i]
+    if unit == "reram":
+        cost = crossbar_stage_cost(layer, reram, spec, batch, phase,
+                                   replicas=mapping.replicas[layer.name], tiles=tiles,
+                                   needs_input_grad=i != first, signed_input=i == first)
+    else:
+        cost = digital_phase_cost(layer, reram, batch, phase, tiles=tiles)
+    return Stage(name=layer.name, phase=phase, unit=unit, per_sample_s=cost.per_sample_s,
+                 batch_s=cost.batch_s,
+                 charges=(Charge(i, cost.batch_s, cost.energy_j, 0.0, cost.parts),))
+
+
+def _phases_time(per_phase: Sequence[Sequence[Stage]], batch: int, pipeline: str) -> float:
+    """The time of the phases' stages: each phase pipelined (``"layer"``) or not (``"none"``),
+    one after the other, or with ``"pipelayer"`` forward and backward of different samples
+    overlapped in one pipeline."""
+    if pipeline == "pipelayer":
+        return phase_time([s for p in per_phase for s in p], batch, True)
+    return sum(phase_time(p, batch, pipeline == "layer") for p in per_phase)
 
 
 def phase_time(stages: Sequence[Stage], batch: int, pipelined: bool) -> float:
@@ -663,26 +754,46 @@ def update_charges(trace: Trace, units: Sequence[str], mapping: ChipMapping, spe
     """
     spec = training_spec or TrainingSpec()
     records = records or {}
-    update_s, charges, write_energy, budget = 0.0, [], 0.0, None
+    charges, seconds, write_energy, rerams = [], [], 0.0, []
     for i, layer in enumerate(trace.layers):
         if units[i] != "reram":
             continue
-        reram = specs[i]
-        copies = mapping.replicas[layer.name] * mapping.arrays_per_copy
-        write = crossbar_update_cost(layer, reram, replicas=copies, writes=spec.writes,
-                                     record=records.get(layer.name))
-        optimizer = optimizer_charges(layer, reram, spec,
-                                      mapping.tiles(layer.name, reram.crossbars_per_tile))
-        seconds = optimizer.batch_s + write.batch_s
-        charges.append(Charge(i, seconds, optimizer.energy_j + write.energy_j, 0.0,
-                              _merge_parts((optimizer.parts, write.parts))))
-        update_s = max(update_s, seconds) if pipelined else update_s + seconds
-        write_energy += write.energy_j
-        if reram.max_write_power_w is not None:
-            budget = reram.max_write_power_w if budget is None else min(budget, reram.max_write_power_w)
-    if pipelined and budget is not None:
-        update_s = max(update_s, write_energy / budget)
-    return update_s, charges
+        busy, charge, written = _layer_update(layer, specs[i], spec, mapping, records.get(layer.name))
+        charges.append(Charge(i, busy, charge.energy_j, 0.0, charge.parts))
+        seconds.append(busy)
+        write_energy += written
+        rerams.append(specs[i])
+    return _update_time(seconds, write_energy, _write_budget(rerams), pipelined), charges
+
+
+def _layer_update(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec, mapping: ChipMapping,
+                  record: PulseRecord | None) -> tuple[float, PhaseCost, float]:
+    """One crossbar layer's update: ``(seconds, cost, write energy)``: its optimizer on its
+    tiles' digital units, then the writes of all its copies (and array sets) in parallel."""
+    copies = mapping.replicas[layer.name] * mapping.arrays_per_copy
+    write = crossbar_update_cost(layer, reram, replicas=copies, writes=spec.writes, record=record)
+    optimizer = optimizer_charges(layer, reram, spec,
+                                  mapping.tiles(layer.name, reram.crossbars_per_tile))
+    energy = optimizer.energy_j + write.energy_j
+    cost = PhaseCost(per_sample_s=0.0, batch_s=optimizer.batch_s + write.batch_s, energy_j=energy,
+                     parts=_merge_parts((optimizer.parts, write.parts)))
+    return cost.batch_s, cost, write.energy_j
+
+
+def _write_budget(specs: Any) -> float | None:
+    """The write-power budget of the layers' silicon, W: the least one stated (None if none)."""
+    budgets = [r.max_write_power_w for r in specs if r.max_write_power_w is not None]
+    return min(budgets) if budgets else None
+
+
+def _update_time(seconds: Sequence[float], write_energy: float, budget: float | None,
+                 pipelined: bool) -> float:
+    """The update's time: with the pipeline the slowest layer's or the budget's
+    (``write_energy / budget``), whichever is longer; without it the layers one after another."""
+    if not pipelined:
+        return float(sum(seconds))
+    slowest = max(seconds, default=0.0)
+    return slowest if budget is None else max(slowest, write_energy / budget)
 
 
 def endurance_of(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], batch: int,
@@ -855,10 +966,7 @@ def _heterogeneous(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec
                 costs[c.index]._add(phase, c.seconds, c.energy_j, c.bytes_moved, c.parts)
         per_phase.append(phase_list)
         stages += phase_list
-    if pipeline == "pipelayer":  # forward and backward of different samples overlap
-        latency = phase_time(stages, batch, True)
-    else:
-        latency = sum(phase_time(p, batch, pipeline == "layer") for p in per_phase)
+    latency = _phases_time(per_phase, batch, pipeline)
     update_s = 0.0
     if training:
         update_s, charges = update_charges(trace, units, mapping, specs, pipeline != "none",
@@ -916,7 +1024,8 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
             the layers' ``latency_s`` plus the DRAM time); ``"pipelayer"``: forward and backward
             of different samples overlap as in PipeLayer, on a second (backward) array set per
             copy.
-        replicate: copy layers onto spare crossbars to shorten the slowest stage.
+        replicate: copy layers onto spare crossbars where the costed latency gains
+            (:func:`replicate_layers`).
         gpu_baseline: ``"roofline"`` or ``"measured"`` (times the model with the torch profiler
             on ``device``, default CUDA; per-kind measured time is split across the layers of a
             kind in proportion to their roofline times).
@@ -950,8 +1059,9 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
     units = route(trace, elementwise_unit)
     specs = layer_specs(trace, the_chip)
     mapping = map_and_replicate(trace, units, specs, hw, batch_size, training=training,
-                                replicate=replicate, training_spec=the_chip.training,
-                                arrays_per_copy=2 if pipeline == "pipelayer" and training else 1)
+                                replicate=replicate, training_spec=the_chip.costed_training(),
+                                arrays_per_copy=2 if pipeline == "pipelayer" and training else 1,
+                                pipeline=pipeline, records=records)
     costs = [LayerCost(name=layer.name, kind=layer.kind, unit=unit)
              for layer, unit in zip(trace.layers, units)]
     latency, update_s, stages = _heterogeneous(trace, units, specs, mapping, the_chip, batch_size,

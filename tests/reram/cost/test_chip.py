@@ -57,6 +57,20 @@ def test_isaac_peak_from_its_published_constants():
     assert chip.peak_ops_per_s() == pytest.approx(1008 * 2 * 128 * 128 / 1.5e-6)
 
 
+def test_puma_mvm_is_its_simulators_pipeline():
+    # PUMA simulator at the paper's code: a 100 ns step per input bit (one ADC reads the 128
+    # columns at 1.28 GS/s, no longer than the array's read), the ADC of bit k beside the read of
+    # bit k+1, and 2 steps of fill per MVM: (16 + 2) x 100 ns
+    chip = Chip.preset("puma")
+    paper = dataclasses.replace(chip.hardware.reram, differential_weights=False,
+                                signed_input_phases=False)
+    assert 128 / paper.adc_conversions_per_s == pytest.approx(paper.read_latency_s)
+    assert paper.mvm_cycles(False) == 16 + 2
+    mvmus = 138 * 8 * 2  # tiles x cores x MVMUs of 8 crossbars
+    assert paper.total_crossbars == mvmus * 8
+    assert peak_ops_per_s(paper) == pytest.approx(mvmus * 2 * 128 * 128 / 1.8e-6)
+
+
 def small_net():
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))
