@@ -31,7 +31,7 @@ from reram.apps.speedup import (BENCH_MODELS, breakdown_table, build_bench_model
                                 run_bn_sweep, run_speedup, speedup_table)
 from reram.cost.gpu_profile import measure_breakdown
 from reram.cost.chip import Chip, available_chips
-from reram.cost.gpu import measured_figures, with_measured_gpu
+from reram.cost.gpu import bundled_gpu_of, measured_figures, with_measured_gpu
 from reram.cost.hardware import (GPU_IDLE_POLICIES, GPU_PRECISIONS, GPU_RATES, available_gpus,
                                  gpu_file, is_spec_path)
 from reram.cost.scheduler import PIPELINES
@@ -179,7 +179,7 @@ def _chip_of(args: argparse.Namespace) -> tuple[Chip, list[str]]:
     """The chip the arguments describe and notes on what was substituted."""
     chip = load_chip(args.chip)
     notes: list[str] = []
-    gpu_name = args.gpu or _bundled_gpu_of(chip)
+    gpu_name = args.gpu or bundled_gpu_of(chip)
     if gpu_name is not None:
         precision, rate = args.gpu_precision, args.gpu_rate
         if precision == "mixed" and "mixed" not in gpu_file(gpu_name)["peak_flops"]:
@@ -220,14 +220,6 @@ def _print_notes(notes: list[str]) -> None:
     """The chip's notes (size, ADC bits, GPU baseline), after the work, on stderr."""
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-
-
-def _bundled_gpu_of(chip: Chip) -> str | None:
-    """The bundled GPU whose name the chip's GPU carries (``None`` if none)."""
-    for name in available_gpus():
-        if chip.hardware.gpu.name.startswith(gpu_file(name)["name"]):
-            return name
-    return None
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from reram.apps._cli import InputError
 
-__all__ = ["MaskCost", "CostTable", "search_chip"]
+__all__ = ["MaskCost", "CostTable", "search_chip", "against_measured_gpu"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ class MaskCost:
 def search_chip(chip: str, config: Any) -> Any:
     """The one chip of a search: the silicon of ``chip`` (a chip preset name or a chip JSON
     file) with the crossbar ``config`` the model trains with (a dict of ``CrossbarConfig``
-    fields); ``config="float"`` keeps the chip's own crossbar.
+    fields; ``config="float"`` keeps the chip's own crossbar), against its GPU's measured
+    mixed-precision rate (:func:`against_measured_gpu`).
 
     Raises:
         InputError: naming ``chip`` when it cannot be loaded.
@@ -57,7 +58,20 @@ def search_chip(chip: str, config: Any) -> Any:
         raise InputError(f"chip {chip!r} cannot be loaded: {' '.join(str(exc).split())}") from None
     if config != "float":
         built = built.replace(config=CrossbarConfig.from_dict(dict(config)))
-    return built
+    return against_measured_gpu(built)
+
+
+def against_measured_gpu(chip: Any) -> Any:
+    """The chip with its GPU baseline at the GPU's published, measured mixed-precision training
+    rate (``reram.cost.gpu.with_measured_gpu``: a fixed-point chip is compared with what a GPU
+    trains at, not with an FP32 roofline); unchanged when the chip's GPU is not a bundled one
+    or has no measured mixed-precision figure."""
+    from reram.cost.gpu import bundled_gpu_of, measured_figures, with_measured_gpu
+
+    name = bundled_gpu_of(chip)
+    if name is None or "mixed" not in (measured_figures(name) or {}).get("img_per_s", {}):
+        return chip
+    return with_measured_gpu(chip, name, "mixed")
 
 
 class CostTable:

@@ -132,6 +132,16 @@ def measured_gpu(name: str, precision: str = "mixed") -> tuple[GpuSpec, dict[str
     return derated, sources
 
 
+def bundled_gpu_of(chip: Chip) -> str | None:
+    """The bundled GPU whose name the chip's GPU carries (``None`` if none)."""
+    from reram.cost.hardware import available_gpus, gpu_file
+
+    for name in available_gpus():
+        if chip.hardware.gpu.name.startswith(gpu_file(name)["name"]):
+            return name
+    return None
+
+
 def with_measured_gpu(chip: Chip, name: str, precision: str = "mixed",
                       rate: str = "measured") -> Chip:
     """``chip`` with the bundled GPU ``name`` at ``precision``, its rate measured
