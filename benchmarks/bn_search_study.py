@@ -49,7 +49,8 @@ SCREEN_EPOCH = 4  # the two-fidelity screen: the first half of the 8-epoch sched
 
 
 class Table:
-    """The truth table: per mask, every replicate's final accuracy and curve."""
+    """The truth table: per mask, every replicate's final accuracy and curve (``min_seeds`` or
+    more replicates each; a mask's mean is over all of its replicates)."""
 
     def __init__(self, path: Path, min_seeds: int = 2) -> None:
         from reram.io import read_json
@@ -59,23 +60,29 @@ class Table:
         self.epochs = int(self.settings["epochs"])
         self.masks = {m: e for m, e in doc["masks"].items()}
         self.num_sites = len(next(iter(self.masks)))
-        counts = {len(e["seeds"]) for e in self.masks.values()}
+        counts = [len(e["seeds"]) for e in self.masks.values()]
         if len(self.masks) != 2 ** self.num_sites or min(counts) < min_seeds:
-            short = sum(len(e["seeds"]) < min_seeds for e in self.masks.values())
+            short = sum(c < min_seeds for c in counts)
             raise SystemExit(f"{path}: {len(self.masks)} of {2 ** self.num_sites} masks, {short} with fewer than "
                              f"{min_seeds} seeds: finish it with benchmarks/bn_truth_table.py first")
-        self.n_rep = min(counts)
+        self.replicates = {c: counts.count(c) for c in sorted(set(counts))}
+
+    def _accs(self, mask: str) -> list[float]:
+        return list(self.masks[mask]["accuracies"])
 
     def mean(self, mask: str) -> float:
-        return float(np.mean(self.masks[mask]["accuracies"][: self.n_rep]))
+        return float(np.mean(self._accs(mask)))
 
     def sd(self, mask: str) -> float:
-        accs = self.masks[mask]["accuracies"][: self.n_rep]
+        accs = self._accs(mask)
         return float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
+
+    def n_seeds(self, mask: str) -> int:
+        return len(self._accs(mask))
 
     def replicate(self, mask: str, seed: int) -> int:
         """The replicate a study seed sees for a mask (fixed per (seed, mask))."""
-        return int(np.random.default_rng([seed, int(mask, 2), 7]).integers(self.n_rep))
+        return int(np.random.default_rng([seed, int(mask, 2), 7]).integers(self.n_seeds(mask)))
 
     def value(self, mask: str, seed: int, epoch: int | None = None) -> float:
         """The accuracy after ``epoch`` (default: the last) of the replicate a seed sees."""
@@ -83,14 +90,14 @@ class Table:
         return float(curve[(epoch or self.epochs) - 1])
 
     def noise_sd(self, epoch: int | None = None) -> float:
-        """Pooled replicate sd of one training's accuracy among the masks that train (every
-        replicate above 0.5), after ``epoch``."""
-        diffs = []
+        """Pooled replicate sd of one training's accuracy among the replicated masks that train
+        (every replicate above 0.5), after ``epoch``."""
+        variances = []
         for e in self.masks.values():
-            vals = [c[(epoch or self.epochs) - 1] for c in e["curves"][: self.n_rep]]
-            if min(e["accuracies"][: self.n_rep]) > 0.5 and len(vals) > 1:
-                diffs.append(np.var(vals, ddof=1))
-        return float(math.sqrt(np.mean(diffs))) if diffs else 0.0
+            vals = [c[(epoch or self.epochs) - 1] for c in e["curves"]]
+            if len(vals) > 1 and min(e["accuracies"]) > 0.5:
+                variances.append(np.var(vals, ddof=1))
+        return float(math.sqrt(np.mean(variances))) if variances else 0.0
 
 
 def target(table: Table) -> dict[str, Any]:
@@ -137,7 +144,7 @@ def run_method(table: Table, method: str, seed: int, budget_epochs: int, epsilon
     """One search of one method and seed; the trained masks in order with the epochs spent."""
     p, e = table.num_sites, table.epochs
     refs = ["1" * p, "0" * p]
-    ref_cost = 2 * table.n_rep * e
+    ref_cost = sum(table.n_seeds(m) for m in refs) * e
     ref_acc = table.mean(refs[0])
     bar = ref_acc - epsilon
     noise = max([0.01] + [table.sd(m) for m in refs])
@@ -204,7 +211,7 @@ def _run_mf(table: Table, seed: int, budget_epochs: int, bar: float, noise: floa
 
     e, screen = table.epochs, SCREEN_EPOCH
     noise_screen = max(noise, table.noise_sd(screen))
-    prior = [(m, f, -float(np.mean([c[(screen if f == 0 else e) - 1] for c in table.masks[m]["curves"][: table.n_rep]])))
+    prior = [(m, f, -float(np.mean([c[(screen if f == 0 else e) - 1] for c in table.masks[m]["curves"]])))
              for m in refs for f in (0, 1)]
 
     def evaluate(x: np.ndarray, fidelity: int) -> float:
@@ -299,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
              "budget_evals": args.budget_evals, "epsilon": args.epsilon,
              "noise_sd": {"final": table.noise_sd(), f"epoch{SCREEN_EPOCH}": table.noise_sd(SCREEN_EPOCH)},
              "table": _relative(Path(args.table)), "table_settings": table.settings,
+             "masks_by_replicates": table.replicates,
              "runs": {}}
     for method in args.methods.split(","):
         runs = [run_method(table, method, s, budget_epochs, args.epsilon, targets) for s in range(args.seeds)]
