@@ -139,6 +139,35 @@ def _record(table: dict[str, Any], mask: str, seed: int, run: dict[str, Any], ep
     entry["diverged"].append(run["diverged"])
 
 
+def import_cache(table: dict[str, Any], folder: Path, settings: dict[str, Any]) -> int:
+    """Add the trainings a BN search cached under ``folder`` (``<out>/evals/<hash>/<mask>.json``,
+    ``reram.apps.bn_objective.MaskTrainer``) that are this table's training at some seed and not
+    in the table yet; returns how many. The same training through either runner gives the same
+    bits on one machine (checked: docs/bn_search.md, "Reproducibility")."""
+    import json
+
+    added = 0
+    for path in sorted(folder.glob("*/*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            fp, ev = doc["fingerprint"], doc["evaluation"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        same = (fp.get("model") == settings["model"] and fp.get("width", 1.0) == settings["width"]
+                and fp.get("dataset") == settings["dataset"] and fp.get("config") == settings["config"]
+                and fp.get("epochs") == settings["epochs"] and fp.get("batch_size") == settings["batch_size"]
+                and fp.get("lr") == settings["lr"] and fp.get("max_train") is None and fp.get("max_test") is None)
+        mask, seed = ev.get("mask"), fp.get("seed")
+        if not same or _done(table, mask, seed):
+            continue
+        curve = [round(float(v), 6) for v in ev["history"]]
+        _record(table, mask, int(seed), {"accuracy": curve[-1], "curve": curve, "cpu_s": None,
+                                         "diverged": bool(ev.get("diverged", False))}, settings["epochs"])
+        table.setdefault("imported", []).append({"mask": mask, "seed": int(seed), "from": path.parent.parent.name})
+        added += 1
+    return added
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="benchmarks/results/bn_truth_vgg11.json")
@@ -150,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="training processes")
     p.add_argument("--seeds", default="0,1", help="training seeds, comma-separated")
     p.add_argument("--limit", type=int, default=0, help="stop after N new trainings (0: all)")
+    p.add_argument("--import-cache", default=None, metavar="EVALS",
+                   help="first add the matching trainings a BN search cached in this folder (<out>/evals)")
     p.add_argument("--masks", default="",
                    help="only these masks, comma-separated (e.g. the robustness runs at other learning "
                    "rates; use another --out); default every mask")
@@ -165,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings(args)
     table = _load(out, settings)
     table["provenance"] = _provenance()
+    if args.import_cache:
+        added = import_cache(table, Path(args.import_cache), settings)
+        atomic_write_json(out, table, indent=None)
+        print(f"imported {added} trainings from {args.import_cache}", flush=True)
     seeds = [int(s) for s in args.seeds.split(",")]
     order = _order(num_bn_sites(args.model), seeds)
     if args.masks:

@@ -149,3 +149,22 @@ def test_every_method_runs_and_a_full_budget_always_reaches_the_target(study, tm
         assert doc[method]["reached"] == 1, method
     robust = doc["robustness"]  # the table's own learning rate (no other runs of this toy model)
     assert list(robust) == ["1111", "1110"] and robust["1110"]["0.2"]["seeds"] == [0, 1]
+
+
+def test_a_searchs_cached_trainings_of_the_same_training_are_imported_once(truth, tmp_path: Path):
+    import json
+
+    args = Namespace(model="vgg11", width=0.25, epochs=2, lr=0.2)
+    settings = truth._settings(args)
+    fp = {"model": "vgg11", "dataset": "digits", "data_dir": None, "config": settings["config"], "epochs": 2,
+          "batch_size": 64, "lr": 0.2, "seed": 1, "max_train": None, "max_test": None, "width": 0.25}
+    ev = {"mask": "0101", "history": [0.5, 0.75], "accuracy": 0.75, "diverged": False}
+    folder = tmp_path / "evals"
+    (folder / "abc").mkdir(parents=True)
+    (folder / "abc" / "0101.json").write_text(json.dumps({"fingerprint": fp, "evaluation": ev}))
+    (folder / "abc" / "0110.json").write_text(json.dumps({"fingerprint": {**fp, "lr": 0.1},  # another training
+                                                          "evaluation": {**ev, "mask": "0110"}}))
+    table = {"settings": settings, "provenance": {}, "masks": {}}
+    assert truth.import_cache(table, folder, settings) == 1
+    assert table["masks"]["0101"]["seeds"] == [1] and table["masks"]["0101"]["curves"] == [[0.5, 0.75]]
+    assert truth.import_cache(table, folder, settings) == 0  # never twice
