@@ -146,6 +146,16 @@ def import_cache(table: dict[str, Any], folder: Path, settings: dict[str, Any]) 
     bits on one machine (checked: docs/bn_search.md, "Reproducibility")."""
     import json
 
+    from reram.config import CrossbarConfig
+
+    chip = CrossbarConfig.from_dict(settings["config"])
+
+    def same_chip(config: Any) -> bool:
+        try:
+            return isinstance(config, dict) and CrossbarConfig.from_dict(config) == chip
+        except (TypeError, ValueError):
+            return False
+
     added = 0
     for path in sorted(folder.glob("*/*.json")):
         try:
@@ -154,7 +164,7 @@ def import_cache(table: dict[str, Any], folder: Path, settings: dict[str, Any]) 
         except (OSError, ValueError, KeyError, TypeError):
             continue
         same = (fp.get("model") == settings["model"] and fp.get("width", 1.0) == settings["width"]
-                and fp.get("dataset") == settings["dataset"] and fp.get("config") == settings["config"]
+                and fp.get("dataset") == settings["dataset"] and same_chip(fp.get("config"))
                 and fp.get("epochs") == settings["epochs"] and fp.get("batch_size") == settings["batch_size"]
                 and fp.get("lr") == settings["lr"] and fp.get("max_train") is None and fp.get("max_test") is None)
         mask, seed = ev.get("mask"), fp.get("seed")
