@@ -1,6 +1,6 @@
 """One arithmetic backend per device kind, chosen once: numba kernels on CPU, torch elsewhere.
 
-The signal chain (:mod:`reram.sim.mapping`, :mod:`reram.sim.functional`) calls the same four
+The signal chain (:mod:`reram.sim.mapping`, :mod:`reram.sim.functional`) calls the same
 operations whatever the device; a backend supplies them:
 
 - :meth:`Backend.program`: weights -> per-cell levels, signed magnitude codes, effective weight;
@@ -10,7 +10,9 @@ operations whatever the device; a backend supplies them:
 - :meth:`Backend.currents`: the column currents of one tile (an fp32 product, or an integer
   product with int8 operands and int32 sums where that is exact);
 - :meth:`Backend.adc_accumulate`: ADC conversion of every current and the shift-add;
-- :meth:`Backend.scale_into_nchw`: the shift-added codes of a conv scaled into its output.
+- :meth:`Backend.scale_into_nchw`: the shift-added codes of a conv scaled into its output;
+- :meth:`Backend.quantize_rows`: input quantization to integer codes in one pass (None where
+  the torch steps run instead).
 
 :class:`NumbaBackend` runs the :mod:`reram.kernels` kernels on CPU arrays; :class:`TorchBackend`
 computes the same thing with torch ops (used for CUDA and any other device). Both give the same
@@ -29,6 +31,7 @@ import torch
 from reram.kernels import (adc_accumulate, adc_accumulate_int, int_adc_fits, int_adc_multiplier,
                            program_cells, scale_into_nchw, split_input_cycles, stream_patches)
 from reram.kernels.programming import FAULT_SA0, FAULT_SA1
+from reram.kernels.quantize import quantize_rows
 from reram.sim.products import multiply
 
 __all__ = ["Backend", "NumbaBackend", "TorchBackend", "backend_for", "INT_PRODUCT_DTYPE",
@@ -79,6 +82,15 @@ class Backend:
         :func:`reram.kernels.stream_patches`, of ``dtype`` (the product's operand dtype:
         int8, float32 or bfloat16)."""
         raise NotImplementedError
+
+    def quantize_rows(self, x: torch.Tensor, levels: int, dtype: torch.dtype
+                      ) -> Optional[tuple[torch.Tensor, torch.Tensor, bool]]:
+        """``(codes, scale, negative)`` of ``m x k`` float32 ``x``, one sample per row: the
+        bits of :func:`reram.sim.functional.quantize_input` with the codes cast to ``dtype``
+        (int8 or int16), and whether some code is negative
+        (:func:`reram.kernels.quantize.quantize_rows`); None where this backend has no such
+        kernel or a scale is subnormal (then the caller runs the torch steps)."""
+        return None
 
     def scale_into_nchw(self, acc: torch.Tensor, row_scale: torch.Tensor,
                         col_scale: torch.Tensor, out: torch.Tensor) -> None:
@@ -138,6 +150,13 @@ class NumbaBackend(Backend):
                                                  n_cycles, cycle_bits, n_phases, width,
                                                  dtype=out_dtype))
         return digits if digits.dtype == dtype else digits.to(dtype)
+
+    def quantize_rows(self, x, levels, dtype):
+        rows = quantize_rows(x.detach().numpy(), levels,
+                             np.int8 if dtype == torch.int8 else np.int16)
+        if rows is None:
+            return None
+        return torch.from_numpy(rows[0]), torch.from_numpy(rows[1]), rows[2]
 
     def scale_into_nchw(self, acc, row_scale, col_scale, out):
         if out.dtype != torch.float32:

@@ -33,6 +33,10 @@ __all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_til
 
 #: Bytes of im2col rows (and of their accumulators) held at once by the tiled convolution.
 CONV_UNFOLD_BYTES = 8 << 20
+#: A Linear layer's forward on the int8 path without autograd quantizes its input in one
+#: kernel pass (:func:`_integer_codes`) instead of 15 torch steps; False: the torch steps (an
+#: A/B switch for ``benchmarks/bench_forward_steps.py``; both give the same bits).
+_KERNEL_QUANTIZE = True
 
 def quantize_input(x: torch.Tensor, config: CrossbarConfig, sample_dims: int
                    ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,7 +111,8 @@ class _TiledLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, codes, weight, unit_in, program, config, adc, path):
         # integer codes on the int8 path: a half or a quarter of the bytes (a NaN sample gives
-        # arbitrary codes here, and NaN outputs through its NaN input scale)
+        # arbitrary codes here, and NaN outputs through its NaN input scale); ``codes`` may
+        # come already cast (:func:`_integer_codes`); the output takes ``unit_in``'s dtype
         small = code_dtype(config) if path == "int8" else None
         acc, informative = simulate_tiles(codes.to(small) if small else codes, program,
                                           config, adc, path=path)
@@ -116,7 +121,7 @@ class _TiledLinear(torch.autograd.Function):
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward
             ctx.program, ctx.config = program, config
             ctx.save_for_backward(codes, unit_in)
-        return _scaled_output(acc, adc.step, unit_in, weight_unit, codes.dtype)
+        return _scaled_output(acc, adc.step, unit_in, weight_unit, unit_in.dtype)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -336,17 +341,35 @@ def _analog_backward(config: CrossbarConfig, *tensors: torch.Tensor) -> bool:
             and any(t.requires_grad for t in tensors))
 
 
+def _integer_codes(x: torch.Tensor, weight: torch.Tensor, config: CrossbarConfig, path: str
+                   ) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
+    """``(codes, scale)`` of :func:`quantize_input` with the codes already in the int8 path's
+    integer dtype, from one kernel pass (:meth:`reram.sim.backends.Backend.quantize_rows`)
+    where no gradient is needed; None where the torch steps must run (autograd, a float64
+    input, a subnormal scale, a device without the kernel)."""
+    small = code_dtype(config) if path == "int8" else None
+    if (small is None or not _KERNEL_QUANTIZE or x.dtype != torch.float32
+            or (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
+        return None
+    rows = backend_for(x.device).quantize_rows(x.reshape(-1, x.shape[-1]), config.input_levels,
+                                               small)
+    if rows is None:
+        return None
+    return rows[0].reshape(x.shape), rows[1].reshape(x.shape[:-1])
+
+
 def _linear(x, weight, bias, program, config, force_tiles) -> torch.Tensor:
     force_tiles = force_tiles or _analog_backward(config, x)
-    codes, scale = quantize_input(x, config, sample_dims=1)
-    unit_in = scale / float(config.input_levels or 1)
     adc = needs_tiles(config, weight.shape[1], force_tiles)
+    path = product_path(config, weight.shape[1], force_tiles) if adc is not None else "plain"
+    quantized = _integer_codes(x, weight, config, path)
+    codes, scale = quantized or quantize_input(x, config, sample_dims=1)
+    unit_in = scale / float(config.input_levels or 1)
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[..., None]
         return F.linear(x_q.to(weight.dtype), _straight_through(weight, program.effective_weight()),
                         bias)  # float32 like the tiles (a float64 input is returned as float64)
     lead = x.shape[:-1]
-    path = product_path(config, weight.shape[1], force_tiles)
     y = _TiledLinear.apply(codes.reshape(-1, x.shape[-1]), weight, unit_in.reshape(-1),
                            program, config, adc, path)
     y = y.reshape(*lead, weight.shape[0])
