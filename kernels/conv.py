@@ -154,6 +154,15 @@ def _scale_into_nchw(acc, row_scale, col_scale, out):
                     flat_out[dst + q] = tile[q * width + c]
 
 
+@jit(parallel=True)
+def _scale_rows(acc, row_scale, col_scale, out):
+    # one position per sample (a Linear layer's output): rows scaled in place of a transpose
+    for s in prange(acc.shape[0]):
+        rs = row_scale[s]
+        for c in range(acc.shape[1]):
+            out[s, c] = np.float32((acc[s, c] * rs) * col_scale[c])
+
+
 def scale_into_nchw(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarray,
                     out: np.ndarray) -> np.ndarray:
     """``out[s, c, p] = float32((acc[s * P + p, c] * row_scale[s * P + p]) * col_scale[c])``.
@@ -176,7 +185,10 @@ def scale_into_nchw(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarra
                          f"{acc.dtype} {acc.shape}")
     if row_scale.shape != (n * positions,) or col_scale.shape != (channels,):
         raise ValueError("row_scale and col_scale must match acc's rows and columns")
-    if acc.size:
+    if acc.size and positions == 1:
+        _scale_rows(np.ascontiguousarray(acc), np.ascontiguousarray(row_scale, np.float64),
+                    np.ascontiguousarray(col_scale, np.float64), out[:, :, 0])
+    elif acc.size:
         _scale_into_nchw(np.ascontiguousarray(acc), np.ascontiguousarray(row_scale, np.float64),
                          np.ascontiguousarray(col_scale, np.float64), out)
     return out

@@ -72,12 +72,6 @@ def quantize_input(x: torch.Tensor, config: CrossbarConfig, sample_dims: int
     return codes, scale
 
 
-def _scaled_output(acc: torch.Tensor, step: float, unit_in: torch.Tensor,
-                   weight_unit: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    acc.mul_((step * unit_in.double())[:, None]).mul_(weight_unit.double()[None, :])
-    return acc.to(dtype)
-
-
 def _warn_if_no_signal(informative: int, codes: torch.Tensor, config: CrossbarConfig,
                        adc: AdcParams) -> None:
     """Warn (once per config, by the warnings registry) when no ADC code carried information.
@@ -121,7 +115,10 @@ class _TiledLinear(torch.autograd.Function):
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward
             ctx.program, ctx.config = program, config
             ctx.save_for_backward(codes, unit_in)
-        return _scaled_output(acc, adc.step, unit_in, weight_unit, unit_in.dtype)
+        y = acc.new_empty(acc.shape, dtype=unit_in.dtype)  # float32(acc * step*unit * w_unit)
+        backend_for(acc.device).scale_into_nchw(acc, adc.step * unit_in.double(),
+                                                weight_unit.double(), y[:, :, None])
+        return y
 
     @staticmethod
     def backward(ctx, grad_y):

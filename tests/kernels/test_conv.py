@@ -119,7 +119,8 @@ def scale_twin(acc, row_scale, col_scale, n, positions):
     return rows.astype(np.float32).reshape(n, positions, rows.shape[1]).transpose(0, 2, 1)
 
 
-@pytest.mark.parametrize("n,channels,positions", [(1, 1, 1), (2, 3, 17), (3, 64, 16), (1, 5, 40), (0, 4, 9)])
+@pytest.mark.parametrize("n,channels,positions", [(1, 1, 1), (2, 3, 17), (3, 64, 16), (1, 5, 40), (0, 4, 9),
+                                                  (7, 33, 1)])
 def test_scale_into_nchw_matches_twin(n, channels, positions):
     rng = np.random.default_rng(n * 100 + channels)
     acc = rng.integers(-5000, 5000, (n * positions, channels)).astype(np.float64)
@@ -147,3 +148,14 @@ def test_scale_into_nchw_bad_input_raises():
         scale_into_nchw(np.zeros((4, 2)), np.ones(4), np.ones(2), np.zeros((1, 2, 4)))
     with pytest.raises(ValueError, match="shape"):
         scale_into_nchw(np.zeros((5, 2)), np.ones(5), np.ones(2), np.zeros((1, 2, 4), np.float32))
+
+
+def test_scale_into_nchw_one_position_writes_a_strided_output():
+    """A Linear layer's output (one position per sample), also into a strided view."""
+    rng = np.random.default_rng(9)
+    acc = rng.integers(-5000, 5000, (5, 6)).astype(np.float64)
+    row_scale, col_scale = rng.random(5), rng.random(6)
+    big = np.full((5, 6, 2), -7.0, np.float32)
+    scale_into_nchw(acc, row_scale, col_scale, big[:, :, :1])
+    np.testing.assert_array_equal(big[:, :, :1], scale_twin(acc, row_scale, col_scale, 5, 1))
+    assert (big[:, :, 1] == -7.0).all()
