@@ -58,6 +58,10 @@ INT_CELL_BYTES = 512 << 10
 #: after a ReLU; Linear 1024 about 1% faster; a conv 5-7% slower (its streamed rows span
 #: every tile), so convs keep one tile at a time.
 _BATCH_TILES = True
+#: Bytes of every tile's currents (and the float64 accumulator rows) held at once by that
+#: batched read: its chunks of inputs are cut to fit (a Linear 512's one-slice batch of 128,
+#: 4 MiB, is one chunk; a layer of many narrow tiles gets shorter chunks, not a huge buffer).
+_BATCH_CURRENT_BYTES = 16 << 20
 #: ... but each integer product has at least this many rows (below it GEMMs lose efficiency;
 #: ISAAC's Linear 1024 ran 1.53x its products' time at 256, 1.39x at 128, 1.48x at 32: its 16
 #: column groups make every row 64 KiB of currents).
@@ -320,6 +324,9 @@ def _read_tiles_batched(codes: ConvPatches, n_tiles: int, width: int, matrix: Ma
     a third of the Python steps per tile."""
     n_cycles, cycle_bits, n_phases = stream
     m = codes.shape[0]
+    per_input = n_tiles * n_row_groups * cols * 4 + out.shape[1] * 8
+    chunk = min(chunk, max(-(-_MIN_PRODUCT_ROWS // n_row_groups),
+                           _BATCH_CURRENT_BYTES // per_input))
     mats = torch.stack([_pad_rows(matrix(t, INT_PRODUCT_DTYPE), width) for t in range(n_tiles)])
     mats = mats.to(torch.float32)  # one conversion of the int8 cells kept per layer
     rows = n_row_groups * min(chunk, m)

@@ -136,7 +136,9 @@ def test_batched_tiles_chunk_the_inputs(monkeypatch):
     set_product("fp32")
     monkeypatch.setattr(tiles, "INT_CURRENT_BUFFER_BYTES", 1)  # the minimum product rows
     monkeypatch.setattr(tiles, "_MIN_PRODUCT_ROWS", 8)
+    monkeypatch.setattr(tiles, "_BATCH_CURRENT_BYTES", 1)
     calls = _spy(monkeypatch, tiles, "_read_tiles_batched")
+    products = _spy(monkeypatch, torch, "bmm")
     layer = CrossbarLinear(300, 20, config=ONE_SLICE).eval()
     x = torch.randn(37, 300)
     with torch.no_grad():
@@ -146,6 +148,8 @@ def test_batched_tiles_chunk_the_inputs(monkeypatch):
         got = layer(x)
     _same_bits(got, want)
     assert calls
+    assert len(products) == -(-37 // 4)  # 8 product rows: 4 inputs x 2 phases per chunk
+    assert max(p.shape[1] for p in products) == 8
 
 
 def test_reprogrammed_weights_are_read_after_an_optimizer_step():
