@@ -4,10 +4,10 @@ forward without autograd).
 :func:`quantize_rows` gives the bits of ``reram.sim.functional.quantize_input`` followed by a
 cast of the codes to int8 or int16: per sample (row) the scale ``max|x|``, the multiplier
 ``float32(float32(1 / scale) * L)`` (torch's ``L / scale``: a reciprocal, then a product), and
-codes ``clip(rint(x * multiplier), -L, L)``; in about a tenth of the time of the 15 torch
-steps it replaces on a Linear 512 batch. NaN codes (a sample holding NaN or infinity) become
-0, as torch's cast gives them on x86 (their outputs are NaN through the NaN or infinite scale
-either way).
+codes ``clip(rint(x * multiplier), -L, L)``; in about a quarter of the time of the 15 torch
+steps it replaces on a Linear 512 batch (70 us against 260 us, 1 thread). NaN codes (a sample
+holding NaN or infinity) become 0, as torch's cast gives them on x86 (their outputs are NaN
+through the NaN or infinite scale either way).
 """
 from __future__ import annotations
 

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from reram.kernels import (adc_accumulate, adc_accumulate_int, int_adc_fits, int_adc_multiplier,
-                           program_cells, scale_into_nchw, split_input_cycles, stream_patches)
+                           program_cells, quantize_rows, scale_into_nchw, split_input_cycles,
+                           stream_patches)
 from reram.kernels.programming import FAULT_SA0, FAULT_SA1
-from reram.kernels.quantize import quantize_rows
 from reram.sim.products import multiply
 
 __all__ = ["Backend", "NumbaBackend", "TorchBackend", "backend_for", "INT_PRODUCT_DTYPE",
