@@ -172,7 +172,12 @@ def run_neurosim(binary: Path, traces: Path, args: list[str], *, weight_bits: in
 #: Param.cpp defaults the comparison depends on (read from the checkout by :func:`neurosim_params`).
 PARAMS = ("numRowSubArray", "numColSubArray", "cellBit", "levelOutput", "numColMuxed", "clkFreq",
           "technode", "readPulseWidth", "writePulseWidth", "writeVoltage", "resistanceOn",
-          "maxNumLevelLTP", "maxNumLevelLTD", "batchSize", "numIteration", "dramType")
+          "maxNumLevelLTP", "maxNumLevelLTD", "batchSize", "numIteration", "dramType",
+          "levelOutputWG", "numRowSubArrayWG")
+
+#: Param.cpp values of DNN_NeuroSim_V2.1 (commit 18289cb, the version the committed run used) for
+#: parameters a result written before they were recorded lacks (``--recompare`` of an old JSON).
+PARAMS_V21 = {"levelOutputWG": 16.0, "numRowSubArrayWG": 128.0, "batchSize": 200.0}
 
 
 def neurosim_params(neurosim_src: Path) -> dict[str, float]:
@@ -268,6 +273,7 @@ def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, 
     """
     from reram.cost.chip import Chip
     from reram.cost.interconnect import InterconnectSpec
+    from reram.cost.layer_cost import map_layer
     from reram.cost.memory import MemorySpec
     from reram.cost.training import TrainingSpec
     from reram.cost.writes import WriteActivity, WriteModel
@@ -294,9 +300,42 @@ def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, 
     # back (Chip.cpp: "the weight gradient will be sent to DRAM and then grab back to be
     # accumulated across batch"), and a layer's buffer and interconnect latencies are added to its
     # compute latency (no overlap). Our defaults (batch-blocked, overlapped) are costed beside it.
+    # NeuroSim's architecture where ours can express it (facts read in its Chip.cpp, HTree.cpp,
+    # WeightGradientUnit.cpp; nothing set from its results):
+    # * its chip is floorplanned to the network, as many tiles as the layers occupy (its
+    #   "# of tile used for each layer", no spare tiles): ours has as many as our mapping needs;
+    # * its chip-level interconnect is an H-tree from the global buffer to every tile (GhTree):
+    #   InterconnectSpec(topology="htree"), its root-to-leaf wire from our floorplan;
+    # * its batch's weight-gradient sums are kept at gradientAccum's width (Chip.cpp:
+    #   outPrecision + ceil(log2(batchSize)) bits, :func:`neurosim_accumulator_bits`): ours at
+    #   that width, not our 32-bit words (``our_defaults`` keeps those).
+    trace = vgg8_trace()
+    tiles = sum(-(-map_layer(layer, reram).crossbars // reram.crossbars_per_tile)
+                for layer in trace.layers if layer.kind in ("conv", "linear"))
+    architecture = encoding == "offset" and accumulation == "per-sample"
+    network = InterconnectSpec(overlap=overlap, topology="htree" if architecture else "mesh")
     memory = MemorySpec(dram_bandwidth_bytes_per_s=15.2e12 / 8, accumulation=accumulation,
-                        interconnect=InterconnectSpec(overlap=overlap))
+                        gradient_bits=neurosim_accumulator_bits(params, input_bits)
+                        if architecture else None, interconnect=network)
+    if architecture:
+        chip = chip.replace(tiles=tiles)
     return chip.replace(training=TrainingSpec(weight_gradient="digital", writes=writes, memory=memory))
+
+
+def neurosim_accumulator_bits(params: dict[str, float], input_bits: int) -> int:
+    """The width of NeuroSim's weight-gradient accumulators (Chip.cpp ``gradientAccum``):
+    ``outPrecision + ceil(log2(batchSize))``, where its weight-gradient unit's per-sample output
+    (WeightGradientUnit.cpp, ``parallelBP``) has ``outPrecision = log2(levelOutputWG) +
+    numBitInput + ceil(log2(numArrayInRow))`` bits, ``numArrayInRow = floor(P / numRowSubArrayWG)``
+    for the positions ``P`` of the layer with the largest input (its unit is sized for that one).
+    VGG-8 at the defaults: 4 + 8 + 3 = 15, plus 8 for a batch of 200: 23 bits."""
+    params = {**PARAMS_V21, **params}
+    largest = max(VGG8, key=lambda row: row[0] * row[1] * row[2])
+    rows_in_array = int(params["numRowSubArrayWG"])
+    arrays_in_row = max(1, _positions(largest) // rows_in_array)
+    out_precision = (math.log2(params["levelOutputWG"]) + input_bits
+                     + math.ceil(math.log2(arrays_in_row)))
+    return int(round(out_precision)) + math.ceil(math.log2(params["batchSize"]))
 
 
 def model_figures(chip, batch: int) -> dict[str, float]:
@@ -488,7 +527,8 @@ def _neurosim_run(args: argparse.Namespace) -> tuple[dict, dict, Path, float | N
         missing = [k for k in ("neurosim_params", "write_activity") if k not in past]
         if missing:
             raise SystemExit(f"--recompare: {RESULT} has no {missing[0]!r}")
-        return (past["neurosim_params"], {"level_changes": past["write_activity"]}, NEUROSIM_CSV,
+        params = {**PARAMS_V21, **past["neurosim_params"]}
+        return (params, {"level_changes": past["write_activity"]}, NEUROSIM_CSV,
                 past.get("neurosim_run_s"))
     if args.neurosim_output is not None:
         breakdown = args.neurosim_output.resolve()

@@ -38,8 +38,11 @@ from reram.cost.hardware import ReramSpec
 from reram.cost.layer_cost import PhaseCost, map_layer
 from reram.cost.trace import LayerTrace
 
-__all__ = ["InterconnectSpec", "NODE_SUPPLY_V", "node_supply_v", "mesh_hops", "transfer_traffic",
-           "transfer_cost", "with_transfers"]
+__all__ = ["InterconnectSpec", "NODE_SUPPLY_V", "TOPOLOGIES", "node_supply_v", "mesh_hops",
+           "network_hops", "transfer_traffic", "transfer_cost", "with_transfers"]
+
+#: On-chip network topologies (``InterconnectSpec.topology``).
+TOPOLOGIES = ("mesh", "htree")
 
 #: Nominal supply voltage by technology node (nm -> V): the Predictive Technology Model's
 #: (ptm.asu.edu) nominal supplies, as DNN+NeuroSim V2.1 tabulates them per node (facts, not code).
@@ -95,12 +98,23 @@ class InterconnectSpec:
             add their gate capacitance, not charged (a lower bound).
         switching_activity: fraction of a link's wires that change state per bit sent; each
             change dissipates ``C V^2 / 2``. Default 0.5: uncorrelated data.
-        router_spacing_mm: wire length between neighbouring routers, mm. ``None`` (default):
-            from the chip's floorplan, ``sqrt(tiles_per_router x tile area)``
-            (:meth:`on_floorplan`, which :meth:`reram.cost.chip.Chip.costed_training` calls with
-            the chip's tile area); a spec not placed on a floorplan charges no wire energy.
+        router_spacing_mm: wire length of one hop, mm: between neighbouring routers (mesh), or
+            from the H-tree's root to a leaf (``topology="htree"``). ``None`` (default): from the
+            chip's floorplan, ``sqrt(tiles_per_router x tile area)`` on a mesh, ``sqrt(tiles x
+            tile area)`` on an H-tree (:meth:`on_floorplan`, which
+            :meth:`reram.cost.chip.Chip.costed_training` calls with the chip's tile area and
+            tiles); a spec not placed on a floorplan charges no wire energy.
         wire_supply_v: the wires' voltage swing, V. ``None`` (default): the nominal supply of the
             chip's node (:func:`node_supply_v`, set by :meth:`on_floorplan`).
+        topology: ``"mesh"`` (default: ISAAC's concentrated mesh, above) or ``"htree"`` (an H-tree
+            bus from one chip-level global buffer at the chip's centre to every tile, DNN+NeuroSim
+            V2.1's chip-level interconnect, its HTree.cpp and Chip.cpp: no routers, every transfer
+            from the root to a leaf tile or back). With ``"htree"`` each byte crosses one
+            root-to-leaf path (one "hop": :func:`network_hops` is 1) of wire only (the router
+            energy is not charged), whose length :meth:`on_floorplan` sets from the chip's
+            floorplan: an H-tree's stages halve from half the chip's side in each direction, so
+            root to leaf is about the side, ``sqrt(tiles x tile area)``. Its time is the same
+            port model as the mesh's (``flit_bytes`` a tile per ``router_clock_hz`` cycle).
     """
 
     buffer_bytes_per_s_per_tile: float = 256 / 8 * 1.2e9
@@ -114,6 +128,7 @@ class InterconnectSpec:
     switching_activity: float = 0.5
     router_spacing_mm: float | None = None
     wire_supply_v: float | None = None
+    topology: str = "mesh"
 
     def __post_init__(self) -> None:
         for name in ("flit_bytes", "tiles_per_router", "partial_sum_bytes"):
@@ -137,22 +152,30 @@ class InterconnectSpec:
                     or not math.isfinite(value) or value < 0:
                 raise ValueError(f"InterconnectSpec.{name} must be a finite number >= 0"
                                  f"{' or None' if optional else ''}, got {value!r}")
+        if self.topology not in TOPOLOGIES:
+            raise ValueError(f"InterconnectSpec.topology must be one of {TOPOLOGIES}, "
+                             f"got {self.topology!r}")
         value = self.switching_activity
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"InterconnectSpec.switching_activity must be a number in [0, 1], "
                              f"got {value!r}")
 
-    def on_floorplan(self, tile_area_mm2: float, node_nm: float) -> InterconnectSpec:
-        """This spec placed on a chip: the routers' spacing ``sqrt(tiles_per_router x
-        tile_area_mm2)`` (routers on a square grid, each serving ``tiles_per_router`` tiles of
-        ``tile_area_mm2``) and the node's supply, each only where the spec leaves it ``None``."""
+    def on_floorplan(self, tile_area_mm2: float, node_nm: float, tiles: int = 1) -> InterconnectSpec:
+        """This spec placed on a chip of ``tiles`` tiles of ``tile_area_mm2`` each: the wire of one
+        hop, ``sqrt(tiles_per_router x tile_area_mm2)`` on a mesh (routers on a square grid, each
+        serving ``tiles_per_router`` tiles) or ``sqrt(tiles x tile_area_mm2)`` on an H-tree (root
+        to leaf, about the chip's side), and the node's supply, each only where the spec leaves
+        it ``None``."""
         for name, value in (("tile_area_mm2", tile_area_mm2), ("node_nm", node_nm)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
+            raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
         spacing = self.router_spacing_mm
         if spacing is None:
-            spacing = math.sqrt(self.tiles_per_router * tile_area_mm2)
+            per_hop = tiles if self.topology == "htree" else self.tiles_per_router
+            spacing = math.sqrt(per_hop * tile_area_mm2)
         supply = self.wire_supply_v if self.wire_supply_v is not None else node_supply_v(node_nm)
         return dataclasses.replace(self, router_spacing_mm=float(spacing), wire_supply_v=float(supply))
 
@@ -168,9 +191,10 @@ class InterconnectSpec:
 
     @property
     def hop_energy_per_bit_j(self) -> float:
-        """One bit across one hop, J: the router (:attr:`energy_per_bit_hop_j`) and the wire to
-        the next one (:attr:`wire_energy_per_bit_hop_j`)."""
-        return self.energy_per_bit_hop_j + self.wire_energy_per_bit_hop_j
+        """One bit across one hop, J: the router (:attr:`energy_per_bit_hop_j`; none on an
+        H-tree) and the wire to the next one (:attr:`wire_energy_per_bit_hop_j`)."""
+        router = 0.0 if self.topology == "htree" else self.energy_per_bit_hop_j
+        return router + self.wire_energy_per_bit_hop_j
 
 
 def mesh_hops(tiles: int, tiles_per_router: int) -> float:
@@ -180,6 +204,14 @@ def mesh_hops(tiles: int, tiles_per_router: int) -> float:
     routers = max(1, math.ceil(tiles / tiles_per_router))
     k = math.sqrt(routers)
     return 1.0 + 2.0 * (k * k - 1.0) / (3.0 * k)
+
+
+def network_hops(tiles: int, spec: InterconnectSpec) -> float:
+    """Mean hops of a byte into a layer on ``tiles`` tiles: :func:`mesh_hops` on a mesh, 1 (root
+    to leaf) on an H-tree."""
+    if spec.topology == "htree":
+        return 1.0
+    return mesh_hops(tiles, spec.tiles_per_router)
 
 
 def transfer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, phase: str, *,
@@ -240,7 +272,7 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
     buffer_bytes += extra_buffer_bytes
     buffer_s = buffer_bytes / (tiles * spec.buffer_bytes_per_s_per_tile)
     network_s = network_bytes / (tiles * spec.flit_bytes * spec.router_clock_hz)
-    energy = (network_bytes * 8 * mesh_hops(tiles, spec.tiles_per_router) * spec.hop_energy_per_bit_j
+    energy = (network_bytes * 8 * network_hops(tiles, spec) * spec.hop_energy_per_bit_j
               * batch_size)
     per_sample = max(buffer_s, network_s)
     return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size, energy_j=energy,

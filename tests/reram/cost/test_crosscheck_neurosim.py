@@ -112,7 +112,7 @@ def test_neurosim_output_option_parses_a_past_run(crosscheck, tmp_path):
               "numColMuxed": 8, "clkFreq": 1e9, "technode": 32, "readPulseWidth": 10e-9,
               "writePulseWidth": 50e-9, "writeVoltage": 4, "resistanceOn": 240e3,
               "maxNumLevelLTP": 60, "maxNumLevelLTD": 60, "batchSize": 2, "numIteration": 10,
-              "dramType": 2}
+              "dramType": 2, "levelOutputWG": 16, "numRowSubArrayWG": 128}
     (ns / "Param.cpp").write_text("".join(f"\t{k} = {v};  // x\n" for k, v in values.items()))
     totals = [1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0] + [0.0] * 8
     tail = [0.1, 0.2, 0.3, 5.0, 6.0, 0.7, 0.8, 0.9, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8]
