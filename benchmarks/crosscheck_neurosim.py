@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import re
@@ -253,23 +254,38 @@ def vgg8_trace():
 #: How a signed weight and a signed vector are mapped (see :func:`neurosim_chip`).
 ENCODINGS = ("offset", "differential")
 
+#: Whose architecture the chip has: NeuroSim's where ours can express it, or the preset's.
+ARCHITECTURES = ("neurosim", "ours")
+
 
 def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, weight_bits: int,
                   input_bits: int, accumulation: str = "per-sample", overlap: bool = False,
-                  encoding: str = "offset"):
+                  encoding: str = "offset", architecture: str = "neurosim"):
     """Our ``neurosim`` chip preset set to NeuroSim's configuration: array size, cell bits, ADC
     levels, input bits, clock, read and write pulses, device pulse levels (``maxNumLevel``), no
     verify read (NeuroSim's pulses are open-loop), its DRAM (HBM2), the digital weight-gradient
     dataflow, its accumulation order and latency accounting (``accumulation="per-sample"``,
     ``overlap=False``; pass ours to cost our defaults), its weight and input mapping
-    (``encoding``), and the write activity of the traces. Every energy per operation stays our
-    own.
+    (``encoding``), its architecture (``architecture``), and the write activity of the traces.
+    Every energy per operation stays our own.
 
     ``encoding="offset"`` (NeuroSim's: its ``LoadInWeightData`` shifts each weight from [-1, 1]
     onto the unsigned integers [0, 2^synapseBit] and slices that over ``ceil(synapseBit /
     cellBit)`` cells of one array; every vector, errors included, is read bit-serially in
     ``numBitInput`` cycles): :meth:`reram.cost.chip.Chip.with_offset_encoding`, a cost-only chip.
     ``"differential"``: the simulation's G+/G- pairs and sign phases (the preset's own chip).
+
+    ``architecture="neurosim"`` (:data:`NEUROSIM_ARCHITECTURE`, facts read in its sources, none
+    set from its results): as many tiles as the layers occupy (NeuroSim floorplans its chip to
+    the network: "# of tile used for each layer", no spare tiles); its chip-level interconnect,
+    an H-tree from the global buffer to every tile (Chip.cpp ``GhTree``, HTree.cpp), the wire
+    from our floorplan (``InterconnectSpec(topology="htree")``); and its weight-gradient sums at
+    its ``gradientAccum`` width (:func:`neurosim_accumulator_bits`). Its tile buffers need no
+    change: register files of 32-bit lines (Param.cpp ``tileBufferCoreSizeCol``), several cores
+    in parallel (Tile.cpp divides their latency by ``min(cores, busWidth / 32)``: 9 in and 3 out
+    on a novel-mapped tile), each vector written and read at half a clock a line (Buffer.cpp),
+    move a conv layer's inputs and outputs at about 30 GB/s a tile at its 1 GHz clock, near
+    ISAAC's 38.4. ``"ours"``: the preset's (ISAAC's 168 tiles, c-mesh, 32-bit accumulators).
     """
     from reram.cost.chip import Chip
     from reram.cost.interconnect import InterconnectSpec
@@ -280,6 +296,9 @@ def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, 
 
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    params = {**PARAMS_V21, **params}
     adc_bits = int(round(math.log2(params["levelOutput"])))
     chip = Chip.preset("neurosim", tile_size=int(params["numRowSubArray"]),
                        cell_bits=int(params["cellBit"]), weight_bits=weight_bits,
@@ -300,24 +319,15 @@ def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, 
     # back (Chip.cpp: "the weight gradient will be sent to DRAM and then grab back to be
     # accumulated across batch"), and a layer's buffer and interconnect latencies are added to its
     # compute latency (no overlap). Our defaults (batch-blocked, overlapped) are costed beside it.
-    # NeuroSim's architecture where ours can express it (facts read in its Chip.cpp, HTree.cpp,
-    # WeightGradientUnit.cpp; nothing set from its results):
-    # * its chip is floorplanned to the network, as many tiles as the layers occupy (its
-    #   "# of tile used for each layer", no spare tiles): ours has as many as our mapping needs;
-    # * its chip-level interconnect is an H-tree from the global buffer to every tile (GhTree):
-    #   InterconnectSpec(topology="htree"), its root-to-leaf wire from our floorplan;
-    # * its batch's weight-gradient sums are kept at gradientAccum's width (Chip.cpp:
-    #   outPrecision + ceil(log2(batchSize)) bits, :func:`neurosim_accumulator_bits`): ours at
-    #   that width, not our 32-bit words (``our_defaults`` keeps those).
-    trace = vgg8_trace()
-    tiles = sum(-(-map_layer(layer, reram).crossbars // reram.crossbars_per_tile)
-                for layer in trace.layers if layer.kind in ("conv", "linear"))
-    architecture = encoding == "offset" and accumulation == "per-sample"
-    network = InterconnectSpec(overlap=overlap, topology="htree" if architecture else "mesh")
+    network = InterconnectSpec(overlap=overlap)
     memory = MemorySpec(dram_bandwidth_bytes_per_s=15.2e12 / 8, accumulation=accumulation,
-                        gradient_bits=neurosim_accumulator_bits(params, input_bits)
-                        if architecture else None, interconnect=network)
-    if architecture:
+                        interconnect=network)
+    if architecture == "neurosim":
+        network = dataclasses.replace(network, topology="htree")
+        memory = dataclasses.replace(memory, interconnect=network,
+                                     gradient_bits=neurosim_accumulator_bits(params, input_bits))
+        tiles = sum(-(-map_layer(layer, reram).crossbars // reram.crossbars_per_tile)
+                    for layer in vgg8_trace().layers if layer.kind in ("conv", "linear"))
         chip = chip.replace(tiles=tiles)
     return chip.replace(training=TrainingSpec(weight_gradient="digital", writes=writes, memory=memory))
 
@@ -595,10 +605,11 @@ def main(argv: list[str] | None = None) -> int:
     differential_rows = compare(neurosim, differential)
     # our own defaults: the simulation's mapping, batch-blocked accumulation, transfers overlapped
     defaults = model_figures(neurosim_chip(**setting, accumulation="batch-blocked", overlap=True,
-                                           encoding="differential"), batch)
+                                           encoding="differential", architecture="ours"), batch)
     default_rows = compare(neurosim, defaults)
     preset = neurosim_chip(**setting, encoding="differential")
-    network = chip.costed_training().memory.interconnect
+    costed = chip.costed_training()
+    network = costed.memory.interconnect
     result = {"network": "VGG-8 (NeuroSim's NetWork.csv)", "batch_size": batch,
               "iteration": "one training iteration (NeuroSim's per-epoch figures / numIteration)",
               "neurosim_params": params, "neurosim_changes": {"memcelltype": 2},
@@ -608,10 +619,22 @@ def main(argv: list[str] | None = None) -> int:
               "components": _rows(rows), "summary": summary(rows), "model_plan": ours["plan"],
               "model_settings": {
                   "encoding": "offset", "accumulation": "per-sample", "overlap": False,
+                  "architecture": {
+                      "tiles": chip.hardware.reram.tiles, "topology": network.topology,
+                      "buffer_bytes_per_s_per_tile": network.buffer_bytes_per_s_per_tile,
+                      "gradient_bits": costed.memory.gradient_bits,
+                      "why": "NeuroSim's architecture where ours can express it: its chip "
+                             "floorplanned to the network (as many tiles as the layers occupy), "
+                             "its H-tree from the global buffer to the tiles (Chip.cpp GhTree, "
+                             "HTree.cpp; the wire from our floorplan), its gradientAccum width "
+                             "outPrecision + ceil(log2(batchSize)) (Chip.cpp, "
+                             "WeightGradientUnit.cpp)"},
                   "wire": {"router_spacing_mm": network.router_spacing_mm,
                            "wire_supply_v": network.wire_supply_v,
                            "wire_energy_per_bit_hop_j": network.wire_energy_per_bit_hop_j,
-                           "router_energy_per_bit_hop_j": network.energy_per_bit_hop_j,
+                           # what a hop charges besides its wire (no router on an H-tree)
+                           "router_energy_per_bit_hop_j": network.hop_energy_per_bit_j
+                           - network.wire_energy_per_bit_hop_j,
                            "network_bytes": ours["network_bytes"]},
                   "why": "NeuroSim's mapping (LoadInWeightData: each weight offset to unsigned "
                          "and sliced over the cells of one array; every vector read bit-serially "
@@ -620,11 +643,12 @@ def main(argv: list[str] | None = None) -> int:
                          "configured, not fitted"},
               "differential_encoding": {
                   "settings": {"encoding": "differential", "accumulation": "per-sample",
-                               "overlap": False},
+                               "overlap": False, "architecture": "neurosim"},
                   "components": _rows(differential_rows, ENCODING_SHOWN),
                   "summary": summary(differential_rows)},
               "our_defaults": {"settings": {"encoding": "differential",
-                                            "accumulation": "batch-blocked", "overlap": True},
+                                            "accumulation": "batch-blocked", "overlap": True,
+                                            "architecture": "ours"},
                                "components": _rows(default_rows, DEFAULTS_SHOWN),
                                "model_plan": defaults["plan"]}}
     from reram.io import atomic_write_text
@@ -642,7 +666,8 @@ def main(argv: list[str] | None = None) -> int:
     print("the simulation's encoding (G+/G- pairs, sign phases), NeuroSim's dataflow:")
     print(table([r for r in differential_rows if r["key"] in ENCODING_SHOWN]))
     print(said(result["differential_encoding"]["summary"]))
-    print("our defaults (G+/G- pairs, batch-blocked accumulation, transfers overlapped):")
+    print("our defaults (G+/G- pairs, batch-blocked accumulation, transfers overlapped, ISAAC's "
+          "architecture):")
     print(table([r for r in default_rows if r["key"] in DEFAULTS_SHOWN]))
     print(f"wrote {args.out}")
     return 0
