@@ -56,7 +56,7 @@ from .baselines import initial_design_batch
 from .proposer import (
     Proposer,
     all_masks,
-    random_masks,
+    propose_batch,
     rng_for,
     successes,
     weight_stratified_design,
@@ -340,21 +340,15 @@ class BayesianOptimization(Proposer):
                 prune_baseline=True, cache_root=True,
             )
         rng = rng_for(self.seed, len(history), _SALT_STARTS)
-        chosen: list[np.ndarray] = []
-        taken = set(excluded)
-        for _ in range(q):
+
+        def pick(taken: set[bytes], chosen: list[np.ndarray]) -> np.ndarray | None:
             if chosen:
                 acq.set_X_pending(torch.as_tensor(np.asarray(chosen), dtype=torch.double))
-            x = self._maximize(acq, model, X, taken, rng)
-            if x is None:  # acquisition search found nothing new: any unevaluated mask
-                extra = random_masks(self.dim, 1, rng, taken)
-                if len(extra) == 0:
-                    break
-                x = extra[0]
-            chosen.append(np.asarray(x, dtype=np.int8))
-            taken.add(mask_key(x))
+            return self._maximize(acq, model, X, taken, rng)
+
+        batch = propose_batch(self.dim, q, excluded, rng, pick)
         t2 = time.perf_counter()
         self.info["n_obs"].append(len(y))
         self.info["fit_s"].append(t1 - t0)
         self.info["acq_s"].append(t2 - t1)
-        return np.asarray(chosen, dtype=np.int8).reshape(-1, self.dim)
+        return batch

@@ -47,8 +47,8 @@ from botorch.sampling import SobolQMCNormalSampler  # noqa: E402
 from .baselines import initial_design_batch  # noqa: E402
 from .bo import BOOptions, fit_gp, maximize_acquisition  # noqa: E402
 from .pareto import pareto_mask  # noqa: E402
-from .proposer import Proposer, random_masks, rng_for, successes, weight_stratified_design  # noqa: E402
-from .records import EvalRecord, mask_key  # noqa: E402
+from .proposer import Proposer, propose_batch, rng_for, successes, weight_stratified_design  # noqa: E402
+from .records import EvalRecord  # noqa: E402
 
 __all__ = ["MOBOOptions", "MultiObjectiveBO", "ACQUISITIONS"]
 
@@ -161,24 +161,18 @@ class MultiObjectiveBO(Proposer):
         t1 = time.perf_counter()
         rng = rng_for(self.seed, len(history), _SALT_STARTS)
         weight_rng = rng_for(self.seed, len(history), _SALT_WEIGHTS)
-        chosen: list[np.ndarray] = []
-        taken = set(excluded)
         acq = None
-        for _ in range(q):
+
+        def pick(taken: set[bytes], chosen: list[np.ndarray]) -> np.ndarray | None:
+            nonlocal acq
             if acq is None or self.options.acquisition == "qnparego":
                 acq = self._acquisition(model, X, chosen, weight_rng, self.seed + len(history))
             else:
                 acq.set_X_pending(torch.as_tensor(np.asarray(chosen), dtype=torch.double))
-            starts = self._starts(X, Y, taken, rng)
-            x = maximize_acquisition(acq, self.dim, self.options, taken, starts)
-            if x is None:
-                extra = random_masks(self.dim, 1, rng, taken)
-                if len(extra) == 0:
-                    break
-                x = extra[0]
-            chosen.append(np.asarray(x, dtype=np.int8))
-            taken.add(mask_key(x))
+            return maximize_acquisition(acq, self.dim, self.options, taken, self._starts(X, Y, taken, rng))
+
+        batch = propose_batch(self.dim, q, excluded, rng, pick)
         self.info["n_obs"].append(len(Y))
         self.info["fit_s"].append(t1 - t0)
         self.info["acq_s"].append(time.perf_counter() - t1)
-        return np.asarray(chosen, dtype=np.int8).reshape(-1, self.dim)
+        return batch

@@ -9,7 +9,7 @@ Imports neither torch nor BoTorch (``bo.py`` does).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ __all__ = [
     "random_masks",
     "weight_stratified_design",
     "all_masks",
+    "propose_batch",
     "ENUMERATION_LIMIT",
 ]
 
@@ -142,6 +143,42 @@ def weight_stratified_design(
     weights = np.minimum(np.floor(u * (dim + 1)), dim).astype(int)
     weights = weights[rng.permutation(n)]
     return random_masks(dim, n, rng, excluded, weights=weights)
+
+
+def propose_batch(
+    dim: int,
+    q: int,
+    excluded: set[bytes],
+    rng: np.random.Generator,
+    pick: Callable[[set[bytes], list[np.ndarray]], np.ndarray | None],
+) -> np.ndarray:
+    """A batch of up to `q` new masks chosen one at a time (the model-based proposers' batch).
+
+    Args:
+        dim: number of bits.
+        q: masks wanted.
+        excluded: keys of masks never to propose (evaluated or pending).
+        rng: draws the stand-in when `pick` finds nothing.
+        pick: ``pick(taken, chosen)`` proposes the next mask given the keys taken so far and the
+            masks chosen so far in this batch (a model-based proposer conditions on them), or
+            ``None`` when its acquisition search found nothing new; then a random unevaluated
+            mask stands in, and the batch ends early when every mask is taken.
+
+    Returns:
+        An `m x dim` ``int8`` array of distinct masks not in `excluded`, `m <= q`.
+    """
+    chosen: list[np.ndarray] = []
+    taken = set(excluded)
+    for _ in range(q):
+        x = pick(taken, chosen)
+        if x is None:
+            extra = random_masks(dim, 1, rng, taken)
+            if len(extra) == 0:
+                break
+            x = extra[0]
+        chosen.append(np.asarray(x, dtype=np.int8))
+        taken.add(mask_key(x))
+    return np.asarray(chosen, dtype=np.int8).reshape(-1, dim)
 
 
 class Proposer(ABC):

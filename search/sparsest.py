@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from .baselines import initial_design_batch
-from .bo import BOOptions, acquisition_values, fit_gp, local_search
-from .proposer import Proposer, all_masks, random_masks, rng_for, successes, weight_stratified_design
+from .bo import BOOptions, fit_gp, maximize_acquisition
+from .proposer import Proposer, all_masks, propose_batch, rng_for, successes, weight_stratified_design
 from .records import EvalRecord, mask_key
 
 __all__ = ["CBOOptions", "ConstrainedBO", "sparsest_feasible", "sparsest_feasible_mf", "MFStep"]
@@ -134,14 +134,14 @@ def _incumbent(model: Any, X: np.ndarray, ones: np.ndarray, bound: float, dim: i
 
 def _maximize(acq: _ConstrainedEI, dim: int, options: BOOptions, excluded: set[bytes],
               rng: np.random.Generator, X: np.ndarray) -> np.ndarray | None:
-    if 2**dim <= options.exhaustive_limit:
-        masks = all_masks(dim)
-        keep = np.fromiter((mask_key(m) not in excluded for m in masks), bool, len(masks))
-        cands = masks[keep]
-        return None if len(cands) == 0 else cands[int(np.argmax(acquisition_values(acq, cands)))]
-    sparse = X[np.argsort(X.sum(axis=1), kind="stable")[: options.n_starts // 2]]
-    rand = weight_stratified_design(dim, options.n_starts - len(sparse), rng, excluded)
-    return local_search(acq, np.concatenate([sparse, rand]).astype(np.int8), excluded, options.max_local_steps)
+    """The acquisition's best unexcluded mask, local searches starting from the sparsest
+    observed masks and a weight-stratified random design (every mask when few)."""
+    starts = None
+    if 2**dim > options.exhaustive_limit:
+        sparse = X[np.argsort(X.sum(axis=1), kind="stable")[: options.n_starts // 2]]
+        rand = weight_stratified_design(dim, options.n_starts - len(sparse), rng, excluded)
+        starts = np.concatenate([sparse, rand]).astype(np.int8)
+    return maximize_acquisition(acq, dim, options, excluded, starts)
 
 
 class ConstrainedBO(Proposer):
@@ -193,19 +193,14 @@ class ConstrainedBO(Proposer):
         incumbent = _incumbent(model, X, X.sum(axis=1), o.bound, self.dim)
         self.info["n_obs"].append(len(y))
         self.info["incumbent"].append(incumbent)
-        chosen: list[np.ndarray] = []
-        taken = set(excluded)
-        for _ in range(q):
-            x = _maximize(_ConstrainedEI(model, o.bound, incumbent, o.max_step), self.dim, o, taken, rng, X)
-            if x is None:
-                extra = random_masks(self.dim, 1, rng, taken)
-                if len(extra) == 0:
-                    break
-                x = extra[0]
-            chosen.append(np.asarray(x, dtype=np.int8))
-            taken.add(mask_key(x))
-            model = _believe(model, x, o.noise_var)
-        return np.asarray(chosen, dtype=np.int8).reshape(-1, self.dim)
+
+        def pick(taken: set[bytes], chosen: list[np.ndarray]) -> np.ndarray | None:
+            nonlocal model
+            if chosen:  # kriging believer: the batch so far observed at its posterior mean
+                model = _believe(model, chosen[-1], o.noise_var)
+            return _maximize(_ConstrainedEI(model, o.bound, incumbent, o.max_step), self.dim, o, taken, rng, X)
+
+        return propose_batch(self.dim, q, excluded, rng, pick)
 
 
 def _believe(model: Any, x: np.ndarray, noise_var: float | None) -> Any:
