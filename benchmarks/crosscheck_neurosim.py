@@ -280,12 +280,11 @@ def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, 
     the network: "# of tile used for each layer", no spare tiles); its chip-level interconnect,
     an H-tree from the global buffer to every tile (Chip.cpp ``GhTree``, HTree.cpp), the wire
     from our floorplan (``InterconnectSpec(topology="htree")``); and its weight-gradient sums at
-    its ``gradientAccum`` width (:func:`neurosim_accumulator_bits`). Its tile buffers need no
-    change: register files of 32-bit lines (Param.cpp ``tileBufferCoreSizeCol``), several cores
-    in parallel (Tile.cpp divides their latency by ``min(cores, busWidth / 32)``: 9 in and 3 out
-    on a novel-mapped tile), each vector written and read at half a clock a line (Buffer.cpp),
-    move a conv layer's inputs and outputs at about 30 GB/s a tile at its 1 GHz clock, near
-    ISAAC's 38.4. ``"ours"``: the preset's (ISAAC's 168 tiles, c-mesh, 32-bit accumulators).
+    its ``gradientAccum`` width (:func:`neurosim_accumulator_bits`). Not expressed: its buffer
+    hierarchy (a chip-level global buffer, tile input and output register files carrying
+    partial sums, PE buffers, their latencies summed) and its SRAM compute-in-memory
+    weight-gradient unit (docs/scheduler.md). ``"ours"``: the preset's (ISAAC's 168 tiles,
+    c-mesh, 32-bit accumulators).
     """
     from reram.cost.chip import Chip
     from reram.cost.interconnect import InterconnectSpec

@@ -201,8 +201,9 @@ def test_chip_json_keeps_its_training_spec(tmp_path):
     from reram.cost.writes import WriteActivity, WriteModel
 
     spec = TrainingSpec(weight_gradient="in-array", unit=WeightGradientUnit(macs_per_tile=64),
-                        memory=MemorySpec(accumulation="per-sample",
-                                          interconnect=InterconnectSpec(overlap=False)),
+                        memory=MemorySpec(accumulation="per-sample", gradient_bits=23,
+                                          interconnect=InterconnectSpec(overlap=False,
+                                                                        topology="htree")),
                         writes=WriteModel(device_levels=60, activity=WriteActivity(changed_fraction=0.3)),
                         epoch_samples=1000)
     chip = CHIP.replace(training=spec)
