@@ -16,7 +16,9 @@ the tile that adds them. This module costs that movement per sample:
   ``k x k`` mesh of the layer's routers), at an energy per bit per hop: the router's, plus the
   wire to the next router (:attr:`InterconnectSpec.wire_energy_per_bit_hop_j`: ``activity x
   C_wire x L x V^2 / 2`` per bit, ``L`` the routers' spacing on the chip's floorplan, ``V`` the
-  supply of the chip's node, :meth:`InterconnectSpec.on_floorplan`).
+  supply of the chip's node, :meth:`InterconnectSpec.on_floorplan`). On an H-tree
+  (``InterconnectSpec.topology="htree"``, DNN+NeuroSim's chip interconnect) the same bytes go
+  through a chip-level buffer at the root instead: wires only, :func:`network_bit_hops`.
 
 What overlaps: the transfers of one MVM's operands run while the previous MVM computes (the
 input/output registers of an ISAAC IMA are double-buffered), so with ``overlap=True`` a layer's
@@ -39,7 +41,7 @@ from reram.cost.layer_cost import PhaseCost, map_layer
 from reram.cost.trace import LayerTrace
 
 __all__ = ["InterconnectSpec", "NODE_SUPPLY_V", "TOPOLOGIES", "node_supply_v", "mesh_hops",
-           "network_hops", "transfer_traffic", "transfer_cost", "with_transfers"]
+           "network_bit_hops", "transfer_traffic", "transfer_cost", "with_transfers"]
 
 #: On-chip network topologies (``InterconnectSpec.topology``).
 TOPOLOGIES = ("mesh", "htree")
@@ -109,12 +111,14 @@ class InterconnectSpec:
         topology: ``"mesh"`` (default: ISAAC's concentrated mesh, above) or ``"htree"`` (an H-tree
             bus from one chip-level global buffer at the chip's centre to every tile, DNN+NeuroSim
             V2.1's chip-level interconnect, its HTree.cpp and Chip.cpp: no routers, every transfer
-            from the root to a leaf tile or back). With ``"htree"`` each byte crosses one
-            root-to-leaf path (one "hop": :func:`network_hops` is 1) of wire only (the router
-            energy is not charged), whose length :meth:`on_floorplan` sets from the chip's
-            floorplan: an H-tree's stages halve from half the chip's side in each direction, so
-            root to leaf is about the side, ``sqrt(tiles x tile area)``. Its time is the same
-            port model as the mesh's (``flit_bytes`` a tile per ``router_clock_hz`` cycle).
+            from the root to a leaf tile or back). With ``"htree"`` a layer's incoming vector
+            crosses two root-to-leaf paths (up from the tiles that made it, down to the layer's)
+            and a partial sum one (up to the root, where it is added): :func:`network_bit_hops`;
+            wire only (the router energy is not charged), each path as long as
+            :meth:`on_floorplan` sets from the chip's floorplan: an H-tree's stages halve from
+            half the chip's side in each direction, so root to leaf is about the side,
+            ``sqrt(tiles x tile area)``. Its time is the same port model as the mesh's
+            (``flit_bytes`` a tile per ``router_clock_hz`` cycle).
     """
 
     buffer_bytes_per_s_per_tile: float = 256 / 8 * 1.2e9
@@ -206,14 +210,6 @@ def mesh_hops(tiles: int, tiles_per_router: int) -> float:
     return 1.0 + 2.0 * (k * k - 1.0) / (3.0 * k)
 
 
-def network_hops(tiles: int, spec: InterconnectSpec) -> float:
-    """Mean hops of a byte into a layer on ``tiles`` tiles: :func:`mesh_hops` on a mesh, 1 (root
-    to leaf) on an H-tree."""
-    if spec.topology == "htree":
-        return 1.0
-    return mesh_hops(tiles, spec.tiles_per_router)
-
-
 def transfer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, phase: str, *,
                      tiles: int = 1, needs_input_grad: bool = True) -> tuple[float, float]:
     """``(buffer_bytes, network_bytes)`` of a conv/linear layer per sample in one phase.
@@ -225,12 +221,20 @@ def transfer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec
     errors to each row block, partial sums over column blocks); nothing when the layer needs no
     input gradient.
     """
+    buffer_bytes, incoming, partial = _traffic(layer, reram, spec, phase, tiles, needs_input_grad)
+    return buffer_bytes, incoming + partial
+
+
+def _traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, phase: str, tiles: int,
+             needs_input_grad: bool) -> tuple[float, float, float]:
+    """``(buffer_bytes, incoming_bytes, partial_sum_bytes)`` a sample (:func:`transfer_traffic`,
+    the network's two kinds of bytes apart)."""
     if phase not in ("forward", "backward"):
         raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
     if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
         raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
     if phase == "backward" and not needs_input_grad:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     mapping = map_layer(layer, reram)
     positions = max(1, layer.mvms_per_sample)
     act = reram.activation_bytes
@@ -239,10 +243,21 @@ def transfer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec
         incoming, copies, sums, width = layer.input_numel, mapping.col_blocks, mapping.row_blocks, mapping.cols
     else:
         incoming, copies, sums, width = layer.output_numel, mapping.row_blocks, mapping.col_blocks, mapping.rows
-    network_bytes = float(incoming * act * copies)
+    partial = 0.0
     if tiles > 1:
-        network_bytes += mapping.groups * (sums - 1) * width * positions * spec.partial_sum_bytes
-    return float(buffer_bytes), network_bytes
+        partial = float(mapping.groups * (sums - 1) * width * positions * spec.partial_sum_bytes)
+    return float(buffer_bytes), float(incoming * act * copies), partial
+
+
+def network_bit_hops(incoming_bytes: float, partial_sum_bytes: float, tiles: int,
+                     spec: InterconnectSpec) -> float:
+    """Bits times hops of a layer's network bytes on ``tiles`` tiles. Mesh: every byte
+    :func:`mesh_hops`. H-tree: the incoming vector goes from the tiles that made it up to the
+    chip-level buffer at the root and down to this layer's tiles (2 root-to-leaf paths); partial
+    sums go up to the root, where they are added (1)."""
+    if spec.topology == "htree":
+        return 8 * (2 * incoming_bytes + partial_sum_bytes)
+    return 8 * (incoming_bytes + partial_sum_bytes) * mesh_hops(tiles, spec.tiles_per_router)
 
 
 def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, batch_size: int,
@@ -267,13 +282,12 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
         resources working side by side), ``parts = {"interconnect": J}`` (the network's hops:
         routers and wires, :attr:`InterconnectSpec.hop_energy_per_bit_j`).
     """
-    buffer_bytes, network_bytes = transfer_traffic(layer, reram, spec, phase, tiles=tiles,
-                                                   needs_input_grad=needs_input_grad)
+    buffer_bytes, incoming, partial = _traffic(layer, reram, spec, phase, tiles, needs_input_grad)
+    network_bytes = incoming + partial
     buffer_bytes += extra_buffer_bytes
     buffer_s = buffer_bytes / (tiles * spec.buffer_bytes_per_s_per_tile)
     network_s = network_bytes / (tiles * spec.flit_bytes * spec.router_clock_hz)
-    energy = (network_bytes * 8 * network_hops(tiles, spec) * spec.hop_energy_per_bit_j
-              * batch_size)
+    energy = network_bit_hops(incoming, partial, tiles, spec) * spec.hop_energy_per_bit_j * batch_size
     per_sample = max(buffer_s, network_s)
     return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size, energy_j=energy,
                      parts={"interconnect": energy})

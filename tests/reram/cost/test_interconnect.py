@@ -194,12 +194,16 @@ def test_htree_from_the_floorplan_by_hand():
     assert placed.router_spacing_mm == pytest.approx(side)
     wire = 0.5 * 0.2e-12 * side * 0.9 ** 2 / 2
     assert placed.hop_energy_per_bit_j == pytest.approx(wire)  # wires only, no router
-    # one root-to-leaf path a byte, whatever the layer's tiles
+    # the input up to the root and down to the layer (2 paths), partial sums up (1), whatever
+    # the layer's tiles
     conv = one(nn.Conv2d(16, 40, 3, padding=1), (16, 8, 8))
+    incoming = 16 * 64 * 2  # 16 x 8 x 8 inputs of 2 bytes, to the layer's one column block
     for tiles in (1, 2, 64):
         cost = transfer_cost(conv, RERAM, placed, 3, "forward", tiles=tiles)
         _, net = transfer_traffic(conv, RERAM, placed, "forward", tiles=tiles)
-        assert cost.parts["interconnect"] == pytest.approx(3 * net * 8 * wire)
+        partial = net - incoming
+        assert partial == (0 if tiles == 1 else 40 * 64 * 2)  # 2 row blocks: one partial sum
+        assert cost.parts["interconnect"] == pytest.approx(3 * 8 * (2 * incoming + partial) * wire)
         mesh = transfer_cost(conv, RERAM, NET.on_floorplan(0.5, 32, tiles=9), 3, "forward", tiles=tiles)
         assert cost.per_sample_s == pytest.approx(mesh.per_sample_s)  # the same ports
     with pytest.raises(ValueError, match="topology"):
