@@ -112,6 +112,33 @@ def target(table: Table) -> dict[str, Any]:
             "masks": {m: {"mean": table.mean(m), "sd": table.sd(m)} for m in masks}}
 
 
+def target_certainty(table: Table, tol: float, n_bn: int, top: int = 5) -> dict[str, Any]:
+    """How sure the table is of its target: for the ``top`` best masks with ``n_bn`` and with
+    ``n_bn - 1`` BN layers, the probability that the mask's true mean is within ``tol`` of
+    all-BN's, under a normal model of the difference of the two replicate means with the
+    replicate sd pooled over the masks within ``region`` of all-BN (a mask's own 2-3 replicates
+    give too poor an sd to use alone; the noise grows several-fold further down, where some
+    seeds train and some do not, so the pool is the target's neighbourhood)."""
+    from statistics import NormalDist
+
+    p, region = table.num_sites, 0.05
+    ref, n_ref = table.mean("1" * p), table.n_seeds("1" * p)
+    near = [np.var(e["accuracies"], ddof=1) for m, e in table.masks.items()
+            if len(e["accuracies"]) > 1 and table.mean(m) >= ref - region]
+    sd = float(math.sqrt(np.mean(near)))
+    out: dict[str, Any] = {"pooled_sd": sd, "pooled_over": len(near), "region": region}
+    for k in (n_bn, n_bn - 1):
+        best = sorted((m for m in table.masks if m.count("1") == k), key=lambda m: -table.mean(m))[:top]
+        rows = {}
+        for m in best:
+            se = sd * math.sqrt(1 / table.n_seeds(m) + 1 / n_ref)
+            gap = table.mean(m) - (ref - tol)
+            rows[m] = {"mean": table.mean(m), "seeds": table.n_seeds(m),
+                       "p_within": float(NormalDist().cdf(gap / se)) if se > 0 else float(gap >= 0)}
+        out[f"{k}_bn"] = rows
+    return out
+
+
 def landscape(table: Table) -> dict[str, Any]:
     """Each site's main effect (mean accuracy with its BN minus without) and the share of the
     variance an additive model and one with pairwise terms explain."""
@@ -268,6 +295,20 @@ def robustness(table: Table, masks: list[str]) -> dict[str, Any]:
     return out
 
 
+def budget_sweep(table: Table, args: argparse.Namespace, targets: set[str]) -> dict[str, Any]:
+    """Seeds reaching the target at larger budgets (``--sweep``), per ``--sweep-methods``."""
+    out: dict[str, Any] = {}
+    for budget in [int(b) for b in args.sweep.split(",") if b.strip()]:
+        for method in args.sweep_methods.split(","):
+            runs = [run_method(table, method, s, budget * table.epochs, args.epsilon, targets) for s in range(args.seeds)]
+            s = summarize(runs, table, args.epsilon)
+            out.setdefault(method, {})[str(budget)] = {k: s[k] for k in ("reached", "seeds", "median_cost", "answered",
+                                                                         "answer_within_epsilon")}
+            print(f"budget {budget:3d} trainings  {method:<11} reached {s['reached']}/{s['seeds']}, "
+                  f"answer in target {s['answered']}/{s['seeds']}", flush=True)
+    return out
+
+
 def _relative(path: Path) -> str:
     """A path inside the repository relative to it (committed results carry no machine paths)."""
     try:
@@ -287,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--robust", nargs="*", default=None,
                    help="masks whose learning-rate runs go in the study (default: the first target mask)")
+    p.add_argument("--sweep", default="20,40",
+                   help="larger budgets (full trainings, comma-separated; empty: none) at which "
+                        "--sweep-methods are also run: what budget reaches the target")
+    p.add_argument("--sweep-methods", default="bo,bo-step,random")
     p.add_argument("--min-seeds", type=int, default=2,
                    help="replicates every mask must have (1: a preliminary study on an unfinished table)")
     args = p.parse_args(argv)
@@ -316,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{method:<11} reached {s['reached']}/{s['seeds']} (median cost {s['median_cost']} epochs), "
               f"answer in target {s['answered']}/{s['seeds']}, within {args.epsilon} of all BN "
               f"{s['answer_within_epsilon']}/{s['seeds']} (BN {s['answer_n_bn']})", flush=True)
+    study["target_certainty"] = target_certainty(table, tgt["tolerance"], tgt["n_bn"])
+    study["budget_sweep"] = budget_sweep(table, args, targets)
     study["robustness"] = robustness(table, ["1" * table.num_sites, *(args.robust or sorted(targets)[:1])])
     doc[table.settings["model"]] = study
     atomic_write_json(out, doc, indent=1)

@@ -137,7 +137,8 @@ def test_every_method_runs_and_a_full_budget_always_reaches_the_target(study, tm
     _synthetic_table(tmp_path / "t.json")
     out = tmp_path / "study.json"
     assert study.main(["--table", str(tmp_path / "t.json"), "--out", str(out), "--seeds", "1",
-                       "--budget-evals", "16", "--methods", "bo,bo-mf,random,nsga2"]) == 0
+                       "--budget-evals", "16", "--methods", "bo,bo-mf,random,nsga2",
+                       "--sweep", "4,16", "--sweep-methods", "bo-step,random"]) == 0
     from reram.io import read_json
 
     doc = read_json(out, "study")["toy"]
@@ -147,6 +148,11 @@ def test_every_method_runs_and_a_full_budget_always_reaches_the_target(study, tm
             assert run["cost"] == sorted(run["cost"])
     for method in ("bo", "random"):  # 16 trainings cover the 16 masks
         assert doc[method]["reached"] == 1, method
+    sweep = doc["budget_sweep"]  # the larger budgets: 16 trainings cover the 16 masks
+    assert set(sweep) == {"bo-step", "random"} and all(sweep[m]["16"]["reached"] == 1 for m in sweep)
+    assert sweep["random"]["4"]["seeds"] == 1
+    sure = doc["target_certainty"]  # 1110 matches all-BN; the best 2-BN mask is 3 points below
+    assert sure["3_bn"]["1110"]["p_within"] > 0.9 and max(r["p_within"] for r in sure["2_bn"].values()) < 0.01
     robust = doc["robustness"]  # the table's own learning rate (no other runs of this toy model)
     assert list(robust) == ["1111", "1110"] and robust["1110"]["0.2"]["seeds"] == [0, 1]
 
