@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--robust", nargs="*", default=None,
                    help="masks whose learning-rate runs go in the study (default: the first target mask)")
-    p.add_argument("--sweep", default="20,40",
+    p.add_argument("--sweep", default="20,40,60",
                    help="larger budgets (full trainings, comma-separated; empty: none) at which "
                         "--sweep-methods are also run: what budget reaches the target")
     p.add_argument("--sweep-methods", default="bo,bo-step,random")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import re
@@ -172,7 +173,12 @@ def run_neurosim(binary: Path, traces: Path, args: list[str], *, weight_bits: in
 #: Param.cpp defaults the comparison depends on (read from the checkout by :func:`neurosim_params`).
 PARAMS = ("numRowSubArray", "numColSubArray", "cellBit", "levelOutput", "numColMuxed", "clkFreq",
           "technode", "readPulseWidth", "writePulseWidth", "writeVoltage", "resistanceOn",
-          "maxNumLevelLTP", "maxNumLevelLTD", "batchSize", "numIteration", "dramType")
+          "maxNumLevelLTP", "maxNumLevelLTD", "batchSize", "numIteration", "dramType",
+          "levelOutputWG", "numRowSubArrayWG")
+
+#: Param.cpp values of DNN_NeuroSim_V2.1 (commit 18289cb, the version the committed run used) for
+#: parameters a result written before they were recorded lacks (``--recompare`` of an old JSON).
+PARAMS_V21 = {"levelOutputWG": 16.0, "numRowSubArrayWG": 128.0, "batchSize": 200.0}
 
 
 def neurosim_params(neurosim_src: Path) -> dict[str, float]:
@@ -248,32 +254,50 @@ def vgg8_trace():
 #: How a signed weight and a signed vector are mapped (see :func:`neurosim_chip`).
 ENCODINGS = ("offset", "differential")
 
+#: Whose architecture the chip has: NeuroSim's where ours can express it, or the preset's.
+ARCHITECTURES = ("neurosim", "ours")
+
 
 def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, weight_bits: int,
                   input_bits: int, accumulation: str = "per-sample", overlap: bool = False,
-                  encoding: str = "offset"):
+                  encoding: str = "offset", architecture: str = "neurosim"):
     """Our ``neurosim`` chip preset set to NeuroSim's configuration: array size, cell bits, ADC
     levels, input bits, clock, read and write pulses, device pulse levels (``maxNumLevel``), no
     verify read (NeuroSim's pulses are open-loop), its DRAM (HBM2), the digital weight-gradient
     dataflow, its accumulation order and latency accounting (``accumulation="per-sample"``,
     ``overlap=False``; pass ours to cost our defaults), its weight and input mapping
-    (``encoding``), and the write activity of the traces. Every energy per operation stays our
-    own.
+    (``encoding``), its architecture (``architecture``), and the write activity of the traces.
+    Every energy per operation stays our own.
 
     ``encoding="offset"`` (NeuroSim's: its ``LoadInWeightData`` shifts each weight from [-1, 1]
     onto the unsigned integers [0, 2^synapseBit] and slices that over ``ceil(synapseBit /
     cellBit)`` cells of one array; every vector, errors included, is read bit-serially in
     ``numBitInput`` cycles): :meth:`reram.cost.chip.Chip.with_offset_encoding`, a cost-only chip.
     ``"differential"``: the simulation's G+/G- pairs and sign phases (the preset's own chip).
+
+    ``architecture="neurosim"`` (:data:`NEUROSIM_ARCHITECTURE`, facts read in its sources, none
+    set from its results): as many tiles as the layers occupy (NeuroSim floorplans its chip to
+    the network: "# of tile used for each layer", no spare tiles); its chip-level interconnect,
+    an H-tree from the global buffer to every tile (Chip.cpp ``GhTree``, HTree.cpp), the wire
+    from our floorplan (``InterconnectSpec(topology="htree")``); and its weight-gradient sums at
+    its ``gradientAccum`` width (:func:`neurosim_accumulator_bits`). Not expressed: its buffer
+    hierarchy (a chip-level global buffer, tile input and output register files carrying
+    partial sums, PE buffers, their latencies summed) and its SRAM compute-in-memory
+    weight-gradient unit (docs/scheduler.md). ``"ours"``: the preset's (ISAAC's 168 tiles,
+    c-mesh, 32-bit accumulators).
     """
     from reram.cost.chip import Chip
     from reram.cost.interconnect import InterconnectSpec
+    from reram.cost.layer_cost import map_layer
     from reram.cost.memory import MemorySpec
     from reram.cost.training import TrainingSpec
     from reram.cost.writes import WriteActivity, WriteModel
 
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    params = {**PARAMS_V21, **params}
     adc_bits = int(round(math.log2(params["levelOutput"])))
     chip = Chip.preset("neurosim", tile_size=int(params["numRowSubArray"]),
                        cell_bits=int(params["cellBit"]), weight_bits=weight_bits,
@@ -294,9 +318,33 @@ def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, 
     # back (Chip.cpp: "the weight gradient will be sent to DRAM and then grab back to be
     # accumulated across batch"), and a layer's buffer and interconnect latencies are added to its
     # compute latency (no overlap). Our defaults (batch-blocked, overlapped) are costed beside it.
+    network = InterconnectSpec(overlap=overlap)
     memory = MemorySpec(dram_bandwidth_bytes_per_s=15.2e12 / 8, accumulation=accumulation,
-                        interconnect=InterconnectSpec(overlap=overlap))
+                        interconnect=network)
+    if architecture == "neurosim":
+        network = dataclasses.replace(network, topology="htree")
+        memory = dataclasses.replace(memory, interconnect=network,
+                                     gradient_bits=neurosim_accumulator_bits(params, input_bits))
+        tiles = sum(-(-map_layer(layer, reram).crossbars // reram.crossbars_per_tile)
+                    for layer in vgg8_trace().layers if layer.kind in ("conv", "linear"))
+        chip = chip.replace(tiles=tiles)
     return chip.replace(training=TrainingSpec(weight_gradient="digital", writes=writes, memory=memory))
+
+
+def neurosim_accumulator_bits(params: dict[str, float], input_bits: int) -> int:
+    """The width of NeuroSim's weight-gradient accumulators (Chip.cpp ``gradientAccum``):
+    ``outPrecision + ceil(log2(batchSize))``, where its weight-gradient unit's per-sample output
+    (WeightGradientUnit.cpp, ``parallelBP``) has ``outPrecision = log2(levelOutputWG) +
+    numBitInput + ceil(log2(numArrayInRow))`` bits, ``numArrayInRow = floor(P / numRowSubArrayWG)``
+    for the positions ``P`` of the layer with the largest input (its unit is sized for that one).
+    VGG-8 at the defaults: 4 + 8 + 3 = 15, plus 8 for a batch of 200: 23 bits."""
+    params = {**PARAMS_V21, **params}
+    largest = max(VGG8, key=lambda row: row[0] * row[1] * row[2])
+    rows_in_array = int(params["numRowSubArrayWG"])
+    arrays_in_row = max(1, _positions(largest) // rows_in_array)
+    out_precision = (math.log2(params["levelOutputWG"]) + input_bits
+                     + math.ceil(math.log2(arrays_in_row)))
+    return int(round(out_precision)) + math.ceil(math.log2(params["batchSize"]))
 
 
 def model_figures(chip, batch: int) -> dict[str, float]:
@@ -488,7 +536,8 @@ def _neurosim_run(args: argparse.Namespace) -> tuple[dict, dict, Path, float | N
         missing = [k for k in ("neurosim_params", "write_activity") if k not in past]
         if missing:
             raise SystemExit(f"--recompare: {RESULT} has no {missing[0]!r}")
-        return (past["neurosim_params"], {"level_changes": past["write_activity"]}, NEUROSIM_CSV,
+        params = {**PARAMS_V21, **past["neurosim_params"]}
+        return (params, {"level_changes": past["write_activity"]}, NEUROSIM_CSV,
                 past.get("neurosim_run_s"))
     if args.neurosim_output is not None:
         breakdown = args.neurosim_output.resolve()
@@ -555,10 +604,11 @@ def main(argv: list[str] | None = None) -> int:
     differential_rows = compare(neurosim, differential)
     # our own defaults: the simulation's mapping, batch-blocked accumulation, transfers overlapped
     defaults = model_figures(neurosim_chip(**setting, accumulation="batch-blocked", overlap=True,
-                                           encoding="differential"), batch)
+                                           encoding="differential", architecture="ours"), batch)
     default_rows = compare(neurosim, defaults)
     preset = neurosim_chip(**setting, encoding="differential")
-    network = chip.costed_training().memory.interconnect
+    costed = chip.costed_training()
+    network = costed.memory.interconnect
     result = {"network": "VGG-8 (NeuroSim's NetWork.csv)", "batch_size": batch,
               "iteration": "one training iteration (NeuroSim's per-epoch figures / numIteration)",
               "neurosim_params": params, "neurosim_changes": {"memcelltype": 2},
@@ -568,10 +618,22 @@ def main(argv: list[str] | None = None) -> int:
               "components": _rows(rows), "summary": summary(rows), "model_plan": ours["plan"],
               "model_settings": {
                   "encoding": "offset", "accumulation": "per-sample", "overlap": False,
+                  "architecture": {
+                      "tiles": chip.hardware.reram.tiles, "topology": network.topology,
+                      "buffer_bytes_per_s_per_tile": network.buffer_bytes_per_s_per_tile,
+                      "gradient_bits": costed.memory.gradient_bits,
+                      "why": "NeuroSim's architecture where ours can express it: its chip "
+                             "floorplanned to the network (as many tiles as the layers occupy), "
+                             "its H-tree from the global buffer to the tiles (Chip.cpp GhTree, "
+                             "HTree.cpp; the wire from our floorplan), its gradientAccum width "
+                             "outPrecision + ceil(log2(batchSize)) (Chip.cpp, "
+                             "WeightGradientUnit.cpp)"},
                   "wire": {"router_spacing_mm": network.router_spacing_mm,
                            "wire_supply_v": network.wire_supply_v,
                            "wire_energy_per_bit_hop_j": network.wire_energy_per_bit_hop_j,
-                           "router_energy_per_bit_hop_j": network.energy_per_bit_hop_j,
+                           # what a hop charges besides its wire (no router on an H-tree)
+                           "router_energy_per_bit_hop_j": network.hop_energy_per_bit_j
+                           - network.wire_energy_per_bit_hop_j,
                            "network_bytes": ours["network_bytes"]},
                   "why": "NeuroSim's mapping (LoadInWeightData: each weight offset to unsigned "
                          "and sliced over the cells of one array; every vector read bit-serially "
@@ -580,11 +642,12 @@ def main(argv: list[str] | None = None) -> int:
                          "configured, not fitted"},
               "differential_encoding": {
                   "settings": {"encoding": "differential", "accumulation": "per-sample",
-                               "overlap": False},
+                               "overlap": False, "architecture": "neurosim"},
                   "components": _rows(differential_rows, ENCODING_SHOWN),
                   "summary": summary(differential_rows)},
               "our_defaults": {"settings": {"encoding": "differential",
-                                            "accumulation": "batch-blocked", "overlap": True},
+                                            "accumulation": "batch-blocked", "overlap": True,
+                                            "architecture": "ours"},
                                "components": _rows(default_rows, DEFAULTS_SHOWN),
                                "model_plan": defaults["plan"]}}
     from reram.io import atomic_write_text
@@ -602,7 +665,8 @@ def main(argv: list[str] | None = None) -> int:
     print("the simulation's encoding (G+/G- pairs, sign phases), NeuroSim's dataflow:")
     print(table([r for r in differential_rows if r["key"] in ENCODING_SHOWN]))
     print(said(result["differential_encoding"]["summary"]))
-    print("our defaults (G+/G- pairs, batch-blocked accumulation, transfers overlapped):")
+    print("our defaults (G+/G- pairs, batch-blocked accumulation, transfers overlapped, ISAAC's "
+          "architecture):")
     print(table([r for r in default_rows if r["key"] in DEFAULTS_SHOWN]))
     print(f"wrote {args.out}")
     return 0

@@ -258,14 +258,16 @@ class Chip:
 
     def costed_training(self) -> TrainingSpec:
         """``training`` placed on this chip's floorplan (what :func:`reram.cost.schedule`
-        charges): the on-chip network's wires as long as the routers' spacing over tiles of this
-        chip's area per tile (training silicon included), at its node's supply
+        charges): the on-chip network's wires as long as the routers' spacing (mesh) or the
+        chip's side (H-tree) over tiles of this chip's area per tile (training silicon
+        included), at its node's supply
         (:meth:`TrainingSpec.on_floorplan`). A chip without a silicon section has no floorplan:
         its spec is returned as it is (no wire energy)."""
         if self.hardware.silicon is None:
             return self.training
         per_tile, _ = self._per_tile_and_fixed(None, "area_mm2")
-        return self.training.on_floorplan(per_tile, self.hardware.silicon.node_nm)
+        return self.training.on_floorplan(per_tile, self.hardware.silicon.node_nm,
+                                          self.hardware.reram.tiles)
 
     def with_offset_encoding(self) -> Chip:
         """The same silicon costed with an offset-encoded weight sign and single-phase inputs

@@ -16,7 +16,9 @@ the tile that adds them. This module costs that movement per sample:
   ``k x k`` mesh of the layer's routers), at an energy per bit per hop: the router's, plus the
   wire to the next router (:attr:`InterconnectSpec.wire_energy_per_bit_hop_j`: ``activity x
   C_wire x L x V^2 / 2`` per bit, ``L`` the routers' spacing on the chip's floorplan, ``V`` the
-  supply of the chip's node, :meth:`InterconnectSpec.on_floorplan`).
+  supply of the chip's node, :meth:`InterconnectSpec.on_floorplan`). On an H-tree
+  (``InterconnectSpec.topology="htree"``, DNN+NeuroSim's chip interconnect) the same bytes go
+  through a chip-level buffer at the root instead: wires only, :func:`network_bit_hops`.
 
 What overlaps: the transfers of one MVM's operands run while the previous MVM computes (the
 input/output registers of an ISAAC IMA are double-buffered), so with ``overlap=True`` a layer's
@@ -38,8 +40,11 @@ from reram.cost.hardware import ReramSpec
 from reram.cost.layer_cost import PhaseCost, map_layer
 from reram.cost.trace import LayerTrace
 
-__all__ = ["InterconnectSpec", "NODE_SUPPLY_V", "node_supply_v", "mesh_hops", "transfer_traffic",
-           "transfer_cost", "with_transfers"]
+__all__ = ["InterconnectSpec", "NODE_SUPPLY_V", "TOPOLOGIES", "node_supply_v", "mesh_hops",
+           "network_bit_hops", "transfer_traffic", "transfer_cost", "with_transfers"]
+
+#: On-chip network topologies (``InterconnectSpec.topology``).
+TOPOLOGIES = ("mesh", "htree")
 
 #: Nominal supply voltage by technology node (nm -> V): the Predictive Technology Model's
 #: (ptm.asu.edu) nominal supplies, as DNN+NeuroSim V2.1 tabulates them per node (facts, not code).
@@ -95,12 +100,25 @@ class InterconnectSpec:
             add their gate capacitance, not charged (a lower bound).
         switching_activity: fraction of a link's wires that change state per bit sent; each
             change dissipates ``C V^2 / 2``. Default 0.5: uncorrelated data.
-        router_spacing_mm: wire length between neighbouring routers, mm. ``None`` (default):
-            from the chip's floorplan, ``sqrt(tiles_per_router x tile area)``
-            (:meth:`on_floorplan`, which :meth:`reram.cost.chip.Chip.costed_training` calls with
-            the chip's tile area); a spec not placed on a floorplan charges no wire energy.
+        router_spacing_mm: wire length of one hop, mm: between neighbouring routers (mesh), or
+            from the H-tree's root to a leaf (``topology="htree"``). ``None`` (default): from the
+            chip's floorplan, ``sqrt(tiles_per_router x tile area)`` on a mesh, ``sqrt(tiles x
+            tile area)`` on an H-tree (:meth:`on_floorplan`, which
+            :meth:`reram.cost.chip.Chip.costed_training` calls with the chip's tile area and
+            tiles); a spec not placed on a floorplan charges no wire energy.
         wire_supply_v: the wires' voltage swing, V. ``None`` (default): the nominal supply of the
             chip's node (:func:`node_supply_v`, set by :meth:`on_floorplan`).
+        topology: ``"mesh"`` (default: ISAAC's concentrated mesh, above) or ``"htree"`` (an H-tree
+            bus from one chip-level global buffer at the chip's centre to every tile, DNN+NeuroSim
+            V2.1's chip-level interconnect, its HTree.cpp and Chip.cpp: no routers, every transfer
+            from the root to a leaf tile or back). With ``"htree"`` a layer's incoming vector
+            crosses two root-to-leaf paths (up from the tiles that made it, down to the layer's)
+            and a partial sum one (up to the root, where it is added): :func:`network_bit_hops`;
+            wire only (the router energy is not charged), each path as long as
+            :meth:`on_floorplan` sets from the chip's floorplan: an H-tree's stages halve from
+            half the chip's side in each direction, so root to leaf is about the side,
+            ``sqrt(tiles x tile area)``. Its time is the same port model as the mesh's
+            (``flit_bytes`` a tile per ``router_clock_hz`` cycle).
     """
 
     buffer_bytes_per_s_per_tile: float = 256 / 8 * 1.2e9
@@ -114,6 +132,7 @@ class InterconnectSpec:
     switching_activity: float = 0.5
     router_spacing_mm: float | None = None
     wire_supply_v: float | None = None
+    topology: str = "mesh"
 
     def __post_init__(self) -> None:
         for name in ("flit_bytes", "tiles_per_router", "partial_sum_bytes"):
@@ -137,22 +156,30 @@ class InterconnectSpec:
                     or not math.isfinite(value) or value < 0:
                 raise ValueError(f"InterconnectSpec.{name} must be a finite number >= 0"
                                  f"{' or None' if optional else ''}, got {value!r}")
+        if self.topology not in TOPOLOGIES:
+            raise ValueError(f"InterconnectSpec.topology must be one of {TOPOLOGIES}, "
+                             f"got {self.topology!r}")
         value = self.switching_activity
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"InterconnectSpec.switching_activity must be a number in [0, 1], "
                              f"got {value!r}")
 
-    def on_floorplan(self, tile_area_mm2: float, node_nm: float) -> InterconnectSpec:
-        """This spec placed on a chip: the routers' spacing ``sqrt(tiles_per_router x
-        tile_area_mm2)`` (routers on a square grid, each serving ``tiles_per_router`` tiles of
-        ``tile_area_mm2``) and the node's supply, each only where the spec leaves it ``None``."""
+    def on_floorplan(self, tile_area_mm2: float, node_nm: float, tiles: int = 1) -> InterconnectSpec:
+        """This spec placed on a chip of ``tiles`` tiles of ``tile_area_mm2`` each: the wire of one
+        hop, ``sqrt(tiles_per_router x tile_area_mm2)`` on a mesh (routers on a square grid, each
+        serving ``tiles_per_router`` tiles) or ``sqrt(tiles x tile_area_mm2)`` on an H-tree (root
+        to leaf, about the chip's side), and the node's supply, each only where the spec leaves
+        it ``None``."""
         for name, value in (("tile_area_mm2", tile_area_mm2), ("node_nm", node_nm)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
+            raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
         spacing = self.router_spacing_mm
         if spacing is None:
-            spacing = math.sqrt(self.tiles_per_router * tile_area_mm2)
+            per_hop = tiles if self.topology == "htree" else self.tiles_per_router
+            spacing = math.sqrt(per_hop * tile_area_mm2)
         supply = self.wire_supply_v if self.wire_supply_v is not None else node_supply_v(node_nm)
         return dataclasses.replace(self, router_spacing_mm=float(spacing), wire_supply_v=float(supply))
 
@@ -168,9 +195,10 @@ class InterconnectSpec:
 
     @property
     def hop_energy_per_bit_j(self) -> float:
-        """One bit across one hop, J: the router (:attr:`energy_per_bit_hop_j`) and the wire to
-        the next one (:attr:`wire_energy_per_bit_hop_j`)."""
-        return self.energy_per_bit_hop_j + self.wire_energy_per_bit_hop_j
+        """One bit across one hop, J: the router (:attr:`energy_per_bit_hop_j`; none on an
+        H-tree) and the wire to the next one (:attr:`wire_energy_per_bit_hop_j`)."""
+        router = 0.0 if self.topology == "htree" else self.energy_per_bit_hop_j
+        return router + self.wire_energy_per_bit_hop_j
 
 
 def mesh_hops(tiles: int, tiles_per_router: int) -> float:
@@ -193,12 +221,20 @@ def transfer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec
     errors to each row block, partial sums over column blocks); nothing when the layer needs no
     input gradient.
     """
+    buffer_bytes, incoming, partial = _traffic(layer, reram, spec, phase, tiles, needs_input_grad)
+    return buffer_bytes, incoming + partial
+
+
+def _traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, phase: str, tiles: int,
+             needs_input_grad: bool) -> tuple[float, float, float]:
+    """``(buffer_bytes, incoming_bytes, partial_sum_bytes)`` a sample (:func:`transfer_traffic`,
+    the network's two kinds of bytes apart)."""
     if phase not in ("forward", "backward"):
         raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
     if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
         raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
     if phase == "backward" and not needs_input_grad:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     mapping = map_layer(layer, reram)
     positions = max(1, layer.mvms_per_sample)
     act = reram.activation_bytes
@@ -207,10 +243,21 @@ def transfer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec
         incoming, copies, sums, width = layer.input_numel, mapping.col_blocks, mapping.row_blocks, mapping.cols
     else:
         incoming, copies, sums, width = layer.output_numel, mapping.row_blocks, mapping.col_blocks, mapping.rows
-    network_bytes = float(incoming * act * copies)
+    partial = 0.0
     if tiles > 1:
-        network_bytes += mapping.groups * (sums - 1) * width * positions * spec.partial_sum_bytes
-    return float(buffer_bytes), network_bytes
+        partial = float(mapping.groups * (sums - 1) * width * positions * spec.partial_sum_bytes)
+    return float(buffer_bytes), float(incoming * act * copies), partial
+
+
+def network_bit_hops(incoming_bytes: float, partial_sum_bytes: float, tiles: int,
+                     spec: InterconnectSpec) -> float:
+    """Bits times hops of a layer's network bytes on ``tiles`` tiles. Mesh: every byte
+    :func:`mesh_hops`. H-tree: the incoming vector goes from the tiles that made it up to the
+    chip-level buffer at the root and down to this layer's tiles (2 root-to-leaf paths); partial
+    sums go up to the root, where they are added (1)."""
+    if spec.topology == "htree":
+        return 8 * (2 * incoming_bytes + partial_sum_bytes)
+    return 8 * (incoming_bytes + partial_sum_bytes) * mesh_hops(tiles, spec.tiles_per_router)
 
 
 def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, batch_size: int,
@@ -235,13 +282,12 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
         resources working side by side), ``parts = {"interconnect": J}`` (the network's hops:
         routers and wires, :attr:`InterconnectSpec.hop_energy_per_bit_j`).
     """
-    buffer_bytes, network_bytes = transfer_traffic(layer, reram, spec, phase, tiles=tiles,
-                                                   needs_input_grad=needs_input_grad)
+    buffer_bytes, incoming, partial = _traffic(layer, reram, spec, phase, tiles, needs_input_grad)
+    network_bytes = incoming + partial
     buffer_bytes += extra_buffer_bytes
     buffer_s = buffer_bytes / (tiles * spec.buffer_bytes_per_s_per_tile)
     network_s = network_bytes / (tiles * spec.flit_bytes * spec.router_clock_hz)
-    energy = (network_bytes * 8 * mesh_hops(tiles, spec.tiles_per_router) * spec.hop_energy_per_bit_j
-              * batch_size)
+    energy = network_bit_hops(incoming, partial, tiles, spec) * spec.hop_energy_per_bit_j * batch_size
     per_sample = max(buffer_s, network_s)
     return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size, energy_j=energy,
                      parts={"interconnect": energy})

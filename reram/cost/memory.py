@@ -59,6 +59,11 @@ class MemorySpec:
             DNN+NeuroSim V2.1 uses for HBM2).
         gradient_bytes_per_value: bytes of one weight-gradient accumulator (32-bit, so a batch's
             sum of 8/16-bit products cannot overflow).
+        gradient_bits: width of one accumulator in bits when it is not a whole number of bytes,
+            the values packed in the buffers and DRAM (a design that keeps a narrower sum: e.g.
+            DNN+NeuroSim V2.1's ``outPrecision + ceil(log2(batchSize))`` bits, its Chip.cpp
+            ``gradientAccum``). ``None`` (default): ``8 x gradient_bytes_per_value``.
+            :attr:`gradient_value_bytes` is what every charge uses.
         master_bytes_per_value: bytes of one full-precision master weight (``update="digital"``).
         accumulation: ``"batch-blocked"`` or ``"per-sample"`` (:data:`ACCUMULATIONS`).
         interconnect: the tile buffers' bandwidth and the on-chip network.
@@ -68,6 +73,7 @@ class MemorySpec:
     dram_bandwidth_bytes_per_s: float = 256e9
     dram_energy_per_byte_j: float = 3.9e-12 * 8
     gradient_bytes_per_value: int = 4
+    gradient_bits: int | None = None
     master_bytes_per_value: int = 4
     accumulation: str = "batch-blocked"
     interconnect: InterconnectSpec = field(default_factory=InterconnectSpec)
@@ -83,11 +89,22 @@ class MemorySpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"MemorySpec.{name} must be an int >= 0, got {value!r}")
+        bits = self.gradient_bits
+        if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or bits < 1):
+            raise ValueError(f"MemorySpec.gradient_bits must be an int >= 1 or None, got {bits!r}")
         for name in ("dram_bandwidth_bytes_per_s", "dram_energy_per_byte_j"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0 or (value == 0 and name.endswith("_s")):
                 raise ValueError(f"MemorySpec.{name} must be a finite number > 0, got {value!r}")
+
+    @property
+    def gradient_value_bytes(self) -> float:
+        """Bytes of one weight-gradient accumulator: ``gradient_bits / 8`` when set (packed),
+        else ``gradient_bytes_per_value``."""
+        if self.gradient_bits is None:
+            return float(self.gradient_bytes_per_value)
+        return self.gradient_bits / 8
 
 
 @dataclass(frozen=True)
@@ -123,7 +140,7 @@ def training_memory(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpe
     """Sizes and DRAM traffic of one training batch.
 
     Kept: each crossbar layer's input, ``input_numel x batch x activation_bytes``; accumulated:
-    ``weight_count x gradient_bytes_per_value``. The buffers (``tiles x buffer_bytes_per_tile``)
+    ``weight_count x gradient_value_bytes``. The buffers (``tiles x buffer_bytes_per_tile``)
     hold the accumulators first, the activations in what is left; activations beyond it are
     written to DRAM and read back once. Accumulators beyond the buffers:
 
@@ -152,7 +169,7 @@ def training_memory(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpe
         if unit != "reram":
             continue
         kept = layer.input_numel * batch * spec.activation_bytes
-        accumulators = layer.weight_count * memory.gradient_bytes_per_value
+        accumulators = layer.weight_count * memory.gradient_value_bytes
         activations += kept
         gradients += accumulators
         weights += layer.weight_count

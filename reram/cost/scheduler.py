@@ -734,7 +734,7 @@ def optimizer_charges(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec,
     ops = float(layer.weight_count * OPTIMIZER_OPS_PER_WEIGHT)
     seconds = ops / (reram.digital_ops_per_s * max(1, tiles))
     parts = {"digital": ops * reram.digital_energy_per_op_j,
-             "buffer": layer.weight_count * spec.memory.gradient_bytes_per_value
+             "buffer": layer.weight_count * spec.memory.gradient_value_bytes
              * reram.buffer_energy_per_byte_j}
     return PhaseCost(per_sample_s=0.0, batch_s=seconds, energy_j=sum(parts.values()), parts=parts)
 

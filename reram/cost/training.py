@@ -163,11 +163,11 @@ class TrainingSpec:
                   "writes": (WriteModel, {"activity": (WriteActivity, {})})}
         return build(cls, data, nested, "training")
 
-    def on_floorplan(self, tile_area_mm2: float, node_nm: float) -> TrainingSpec:
-        """This spec with its on-chip network placed on a chip of ``tile_area_mm2`` tiles at
-        ``node_nm`` (:meth:`reram.cost.interconnect.InterconnectSpec.on_floorplan`: the wires'
-        length and voltage); what ``Chip.costed_training`` hands to the scheduler."""
-        network = self.memory.interconnect.on_floorplan(tile_area_mm2, node_nm)
+    def on_floorplan(self, tile_area_mm2: float, node_nm: float, tiles: int = 1) -> TrainingSpec:
+        """This spec with its on-chip network placed on a chip of ``tiles`` tiles of
+        ``tile_area_mm2`` at ``node_nm`` (:meth:`reram.cost.interconnect.InterconnectSpec.on_floorplan`:
+        the wires' length and voltage); what ``Chip.costed_training`` hands to the scheduler."""
+        network = self.memory.interconnect.on_floorplan(tile_area_mm2, node_nm, tiles)
         return dataclasses.replace(self, memory=dataclasses.replace(self.memory, interconnect=network))
 
     def transposed_area_mm2(self, crossbars: int, reram: ReramSpec) -> float:
@@ -230,7 +230,7 @@ def weight_gradient_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec
     _check_positive_int("tiles", tiles)
     _check_positive_int("replicas", replicas)
     mapping = map_layer(layer, reram)
-    acc_bytes = spec.memory.gradient_bytes_per_value
+    acc_bytes = spec.memory.gradient_value_bytes
     accumulators_j = layer.weight_count * acc_bytes * reram.buffer_energy_per_byte_j  # once a batch
     if spec.weight_gradient == "digital":
         macs = float(layer.macs_per_sample)

@@ -112,7 +112,7 @@ def test_neurosim_output_option_parses_a_past_run(crosscheck, tmp_path):
               "numColMuxed": 8, "clkFreq": 1e9, "technode": 32, "readPulseWidth": 10e-9,
               "writePulseWidth": 50e-9, "writeVoltage": 4, "resistanceOn": 240e3,
               "maxNumLevelLTP": 60, "maxNumLevelLTD": 60, "batchSize": 2, "numIteration": 10,
-              "dramType": 2}
+              "dramType": 2, "levelOutputWG": 16, "numRowSubArrayWG": 128}
     (ns / "Param.cpp").write_text("".join(f"\t{k} = {v};  // x\n" for k, v in values.items()))
     totals = [1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0] + [0.0] * 8
     tail = [0.1, 0.2, 0.3, 5.0, 6.0, 0.7, 0.8, 0.9, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8]
@@ -138,7 +138,9 @@ def test_neurosim_output_option_parses_a_past_run(crosscheck, tmp_path):
     assert result["model_settings"]["wire"]["wire_energy_per_bit_hop_j"] > 0
     assert result["differential_encoding"]["settings"]["encoding"] == "differential"
     assert result["our_defaults"]["settings"] == {"encoding": "differential",
-                                                  "accumulation": "batch-blocked", "overlap": True}
+                                                  "accumulation": "batch-blocked", "overlap": True,
+                                                  "architecture": "ours"}
+    assert result["model_settings"]["architecture"]["topology"] == "htree"
     with pytest.raises(SystemExit):
         crosscheck.main(["--neurosim-output", str(tmp_path / "missing.csv")])
 
@@ -159,3 +161,33 @@ def test_recompare_from_the_committed_neurosim_output(crosscheck, tmp_path):
         assert new["model"] > 0
     with pytest.raises(SystemExit):
         crosscheck.main(["--recompare", "--neurosim-dir", str(tmp_path)])
+
+
+def test_chip_takes_neurosims_architecture(crosscheck):
+    params = {"numRowSubArray": 128, "cellBit": 5, "levelOutput": 64, "maxNumLevelLTP": 60,
+              "maxNumLevelLTD": 60}
+    changes = {"changed_fraction": 0.6, "mean_levels_per_changed_cell": 1.2, "row_max_levels": 3.0}
+    # WeightGradientUnit.cpp: log2(16) + 8 + ceil(log2(floor(900 / 128))) = 15 bits a sample;
+    # Chip.cpp's gradientAccum adds ceil(log2(200)) = 8 for the batch
+    assert crosscheck.neurosim_accumulator_bits({"levelOutputWG": 16, "numRowSubArrayWG": 128,
+                                                 "batchSize": 200}, 8) == 23
+    assert crosscheck.neurosim_accumulator_bits({"levelOutputWG": 16, "numRowSubArrayWG": 128,
+                                                 "batchSize": 64}, 8) == 21
+    chip = crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8)
+    reram = chip.reram_for(None)
+    from reram.cost.layer_cost import map_layer
+    layers = [l for l in crosscheck.vgg8_trace().layers if l.kind in ("conv", "linear")]
+    needed = sum(-(-map_layer(l, reram).crossbars // reram.crossbars_per_tile) for l in layers)
+    assert reram.tiles == needed < 168  # floorplanned to the network, no spare tiles
+    memory = chip.training.memory
+    assert memory.interconnect.topology == "htree" and memory.gradient_bits == 23
+    network = chip.costed_training().memory.interconnect
+    assert network.router_spacing_mm == pytest.approx(
+        (chip.area_mm2() - sum(c.area_mm2 for c in chip.components() if c.name == "link_phy")) ** 0.5)
+    ours = crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8,
+                                    encoding="differential", accumulation="batch-blocked",
+                                    overlap=True, architecture="ours")
+    assert ours.reram_for(None).tiles == 168 and ours.training.memory.interconnect.topology == "mesh"
+    assert ours.training.memory.gradient_value_bytes == 4.0
+    with pytest.raises(ValueError, match="architecture"):
+        crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8, architecture="isaac")

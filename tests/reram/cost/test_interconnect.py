@@ -185,3 +185,57 @@ def test_bad_wire_specs():
         InterconnectSpec(wire_capacitance_f_per_mm=None)
     with pytest.raises(ValueError, match="wire_supply_v"):
         InterconnectSpec(wire_supply_v=float("inf"))
+
+
+def test_htree_from_the_floorplan_by_hand():
+    tree = InterconnectSpec(topology="htree")
+    placed = tree.on_floorplan(0.5, 32, tiles=9)
+    side = math.sqrt(9 * 0.5)  # root to leaf: half the side across, half the side up
+    assert placed.router_spacing_mm == pytest.approx(side)
+    wire = 0.5 * 0.2e-12 * side * 0.9 ** 2 / 2
+    assert placed.hop_energy_per_bit_j == pytest.approx(wire)  # wires only, no router
+    # the input up to the root and down to the layer (2 paths), partial sums up (1), whatever
+    # the layer's tiles
+    conv = one(nn.Conv2d(16, 40, 3, padding=1), (16, 8, 8))
+    incoming = 16 * 64 * 2  # 16 x 8 x 8 inputs of 2 bytes, to the layer's one column block
+    for tiles in (1, 2, 64):
+        cost = transfer_cost(conv, RERAM, placed, 3, "forward", tiles=tiles)
+        _, net = transfer_traffic(conv, RERAM, placed, "forward", tiles=tiles)
+        partial = net - incoming
+        assert partial == (0 if tiles == 1 else 40 * 64 * 2)  # 2 row blocks: one partial sum
+        assert cost.parts["interconnect"] == pytest.approx(3 * 8 * (2 * incoming + partial) * wire)
+        mesh = transfer_cost(conv, RERAM, NET.on_floorplan(0.5, 32, tiles=9), 3, "forward", tiles=tiles)
+        assert cost.per_sample_s == pytest.approx(mesh.per_sample_s)  # the same ports
+    with pytest.raises(ValueError, match="topology"):
+        InterconnectSpec(topology="torus")
+    with pytest.raises(ValueError, match="tiles"):
+        tree.on_floorplan(0.5, 32, tiles=0)
+
+
+def test_mesh_spacing_ignores_the_tile_count():
+    """The default (mesh) network is placed as before the H-tree existed: every preset's costed
+    spec is the one placed without a tile count, so no preset's figure moves."""
+    for name in ("isaac", "puma", "neurosim", "pipelayer", "deeptrain-3d"):
+        chip = Chip.preset(name)
+        if chip.hardware.silicon is None:
+            continue
+        assert chip.training.memory.interconnect.topology == "mesh"
+        per_tile, _ = chip._per_tile_and_fixed(None, "area_mm2")
+        old = chip.training.on_floorplan(per_tile, chip.hardware.silicon.node_nm)
+        assert chip.costed_training() == old
+        assert chip.replace(scale=4).costed_training().memory.interconnect.router_spacing_mm \
+            == pytest.approx(old.memory.interconnect.router_spacing_mm)
+
+
+def test_htree_chip_plans_charge_its_wires():
+    tree = CHIP.replace(training=TrainingSpec(memory=MemorySpec(
+        interconnect=InterconnectSpec(topology="htree"))))
+    network = tree.costed_training().memory.interconnect
+    link = sum(c.area_mm2 for c in tree.components() if c.name == "link_phy")
+    assert network.router_spacing_mm == pytest.approx(math.sqrt(tree.area_mm2() - link))
+    net = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1))
+    mesh = schedule(net, (3, 16, 16), batch_size=2, mode="train", chip=CHIP, replicate=False)
+    htree = schedule(net, (3, 16, 16), batch_size=2, mode="train", chip=tree, replicate=False)
+    # ISAAC's 168 tiles: one 10.5 mm root-to-leaf crossing costs more than 1-2 mesh hops of 1.6 mm
+    assert htree.energy_breakdown["interconnect"] > mesh.energy_breakdown["interconnect"]
+    assert htree.latency_s == pytest.approx(mesh.latency_s)

@@ -201,8 +201,9 @@ def test_chip_json_keeps_its_training_spec(tmp_path):
     from reram.cost.writes import WriteActivity, WriteModel
 
     spec = TrainingSpec(weight_gradient="in-array", unit=WeightGradientUnit(macs_per_tile=64),
-                        memory=MemorySpec(accumulation="per-sample",
-                                          interconnect=InterconnectSpec(overlap=False)),
+                        memory=MemorySpec(accumulation="per-sample", gradient_bits=23,
+                                          interconnect=InterconnectSpec(overlap=False,
+                                                                        topology="htree")),
                         writes=WriteModel(device_levels=60, activity=WriteActivity(changed_fraction=0.3)),
                         epoch_samples=1000)
     chip = CHIP.replace(training=spec)
@@ -250,3 +251,32 @@ def test_offset_encoded_chip_round_trips_through_json(tmp_path):
     back = Chip.from_json(path)
     assert back.config is None and back.training == offset.training
     assert back.reram_for(None) == offset.reram_for(None)
+
+
+def test_accumulator_width_in_bits():
+    assert MemorySpec().gradient_value_bytes == 4.0  # the default: 32-bit words
+    assert MemorySpec(gradient_bytes_per_value=2).gradient_value_bytes == 2.0
+    assert MemorySpec(gradient_bits=23).gradient_value_bytes == pytest.approx(23 / 8)
+    net = nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 10))
+    trace = trace_model(net, (100,))
+    units = route(trace)
+    specs = [RERAM] * len(trace.layers)
+    words = training_memory(trace, units, specs, 8, MemorySpec(
+        buffer_bytes_per_tile=1000, gradient_bytes_per_value=2, accumulation="per-sample"), tiles=3)
+    bits = training_memory(trace, units, specs, 8, MemorySpec(
+        buffer_bytes_per_tile=1000, gradient_bits=16, accumulation="per-sample"), tiles=3)
+    assert bits == words  # 16 packed bits are 2 bytes
+    packed = training_memory(trace, units, specs, 8, MemorySpec(
+        buffer_bytes_per_tile=1000, gradient_bits=20, accumulation="per-sample"), tiles=3)
+    assert packed.gradient_bytes == 5500 * 2.5
+    # 13,750 B of accumulators over 3,000 B of buffer, each sample reads and writes the rest
+    assert packed.dram_bytes == 2 * 8 * (13_750 - 3000) + 2 * 2400
+    # the weight-gradient unit and the optimizer read the same width from the buffers
+    layer = trace.layers[0]
+    narrow = TrainingSpec(memory=MemorySpec(gradient_bits=16))
+    wide = TrainingSpec(memory=MemorySpec(gradient_bytes_per_value=2))
+    assert weight_gradient_cost(layer, RERAM, narrow, 4).energy_j == pytest.approx(
+        weight_gradient_cost(layer, RERAM, wide, 4).energy_j)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="gradient_bits"):
+            MemorySpec(gradient_bits=bad)
