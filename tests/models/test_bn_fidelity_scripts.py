@@ -137,12 +137,12 @@ def test_every_method_runs_and_a_full_budget_always_reaches_the_target(study, tm
     _synthetic_table(tmp_path / "t.json")
     out = tmp_path / "study.json"
     assert study.main(["--table", str(tmp_path / "t.json"), "--out", str(out), "--seeds", "1",
-                       "--budget-evals", "16", "--methods", "bo,bo-mf,random,nsga2",
+                       "--budget-evals", "16", "--methods", "bo,bo-mf,bo-rep,random,nsga2",
                        "--sweep", "4,16", "--sweep-methods", "bo-step,random"]) == 0
     from reram.io import read_json
 
     doc = read_json(out, "study")["toy"]
-    for method in ("bo", "bo-mf", "random", "nsga2"):
+    for method in ("bo", "bo-mf", "bo-rep", "random", "nsga2"):
         assert doc[method]["seeds"] == 1
         for run in doc["runs"][method]:  # costs grow, and every mask seen is one replicate's value
             assert run["cost"] == sorted(run["cost"])
@@ -174,3 +174,23 @@ def test_a_searchs_cached_trainings_of_the_same_training_are_imported_once(truth
     assert truth.import_cache(table, folder, settings) == 1
     assert table["masks"]["0101"]["seeds"] == [1] and table["masks"]["0101"]["curves"] == [[0.5, 0.75]]
     assert truth.import_cache(table, folder, settings) == 0  # never twice
+
+
+def test_bo_rep_judges_its_answer_by_the_mean_of_its_trainings(study, tmp_path: Path):
+    """A mask whose first training cleared the bar by luck is trained again and dropped when
+    its mean falls below; a mask whose replicates all clear it stays the answer."""
+    from reram.io import atomic_write_json
+
+    doc = _synthetic_table(tmp_path / "t.json")
+    doc["masks"]["1000"]["accuracies"] = [0.95, 0.10]  # one lucky training, one at chance
+    doc["masks"]["1000"]["curves"] = [[0.95] * 4, [0.10] * 4]
+    atomic_write_json(tmp_path / "t.json", doc)
+    table = study.Table(tmp_path / "t.json")
+    seed = next(s for s in range(100) if table.value("1000", s) == 0.95)  # the seed sees the lucky one
+    history = [("1000", 0.95), ("1110", table.value("1110", seed))]
+    bar = table.mean("1111") - 0.02
+    assert study._answer(history, bar, 4) == "1000"  # one training: fooled
+    extra = study._replicate_answer(table, seed, history, bar, 3)
+    assert extra[0] == ("1000", 0.10)  # trained again: its mean 0.525 falls below the bar
+    assert [m for m, _ in extra[1:]] == ["1110"]  # then the next answer is confirmed, once (2 replicates)
+    assert study._answer(study._means(history + extra), bar, 4) == "1110"
