@@ -35,7 +35,7 @@ setup(
         "bo": ["botorch>=0.12", "gpytorch>=1.12"],
         "ray": ["ray>=2.9"],
         "vision": ["torchvision>=0.16"],
-        "test": ["pytest>=8", "pytest-benchmark>=4", "torchvision>=0.16", "hypothesis>=6.100"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "pytest-benchmark>=4", "torchvision>=0.16", "hypothesis>=6.100"],
     },
     entry_points={
         "console_scripts": [
