@@ -103,13 +103,14 @@ class _TiledLinear(torch.autograd.Function):
     """``y = ADC-simulated(codes @ W^T) * scales``; straight-through or analog input gradient."""
 
     @staticmethod
-    def forward(ctx, codes, weight, unit_in, program, config, adc, path):
+    def forward(ctx, codes, weight, unit_in, program, config, adc, path, n_phases=None):
         # integer codes on the int8 path: a half or a quarter of the bytes (a NaN sample gives
         # arbitrary codes here, and NaN outputs through its NaN input scale); ``codes`` may
-        # come already cast (:func:`_integer_codes`); the output takes ``unit_in``'s dtype
+        # come already cast, with their input phases known (:func:`_integer_codes`); the
+        # output takes ``unit_in``'s dtype
         small = code_dtype(config) if path == "int8" else None
         acc, informative = simulate_tiles(codes.to(small) if small else codes, program,
-                                          config, adc, path=path)
+                                          config, adc, path=path, n_phases=n_phases)
         _warn_if_no_signal(informative, codes, config, adc)
         weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward
@@ -136,7 +137,7 @@ class _TiledLinear(torch.autograd.Function):
             grad_codes = (grad_y @ effective) * unit_in[:, None].to(grad_y.dtype)
         if ctx.needs_input_grad[1]:
             grad_weight = grad_y.t() @ (codes * unit_in[:, None]).to(grad_y.dtype)
-        return grad_codes, grad_weight, None, None, None, None, None
+        return grad_codes, grad_weight, None, None, None, None, None, None
 
 
 def _conv_out_size(codes: torch.Tensor, geometry) -> tuple[int, int]:
@@ -339,11 +340,13 @@ def _analog_backward(config: CrossbarConfig, *tensors: torch.Tensor) -> bool:
 
 
 def _integer_codes(x: torch.Tensor, weight: torch.Tensor, config: CrossbarConfig, path: str
-                   ) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
-    """``(codes, scale)`` of :func:`quantize_input` with the codes already in the int8 path's
-    integer dtype, from one kernel pass (:meth:`reram.sim.backends.Backend.quantize_rows`)
-    where no gradient is needed; None where the torch steps must run (autograd, a float64
-    input, a subnormal scale, a device without the kernel)."""
+                   ) -> Optional[tuple[torch.Tensor, torch.Tensor, int]]:
+    """``(codes, scale, n_phases)``: :func:`quantize_input`'s codes and scale with the codes
+    already in the int8 path's integer dtype, and their input phases (2 when some code is
+    negative, as :func:`reram.sim.tiles.input_phases` finds), from one kernel pass
+    (:meth:`reram.sim.backends.Backend.quantize_rows`) where no gradient is needed; None where
+    the torch steps must run (autograd, a float64 input, a subnormal scale, a device without
+    the kernel)."""
     small = code_dtype(config) if path == "int8" else None
     if (small is None or not _KERNEL_QUANTIZE or x.dtype != torch.float32
             or (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
@@ -352,7 +355,7 @@ def _integer_codes(x: torch.Tensor, weight: torch.Tensor, config: CrossbarConfig
                                                small)
     if rows is None:
         return None
-    return rows[0].reshape(x.shape), rows[1].reshape(x.shape[:-1])
+    return rows[0].reshape(x.shape), rows[1].reshape(x.shape[:-1]), 2 if rows[2] else 1
 
 
 def _linear(x, weight, bias, program, config, force_tiles) -> torch.Tensor:
@@ -360,7 +363,7 @@ def _linear(x, weight, bias, program, config, force_tiles) -> torch.Tensor:
     adc = needs_tiles(config, weight.shape[1], force_tiles)
     path = product_path(config, weight.shape[1], force_tiles) if adc is not None else "plain"
     quantized = _integer_codes(x, weight, config, path)
-    codes, scale = quantized or quantize_input(x, config, sample_dims=1)
+    codes, scale, n_phases = quantized or (*quantize_input(x, config, sample_dims=1), None)
     unit_in = scale / float(config.input_levels or 1)
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[..., None]
@@ -368,7 +371,7 @@ def _linear(x, weight, bias, program, config, force_tiles) -> torch.Tensor:
                         bias)  # float32 like the tiles (a float64 input is returned as float64)
     lead = x.shape[:-1]
     y = _TiledLinear.apply(codes.reshape(-1, x.shape[-1]), weight, unit_in.reshape(-1),
-                           program, config, adc, path)
+                           program, config, adc, path, n_phases)
     y = y.reshape(*lead, weight.shape[0])
     return y if bias is None else y + bias
 

@@ -174,3 +174,22 @@ def test_reprogrammed_weights_are_read_after_an_optimizer_step():
     assert not torch.equal(before, after)
     _same_bits(after, want)
     _same_bits(again, after)
+
+
+def test_kernel_quantized_forward_takes_its_input_phases_from_the_kernel(monkeypatch):
+    """The quantizer's negative-code flag gives the input phases: no second pass over the codes
+    (``tiles.input_phases``) on the kernel path; the torch path still looks at its codes."""
+    torch.manual_seed(0)
+    layer = CrossbarLinear(150, 9, config=ONE_SLICE).eval()
+    calls = _spy(monkeypatch, tiles, "input_phases")
+    x = torch.randn(11, 150)
+    with torch.no_grad():
+        for inp in (x, x.relu()):
+            seen = len(calls)
+            functional._KERNEL_QUANTIZE = True
+            got = _forward(layer, inp)
+            assert len(calls) == seen
+            functional._KERNEL_QUANTIZE = False
+            want = _forward(layer, inp)
+            _same_bits(got, want)
+    assert calls == [2, 1]  # the torch path: signed codes, then the ReLU's non-negative ones
