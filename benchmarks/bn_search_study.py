@@ -46,9 +46,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-METHODS = ("bo", "bo-step", "bo-mf", "bo-rep", "bo-penalty", "random", "anneal", "nsga2")
+METHODS = ("bo", "bo-step", "bo-mf", "bo-rep", "bo-race", "bo-penalty", "random", "anneal", "nsga2")
 REPLICATE_SHARE = 4  # bo-rep: one training in this many goes to replicating the answer
 SCREEN_EPOCH = 4  # the two-fidelity screen: the first half of the 8-epoch schedule
+RACE_N_INIT = 4  # bo-race: its initial design (cbo's default for 8 sites: dim // 2)
+RACE_P_SURE = 0.9  # bo-race: the answer is trained again while P(feasible) is below this
 
 
 class Table:
@@ -217,6 +219,9 @@ def run_method(table: Table, method: str, seed: int, budget_epochs: int, epsilon
     started = time.perf_counter()
     if method == "bo-mf":
         steps = _run_mf(table, seed, budget_epochs, bar, noise, refs, ref_cost)
+    elif method == "bo-race":
+        seen = _run_race(table, seed, budget_epochs // e, bar, noise, refs)
+        steps = [(m, e, a, ref_cost + e * (i + 1)) for i, (m, a) in enumerate(seen)]
     elif method == "bo-rep":
         seen = []
         n_rep = budget_epochs // e // REPLICATE_SHARE
@@ -274,6 +279,24 @@ def _run_single(table: Table, method: str, seed: int, budget: int, bar: float, n
         name = {"bo-penalty": "bo", "random": "random", "anneal": "anneal"}[method]
         n_init = min(max(2, p // 2), budget // 2) if name == "bo" else None
         minimize_binary(score, dim=p, budget=budget, method=name, seed=seed, n_init=n_init)
+
+
+def _run_race(table: Table, seed: int, budget: int, bar: float, noise: float,
+              refs: list[str]) -> list[tuple[str, float]]:
+    """``bo-race``: the sparsest-feasible search with the answer replicated inside the loop
+    (``reram.search.sparsest.sparsest_feasible_raced``), a mask's k-th training the table's
+    k-th further replicate after the one the seed sees (none when the table holds no more)."""
+    from reram.search.sparsest import CBOOptions, sparsest_feasible_raced
+
+    def evaluate(x: np.ndarray, k: int) -> float | None:
+        value = table.value_again("".join(str(int(v)) for v in x), seed, k)
+        return None if value is None else -value
+
+    options = CBOOptions(bound=-bar, noise_var=noise ** 2, prior_x=tuple(tuple(int(c) for c in m) for m in refs),
+                         prior_y=tuple(-table.mean(m) for m in refs))
+    steps = sparsest_feasible_raced(evaluate, table.num_sites, budget, options, seed=seed, n_init=RACE_N_INIT,
+                                    p_sure=RACE_P_SURE, same_count="ei")
+    return [(s.mask, -s.y) for s in steps]
 
 
 def _run_mf(table: Table, seed: int, budget_epochs: int, bar: float, noise: float, refs: list[str],
@@ -344,13 +367,18 @@ def budget_sweep(table: Table, args: argparse.Namespace, targets: set[str]) -> d
     out: dict[str, Any] = {}
     for budget in [int(b) for b in args.sweep.split(",") if b.strip()]:
         for method in args.sweep_methods.split(","):
-            runs = [run_method(table, method, s, budget * table.epochs, args.epsilon, targets) for s in range(args.seeds)]
+            runs = [run_method(table, method, s, budget * table.epochs, args.epsilon, targets) for s in _seeds(args)]
             s = summarize(runs, table, args.epsilon)
             out.setdefault(method, {})[str(budget)] = {k: s[k] for k in ("reached", "seeds", "median_cost", "answered",
                                                                          "answer_within_epsilon")}
             print(f"budget {budget:3d} trainings  {method:<11} reached {s['reached']}/{s['seeds']}, "
                   f"answer in target {s['answered']}/{s['seeds']}", flush=True)
     return out
+
+
+def _seeds(args: argparse.Namespace) -> range:
+    """The study seeds: ``--seeds`` of them from ``--seed-offset`` (0: the reported figures)."""
+    return range(args.seed_offset, args.seed_offset + args.seeds)
 
 
 def _relative(path: Path) -> str:
@@ -366,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", default=str(RESULTS / "bn_truth_vgg11.json"))
     p.add_argument("--out", default=str(RESULTS / "bn_search_study.json"))
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--seed-offset", type=int, default=0,
+                   help="first study seed: designs are chosen on seeds 100-119 (--seed-offset 100 --seeds 20), "
+                        "the reported figures are seeds 0-9")
     p.add_argument("--budget-evals", type=int, default=10,
                    help="budget in full trainings per method (x epochs = the equal compute of every method)")
     p.add_argument("--epsilon", type=float, default=0.02, help="the search's bar: all-BN mean - epsilon")
@@ -375,10 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sweep", default="20,40,60",
                    help="larger budgets (full trainings, comma-separated; empty: none) at which "
                         "--sweep-methods are also run: what budget reaches the target")
-    p.add_argument("--sweep-methods", default="bo,bo-step,bo-rep,random")
+    p.add_argument("--sweep-methods", default="bo,bo-step,bo-rep,bo-race,random")
     p.add_argument("--min-seeds", type=int, default=2,
                    help="replicates every mask must have (1: a preliminary study on an unfinished table)")
     args = p.parse_args(argv)
+    if args.seeds < 1 or args.seed_offset < 0:
+        p.error(f"--seeds must be >= 1 and --seed-offset >= 0, got {args.seeds} and {args.seed_offset}")
     from reram.io import atomic_write_json, read_json
     from reram.runtime import set_threads
 
@@ -393,12 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     doc = read_json(out, "study") if out.exists() else {}  # other models' studies are kept
     study = {"target": tgt, "landscape": landscape(table), "budget_epochs": budget_epochs,
              "budget_evals": args.budget_evals, "epsilon": args.epsilon,
+             "seeds": list(_seeds(args)),
              "noise_sd": {"final": table.noise_sd(), f"epoch{SCREEN_EPOCH}": table.noise_sd(SCREEN_EPOCH)},
              "table": _relative(Path(args.table)), "table_settings": table.settings,
              "masks_by_replicates": table.replicates,
              "runs": {}}
     for method in args.methods.split(","):
-        runs = [run_method(table, method, s, budget_epochs, args.epsilon, targets) for s in range(args.seeds)]
+        runs = [run_method(table, method, s, budget_epochs, args.epsilon, targets) for s in _seeds(args)]
         study["runs"][method] = runs
         study[method] = summarize(runs, table, args.epsilon)
         s = study[method]

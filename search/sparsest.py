@@ -38,7 +38,8 @@ from .bo import BOOptions, fit_gp, maximize_acquisition
 from .proposer import Proposer, all_masks, propose_batch, rng_for, successes, weight_stratified_design
 from .records import EvalRecord, mask_key
 
-__all__ = ["CBOOptions", "ConstrainedBO", "sparsest_feasible", "sparsest_feasible_mf", "MFStep"]
+__all__ = ["CBOOptions", "ConstrainedBO", "sparsest_feasible", "sparsest_feasible_mf", "MFStep",
+           "sparsest_feasible_raced", "RacedStep"]
 
 _SALT_STARTS = 31
 
@@ -89,28 +90,59 @@ def sparsest_feasible(X: np.ndarray, y: np.ndarray, bound: float) -> int | None:
     return min(ok, key=lambda i: (int(np.sum(X[i])), float(y[i]), i))
 
 
-def _feasibility(model: Any, X: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior mean of the value (minimized) and P(value <= bound) of each mask."""
+def _posterior(model: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and sd of the (minimized) value of each mask."""
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # jitter added to a near-singular covariance
         post = model.posterior(torch.as_tensor(X, dtype=torch.double))
         mean = -post.mean.squeeze(-1).numpy()  # the model is fitted to -y
         sd = post.variance.squeeze(-1).clamp_min(1e-12).sqrt().numpy()
-    z = (bound - mean) / sd
-    return mean, 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+    return mean, sd
+
+
+def _feasibility(model: Any, X: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean of the value (minimized) and P(value <= bound) of each mask."""
+    mean, sd = _posterior(model, X)
+    return mean, _normal_cdf((bound - mean) / sd)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.vectorize(math.erf)(np.asarray(z, dtype=float) / math.sqrt(2.0)))
+
+
+def _improvement(model: Any, X: np.ndarray, best: float, scale: float) -> np.ndarray:
+    """Expected improvement of each mask's value below ``best``, in units of ``scale``."""
+    mean, sd = _posterior(model, X)
+    z = (best - mean) / sd
+    pdf = np.exp(-0.5 * z**2) / math.sqrt(2.0 * math.pi)
+    return sd * (z * _normal_cdf(z) + pdf) / scale
 
 
 class _ConstrainedEI:
     """The acquisition ``P(feasible) * max(0, c* - |x| + 1/2)`` as a batch function (duck-typed
-    like a BoTorch acquisition for :func:`reram.search.bo.acquisition_values`)."""
+    like a BoTorch acquisition for :func:`reram.search.bo.acquisition_values`). With ``answer``
+    (``(value, scale)``: the current answer's posterior mean and the exchange rate of one
+    layer), a mask as sparse as the incumbent is worth its expected improvement on the answer
+    in units of ``scale`` instead of the flat half layer, and a sparser one ``P(feasible)`` per
+    layer saved."""
 
-    def __init__(self, model: Any, bound: float, incumbent: int, max_step: int | None = None) -> None:
+    def __init__(self, model: Any, bound: float, incumbent: int, max_step: int | None = None,
+                 answer: tuple[float, float] | None = None) -> None:
         self.model, self.bound, self.incumbent, self.max_step = model, bound, incumbent, max_step
+        self.answer = answer
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
         x = X.reshape(-1, X.shape[-1]).numpy()
         _, p = _feasibility(self.model, x, self.bound)
-        return torch.as_tensor(p * _gain(self.incumbent, x.sum(axis=1), self.max_step))
+        ones = x.sum(axis=1)
+        if self.answer is None:
+            return torch.as_tensor(p * _gain(self.incumbent, ones, self.max_step))
+        saved = np.clip(self.incumbent - ones, 0, self.max_step)
+        same = ones == self.incumbent
+        gain = p * saved
+        if same.any():
+            gain[same] = _improvement(self.model, x[same], *self.answer)
+        return torch.as_tensor(gain)
 
 
 def _gain(incumbent: int, ones: np.ndarray, max_step: int | None) -> np.ndarray:
@@ -296,4 +328,104 @@ def sparsest_feasible_mf(evaluate: Callable[[np.ndarray, int], float], dim: int,
         _, p = _feasibility(model, np.r_[x, 1][None].astype(np.int8), options.bound)
         if int(np.sum(x)) <= incumbent and p[0] >= promote_p:
             run(x, 1)
+    return steps
+
+
+# ---------------------------------------------------------------- replicates inside the loop
+@dataclass
+class RacedStep:
+    """One training of :func:`sparsest_feasible_raced`: a mask, which training of it this is
+    (0: the first, 1: the first replicate, ...), its value, and why it was trained
+    (``"design"``, ``"explore"``: a new mask by constrained EI, ``"replicate"``: the answer
+    trained again)."""
+
+    mask: str
+    replicate: int
+    y: float
+    reason: str
+
+
+def sparsest_feasible_raced(evaluate: Callable[[np.ndarray, int], float | None], dim: int, budget: int,
+                            options: CBOOptions, seed: int = 0, n_init: int = 4,
+                            p_sure: float = 0.9, same_count: str = "half") -> list[RacedStep]:
+    """The sparsest feasible mask with replicates inside the loop (racing the answer).
+
+    Each step fits the GP (``options``: kernel, the told ``noise_var`` per training, the
+    ``prior_x``/``prior_y`` references) to every training so far, a replicated mask as several
+    observations, and takes the current answer: among the trained masks whose posterior mean
+    clears the bar, the fewest ones, then the best posterior mean. If the model is not sure of
+    it (``P(feasible) < p_sure``), that mask is trained again; otherwise a new mask is trained,
+    the one of largest constrained EI (``P(feasible) * (ones saved against the incumbent +
+    1/2)``, as ``method="cbo"``). So a mask that cleared the bar by one lucky training is
+    checked before the search builds on it (a lucky sparse incumbent would otherwise make
+    every denser mask worthless to the acquisition, and the real answer is never trained),
+    and the answer is judged by replicates, not by its best draw.
+
+    Args:
+        evaluate: ``evaluate(mask, k) -> value`` (minimized) of the ``k``-th training of a mask
+            (``k = 0`` the first); ``None`` when no further training of it can be had (e.g. a
+            table's replicates are spent): that costs nothing and the mask is not raced again.
+        dim, budget: bits, and the trainings to spend.
+        options: the bar (``bound``), GP options, the told noise and the references.
+        seed, n_init: the weight-stratified initial design.
+        p_sure: how sure of the answer's feasibility the model must be before the search moves on.
+        same_count: what a new mask as sparse as the incumbent is worth: ``"half"`` (half a
+            layer times ``P(feasible)``, as ``method="cbo"``) or ``"ei"`` (its expected
+            improvement on the answer's posterior mean, one layer being worth the gap between
+            the bar and the best value seen, e.g. epsilon for the BN search; a sparser mask is
+            then worth ``P(feasible)`` per layer saved).
+
+    Returns:
+        Every training, in order.
+    """
+    if not 0.0 < p_sure < 1.0:
+        raise ValueError(f"p_sure must be in (0, 1), got {p_sure!r}")
+    if same_count not in ("half", "ei"):
+        raise ValueError(f"same_count must be 'half' or 'ei', got {same_count!r}")
+    steps: list[RacedStep] = []
+    hypers = None
+    prior = [(tuple(x), float(v)) for x, v in zip(options.prior_x, options.prior_y)]
+    known = {mask_key(x) for x, _ in prior}
+    spent: set[str] = set()  # masks with no further training to have
+    design = [x for x in weight_stratified_design(dim, n_init, rng_for(seed, 0, _SALT_STARTS), known)]
+
+    def train(x: np.ndarray, reason: str) -> bool:
+        mask = "".join(str(int(v)) for v in x)
+        k = sum(s.mask == mask for s in steps)
+        value = evaluate(np.asarray(x, dtype=np.int64), k)
+        if value is None:
+            spent.add(mask)
+            return False
+        steps.append(RacedStep(mask, k, float(value), reason))
+        return True
+
+    while len(steps) < budget:
+        if design:
+            train(design.pop(0), "design")
+            continue
+        X = np.asarray([[int(c) for c in s.mask] for s in steps] + [x for x, _ in prior], dtype=np.int8)
+        y = np.asarray([s.y for s in steps] + [v for _, v in prior])
+        with torch.random.fork_rng():
+            torch.manual_seed(seed * 100_003 + len(steps))
+            model, hypers = fit_gp(X, y, options, hypers, noise_var=options.noise_var)
+        trained = np.unique(X[: len(steps)], axis=0)
+        mean, p = _feasibility(model, trained, options.bound)
+        ones = trained.sum(axis=1)
+        ok = np.flatnonzero(mean <= options.bound)
+        answer = None
+        if len(ok):
+            i = min(ok, key=lambda j: (ones[j], mean[j]))
+            mask = "".join(map(str, trained[i]))
+            if p[i] < p_sure and mask not in spent and train(trained[i], "replicate"):
+                continue
+            gap = options.bound - float(y.min())
+            answer = (float(mean[i]), gap) if same_count == "ei" and gap > 0 else None
+        incumbent = int(ones[ok].min()) if len(ok) else dim + 1
+        excluded = known | {mask_key(x) for x in trained} | {mask_key([int(c) for c in m]) for m in spent}
+        rng = rng_for(seed, len(steps), _SALT_STARTS)
+        acq = _ConstrainedEI(model, options.bound, incumbent, options.max_step, answer)
+        x = _maximize(acq, dim, options, excluded, rng, trained)
+        if x is None:
+            break
+        train(x, "explore")
     return steps

@@ -137,12 +137,12 @@ def test_every_method_runs_and_a_full_budget_always_reaches_the_target(study, tm
     _synthetic_table(tmp_path / "t.json")
     out = tmp_path / "study.json"
     assert study.main(["--table", str(tmp_path / "t.json"), "--out", str(out), "--seeds", "1",
-                       "--budget-evals", "16", "--methods", "bo,bo-mf,bo-rep,random,nsga2",
+                       "--budget-evals", "16", "--methods", "bo,bo-mf,bo-rep,bo-race,random,nsga2",
                        "--sweep", "4,16", "--sweep-methods", "bo-step,random"]) == 0
     from reram.io import read_json
 
     doc = read_json(out, "study")["toy"]
-    for method in ("bo", "bo-mf", "bo-rep", "random", "nsga2"):
+    for method in ("bo", "bo-mf", "bo-rep", "bo-race", "random", "nsga2"):
         assert doc[method]["seeds"] == 1
         for run in doc["runs"][method]:  # costs grow, and every mask seen is one replicate's value
             assert run["cost"] == sorted(run["cost"])
@@ -155,6 +155,28 @@ def test_every_method_runs_and_a_full_budget_always_reaches_the_target(study, tm
     assert sure["3_bn"]["1110"]["p_within"] > 0.9 and max(r["p_within"] for r in sure["2_bn"].values()) < 0.01
     robust = doc["robustness"]  # the table's own learning rate (no other runs of this toy model)
     assert list(robust) == ["1111", "1110"] and robust["1110"]["0.2"]["seeds"] == [0, 1]
+
+
+def test_bo_race_sees_each_masks_replicates_in_turn_and_seeds_start_at_the_offset(study, tmp_path: Path):
+    _synthetic_table(tmp_path / "t.json")
+    table = study.Table(tmp_path / "t.json")
+    targets = set(study.target(table)["masks"])
+    run = study.run_method(table, "bo-race", 5, 12 * table.epochs, 0.02, targets)
+    seen: dict[str, int] = {}
+    for mask, acc in zip(run["masks"], run["accuracy_seen"]):  # the k-th training: the k-th replicate on
+        assert acc == pytest.approx(table.value_again(mask, 5, seen.get(mask, 0)), abs=1e-6)
+        seen[mask] = seen.get(mask, 0) + 1
+    assert max(seen.values()) <= 2  # never more trainings of a mask than the table holds
+    assert len(run["masks"]) == 12 and run["cost"][-1] == (2 * 2 + 12) * table.epochs
+    out = tmp_path / "study.json"
+    assert study.main(["--table", str(tmp_path / "t.json"), "--out", str(out), "--seeds", "2", "--seed-offset",
+                       "100", "--budget-evals", "3", "--methods", "random", "--sweep", ""]) == 0
+    from reram.io import read_json
+
+    doc = read_json(out, "study")["toy"]
+    assert doc["seeds"] == [100, 101] and doc["random"]["seeds"] == 2
+    with pytest.raises(SystemExit):
+        study.main(["--table", str(tmp_path / "t.json"), "--out", str(out), "--seed-offset", "-1"])
 
 
 def test_a_searchs_cached_trainings_of_the_same_training_are_imported_once(truth, tmp_path: Path):
