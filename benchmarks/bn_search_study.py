@@ -190,7 +190,7 @@ def kernel_likelihood(table: Table, kernels: tuple[str, ...] = ("hamming", "hamm
             ll, ll_top, rmse = [], [], []
             for r in range(repeats):
                 seed = 1000 + r
-                pick = list(np.random.default_rng(seed).choice(cand, n, replace=False))
+                pick = list(np.random.default_rng(seed).choice(cand, min(n, len(cand) - 1), replace=False))
                 X = np.asarray([[int(c) for c in m] for m in pick + refs], dtype=np.int8)
                 y = np.asarray([-table.value(m, seed) for m in pick] + [-table.mean(m) for m in refs])
                 model, _ = fit_gp(X, y, BOOptions(kernel=kernel))
@@ -198,15 +198,18 @@ def kernel_likelihood(table: Table, kernels: tuple[str, ...] = ("hamming", "hamm
                 with torch.no_grad():
                     post = model.posterior(torch.as_tensor([[int(c) for c in m] for m in held], dtype=torch.double),
                                            observation_noise=True)
-                mu, var = post.mean.squeeze(-1).numpy(), post.variance.squeeze(-1).numpy()
+                mu, var = post.mean.detach().squeeze(-1).numpy(), post.variance.detach().squeeze(-1).numpy()
                 obs = np.asarray([table.value(m, seed) for m in held])
                 lp = -0.5 * np.log(2 * np.pi * var) - 0.5 * (obs - mu) ** 2 / var
                 top = np.asarray([table.mean(m) > 0.85 for m in held])
-                ll.append(lp.mean()), ll_top.append(lp[top].mean()), rmse.append(np.sqrt(np.mean((obs - mu) ** 2)))
-            out.setdefault(kernel, {})[str(n)] = {"log_lik": float(np.mean(ll)), "log_lik_top": float(np.mean(ll_top)),
+                ll.append(lp.mean()), rmse.append(np.sqrt(np.mean((obs - mu) ** 2)))
+                if top.any():
+                    ll_top.append(lp[top].mean())
+            top_ll = float(np.mean(ll_top)) if ll_top else None
+            out.setdefault(kernel, {})[str(n)] = {"log_lik": float(np.mean(ll)), "log_lik_top": top_ll,
                                                    "rmse": float(np.mean(rmse))}
             print(f"kernel {kernel:<15} {n} masks: held-out log-lik {np.mean(ll):.3f} (above 0.85: "
-                  f"{np.mean(ll_top):.3f}), rmse {np.mean(rmse):.3f}", flush=True)
+                  f"{top_ll}), rmse {np.mean(rmse):.3f}", flush=True)
     return out
 
 

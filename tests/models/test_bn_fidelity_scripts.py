@@ -179,6 +179,17 @@ def test_bo_race_sees_each_masks_replicates_in_turn_and_seeds_start_at_the_offse
         study.main(["--table", str(tmp_path / "t.json"), "--out", str(out), "--seed-offset", "-1"])
 
 
+def test_the_kernels_held_out_fit_is_measured_on_the_table(study, tmp_path: Path):
+    _synthetic_table(tmp_path / "t.json")
+    table = study.Table(tmp_path / "t.json")
+    fit = study.kernel_likelihood(table, kernels=("hamming", "anova2"), sizes=(10, 40), repeats=2)
+    for kernel in ("hamming", "anova2"):  # 40 masks: capped at the 13 the toy table has left
+        for n in ("10", "40"):
+            row = fit[kernel][n]
+            assert np.isfinite(row["log_lik"]) and 0 <= row["rmse"] < 0.2  # an additive toy: a good fit
+    assert fit["anova2"]["10"]["log_lik"] > 0  # the model class holds the truth: sharp predictions
+
+
 def test_a_searchs_cached_trainings_of_the_same_training_are_imported_once(truth, tmp_path: Path):
     import json
 
