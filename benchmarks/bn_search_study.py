@@ -23,7 +23,9 @@ Methods (each a different search over the same budget): ``bo`` (``method="cbo"``
 mask with the GP told the replicate noise and given the references, ``reram.search.sparsest``),
 ``bo-mf`` (the same with an epoch-4 screen and early stopping), ``bo-rep`` (``bo`` on three
 quarters of the budget, the last quarter training its answer again at other seeds, the answer
-then judged by its mean: naming the target needs replicates), ``bo-penalty`` (``method="bo"``
+then judged by its mean: naming the target needs replicates), ``bo-race`` (replicates inside the loop:
+``reram.search.sparsest.sparsest_feasible_raced``, the answer trained again while the GP is unsure
+it clears the bar, a mask's k-th training the table's next replicate), ``bo-penalty`` (``method="bo"``
 on the constrained penalty score, noise learned), ``random``, ``anneal`` and ``nsga2`` (accuracy
 against the BN count). The landscape (each site's main effect, how much of the accuracy an
 additive model explains) goes in the same file.
@@ -32,6 +34,8 @@ Usage::
 
     python benchmarks/bn_search_study.py                      # -> benchmarks/results/bn_search_study.json
     python benchmarks/bn_search_study.py --budget-evals 10 --seeds 10
+    python benchmarks/bn_search_study.py --seed-offset 100 --seeds 20 --out /tmp/dev.json  # design seeds
+    python benchmarks/bn_search_study.py --kernels            # + each GP kernel's held-out fit to the table
 """
 from __future__ import annotations
 
