@@ -117,6 +117,8 @@ def test_raced_options_are_checked_before_any_training():
         sparsest_feasible_raced(f, 8, 10, _references(), p_sure=1.0)
     with pytest.raises(ValueError, match="same_count"):
         sparsest_feasible_raced(f, 8, 10, _references(), same_count="third")
+    with pytest.raises(ValueError, match="race"):
+        sparsest_feasible_raced(f, 8, 10, _references(), race="everything")
     assert calls == []
 
 
@@ -136,7 +138,8 @@ def test_raced_search_finds_the_sparsest_feasible_mask_of_a_known_landscape(same
     assert found >= 2  # random search: 16 of 256 masks hold one of the 2 targets with p ~ 0.12
 
 
-def test_a_lucky_sparse_training_is_replicated_and_the_search_moves_on():
+@pytest.mark.parametrize("race", ["posterior", "observed"])
+def test_a_lucky_sparse_training_is_replicated_and_the_search_moves_on(race: str):
     """The first training of every mask with at most two ones reads as all-BN (they are far
     below the bar: 0.1 + 0.85 * 0.55 / 0.7 = 0.77 at most); their replicates are honest. One
     training's noise is told as 0.02, so one reading 2 points above the bar is not sure.
@@ -147,7 +150,7 @@ def test_a_lucky_sparse_training_is_replicated_and_the_search_moves_on():
     def f(x: np.ndarray, k: int) -> float:
         return -accuracy(np.ones(8)) if int(np.sum(x)) <= 2 and k == 0 else -accuracy(x)
 
-    steps = sparsest_feasible_raced(f, 8, 32, replace(_references(), noise_var=4e-4), seed=0, n_init=1)
+    steps = sparsest_feasible_raced(f, 8, 32, replace(_references(), noise_var=4e-4), seed=0, n_init=1, race=race)
     lucky = {s.mask for s in steps if s.mask.count("1") <= 2}
     assert lucky  # a lucky mask was tried
     raced = {s.mask for s in steps if s.reason == "replicate" and s.mask in lucky}
