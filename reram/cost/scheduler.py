@@ -555,7 +555,7 @@ def replicate_layers(trace: Trace, units: Sequence[str], specs: Sequence[ReramSp
         total = _phases_time([stages[p] for p in phases], batch, pipeline)
         if training:
             total += _update_time([u[0] for u in updates.values()],
-                                  sum(u[2] for u in updates.values()), budget, pipeline != "none")
+                                  [u[2] for u in updates.values()], budget, pipeline != "none")
         return total
 
     def slowest(i: int) -> float:
@@ -750,20 +750,23 @@ def update_charges(trace: Trace, units: Sequence[str], mapping: ChipMapping, spe
     when ``records`` has the layer, else the chip's write model. With the pipeline the layers
     update in parallel, and the time is the slowest layer's or the time the chip's write-power
     budget needs for all the writes together (``energy / max_write_power_w``), whichever is
-    longer; without it, one after another.
+    longer; without it, one after another, each at least as long as its own writes take under
+    the budget.
     """
     spec = training_spec or TrainingSpec()
     records = records or {}
-    charges, seconds, write_energy, rerams = [], [], 0.0, []
+    budget = _write_budget(specs[i] for i in range(len(trace.layers)) if units[i] == "reram")
+    charges, seconds, write_energy = [], [], []
     for i, layer in enumerate(trace.layers):
         if units[i] != "reram":
             continue
         busy, charge, written = _layer_update(layer, specs[i], spec, mapping, records.get(layer.name))
-        charges.append(Charge(i, busy, charge.energy_j, 0.0, charge.parts))
+        # one after another, a layer's charge is its share of the update's time
+        shown = busy if pipelined else _update_time([busy], [written], budget, False)
+        charges.append(Charge(i, shown, charge.energy_j, 0.0, charge.parts))
         seconds.append(busy)
-        write_energy += written
-        rerams.append(specs[i])
-    return _update_time(seconds, write_energy, _write_budget(rerams), pipelined), charges
+        write_energy.append(written)
+    return _update_time(seconds, write_energy, budget, pipelined), charges
 
 
 def _layer_update(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec, mapping: ChipMapping,
@@ -786,14 +789,17 @@ def _write_budget(specs: Any) -> float | None:
     return min(budgets) if budgets else None
 
 
-def _update_time(seconds: Sequence[float], write_energy: float, budget: float | None,
+def _update_time(seconds: Sequence[float], write_energy: Sequence[float], budget: float | None,
                  pipelined: bool) -> float:
-    """The update's time: with the pipeline the slowest layer's or the budget's
-    (``write_energy / budget``), whichever is longer; without it the layers one after another."""
+    """The update's time from each layer's time and write energy: with the pipeline the slowest
+    layer's or the budget's for all the writes (``sum(write_energy) / budget``), whichever is
+    longer; without it the layers one after another, each the longer of its own time and its
+    own writes' ``write_energy / budget`` (the budget bounds the write drivers either way)."""
+    if budget is None:
+        return float(sum(seconds)) if not pipelined else max(seconds, default=0.0)
     if not pipelined:
-        return float(sum(seconds))
-    slowest = max(seconds, default=0.0)
-    return slowest if budget is None else max(slowest, write_energy / budget)
+        return float(sum(max(s, e / budget) for s, e in zip(seconds, write_energy)))
+    return max(max(seconds, default=0.0), sum(write_energy) / budget)
 
 
 def endurance_of(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], batch: int,
