@@ -133,7 +133,8 @@ class Plan:
         gpu_throughput: samples per second of the baseline.
         speedup_vs_gpu: ``gpu_latency_s / latency_s``.
         energy_ratio_vs_gpu: ``gpu_energy_j / energy_j`` (> 1: the chip saves energy).
-        gpu_utilization: the baseline's achieved FLOP/s over the GPU's peak.
+        gpu_utilization: the baseline's achieved FLOP/s (its FLOPs over ``gpu_latency_s``,
+            measured or roofline) over the GPU's peak.
         bottleneck: the slowest pipeline stage: ``{"name", "phase", "per_sample_s"}``.
         update_s: time of the weight-update writes (training).
         barriers: number of pipeline barriers (BN groups in training).
@@ -1145,7 +1146,6 @@ def _assemble_plan(ctx: PlanContext, costs: Sequence[LayerCost], baseline: GpuBa
     hw, latency = ctx.chip.hardware, ctx.latency_s
     for cost, seconds, joules in zip(costs, gpu_times, baseline.energy_j):
         cost.gpu_latency_s, cost.gpu_energy_j = seconds, joules
-    roofline_latency = sum(baseline.latency_s)
     gpu_latency = sum(c.gpu_latency_s for c in costs)
     breakdown = _merge_parts(c.energy_parts for c in costs)
     if ctx.memory is not None:
@@ -1166,8 +1166,8 @@ def _assemble_plan(ctx: PlanContext, costs: Sequence[LayerCost], baseline: GpuBa
         gpu_throughput=ctx.batch_size / gpu_latency if gpu_latency > 0 else float("inf"),
         speedup_vs_gpu=gpu_latency / latency,
         energy_ratio_vs_gpu=gpu_energy / energy if energy > 0 else float("inf"),
-        gpu_utilization=(baseline.flops / (roofline_latency * hw.gpu.peak_flops)
-                         if roofline_latency > 0 else 0.0),
+        gpu_utilization=(baseline.flops / (gpu_latency * hw.gpu.peak_flops)
+                         if gpu_latency > 0 else 0.0),
         bottleneck=bottleneck_of(ctx.stages), update_s=ctx.update_s,
         barriers=_count_barriers(ctx.units, ctx.trace.layers) if training else 0,
         crossbars_used=ctx.mapping.crossbars_used, crossbars_available=ctx.mapping.available,

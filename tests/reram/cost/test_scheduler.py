@@ -257,3 +257,22 @@ def test_measured_baseline_on_cpu_splits_by_kind():
                     device="cpu")
     assert plan.gpu_baseline == "measured"
     assert all(l.gpu_latency_s > 0 for l in plan.layers)
+
+
+def test_measured_baseline_utilization_is_the_measured_rate(monkeypatch):
+    """``gpu_utilization`` is the baseline's achieved FLOP/s over peak: with a measured baseline,
+    the measured time's (it once divided by the roofline's time whatever the baseline was)."""
+    import reram.cost.gpu_profile as profile
+    from reram.cost.scheduler import gpu_only_baseline
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 10))
+    measured = {"conv": 2e-3, "act": 1e-3, "linear": 1e-3}
+    monkeypatch.setattr(profile, "measure_breakdown",
+                        lambda *args, **kwargs: {"seconds_by_kind": measured})
+    plan = on_isaac(net, (3, 8, 8), batch_size=2, mode="inference", gpu_baseline="measured")
+    roof = on_isaac(net, (3, 8, 8), batch_size=2, mode="inference")
+    assert plan.gpu_latency_s == pytest.approx(4e-3)
+    flops = gpu_only_baseline(trace_model(net, (3, 8, 8)), CHIP.hardware.gpu, 2, False).flops
+    peak = CHIP.hardware.gpu.peak_flops
+    assert plan.gpu_utilization == pytest.approx(flops / (4e-3 * peak))
+    assert roof.gpu_utilization == pytest.approx(flops / (roof.gpu_latency_s * peak))
