@@ -268,7 +268,8 @@ def crossbar_update_cost(layer: LayerTrace, reram: ReramSpec, *, replicas: int =
     writes = writes or WriteModel()
     mapping = map_layer(layer, reram)
     if record is not None:
-        one = recorded_write_cost(record, mapping.groups * mapping.row_blocks, reram, writes)
+        one = recorded_write_cost(record, mapping.row_blocks, reram, writes,
+                                  cols_per_array=min(mapping.cols, reram.crossbar_cols))
     else:
         one = array_write_cost(mapping.cells, min(mapping.rows, reram.crossbar_rows),
                                reram.cell_bits, reram, writes, parallel_arrays=mapping.crossbars,
