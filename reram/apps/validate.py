@@ -359,7 +359,8 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
     note("GPU idle power")  # an assumption (no datasheet figure): its range, on the largest chip
     for idle in idle_powers:
         gpu = dataclasses.replace(base.hardware.gpu, idle_power_w=idle)
-        chip_idle = Chip(base.config, dataclasses.replace(base.hardware, gpu=gpu)).replace(scale=big)
+        chip_idle = Chip(base.config, dataclasses.replace(base.hardware, gpu=gpu),
+                         training=base.training).replace(scale=big)
         plan = schedule(trace_for(kept), batch_size=batch_size, chip=chip_idle)
         out["gpu_idle"].append(row("idle_power_w", idle, plan, kept))
     note("GPU idle policy")
