@@ -125,8 +125,9 @@ class Plan:
         hardware: the chip's name.
         layers: one :class:`LayerCost` per traced layer, in forward order.
         latency_s: time of one batch on the heterogeneous chip.
-        energy_j: energy of one batch: the layers' energies plus the static power of the ReRAM
-            side and the idle power of the GPU over ``latency_s``.
+        energy_j: energy of one batch: the layers' energies, the DRAM traffic (training), and
+            the static power of the ReRAM side and the idle power of the GPU over ``latency_s``
+            (the GPU's as its ``idle_policy`` charges it).
         throughput: samples per second, ``batch_size / latency_s``.
         gpu_latency_s: time of one batch in the GPU-only baseline.
         gpu_energy_j: energy of one batch in the GPU-only baseline.
@@ -145,8 +146,9 @@ class Plan:
         pipeline: ``"layer"`` (inter-layer pipeline per phase), ``"none"`` or ``"pipelayer"``
             (forward and backward of different samples overlap on separate arrays).
         energy_breakdown: ``energy_j`` split by component (``ENERGY_PARTS``): the layers' parts
-            plus ``"reram_static"`` (the ReRAM side's static power over ``latency_s``) and
-            ``"gpu_idle"`` (the GPU's idle power over ``latency_s``).
+            plus ``"dram"`` (training), ``"reram_static"`` (the ReRAM side's static power over
+            ``latency_s``) and ``"gpu_idle"`` (the GPU's idle power over the seconds its
+            ``idle_policy`` charges: ``latency_s`` for ``"idle"``).
         gpu_energy_breakdown: the baseline's energy: ``"gpu"`` (work) and ``"gpu_idle"``.
         gpu_name: the GPU (both the chip's GPU side and the baseline).
         config: the chip's crossbar config (a dict of its fields), ``None`` for a chip without one.

@@ -11,7 +11,7 @@ each by physics:
   :func:`adc_area_mm2`): a Walden figure-of-merit term ``FoM x 2**bits`` plus a per-conversion
   floor (comparator, logic, references), least-squares fitted to the published converters of
   :data:`ADC_SURVEY`. A preset's own ADC anchors the absolute figure; the survey gives how it
-  moves with bits (8 b costs 1.9x what 4 b costs, not 16x).
+  moves with bits (8 b costs 2.5x what 4 b costs, not 16x).
 - **DAC** energy and area double per bit (:func:`dac_scale`; MNSIM 2.0's DAC table, derived
   from ISAAC, doubles them per bit from 1 to 4 bits and x4 per 2 bits above).
 - **Arrays**: read power in proportion to cells (rows x cols) and mean cell conductance.
