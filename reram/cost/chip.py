@@ -34,7 +34,11 @@ from reram.cost.silicon import (Component, SiliconSpec, Unit, adc_bits_needed, c
                                 static_power_per_tile_w)
 from reram.cost.training import TrainingSpec
 
-__all__ = ["Chip", "available_chips", "peak_ops_per_s", "peak_power_w"]
+__all__ = ["Chip", "available_chips", "peak_ops_per_s", "peak_power_w",
+           "WEIGHT_GRADIENT_UNIT_NODE_NM"]
+
+#: The node of :class:`~reram.cost.training.WeightGradientUnit`'s figures (Horowitz, ISSCC 2014), nm.
+WEIGHT_GRADIENT_UNIT_NODE_NM = 45.0
 
 
 def available_chips() -> list[str]:
@@ -245,16 +249,28 @@ class Chip:
                           "(ISAAC's ADC and DAC) per array, for the input gradient's transposed read")]
         if spec.weight_gradient == "digital":
             unit = spec.unit
-            area_f, power_f = node_factors("digital", 45.0, target)
+            _, power_f = node_factors("digital", WEIGHT_GRADIENT_UNIT_NODE_NM, target)
             bits = reram.input_bits
             rows.append(Component(
                 "weight_gradient_unit", reram.tiles,
-                reram.tiles * unit.area_mm2(bits) * area_f,
+                reram.tiles * self.weight_gradient_unit_area_mm2(bits, node_nm),
                 reram.tiles * unit.macs_per_tile * unit.clock_hz * unit.mac_energy_j(bits) * power_f,
                 0.0, f"TrainingSpec.unit: {unit.macs_per_tile} MACs of {bits}-bit operands a tile "
                 f"at {unit.clock_hz / 1e9:g} GHz (Horowitz, ISSCC 2014, 45 nm, moved to "
                 f"{target:g} nm)"))
         return rows
+
+    def weight_gradient_unit_area_mm2(self, bits: int, node_nm: float | None = None) -> float:
+        """One tile's digital weight-gradient unit (``training.unit``) at ``bits``-bit operands,
+        mm2: Horowitz's 45 nm figures moved to the silicon's node, or ``node_nm``, by
+        :func:`reram.cost.silicon.node_factors` (a chip without a silicon section states no
+        node: the 45 nm figure). What :meth:`training_components` and a plan's
+        ``training_area_mm2`` both count."""
+        area = self.training.unit.area_mm2(bits)
+        if node_nm is None and self.hardware.silicon is None:
+            return area
+        target = self.hardware.silicon.node_nm if node_nm is None else node_nm
+        return area * node_factors("digital", WEIGHT_GRADIENT_UNIT_NODE_NM, target)[0]
 
     def costed_training(self) -> TrainingSpec:
         """``training`` placed on this chip's floorplan (what :func:`reram.cost.schedule`

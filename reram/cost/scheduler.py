@@ -158,8 +158,10 @@ class Plan:
         dram_s: DRAM transfer time in ``latency_s`` (training), s.
         endurance: writes per cell per epoch per array kind against the device's endurance, and
             the epochs until wear-out (:func:`reram.cost.writes.endurance_report`; training).
-        training_area_mm2: silicon training adds: ``"weight_gradient_unit"`` (digital dataflow),
-            ``"transposed_periphery"`` (row-side ADCs and column-side DACs of the input gradient).
+        training_area_mm2: silicon training adds on the tiles the layers occupy, mm2:
+            ``"weight_gradient_unit"`` (digital dataflow; at the chip's node, as
+            :meth:`Chip.training_components` counts it), ``"transposed_periphery"`` (row-side
+            ADCs and column-side DACs of the input gradient).
         pulses_from: ``"simulation"`` when every crossbar layer's update pulses were read from
             its pulse record (``update="pulsed"``), ``"mixed"`` when some were, else
             ``"write_model"`` (training only).
@@ -1135,7 +1137,8 @@ def _training_area(ctx: PlanContext, specs: Sequence[ReramSpec]) -> dict[str, fl
             weight_arrays -= error_mapping(layer, reram).crossbars
         transposed += spec.transposed_area_mm2(weight_arrays * copies, reram)
         if spec.weight_gradient == "digital":
-            unit_mm2 += ctx.mapping.tiles(layer.name, per_tile) * spec.unit.area_mm2(reram.input_bits)
+            unit_mm2 += (ctx.mapping.tiles(layer.name, per_tile)
+                         * ctx.chip.weight_gradient_unit_area_mm2(reram.input_bits))
     out = {"transposed_periphery": transposed}
     if spec.weight_gradient == "digital":
         out["weight_gradient_unit"] = unit_mm2

@@ -169,3 +169,19 @@ def test_chip_round_trips_through_its_dict(tmp_path):
     path.write_text(json.dumps(chip.to_dict()))
     again = Chip.from_json(path)
     assert again.config == chip.config and again.hardware == chip.hardware
+
+
+def test_plan_training_area_is_the_component_tables_per_tile():
+    """A plan's weight-gradient-unit area is the component table's per tile, at the chip's node
+    (the plan once counted Horowitz's 45 nm figures while the table moved them to 32 nm)."""
+    chip = Chip.preset("isaac").replace(tiles=1)
+    plan = schedule(nn.Sequential(nn.Linear(100, 10)), (100,), batch_size=2, mode="train",
+                    chip=chip, replicate=False)
+    assert plan.crossbars_used <= chip.hardware.reram.crossbars_per_tile  # one tile
+    rows = {c.name: c for c in chip.training_components()}
+    assert plan.training_area_mm2["weight_gradient_unit"] == pytest.approx(
+        rows["weight_gradient_unit"].area_mm2)
+    at_45 = chip.training.unit.area_mm2(chip.hardware.reram.input_bits)
+    assert rows["weight_gradient_unit"].area_mm2 == pytest.approx(at_45 * (32 / 45) ** 2)
+    legacy = Chip.from_hardware(dataclasses.replace(chip.hardware, silicon=None))
+    assert legacy.weight_gradient_unit_area_mm2(16) == pytest.approx(chip.training.unit.area_mm2(16))
