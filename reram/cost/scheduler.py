@@ -138,7 +138,8 @@ class Plan:
             measured or roofline) over the GPU's peak.
         bottleneck: the slowest pipeline stage: ``{"name", "phase", "per_sample_s"}``.
         update_s: time of the weight-update writes (training).
-        barriers: number of pipeline barriers (BN groups in training).
+        barriers: number of pipeline drains in training: two per GPU group holding a BN (its
+            forward and its backward); 0 in inference.
         crossbars_used: crossbars of all copies of all layers.
         crossbars_available: crossbars on the chip.
         pipelined: whether the inter-layer pipeline was modelled.
