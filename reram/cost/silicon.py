@@ -364,10 +364,11 @@ def components(silicon: SiliconSpec, reram: Any, *, g_mean_s: float | None = Non
         area_f, power_f = _scale(unit, silicon.reference, geo, g_mean_s)
         node_area, node_power = node_factors(unit.kind, silicon.node_nm, target)
         static_f = power_f if "conductance" not in unit.scales else 1.0
+        static = unit.power_w if _always_on(name, unit, silicon) else unit.static_w
         rows.append(Component(
             name=name, count=count, area_mm2=count * unit.area_mm2 * area_f * node_area,
             power_w=count * unit.power_w * power_f * node_power,
-            static_w=count * unit.static_w * static_f * node_power, source=unit.source))
+            static_w=count * static * static_f * node_power, source=unit.source))
     if silicon.edram_refresh and silicon.edram_refresh_w_per_tile > 0:
         refresh = silicon.edram_refresh_w_per_tile * geo["tiles"]
         rows.append(Component("edram_refresh", geo["tiles"], 0.0, refresh, refresh,
@@ -394,12 +395,18 @@ def static_power_per_tile_w(silicon: SiliconSpec, reram: Any) -> float:
     return total
 
 
+def _always_on(name: str, unit: Unit, silicon: SiliconSpec) -> bool:
+    """Whether a unit draws its whole power whenever the chip is on (the link PHY with
+    ``link_always_on``)."""
+    return name == "link_phy" and unit.per == "chip" and silicon.link_always_on
+
+
 def chip_static_power_w(silicon: SiliconSpec) -> float:
     """Always-on power of the chip-level units (the link PHY when ``link_always_on``), W."""
     total = 0.0
     for name, unit in silicon.units.items():
         if unit.per == "chip":
-            total += unit.power_w if (name == "link_phy" and silicon.link_always_on) else unit.static_w
+            total += unit.power_w if _always_on(name, unit, silicon) else unit.static_w
     return total
 
 

@@ -70,6 +70,13 @@ def test_edram_refresh_and_always_on_link_are_stated_options():
     link = chip.replace(silicon=dataclasses.replace(silicon, link_always_on=True))
     assert link.hardware.reram.static_power_w == pytest.approx(
         chip.hardware.reram.static_power_w + 10.4)
+    # the component table shows what is charged: its always-on column sums to the static power
+    # (the always-on link's row once said 0 W while the total counted its 10.4 W)
+    both = chip.replace(silicon=dataclasses.replace(silicon, link_always_on=True, edram_refresh=True))
+    for c in (chip, refresh, link, both):
+        assert sum(r.static_w for r in c.components()) == pytest.approx(c.hardware.reram.static_power_w)
+    (phy,) = [r for r in link.components() if r.name == "link_phy"]
+    assert phy.static_w == pytest.approx(10.4) == pytest.approx(phy.power_w)
 
 
 def test_at_area_and_at_power_fill_the_budget():
