@@ -429,8 +429,18 @@ class Chip:
         return peak_ops_per_s(reram or self.hardware.reram)
 
     def peak_power_w(self, reram: ReramSpec | None = None) -> float:
-        """Power with every crossbar busy, static power and the link at full rate."""
-        return peak_power_w(reram or self.hardware.reram, self.hardware.link)
+        """Power with every crossbar busy, static power and the link at full rate (once: an
+        always-on link is in the static power, :meth:`costed_link`)."""
+        return peak_power_w(reram or self.hardware.reram, self.costed_link())
+
+    def costed_link(self) -> LinkSpec:
+        """The link as :func:`reram.cost.schedule` charges its bytes: its energy per byte, or
+        none with the silicon's ``link_always_on`` (the PHY's whole power is then in the static
+        power, charged for the whole batch instead of per byte)."""
+        silicon, link = self.hardware.silicon, self.hardware.link
+        if silicon is not None and silicon.link_always_on and "link_phy" in silicon.units:
+            return dataclasses.replace(link, energy_per_byte_j=0.0)
+        return link
 
     def to_dict(self) -> dict:
         """Plain-dict form (JSON-ready): the hardware dict with the config as its crossbar section,

@@ -35,6 +35,7 @@ This module reads traces, chips and hardware specs only; it does not import the 
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 from dataclasses import asdict, dataclass, field
@@ -968,7 +969,7 @@ def _heterogeneous(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec
                    ) -> tuple[float, float, list[Stage]]:
     """Run the phases and the update on the chip, charging ``costs``:
     ``(latency_s, update_s, stages)`` (the DRAM time is added by :func:`schedule`)."""
-    hw = chip.hardware
+    hw = _costed_hardware(chip)
     stages, per_phase = [], []
     for phase in ("forward", "backward") if training else ("forward",):
         phase_list = phase_stages(trace, units, mapping, specs, hw, batch, phase, training=training,
@@ -987,6 +988,12 @@ def _heterogeneous(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec
             costs[c.index]._add("update", c.seconds, c.energy_j, c.bytes_moved, c.parts)
         latency += update_s
     return latency, update_s, stages
+
+
+def _costed_hardware(chip: Chip) -> HardwareSpec:
+    """The chip's hardware with its link as charged (:meth:`Chip.costed_link`)."""
+    link = chip.costed_link()
+    return chip.hardware if link is chip.hardware.link else dataclasses.replace(chip.hardware, link=link)
 
 
 def _training_extras(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], chip: Chip,
@@ -1070,7 +1077,8 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
     records = dict(pulse_records) if pulse_records is not None else _records_of(model)
     units = route(trace, elementwise_unit)
     specs = layer_specs(trace, the_chip)
-    mapping = map_and_replicate(trace, units, specs, hw, batch_size, training=training,
+    mapping = map_and_replicate(trace, units, specs, _costed_hardware(the_chip), batch_size,
+                                training=training,
                                 replicate=replicate, training_spec=the_chip.costed_training(),
                                 arrays_per_copy=2 if pipeline == "pipelayer" and training else 1,
                                 pipeline=pipeline, records=records)
