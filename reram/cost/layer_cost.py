@@ -220,7 +220,8 @@ def crossbar_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, ph
             weight gradient is :func:`reram.cost.training.weight_gradient_cost`).
         replicas: copies of the layer, each working on its own share of the batch's MVMs.
         needs_input_grad: False for the first compute layer (no gradient to pass back).
-        signed_input: the layer's input has both signs (the model's input): two input phases.
+        signed_input: the layer's input has both signs (the model's input, or
+            ``LayerTrace.input_signed``): two input phases.
 
     Returns:
         The :class:`PhaseCost`; ``per_sample_s * batch_size == batch_s``.

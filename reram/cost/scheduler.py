@@ -683,7 +683,8 @@ def _layer_stage(trace: Trace, i: int, unit: str, reram: ReramSpec, spec: Traini
     if unit == "reram":
         cost = crossbar_stage_cost(layer, reram, spec, batch, phase,
                                    replicas=mapping.replicas[layer.name], tiles=tiles,
-                                   needs_input_grad=i != first, signed_input=i == first)
+                                   needs_input_grad=i != first,
+                                   signed_input=i == first or bool(layer.input_signed))
     else:
         cost = digital_phase_cost(layer, reram, batch, phase, tiles=tiles)
     return Stage(name=layer.name, phase=phase, unit=unit, per_sample_s=cost.per_sample_s,
