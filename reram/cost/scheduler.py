@@ -873,7 +873,9 @@ def gpu_only_baseline(trace: Trace, gpu: GpuSpec, batch: int, training: bool) ->
 def split_measured(kinds: Sequence[str], roofline_s: Sequence[float],
                    seconds_by_kind: Mapping[str, float]) -> list[float]:
     """Measured per-kind times split over the layers of each kind in proportion to their
-    roofline times (equally when the kind's roofline total is 0)."""
+    roofline times (equally when the kind's roofline total is 0); the measured time of kinds no
+    layer has (the profiler's ``"other"``: the optimizer step, the loss, copies) is spread over
+    all layers the same way, so the baseline's total is all the time measured."""
     out = list(roofline_s)
     for kind in set(kinds):
         members = [i for i, k in enumerate(kinds) if k == kind]
@@ -881,6 +883,11 @@ def split_measured(kinds: Sequence[str], roofline_s: Sequence[float],
         total_kind = seconds_by_kind.get(kind, 0.0)
         for i in members:
             out[i] = total_kind * (roofline_s[i] / share if share > 0 else 1 / len(members))
+    rest = sum(v for k, v in seconds_by_kind.items() if k not in set(kinds))
+    if rest > 0 and out:
+        share = sum(roofline_s)
+        out = [t + rest * (r / share if share > 0 else 1 / len(out))
+               for t, r in zip(out, roofline_s)]
     return out
 
 
@@ -1048,7 +1055,8 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
             (:func:`replicate_layers`).
         gpu_baseline: ``"roofline"`` or ``"measured"`` (times the model with the torch profiler
             on ``device``, default CUDA; per-kind measured time is split across the layers of a
-            kind in proportion to their roofline times).
+            kind in proportion to their roofline times, and the time of ops of no layer kind,
+            such as the optimizer step, across all layers).
         device: device for ``gpu_baseline="measured"``.
         gpu: replace the chip's GPU (and the baseline) by a bundled one: ``"v100"``,
             ``"gtx1080"``, ``"a100"``.

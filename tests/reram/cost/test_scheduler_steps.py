@@ -157,6 +157,14 @@ def test_split_measured_in_proportion_to_the_roofline():
     assert out == pytest.approx([2.0, 6.0, 1.0, 0.0])
 
 
+def test_split_measured_keeps_the_time_of_ops_of_no_layer_kind():
+    """The profiler's "other" ops (the optimizer step, the loss) are GPU time too: spread over
+    the layers by their roofline times, not dropped (the baseline once lost them)."""
+    out = split_measured(["conv", "bn"], [1.0, 3.0], {"conv": 2.0, "bn": 1.0, "other": 4.0})
+    assert out == pytest.approx([2.0 + 1.0, 1.0 + 3.0])
+    assert sum(out) == pytest.approx(7.0)
+
+
 def test_charges_add_up_to_the_plan():
     net = conv_bn_net()
     plan = schedule(net, (1, 8, 8), batch_size=4, mode="train", chip=CHIP)
