@@ -194,8 +194,9 @@ class Chip:
         if new_config is not self.config:
             hw = dataclasses.replace(hw, reram=_conductance_scaled(hw.reram, self.config, new_config))
         if scale is not None:
-            if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
-                raise ValueError(f"scale must be a positive number, got {scale!r}")
+            if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0 \
+                    or not math.isfinite(scale):
+                raise ValueError(f"scale must be a finite positive number, got {scale!r}")
             tiles = max(1, round(hw.reram.tiles * scale))
         if tiles is not None:
             hw = dataclasses.replace(hw, reram=hw.reram.with_tiles(tiles))
@@ -322,8 +323,9 @@ class Chip:
         (shift-add, activation/pooling units) and buffers by the digital rule (x L); the
         arrays', DACs' and ADCs' energies stay (analog: set by noise and conductance)."""
         silicon = self._silicon()
-        if isinstance(node_nm, bool) or not isinstance(node_nm, (int, float)) or not node_nm > 0:
-            raise ValueError(f"node_nm must be a positive number, got {node_nm!r}")
+        if isinstance(node_nm, bool) or not isinstance(node_nm, (int, float)) or not node_nm > 0 \
+                or not math.isfinite(node_nm):
+            raise ValueError(f"node_nm must be a finite positive number, got {node_nm!r}")
         units = {}
         for name, unit in silicon.units.items():
             area, power = node_factors(unit.kind, silicon.node_nm, node_nm)
@@ -360,8 +362,9 @@ class Chip:
         return self._fill(power_w, node_nm, "power_w", "power")
 
     def _fill(self, budget: float, node_nm: float | None, key: str, what: str) -> Chip:
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
-            raise ValueError(f"{what} budget must be a positive number, got {budget!r}")
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0 \
+                or not math.isfinite(budget):
+            raise ValueError(f"{what} budget must be a finite positive number, got {budget!r}")
         if node_nm is not None and node_nm != self._silicon().node_nm:
             return self.at_node(node_nm)._fill(budget, None, key, what)
         per_tile, fixed = self._per_tile_and_fixed(None, key)

@@ -197,8 +197,9 @@ class Unit:
             raise ValueError(f"Unit.kind must be one of {UNIT_KINDS}, got {self.kind!r}")
         for name in ("area_mm2", "power_w", "static_w"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"Unit.{name} must be a number >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+                    or not math.isfinite(value):
+                raise ValueError(f"Unit.{name} must be a finite number >= 0, got {value!r}")
         if self.static_w > self.power_w * (1 + 1e-9):
             raise ValueError(f"Unit.static_w ({self.static_w}) must be <= power_w ({self.power_w})")
         bad = [s for s in self.scales if s not in UNIT_SCALES]
@@ -245,6 +246,17 @@ class SiliconSpec:
         for name in ("edram_refresh", "link_always_on"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"SiliconSpec.{name} must be a bool, got {getattr(self, name)!r}")
+        value = self.edram_refresh_w_per_tile
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value < 0:
+            raise ValueError(f"SiliconSpec.edram_refresh_w_per_tile must be a finite number >= 0, "
+                             f"got {value!r}")
+        for key in ("rows", "cols", "adc_bits", "dac_bits", "g_mean_s"):
+            value = self.reference[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"SiliconSpec.reference[{key!r}] must be a finite number > 0, "
+                                 f"got {value!r}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SiliconSpec:

@@ -185,3 +185,32 @@ def test_plan_training_area_is_the_component_tables_per_tile():
     assert rows["weight_gradient_unit"].area_mm2 == pytest.approx(at_45 * (32 / 45) ** 2)
     legacy = Chip.from_hardware(dataclasses.replace(chip.hardware, silicon=None))
     assert legacy.weight_gradient_unit_area_mm2(16) == pytest.approx(chip.training.unit.area_mm2(16))
+
+
+def test_infinite_or_nan_sizes_and_figures_are_refused_by_name():
+    """An infinite scale, node or budget, a NaN or infinite training area, a negative eDRAM
+    refresh or a zero reference geometry are refused with a one-line error naming the field
+    (they passed the ``> 0`` / ``>= 0`` checks and failed later, or silently)."""
+    import math
+
+    from reram.cost.silicon import SiliconSpec, Unit
+    from reram.cost.training import TrainingSpec
+
+    chip = Chip.preset("isaac")
+    for call, match in ((lambda: chip.replace(scale=math.inf), "scale must be a finite"),
+                        (lambda: chip.at_node(math.inf), "node_nm must be a finite"),
+                        (lambda: chip.at_area(math.inf), "area budget must be a finite"),
+                        (lambda: chip.at_power(math.inf), "power budget must be a finite"),
+                        (lambda: TrainingSpec(transposed_adc_area_mm2=math.nan),
+                         "transposed_adc_area_mm2 must be a finite"),
+                        (lambda: Unit(per="tile", area_mm2=math.inf, power_w=1.0, source="x"),
+                         "Unit.area_mm2 must be a finite"),
+                        (lambda: dataclasses.replace(chip.hardware.silicon,
+                                                     edram_refresh_w_per_tile=-1.0),
+                         "edram_refresh_w_per_tile must be a finite number >= 0"),
+                        (lambda: dataclasses.replace(chip.hardware.silicon, reference={
+                            **chip.hardware.silicon.reference, "rows": 0}),
+                         r"reference\['rows'\] must be a finite number > 0")):
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert isinstance(chip.hardware.silicon, SiliconSpec)
