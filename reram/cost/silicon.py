@@ -159,6 +159,10 @@ def node_factors(kind: str, from_nm: float, to_nm: float) -> tuple[float, float]
     (first-order rules, see the module docstring)."""
     if kind not in UNIT_KINDS:
         raise ValueError(f"unit kind must be one of {UNIT_KINDS}, got {kind!r}")
+    for value in (from_nm, to_nm):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"node_nm must be a finite number > 0, got {value!r}")
     s = to_nm / from_nm
     return {"digital": (s ** 2, s), "memory": (s ** 2, s), "analog": (s, 1.0),
             "array": (s ** 2, 1.0), "io": (1.0, 1.0)}[kind]
