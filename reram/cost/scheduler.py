@@ -1021,7 +1021,7 @@ def _training_extras(trace: Trace, units: Sequence[str], specs: Sequence[ReramSp
 
 def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
              batch_size: int = 64, mode: str = "train", *,
-             chip: Chip | str | Path | None = None, elementwise_unit: str = "digital",
+             chip: Chip | HardwareSpec | str | Path | None = None, elementwise_unit: str = "digital",
              pipeline: bool | str = True, replicate: bool = True,
              gpu_baseline: str = "roofline", device: str | None = None,
              gpu: str | None = None, gpu_precision: str = "fp32",
@@ -1041,8 +1041,9 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         input_shape: per-sample input shape, e.g. ``(3, 32, 32)``; required for a module.
         batch_size: samples per batch, >= 1.
         mode: ``"train"`` (forward, backward, weight update) or ``"inference"``.
-        chip: a :class:`~reram.cost.chip.Chip`, a preset name or a chip JSON path; default
-            ``"isaac"``. Its ``training`` spec chooses the weight-gradient dataflow, the memory
+        chip: a :class:`~reram.cost.chip.Chip`, a preset name, a chip JSON path or a
+            :class:`~reram.cost.hardware.HardwareSpec` (a legacy spec without a crossbar
+            section: float layers costed with its own geometry); default ``"isaac"``. Its ``training`` spec chooses the weight-gradient dataflow, the memory
             and the write model.
         elementwise_unit: where activations and pooling run: ``"digital"`` (tile units) or
             ``"gpu"``.
