@@ -45,6 +45,11 @@ LINEAR_GEOMETRY: PatchGeometry = ((1, 1), (1, 1), (1, 1), (1, 1))
 
 #: dtype of the integer product's operands (cell levels and DAC digits).
 INT_PRODUCT_DTYPE = torch.int8
+#: The numba ADC passes count informative conversions only up to the first input that has one
+#: (the callers ask whether any was; the count's test halves the pass's speed: 1.25 -> 0.82 ms
+#: on a Linear 512 one-slice read's 1M currents, AVX2 host); False: every input is counted (an
+#: A/B switch for ``benchmarks/bench_forward_steps.py``; both give the same sums).
+_COUNT_UNTIL_FOUND = True
 
 
 class Backend:
@@ -115,9 +120,10 @@ class Backend:
         """Add ``sum_t,r,g row_coef[r] col_coef[g] clip(round(I / step))`` to ``out``.
 
         ``currents`` is ``T x (R * m) x (G * n_out)`` (float32 or int32); ``out`` an
-        ``m x n_out`` float64 tensor (a view is fine), updated in place. Returns the number of
-        informative conversions (codes strictly inside the ADC range and not zero; 0 with
-        ``count=False``, which skips counting). ``mult``: for integer currents (int32, or the
+        ``m x n_out`` float64 tensor (a view is fine), updated in place. Returns a count of
+        informative conversions (codes strictly inside the ADC range and not zero), zero
+        exactly when none is (0 with ``count=False``, which skips counting; the numba backend
+        counts only up to the first input that has one). ``mult``: for integer currents (int32, or the
         exact float32 sums of a float32 product on the integer path), a float32
         multiplier that gives every code exactly
         (:func:`reram.kernels.adc.int_adc_multiplier`, with
@@ -167,10 +173,12 @@ class NumbaBackend(Backend):
                        count=True, mult=None):
         if mult is not None and currents.dtype in (torch.int32, torch.float32):
             return adc_accumulate_int(currents.numpy(), m, row_coef, col_coef, n_out, mult,
-                                      code_lo, code_hi, out.numpy(), count=count)
+                                      code_lo, code_hi, out.numpy(), count=count,
+                                      until_found=_COUNT_UNTIL_FOUND)
         counts = np.zeros(1, np.int64)
         adc_accumulate(currents.numpy(), m, row_coef, col_coef, n_out, step, code_lo, code_hi,
-                       out=out.numpy(), counts=counts, count=count)
+                       out=out.numpy(), counts=counts, count=count,
+                       until_found=_COUNT_UNTIL_FOUND)
         return int(counts[0])
 
 

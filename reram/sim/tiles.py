@@ -29,6 +29,7 @@ from typing import Callable, Optional, Union
 import torch
 
 from reram.config import CrossbarConfig
+from reram.sim import mapping
 from reram.sim.backends import (INT_PRODUCT_DTYPE, LINEAR_GEOMETRY, Backend, PatchGeometry,
                                 backend_for, exact_int_adc)
 from reram.sim.mapping import (AdcParams, ProgrammedWeights, _r_min, adc_params,
@@ -58,6 +59,11 @@ INT_CELL_BYTES = 512 << 10
 #: after a ReLU; Linear 1024 about 1% faster; a conv 5-7% slower (its streamed rows span
 #: every tile), so convs keep one tile at a time.
 _BATCH_TILES = True
+#: The batched read's float32 cells are kept with the layer's programmed cells (built once per
+#: programming; at most 4x the int8 cells' bytes, which the batched read caps at
+#: :data:`INT_CELL_BYTES`: 2 MiB); False: built from the int8 cells at every read (an A/B
+#: switch for ``benchmarks/bench_forward_steps.py``; both give the same bits).
+_KEEP_STACKED = True
 #: Bytes of every tile's currents (and the float64 accumulator rows) held at once by that
 #: batched read: its chunks of inputs are cut to fit (a Linear 512's one-slice batch of 128,
 #: 4 MiB, is one chunk; a layer of many narrow tiles gets shorter chunks, not a huge buffer).
@@ -73,6 +79,8 @@ _INT8_MAX = 127
 
 #: ``matrix(tile, dtype)`` -> the ``rows x (G * n_out)`` cells one tile read drives.
 MatrixFn = Callable[[int, torch.dtype], torch.Tensor]
+#: ``stacked(matrix, n_tiles, width)`` -> :func:`_stack_cells`'s result (perhaps kept).
+StackedFn = Callable[[MatrixFn, int, int], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -230,12 +238,14 @@ def _noisy(levels: torch.Tensor, config: CrossbarConfig, generator: torch.Genera
 
 def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: int,
                 config: CrossbarConfig, adc: AdcParams, integer: bool, out: torch.Tensor,
-                backend: Backend, n_phases: Optional[int] = None) -> int:
+                backend: Backend, n_phases: Optional[int] = None,
+                stacked: Optional[StackedFn] = None) -> int:
     """Drive ``m x n_in`` codes (``n_in <= n_tiles * size``) through ``n_tiles`` tiles and add
     the shift-added ADC codes to ``out`` (``m x n_out`` float64). Returns the informative
     conversions (codes inside the ADC range and not zero) counted until the first read that
     finds one (the caller only asks whether any was). ``n_phases``: 2 when some code may be
-    negative (None: look); a second phase of zeros changes no result."""
+    negative (None: look); a second phase of zeros changes no result. ``stacked``: the
+    batched read's float32 cells of every tile, kept between reads (None: built per read)."""
     m, n_in = codes.shape
     if isinstance(codes, ConvPatches) and not (integer and n_phases):
         raise ValueError("conv patches stream on the int8 path only, with n_phases given")
@@ -255,8 +265,6 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
         product = choose_product(len(row_coef) * min(chunk, m), width, cols, max_current,
                                  codes.device)
         operand = product.operand_dtype
-        buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols),
-                             dtype=product.current_dtype, device=codes.device)
         if isinstance(codes, torch.Tensor) and codes.dtype in _CODE_DTYPES:
             # a Linear layer's codes as 1x1 windows of an m x 1 x 1 x K input, once, not per
             # tile (a conv group's columns: one contiguous copy)
@@ -269,9 +277,12 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
         fits = n_tiles * width * cols <= INT_CELL_BYTES
         if (fits and _BATCH_TILES and n_tiles > 1 and operand == torch.float32
                 and isinstance(codes, ConvPatches) and codes.geometry == LINEAR_GEOMETRY):
-            return _read_tiles_batched(codes, n_tiles, width, matrix, chunk, len(row_coef), cols,
+            mats = (stacked or _stack_cells)(matrix, n_tiles, width)
+            return _read_tiles_batched(codes, mats, chunk, len(row_coef), cols,
                                        (n_cycles, cycle_bits, n_phases), adc_args, mult, out,
                                        backend)
+        buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols),
+                             dtype=product.current_dtype, device=codes.device)
         if fits:  # every tile per chunk: acc rows stay hot
             mats = [cells(t) for t in range(n_tiles)]
             order = [(t, start) for start in starts for t in range(n_tiles)]
@@ -311,24 +322,46 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
     return informative
 
 
-def _read_tiles_batched(codes: ConvPatches, n_tiles: int, width: int, matrix: MatrixFn,
-                        chunk: int, n_row_groups: int, cols: int, stream: tuple[int, int, int],
-                        adc_args: tuple, mult: Optional[float], out: torch.Tensor,
-                        backend: Backend) -> int:
+def _stack_cells(matrix: MatrixFn, n_tiles: int, width: int) -> torch.Tensor:
+    """Every tile's int8 cells as one ``n_tiles x width x cols`` float32 tensor (the last
+    tile's padded with zero rows to ``width``): the batched read's operand."""
+    mats = torch.stack([_pad_rows(matrix(t, INT_PRODUCT_DTYPE), width) for t in range(n_tiles)])
+    return mats.to(torch.float32)
+
+
+def _kept_stack(program: ProgrammedWeights, group: int, groups: int, matrix: MatrixFn
+                ) -> StackedFn:
+    """:func:`_stack_cells` for one conv group of ``program``, kept in its tile cache (as its
+    int8 cells are, within :data:`reram.sim.mapping.TILE_CACHE_BYTES`): built once per
+    programming, not per read (a new programming is a new ``program`` with an empty cache)."""
+    def stacked(_matrix: MatrixFn, n_tiles: int, width: int) -> torch.Tensor:
+        key = ("stacked", group, groups, width, torch.float32)
+        mats = program._tile_cache.get(key)
+        if mats is None:
+            mats = _stack_cells(matrix, n_tiles, width)
+            if mats.numel() * mats.element_size() <= mapping.TILE_CACHE_BYTES:
+                program._tile_cache[key] = mats
+        return mats
+    return stacked
+
+
+def _read_tiles_batched(codes: ConvPatches, mats: torch.Tensor, chunk: int, n_row_groups: int,
+                        cols: int, stream: tuple[int, int, int], adc_args: tuple,
+                        mult: Optional[float], out: torch.Tensor, backend: Backend) -> int:
     """:func:`_read_tiles`'s integer path with a float32 product, every tile in one step per
     chunk of inputs: one digit-writer call streams all the tiles' rows (``n_tiles * width``
     columns, zero-padded), one batched product (``torch.bmm`` over the tiles, the digits read
     in place as ``n_tiles`` column blocks) gives every tile's currents, one ADC call converts
     and shift-adds them. The same products (the last tile's cells padded with zero rows to
     ``width``: zero digits times zero cells) and the same ADC codes as one tile at a time, in
-    a third of the Python steps per tile."""
+    a third of the Python steps per tile. ``mats``: :func:`_stack_cells`'s ``n_tiles x width
+    x cols`` float32 cells."""
     n_cycles, cycle_bits, n_phases = stream
+    n_tiles, width = mats.shape[:2]
     m = codes.shape[0]
     per_input = n_tiles * n_row_groups * cols * 4 + out.shape[1] * 8
     chunk = min(chunk, max(-(-_MIN_PRODUCT_ROWS // n_row_groups),
                            _BATCH_CURRENT_BYTES // per_input))
-    mats = torch.stack([_pad_rows(matrix(t, INT_PRODUCT_DTYPE), width) for t in range(n_tiles)])
-    mats = mats.to(torch.float32)  # one conversion of the int8 cells kept per layer
     rows = n_row_groups * min(chunk, m)
     buffer = torch.empty((n_tiles, rows, cols), dtype=torch.float32, device=codes.device)
     informative = 0
@@ -399,9 +432,12 @@ def simulate_tiles(codes: Rows, program: ProgrammedWeights, config: CrossbarConf
             levels = _noisy(program.tile_levels(g, groups, t), config, generator)
             return lay_out_cells(levels, config).to(device)
         part = codes if patches else codes[:, g * k:(g + 1) * k]
+        stacked = (_kept_stack(program, g, groups, matrix)
+                   if generator is None and _KEEP_STACKED else None)
         informative += _read_tiles(part, program.n_tiles(), size, matrix,
                                    per_group, config, adc, path == "int8",
-                                   acc[:, g * per_group:(g + 1) * per_group], backend, n_phases)
+                                   acc[:, g * per_group:(g + 1) * per_group], backend, n_phases,
+                                   stacked)
     return acc, informative
 
 
