@@ -98,12 +98,17 @@ class Backend:
         return None
 
     def scale_into_nchw(self, acc: torch.Tensor, row_scale: torch.Tensor,
-                        col_scale: torch.Tensor, out: torch.Tensor) -> None:
+                        col_scale: torch.Tensor, out: torch.Tensor,
+                        bias: Optional[torch.Tensor] = None) -> None:
         """``out[s, c, p] = float32((acc[s * P + p, c] * row_scale[s * P + p]) * col_scale[c])``
-        (float64 products), into the ``N x C x P`` float32 view ``out``."""
+        (float64 products), into the ``N x C x P`` view ``out`` (float32; another float dtype
+        rounds to it instead), plus ``bias[c]`` added in ``out``'s dtype when given (the bits
+        of ``y + bias``)."""
         rows = (acc * row_scale[:, None]) * col_scale[None, :]
         n, channels, positions = out.shape
         out.copy_(rows.to(out.dtype).reshape(n, positions, channels).permute(0, 2, 1))
+        if bias is not None:
+            out.add_(bias.reshape(1, channels, 1))
 
     def currents(self, digits: torch.Tensor, cells: torch.Tensor,
                  out: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -164,10 +169,11 @@ class NumbaBackend(Backend):
             return None
         return torch.from_numpy(rows[0]), torch.from_numpy(rows[1]), rows[2]
 
-    def scale_into_nchw(self, acc, row_scale, col_scale, out):
-        if out.dtype != torch.float32:
-            return super().scale_into_nchw(acc, row_scale, col_scale, out)
-        scale_into_nchw(acc.numpy(), row_scale.numpy(), col_scale.numpy(), out.numpy())
+    def scale_into_nchw(self, acc, row_scale, col_scale, out, bias=None):
+        if out.dtype != torch.float32 or (bias is not None and bias.dtype != torch.float32):
+            return super().scale_into_nchw(acc, row_scale, col_scale, out, bias)
+        scale_into_nchw(acc.numpy(), row_scale.numpy(), col_scale.numpy(), out.numpy(),
+                        None if bias is None else bias.detach().numpy())
 
     def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out,
                        count=True, mult=None):

@@ -23,9 +23,11 @@ Imports ``reram.config``, ``reram.sim.mapping``, ``reram.sim.backends`` and
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
+import numpy as np
 import torch
 
 from reram.config import CrossbarConfig
@@ -37,7 +39,8 @@ from reram.sim.mapping import (AdcParams, ProgrammedWeights, _r_min, adc_params,
 from reram.sim.products import choose_product
 
 __all__ = ["product_path", "integer_product_fits", "code_dtype", "input_phases", "needs_tiles",
-           "simulate_tiles", "transposed_read", "ConvPatches", "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
+           "simulate_tiles", "transposed_read", "kept", "weight_units", "ConvPatches",
+           "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
 
 #: The names :func:`product_path` returns.
 PRODUCT_PATHS = ("plain", "int8", "fp32")
@@ -59,11 +62,12 @@ INT_CELL_BYTES = 512 << 10
 #: after a ReLU; Linear 1024 about 1% faster; a conv 5-7% slower (its streamed rows span
 #: every tile), so convs keep one tile at a time.
 _BATCH_TILES = True
-#: The batched read's float32 cells are kept with the layer's programmed cells (built once per
-#: programming; at most 4x the int8 cells' bytes, which the batched read caps at
-#: :data:`INT_CELL_BYTES`: 2 MiB); False: built from the int8 cells at every read (an A/B
-#: switch for ``benchmarks/bench_forward_steps.py``; both give the same bits).
-_KEEP_STACKED = True
+#: Values a read needs that depend only on the programmed weights are kept with the layer's
+#: programmed cells (:func:`kept`: the batched read's float32 cells, at most 4x the int8 cells'
+#: bytes, which the batched read caps at :data:`INT_CELL_BYTES`: 2 MiB; the output's weight
+#: units); False: made at every read (an A/B switch for
+#: ``benchmarks/bench_forward_steps.py``; both give the same bits).
+_KEEP = True
 #: Bytes of every tile's currents (and the float64 accumulator rows) held at once by that
 #: batched read: its chunks of inputs are cut to fit (a Linear 512's one-slice batch of 128,
 #: 4 MiB, is one chunk; a layer of many narrow tiles gets shorter chunks, not a huge buffer).
@@ -139,12 +143,15 @@ def int_tile_widths(n_in: int, size: int) -> tuple[int, list[int]]:
     return width, [min(width, _round_up(n_in - t * width, 16)) for t in range(n_tiles)]
 
 
-def int_chunk_inputs(n_row_groups: int, cols: int, n_out: int = 0) -> int:
+def int_chunk_inputs(n_row_groups: int, cols: int, n_out: int = 0,
+                     buffer_bytes: Optional[int] = None, min_rows: Optional[int] = None) -> int:
     """Inputs per chunk on the integer path: one tile's int32 currents (and the ``n_out``
-    float64 accumulator columns) within :data:`INT_CURRENT_BUFFER_BYTES`, but at least
-    ``_MIN_PRODUCT_ROWS`` product rows."""
-    return max(-(-_MIN_PRODUCT_ROWS // n_row_groups),
-               INT_CURRENT_BUFFER_BYTES // (n_row_groups * cols * 4 + n_out * 8))
+    float64 accumulator columns) within ``buffer_bytes`` (default
+    :data:`INT_CURRENT_BUFFER_BYTES`), but at least ``min_rows`` (``_MIN_PRODUCT_ROWS``)
+    product rows."""
+    buffer_bytes = INT_CURRENT_BUFFER_BYTES if buffer_bytes is None else buffer_bytes
+    min_rows = _MIN_PRODUCT_ROWS if min_rows is None else min_rows
+    return max(-(-min_rows // n_row_groups), buffer_bytes // (n_row_groups * cols * 4 + n_out * 8))
 
 
 def _pad_rows(mat: torch.Tensor, rows: int) -> torch.Tensor:
@@ -227,6 +234,28 @@ def product_path(config: CrossbarConfig, k: int, force_tiles: bool = False) -> s
     return "int8" if integer_product_fits(config, rows) else "fp32"
 
 
+@functools.lru_cache(maxsize=256)
+def _coefficients(config: CrossbarConfig, n_phases: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(row_coefficients, column_coefficients)`` of ``config``, computed once per config
+    (shared by every read: not to be written)."""
+    return row_coefficients(config, n_phases), column_coefficients(config)
+
+
+@functools.lru_cache(maxsize=1024)
+def _int_read_plan(config: CrossbarConfig, n_phases: int, n_in: int, size: int, n_out: int,
+                   buffer_bytes: int, min_rows: int) -> tuple[int, tuple[int, ...], int, int]:
+    """``(width, widths, chunk, max_current)`` of an integer-path read of ``n_in`` rows in
+    ``size``-row tiles (:func:`int_tile_widths`, :func:`int_chunk_inputs` with the current
+    buffer size and minimum product rows passed in, so that they are part of the key), once
+    per layer shape and config."""
+    n_row_groups = len(_coefficients(config, n_phases)[0])
+    cols = len(_coefficients(config, n_phases)[1]) * n_out
+    width, widths = int_tile_widths(n_in, size)
+    chunk = int_chunk_inputs(n_row_groups, cols, n_out, buffer_bytes, min_rows)
+    max_current = width * ((1 << config.slice_bits) - 1) * ((1 << (config.cycle_bits or 0)) - 1)
+    return width, tuple(widths), chunk, max_current
+
+
 def _noisy(levels: torch.Tensor, config: CrossbarConfig, generator: torch.Generator
            ) -> torch.Tensor:
     """One read of cell levels: each conductance times ``1 + read_noise * N(0, 1)``, clipped at
@@ -251,15 +280,14 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
         raise ValueError("conv patches stream on the int8 path only, with n_phases given")
     if n_phases is None:
         n_phases = input_phases(codes)
-    row_coef, col_coef = row_coefficients(config, n_phases), column_coefficients(config)
+    row_coef, col_coef = _coefficients(config, n_phases)
     n_cycles, cycle_bits = config.n_cycles, config.cycle_bits or 0
     cols = len(col_coef) * n_out
     adc_args = (row_coef, col_coef, n_out, adc.step, adc.code_lo, adc.code_hi)
     informative = 0
     if integer:
-        width, widths = int_tile_widths(n_in, size)
-        chunk = int_chunk_inputs(len(row_coef), cols, n_out)
-        max_current = width * ((1 << config.slice_bits) - 1) * ((1 << cycle_bits) - 1)
+        width, widths, chunk, max_current = _int_read_plan(
+            config, n_phases, n_in, size, n_out, INT_CURRENT_BUFFER_BYTES, _MIN_PRODUCT_ROWS)
         mult = exact_int_adc(row_coef, col_coef, adc.step, adc.code_lo, adc.code_hi, n_tiles,
                              max_current)
         product = choose_product(len(row_coef) * min(chunk, m), width, cols, max_current,
@@ -329,20 +357,38 @@ def _stack_cells(matrix: MatrixFn, n_tiles: int, width: int) -> torch.Tensor:
     return mats.to(torch.float32)
 
 
+def kept(program: ProgrammedWeights, key: tuple, make: Callable[[], torch.Tensor]
+         ) -> torch.Tensor:
+    """``make()``, a tensor that depends only on ``program``'s programmed cells, scale and
+    config, kept with its tile cells (within :data:`reram.sim.mapping.TILE_CACHE_BYTES`), so
+    a read computes it once per programming, not per forward: re-programming (an optimizer
+    step, a pulsed update, ``load_state_dict``, a new config, ``.to()``) makes a new
+    ``program`` with an empty cache. ``key`` starts with a name (the tile cells' keys start
+    with a group number). With ``_KEEP`` off, made at every call."""
+    cache = program._tile_cache
+    value = cache.get(key) if _KEEP else None
+    if value is None:
+        value = make()
+        if _KEEP and value.numel() * value.element_size() <= mapping.TILE_CACHE_BYTES:
+            cache[key] = value
+    return value
+
+
 def _kept_stack(program: ProgrammedWeights, group: int, groups: int, matrix: MatrixFn
                 ) -> StackedFn:
-    """:func:`_stack_cells` for one conv group of ``program``, kept in its tile cache (as its
-    int8 cells are, within :data:`reram.sim.mapping.TILE_CACHE_BYTES`): built once per
-    programming, not per read (a new programming is a new ``program`` with an empty cache)."""
+    """:func:`_stack_cells` for one conv group of ``program``, :func:`kept` with it."""
     def stacked(_matrix: MatrixFn, n_tiles: int, width: int) -> torch.Tensor:
-        key = ("stacked", group, groups, width, torch.float32)
-        mats = program._tile_cache.get(key)
-        if mats is None:
-            mats = _stack_cells(matrix, n_tiles, width)
-            if mats.numel() * mats.element_size() <= mapping.TILE_CACHE_BYTES:
-                program._tile_cache[key] = mats
-        return mats
+        return kept(program, ("stacked", group, groups, width),
+                    lambda: _stack_cells(matrix, n_tiles, width))
     return stacked
+
+
+def weight_units(program: ProgrammedWeights, device: torch.device) -> torch.Tensor:
+    """``scale / weight_levels`` per output row on ``device``, float64 (the column scale of
+    the output), :func:`kept` with ``program``."""
+    levels = float(program.config.weight_levels or 1)
+    return kept(program, ("weight_units", device),
+                lambda: (program.scale.to(device) / levels).double())
 
 
 def _read_tiles_batched(codes: ConvPatches, mats: torch.Tensor, chunk: int, n_row_groups: int,
@@ -432,8 +478,7 @@ def simulate_tiles(codes: Rows, program: ProgrammedWeights, config: CrossbarConf
             levels = _noisy(program.tile_levels(g, groups, t), config, generator)
             return lay_out_cells(levels, config).to(device)
         part = codes if patches else codes[:, g * k:(g + 1) * k]
-        stacked = (_kept_stack(program, g, groups, matrix)
-                   if generator is None and _KEEP_STACKED else None)
+        stacked = _kept_stack(program, g, groups, matrix) if generator is None else None
         informative += _read_tiles(part, program.n_tiles(), size, matrix,
                                    per_group, config, adc, path == "int8",
                                    acc[:, g * per_group:(g + 1) * per_group], backend, n_phases,
