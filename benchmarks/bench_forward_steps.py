@@ -1,17 +1,24 @@
-"""Before/after, in one run: the crossbar forward with and without the per-forward step cuts.
+"""Before/after, in one run: the crossbar forward with and without issue 23's per-forward step cuts.
 
-Two switches, both bit-identical (checked here on every case before timing):
-- ``reram.sim.functional._KERNEL_QUANTIZE``: a Linear layer's input quantized to integer codes
-  in one kernel pass (``reram.kernels.quantize``) instead of 15 torch steps (no autograd);
-- ``reram.sim.tiles._BATCH_TILES``: a Linear layer's tiles read in one step per chunk of inputs
-  (one digit-writer call, one batched product, one ADC call) instead of one tile at a time.
+Six switches, all bit-identical (checked here on every case before timing), in two rounds:
+- round 1: ``reram.sim.functional._KERNEL_QUANTIZE`` (a Linear layer's input quantized to
+  integer codes in one kernel pass, ``reram.kernels.quantize``, instead of 15 torch steps, no
+  autograd) and ``reram.sim.tiles._BATCH_TILES`` (a Linear layer's tiles read in one step per
+  chunk of inputs: one digit-writer call, one batched product, one ADC call);
+- round 2: ``reram.sim.backends._COUNT_UNTIL_FOUND`` (the ADC passes count informative codes
+  only until an input has one), ``reram.sim.tiles._KEEP`` (the batched read's float32 cells and
+  the output's weight units kept with the programmed cells, not made per forward) and
+  ``reram.sim.functional._FUSE_BIAS`` (a bias that needs no gradient added by the output
+  scaling kernel) and ``reram.sim.functional._KERNEL_QUANTIZE_CONV`` (a conv's input quantized
+  by one kernel pass into the padded channels-last codes the digit writer reads).
 
-"before" runs with both off, "after" with both on; float, before and after are interleaved in
-one process, 1 torch and numba thread, the process's CPU time (other processes on a shared
-machine do not count in it), medians and fastest of the repeats; ratios are to the float layer
-of the same repeat set. The host is printed and stored beside the figures.
+"before" runs with every switch off, "round 1" with round 1's on, "after" with all on; float and
+the three are interleaved in one process, 1 torch and numba thread, the process's CPU time
+(other processes on a shared machine do not count in it), medians and fastest of the repeats;
+ratios are to the float layer of the same repeat set. The host is printed and stored beside
+the figures.
 
-Usage: python benchmarks/bench_forward_steps.py [--quick] [--isaac] [--out F]
+Usage: python benchmarks/bench_forward_steps.py [--quick] [--isaac] [--repeats-scale F] [--out F]
 """
 from __future__ import annotations
 
@@ -23,6 +30,9 @@ from typing import Callable
 import torch
 from torch import nn
 
+#: The states timed, in order: which rounds' switches are on.
+STATES = {"before": (), "round 1": (1,), "after": (1, 2)}
+
 
 def _cases(quick: bool) -> list[tuple[str, Callable[[], nn.Module], tuple[int, ...], int]]:
     if quick:
@@ -33,15 +43,41 @@ def _cases(quick: bool) -> list[tuple[str, Callable[[], nn.Module], tuple[int, .
              (32, 64, 32, 32), 4)]
 
 
-def _switch(on: bool) -> None:
+def _switch(rounds: tuple[int, ...]) -> None:
+    import reram.sim.backends as backends
     import reram.sim.functional as functional
     import reram.sim.tiles as tiles
-    functional._KERNEL_QUANTIZE = on
-    tiles._BATCH_TILES = on
+    functional._KERNEL_QUANTIZE = tiles._BATCH_TILES = 1 in rounds
+    backends._COUNT_UNTIL_FOUND = tiles._KEEP = functional._FUSE_BIAS = 2 in rounds
+    functional._KERNEL_QUANTIZE_CONV = 2 in rounds
 
 
-def run(quick: bool, isaac: bool) -> list[dict]:
-    """One row per (case, config, input sign): float / before / after times and ratios."""
+def _time_case(layer: nn.Module, xbar: nn.Module, inp: torch.Tensor, n_rep: int
+               ) -> dict[str, list[float]]:
+    """CPU seconds per call of the float layer and of the crossbar in each state, interleaved
+    (after checking that every state gives the same bits)."""
+    with torch.no_grad():
+        outputs = []
+        for rounds in STATES.values():
+            _switch(rounds)
+            outputs.append(xbar(inp))
+        if not all(torch.equal(outputs[0], y) for y in outputs[1:]):
+            raise AssertionError("the states' outputs differ")
+        times: dict[str, list[float]] = {"float": [], **{key: [] for key in STATES}}
+        for _ in range(n_rep):
+            for key in times:
+                call = layer if key == "float" else xbar
+                if key != "float":
+                    _switch(STATES[key])
+                start = time.process_time()
+                call(inp)
+                times[key].append(time.process_time() - start)
+    _switch(STATES["after"])
+    return times
+
+
+def run(quick: bool, isaac: bool, repeats_scale: float = 1.0) -> list[dict]:
+    """One row per (case, config, input sign): float / per-state times and ratios."""
     from reram.apps.layer_benchmark import benchmark_configs
     from reram.sim.convert import convert
     configs = {"one-slice": benchmark_configs()["one-slice"]}
@@ -55,38 +91,21 @@ def run(quick: bool, isaac: bool) -> list[dict]:
         for name, cfg in configs.items():
             if name == "isaac" and "Conv" in case:
                 continue  # minutes per call here
-            n_rep = repeats if name != "isaac" else 2
+            n_rep = max(1, round((repeats if name != "isaac" else 2) * repeats_scale))
             xbar = convert(layer, cfg).eval()
             for sign, inp in (("signed", x), ("after a ReLU", x.relu())):
-                with torch.no_grad():
-                    _switch(False)
-                    before = xbar(inp)
-                    _switch(True)
-                    after = xbar(inp)
-                    if not torch.equal(before, after):
-                        raise AssertionError(f"{case} {name} {sign}: outputs differ")
-                    times: dict[str, list[float]] = {"float": [], "before": [], "after": []}
-                    for _ in range(n_rep):
-                        for key in times:
-                            _switch(key == "after")
-                            call = (lambda: layer(inp)) if key == "float" else (lambda: xbar(inp))
-                            start = time.process_time()
-                            call()
-                            times[key].append(time.process_time() - start)
-                _switch(True)
+                times = _time_case(layer, xbar, inp, n_rep)
                 med = {k: statistics.median(v) for k, v in times.items()}
                 best = {k: min(v) for k, v in times.items()}
+                ratio = {k: med[k] / med["float"] for k in STATES}
+                ratio_best = {k: best[k] / best["float"] for k in STATES}
                 rows.append({"case": case, "config": name, "input": sign, "repeats": n_rep,
-                             "median_s": med, "fastest_s": best,
-                             "before_ratio": med["before"] / med["float"],
-                             "after_ratio": med["after"] / med["float"],
-                             "before_ratio_fastest": best["before"] / best["float"],
-                             "after_ratio_fastest": best["after"] / best["float"]})
-                r = rows[-1]
+                             "median_s": med, "fastest_s": best, "ratio": ratio,
+                             "ratio_fastest": ratio_best})
                 print(f"{case:32s} {name:9s} {sign:12s} float {med['float'] * 1e3:8.2f} ms  "
-                      f"before {r['before_ratio']:6.2f}x  after {r['after_ratio']:6.2f}x  "
-                      f"(fastest: {r['before_ratio_fastest']:.2f}x -> {r['after_ratio_fastest']:.2f}x)",
-                      flush=True)
+                      + "  ".join(f"{k} {ratio[k]:6.2f}x" for k in STATES)
+                      + "  (fastest: " + " -> ".join(f"{ratio_best[k]:.2f}" for k in STATES)
+                      + ")", flush=True)
     return rows
 
 
@@ -94,18 +113,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small case, seconds")
     parser.add_argument("--isaac", action="store_true", help="also the ISAAC preset (Linear only)")
+    parser.add_argument("--repeats-scale", type=float, default=1.0,
+                        help="multiply every case's repeats (default 1)")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
+    if not args.repeats_scale > 0:
+        parser.error(f"--repeats-scale must be positive, got {args.repeats_scale}")
     import numba
     torch.set_num_threads(1)
     numba.set_num_threads(1)
-    rows = run(args.quick, args.isaac)
+    rows = run(args.quick, args.isaac, args.repeats_scale)
     from reram.apps.host import describe_host, format_host
     host = describe_host()
     print(format_host(host))
     if args.out:
         from reram.io import atomic_write_json
-        atomic_write_json(args.out, {"host": host, "rows": rows})
+        atomic_write_json(args.out, {"host": host, "states": {k: list(v) for k, v in STATES.items()},
+                                     "rows": rows})
 
 
 if __name__ == "__main__":

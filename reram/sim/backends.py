@@ -12,7 +12,8 @@ operations whatever the device; a backend supplies them:
 - :meth:`Backend.adc_accumulate`: ADC conversion of every current and the shift-add;
 - :meth:`Backend.scale_into_nchw`: the shift-added codes of a conv scaled into its output;
 - :meth:`Backend.quantize_rows`: input quantization to integer codes in one pass (None where
-  the torch steps run instead).
+  the torch steps run instead); :meth:`Backend.quantize_nhwc` the same for a conv's input,
+  written padded and channels last.
 
 :class:`NumbaBackend` runs the :mod:`reram.kernels` kernels on CPU arrays; :class:`TorchBackend`
 computes the same thing with torch ops (used for CUDA and any other device). Both give the same
@@ -29,8 +30,8 @@ import numpy as np
 import torch
 
 from reram.kernels import (adc_accumulate, adc_accumulate_int, int_adc_fits, int_adc_multiplier,
-                           program_cells, quantize_rows, scale_into_nchw, split_input_cycles,
-                           stream_patches)
+                           program_cells, quantize_nhwc, quantize_rows, scale_into_nchw,
+                           split_input_cycles, stream_patches)
 from reram.kernels.programming import FAULT_SA0, FAULT_SA1
 from reram.sim.products import multiply
 
@@ -95,6 +96,14 @@ class Backend:
         (int8 or int16), and whether some code is negative
         (:func:`reram.kernels.quantize.quantize_rows`); None where this backend has no such
         kernel or a scale is subnormal (then the caller runs the torch steps)."""
+        return None
+
+    def quantize_nhwc(self, x: torch.Tensor, levels: int, dtype: torch.dtype,
+                      padding: tuple[int, int]) -> Optional[tuple[torch.Tensor, torch.Tensor, bool]]:
+        """``(codes, scale, negative)`` of ``N x C x H x W`` float32 ``x``, one sample per
+        scale: :meth:`quantize_rows`'s bits, the codes zero-padded by ``padding`` and channels
+        last (``N x H' x W' x C``, :func:`reram.kernels.quantize.quantize_nhwc`); None as
+        :meth:`quantize_rows`."""
         return None
 
     def scale_into_nchw(self, acc: torch.Tensor, row_scale: torch.Tensor,
@@ -165,6 +174,13 @@ class NumbaBackend(Backend):
     def quantize_rows(self, x, levels, dtype):
         rows = quantize_rows(x.detach().numpy(), levels,
                              np.int8 if dtype == torch.int8 else np.int16)
+        if rows is None:
+            return None
+        return torch.from_numpy(rows[0]), torch.from_numpy(rows[1]), rows[2]
+
+    def quantize_nhwc(self, x, levels, dtype, padding):
+        rows = quantize_nhwc(x.detach().numpy(), levels,
+                             np.int8 if dtype == torch.int8 else np.int16, padding)
         if rows is None:
             return None
         return torch.from_numpy(rows[0]), torch.from_numpy(rows[1]), rows[2]

@@ -1,7 +1,7 @@
 """Issue 23, round 2: what a forward keeps with the programmed weights (the batched read's
-float32 cells, the output's weight units), the bias added by the output scaling pass, and the
-ADC passes counting informative codes only until one is found give the bits of the steps they
-replace; every kept value is dropped when the layer is re-programmed (an optimizer step, a
+float32 cells, the output's weight units), the bias added by the output scaling pass, the ADC
+passes counting informative codes only until one is found and a conv's input quantized by one
+kernel pass into padded channels-last codes give the bits of the steps they replace; every kept value is dropped when the layer is re-programmed (an optimizer step, a
 pulsed update, ``load_state_dict``, a new config, ``.to(dtype)``). Each test also checks that
 the cut was taken, so that it cannot pass by running the old steps twice."""
 from __future__ import annotations
@@ -24,7 +24,8 @@ CONFIGS = ([BASE.replace(weight_bits=8, cell_bits=c) for c in (1, 3, 7, 8)]
               BASE.replace(adc_bits=3, adc_range=0.25), BASE.replace(input_bits=12, dac_bits=3),
               ONE_SLICE, CrossbarConfig.preset("isaac"), CrossbarConfig.preset("neurosim"),
               BASE.replace(variation=0.05), BASE.replace(read_noise=0.02)])
-SWITCHES = ((tiles, "_KEEP"), (functional, "_FUSE_BIAS"), (backends, "_COUNT_UNTIL_FOUND"))
+SWITCHES = ((tiles, "_KEEP"), (functional, "_FUSE_BIAS"), (backends, "_COUNT_UNTIL_FOUND"),
+            (functional, "_KERNEL_QUANTIZE_CONV"))
 
 
 @pytest.fixture(autouse=True)
@@ -215,3 +216,46 @@ def test_a_pulsed_update_drops_the_kept_values():
     assert not torch.equal(y0, y1) and _all_new(kept0, kept1)
     with torch.no_grad():
         _same_bits(y1, _fresh_like(layer)(x))
+
+
+CONV_CASES = [dict(padding=1), dict(padding=(2, 0), stride=2), dict(padding=2, dilation=2),
+              dict(padding=0, bias=False), dict(padding=1, groups=5),
+              dict(padding=1, padding_mode="reflect"), dict(padding="same")]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+@pytest.mark.parametrize("cfg", [ONE_SLICE, BASE, BASE.replace(input_bits=12, dac_bits=3),
+                                 CrossbarConfig.preset("isaac"), BASE.replace(variation=0.05)],
+                         ids=lambda c: c.describe().replace(" ", ","))
+def test_conv_kernel_quantizer_gives_the_torch_steps_bits(cfg, case, monkeypatch):
+    set_product("fp32")
+    torch.manual_seed(0)
+    conv = CrossbarConv2d(5, 10, 3, config=cfg, **case).eval()
+    calls = []
+    original = backends.NumbaBackend.quantize_nhwc
+
+    def spy(self, *args):
+        calls.append(original(self, *args))
+        return calls[-1]
+    monkeypatch.setattr(backends.NumbaBackend, "quantize_nhwc", spy)
+    inputs = _inputs((3, 5, 7, 6)) + [torch.full((2, 5, 7, 6), 1e-39), torch.randn(5, 7, 6)]
+    with torch.no_grad():
+        for x in inputs:
+            before, after = _before_and_after(conv, x)
+            _same_bits(after, before)
+    taken = (tiles.product_path(cfg, 45) == "int8" and case.get("groups", 1) == 1
+             and "padding_mode" not in case and case["padding"] != "same")
+    assert bool(calls) == taken
+    if taken:  # the subnormal batch fell back to the torch steps
+        assert calls.count(None) == 1 and len(calls) == len(inputs)  # the empty batch too
+
+
+def test_conv_kernel_quantizer_is_skipped_where_a_gradient_is_needed(monkeypatch):
+    conv = CrossbarConv2d(5, 10, 3, padding=1, config=ONE_SLICE)
+    calls = []
+    monkeypatch.setattr(backends.NumbaBackend, "quantize_nhwc",
+                        lambda self, *a: calls.append(1))
+    conv(torch.randn(2, 5, 6, 6)).sum().backward()
+    with torch.no_grad():
+        conv(torch.randn(2, 5, 6, 6).double())   # float64 in: the torch steps
+    assert calls == [] and conv.weight.grad is not None
