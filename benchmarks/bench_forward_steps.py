@@ -19,10 +19,11 @@ ratios are to the float layer of the same repeat set. The host is printed and st
 the figures.
 
 ``--each`` adds the final state with each round-2 switch off in turn (one-slice cases): what each
-cut gains on its own, in the same run.
+cut gains on its own, in the same run; ``--steps`` times each round-2 cut alone against the
+steps it replaces (same bits, checked), where a layer's run-to-run noise hides a small gain.
 
-Usage: python benchmarks/bench_forward_steps.py [--quick] [--isaac] [--each] [--repeats-scale F]
-       [--out F]
+Usage: python benchmarks/bench_forward_steps.py [--quick] [--isaac] [--each] [--steps]
+       [--repeats-scale F] [--out F]
 """
 from __future__ import annotations
 
@@ -129,6 +130,77 @@ def run(quick: bool, isaac: bool, repeats_scale: float = 1.0, each: bool = False
     return rows
 
 
+def _step_pairs() -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
+    """Round 2's cuts against the steps they replace, on the benchmark's one-slice shapes:
+    ``name -> (old steps, new step)``, each pair giving the same bits (checked)."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from reram.apps.layer_benchmark import benchmark_configs
+    from reram.kernels import adc_accumulate, quantize_nhwc, scale_into_nchw
+    from reram.sim.functional import quantize_input
+    from reram.sim.tiles import input_phases
+    cfg = benchmark_configs()["one-slice"]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn((32, 64, 32, 32), generator=gen)
+
+    def conv_input_steps():
+        codes, _ = quantize_input(x, cfg, 3)
+        small = codes.to(torch.int8)
+        input_phases(small)
+        return F.pad(small, (1, 1, 1, 1)).permute(0, 2, 3, 1).contiguous()
+
+    def output(rows: int, channels: int, positions: int):
+        acc = torch.randint(-9000, 9000, (rows * positions, channels), generator=gen).double()
+        rs = torch.rand(rows * positions, generator=gen, dtype=torch.float64) * 1e-3
+        cs, bias = torch.rand(channels, generator=gen, dtype=torch.float64), torch.randn(channels)
+
+        def scaled(with_bias: bool):
+            y = torch.empty(rows, channels, positions)
+            scale_into_nchw(acc.numpy(), rs.numpy(), cs.numpy(), y.numpy(),
+                            bias.numpy() if with_bias else None)
+            return y if with_bias else y + bias[None, :, None]
+        return (lambda: scaled(False)), (lambda: scaled(True))
+
+    currents = torch.randint(0, 300000, (4, 256, 1024), generator=gen).float().numpy()
+    coef = np.array([1.0, -1.0])
+
+    def adc(until_found: bool):
+        out = np.zeros((128, 512))
+        return adc_accumulate(currents, 128, coef, coef, 512, 8096.125490196078, 0.0, 255.0,
+                              out=out, counts=np.zeros(1, np.int64), until_found=until_found)
+    cells = torch.randint(0, 128, (4, 128, 1024), generator=gen, dtype=torch.int8)
+    kept = cells.float()
+    return {"conv input 32x64x32x32: quantize, cast, pad, channels last":
+            (conv_input_steps, lambda: torch.from_numpy(quantize_nhwc(x.numpy(), 127, np.int8,
+                                                                      (1, 1))[0])),
+            "conv output 32x128x32x32: scale, + bias": output(32, 128, 1024),
+            "Linear output 128x512: scale, + bias": output(128, 512, 1),
+            "ADC pass, 1M float64 codes: count all / until found": (lambda: adc(False),
+                                                                    lambda: adc(True)),
+            "batched read's cells 4x128x1024: stack + convert / kept": (
+                lambda: torch.stack(list(cells)).to(torch.float32), lambda: kept)}
+
+
+def step_costs(repeats: int = 30) -> list[dict]:
+    """CPU time of each round-2 cut against the steps it replaces, interleaved in one process,
+    each family of shapes timed on its own (a conv's 16 MiB tensors evict a Linear's)."""
+    rows = []
+    for name, (old, new) in _step_pairs().items():
+        if not torch.equal(torch.as_tensor(old()), torch.as_tensor(new())):
+            raise AssertionError(f"{name}: the cut gives other bits")
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        for _ in range(repeats):
+            for key, call in (("old", old), ("new", new)):
+                start = time.process_time()
+                call()
+                times[key].append(time.process_time() - start)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        rows.append({"step": name, "median_s": med, "fastest_s": {k: min(v) for k, v in times.items()}})
+        print(f"{name:58s} {med['old'] * 1e3:8.3f} ms -> {med['new'] * 1e3:8.3f} ms", flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small case, seconds")
@@ -137,6 +209,8 @@ def main() -> None:
                         help="multiply every case's repeats (default 1)")
     parser.add_argument("--each", action="store_true",
                         help="also the final state with each round-2 switch off in turn")
+    parser.add_argument("--steps", action="store_true",
+                        help="also each round-2 cut against the steps it replaces, alone")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
     if not args.repeats_scale > 0:
@@ -144,6 +218,7 @@ def main() -> None:
     import numba
     torch.set_num_threads(1)
     numba.set_num_threads(1)
+    steps = step_costs() if args.steps else []
     rows = run(args.quick, args.isaac, args.repeats_scale, args.each)
     from reram.apps.host import describe_host, format_host
     host = describe_host()
@@ -151,7 +226,7 @@ def main() -> None:
     if args.out:
         from reram.io import atomic_write_json
         states = {**STATES, **(_each_off() if args.each else {})}
-        atomic_write_json(args.out, {"host": host, "rows": rows, "states": {
+        atomic_write_json(args.out, {"host": host, "rows": rows, "steps": steps, "states": {
             key: [".".join(sw) for sw in on] for key, on in states.items()}})
 
 
