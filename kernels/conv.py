@@ -148,12 +148,16 @@ def _scale_into_nchw(acc, row_scale, col_scale, bias, has_bias, out):
                 b = first + np.uint64(p0) + q
                 rs = row_scale[b]
                 for c in range(width):
-                    v = np.float32((flat_acc[b * width + c] * rs) * col_scale[c])
-                    tile[q * width + c] = v + bias[c] if has_bias else v  # a float32 sum
+                    tile[q * width + c] = np.float32((flat_acc[b * width + c] * rs) * col_scale[c])
             for c in range(width):  # write them transposed (contiguous over positions)
                 dst = (np.uint64(s) * width + c) * np.uint64(positions) + np.uint64(p0)
-                for q in range(count):
-                    flat_out[dst + q] = tile[q * width + c]
+                if has_bias:  # one channel's bias, added in float32
+                    bc = bias[c]
+                    for q in range(count):
+                        flat_out[dst + q] = tile[q * width + c] + bc
+                else:
+                    for q in range(count):
+                        flat_out[dst + q] = tile[q * width + c]
 
 
 @jit(parallel=True)
@@ -161,9 +165,12 @@ def _scale_rows(acc, row_scale, col_scale, bias, has_bias, out):
     # one position per sample (a Linear layer's output): rows scaled in place of a transpose
     for s in prange(acc.shape[0]):
         rs = row_scale[s]
-        for c in range(acc.shape[1]):
-            v = np.float32((acc[s, c] * rs) * col_scale[c])
-            out[s, c] = v + bias[c] if has_bias else v
+        if has_bias:  # added in float32
+            for c in range(acc.shape[1]):
+                out[s, c] = np.float32((acc[s, c] * rs) * col_scale[c]) + bias[c]
+        else:
+            for c in range(acc.shape[1]):
+                out[s, c] = np.float32((acc[s, c] * rs) * col_scale[c])
 
 
 def scale_into_nchw(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarray,
