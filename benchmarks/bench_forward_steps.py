@@ -196,7 +196,8 @@ def step_costs(repeats: int = 30) -> list[dict]:
                 call()
                 times[key].append(time.process_time() - start)
         med = {k: statistics.median(v) for k, v in times.items()}
-        rows.append({"step": name, "median_s": med, "fastest_s": {k: min(v) for k, v in times.items()}})
+        rows.append({"step": name, "median_s": med,
+                     "fastest_s": {k: min(v) for k, v in times.items()}})
         print(f"{name:58s} {med['old'] * 1e3:8.3f} ms -> {med['new'] * 1e3:8.3f} ms", flush=True)
     return rows
 

@@ -133,7 +133,8 @@ def quantize_rows(x: np.ndarray, levels: int, dtype: type = np.int8
     return None if failed else (codes, scale, negative > 0)
 
 
-def quantize_nhwc(x: np.ndarray, levels: int, dtype: type = np.int8, padding: tuple[int, int] = (0, 0)
+def quantize_nhwc(x: np.ndarray, levels: int, dtype: type = np.int8,
+                  padding: tuple[int, int] = (0, 0)
                   ) -> Optional[tuple[np.ndarray, np.ndarray, bool]]:
     """:func:`quantize_rows` of ``N x C x H x W`` samples (one scale per sample), the codes
     written channels last and zero-padded: the bits of ``quantize_input(x, config, 3)`` cast

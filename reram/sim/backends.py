@@ -99,7 +99,8 @@ class Backend:
         return None
 
     def quantize_nhwc(self, x: torch.Tensor, levels: int, dtype: torch.dtype,
-                      padding: tuple[int, int]) -> Optional[tuple[torch.Tensor, torch.Tensor, bool]]:
+                      padding: tuple[int, int]
+                      ) -> Optional[tuple[torch.Tensor, torch.Tensor, bool]]:
         """``(codes, scale, negative)`` of ``N x C x H x W`` float32 ``x``, one sample per
         scale: :meth:`quantize_rows`'s bits, the codes zero-padded by ``padding`` and channels
         last (``N x H' x W' x C``, :func:`reram.kernels.quantize.quantize_nhwc`); None as
@@ -136,10 +137,10 @@ class Backend:
         ``currents`` is ``T x (R * m) x (G * n_out)`` (float32 or int32); ``out`` an
         ``m x n_out`` float64 tensor (a view is fine), updated in place. Returns a count of
         informative conversions (codes strictly inside the ADC range and not zero), zero
-        exactly when none is (0 with ``count=False``, which skips counting; the numba backend
-        counts only up to the first input that has one). ``mult``: for integer currents (int32, or the
-        exact float32 sums of a float32 product on the integer path), a float32
-        multiplier that gives every code exactly
+        exactly when none is (0 with ``count=False``, which skips counting; the numba
+        backend counts only up to the first input that has one). ``mult``: for integer
+        currents (int32, or the exact float32 sums of a float32 product on the integer path),
+        a float32 multiplier that gives every code exactly
         (:func:`reram.kernels.adc.int_adc_multiplier`, with
         :func:`reram.kernels.adc.int_adc_fits` checked): the integer pass may use it.
         """

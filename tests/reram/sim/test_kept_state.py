@@ -1,8 +1,9 @@
 """Issue 23, round 2: what a forward keeps with the programmed weights (the batched read's
 float32 cells, the output's weight units), the bias added by the output scaling pass, the ADC
 passes counting informative codes only until one is found and a conv's input quantized by one
-kernel pass into padded channels-last codes give the bits of the steps they replace; every kept value is dropped when the layer is re-programmed (an optimizer step, a
-pulsed update, ``load_state_dict``, a new config, ``.to(dtype)``). Each test also checks that
+kernel pass into padded channels-last codes give the bits of the steps they replace; every
+kept value is dropped when the layer is re-programmed (an optimizer step, a pulsed update,
+``load_state_dict``, a new config, ``.to(dtype)``). Each test also checks that
 the cut was taken, so that it cannot pass by running the old steps twice."""
 from __future__ import annotations
 
@@ -128,8 +129,8 @@ def _kept_after(layer, x):
 
 
 def _fresh_like(layer, cfg=None, dtype=torch.float32):
-    fresh = CrossbarLinear(layer.in_features, layer.out_features, config=cfg or layer.crossbar_config,
-                           dtype=dtype).train(layer.training)
+    fresh = CrossbarLinear(layer.in_features, layer.out_features,
+                           config=cfg or layer.crossbar_config, dtype=dtype).train(layer.training)
     fresh.load_state_dict(layer.state_dict())
     return fresh
 
