@@ -35,10 +35,13 @@ from reram.cost.silicon import (Component, SiliconSpec, Unit, adc_bits_needed, c
 from reram.cost.training import TrainingSpec
 
 __all__ = ["Chip", "available_chips", "peak_ops_per_s", "peak_power_w",
-           "WEIGHT_GRADIENT_UNIT_NODE_NM"]
+           "WEIGHT_GRADIENT_UNIT_NODE_NM", "TRANSPOSED_PERIPHERY_NODE_NM"]
 
 #: The node of :class:`~reram.cost.training.WeightGradientUnit`'s figures (Horowitz, ISSCC 2014), nm.
 WEIGHT_GRADIENT_UNIT_NODE_NM = 45.0
+#: The node of :class:`~reram.cost.training.TrainingSpec`'s transposed-read ADC and DAC areas
+#: (ISAAC's units, Shafiee et al., ISCA 2016: 32 nm), nm.
+TRANSPOSED_PERIPHERY_NODE_NM = 32.0
 
 
 def available_chips() -> list[str]:
@@ -243,9 +246,8 @@ class Chip:
         silicon, reram, spec = self._silicon(), self.hardware.reram, self.training
         target = silicon.node_nm if node_nm is None else node_nm
         crossbars = reram.total_crossbars
-        area_f, _ = node_factors("analog", silicon.node_nm, target)
         rows = [Component("transposed_periphery", crossbars,
-                          spec.transposed_area_mm2(crossbars, reram) * area_f, 0.0, 0.0,
+                          self.transposed_periphery_area_mm2(crossbars, reram, node_nm), 0.0, 0.0,
                           "TrainingSpec.transposed_adc_area_mm2 / transposed_dac_area_mm2 "
                           "(ISAAC's ADC and DAC) per array, for the input gradient's transposed read")]
         if spec.weight_gradient == "digital":
@@ -260,6 +262,20 @@ class Chip:
                 f"at {unit.clock_hz / 1e9:g} GHz (Horowitz, ISSCC 2014, 45 nm, moved to "
                 f"{target:g} nm)"))
         return rows
+
+    def transposed_periphery_area_mm2(self, crossbars: int, reram: ReramSpec | None = None,
+                                      node_nm: float | None = None) -> float:
+        """The transposed read's row-side ADCs and column-side DACs on ``crossbars`` arrays,
+        mm2: ``training``'s figures (ISAAC's units, at :data:`TRANSPOSED_PERIPHERY_NODE_NM`)
+        moved to the silicon's node, or ``node_nm``, by the analog rule of
+        :func:`reram.cost.silicon.node_factors` (a chip without a silicon section: the
+        figures as given). What :meth:`training_components` and a plan's
+        ``training_area_mm2`` both count, so that :meth:`at_node` moves them too."""
+        area = self.training.transposed_area_mm2(crossbars, reram or self.hardware.reram)
+        if node_nm is None and self.hardware.silicon is None:
+            return area
+        target = self.hardware.silicon.node_nm if node_nm is None else node_nm
+        return area * node_factors("analog", TRANSPOSED_PERIPHERY_NODE_NM, target)[0]
 
     def weight_gradient_unit_area_mm2(self, bits: int, node_nm: float | None = None) -> float:
         """One tile's digital weight-gradient unit (``training.unit``) at ``bits``-bit operands,
@@ -278,13 +294,23 @@ class Chip:
         charges): the on-chip network's wires as long as the routers' spacing (mesh) or the
         chip's side (H-tree) over tiles of this chip's area per tile (training silicon
         included), at its node's supply
-        (:meth:`TrainingSpec.on_floorplan`). A chip without a silicon section has no floorplan:
-        its spec is returned as it is (no wire energy)."""
+        (:meth:`TrainingSpec.on_floorplan`), and the digital weight-gradient unit's per-MAC
+        energies moved from Horowitz's 45 nm to the chip's node (the digital rule of
+        :func:`reram.cost.silicon.node_factors`, as :meth:`training_components` moves its peak
+        power). A chip without a silicon section has no floorplan and states no node: its spec
+        is returned as it is (no wire energy, 45 nm MACs)."""
         if self.hardware.silicon is None:
             return self.training
+        node = self.hardware.silicon.node_nm
         per_tile, _ = self._per_tile_and_fixed(None, "area_mm2")
-        return self.training.on_floorplan(per_tile, self.hardware.silicon.node_nm,
-                                          self.hardware.reram.tiles)
+        placed = self.training.on_floorplan(per_tile, node, self.hardware.reram.tiles)
+        # the weight-gradient unit's per-MAC energies (Horowitz's 45 nm) at the chip's node, as
+        # training_components moves its peak power
+        _, energy_f = node_factors("digital", WEIGHT_GRADIENT_UNIT_NODE_NM, node)
+        unit = placed.unit
+        return dataclasses.replace(placed, unit=dataclasses.replace(
+            unit, multiply_energy_8bit_j=unit.multiply_energy_8bit_j * energy_f,
+            add_energy_j=unit.add_energy_j * energy_f))
 
     def with_offset_encoding(self) -> Chip:
         """The same silicon costed with an offset-encoded weight sign and single-phase inputs

@@ -1154,7 +1154,7 @@ def _training_area(ctx: PlanContext, specs: Sequence[ReramSpec]) -> dict[str, fl
         weight_arrays = ctx.mapping.crossbars[layer.name] // ctx.mapping.arrays_per_copy
         if spec.weight_gradient == "in-array":
             weight_arrays -= error_mapping(layer, reram).crossbars
-        transposed += spec.transposed_area_mm2(weight_arrays * copies, reram)
+        transposed += ctx.chip.transposed_periphery_area_mm2(weight_arrays * copies, reram)
         if spec.weight_gradient == "digital":
             unit_mm2 += (ctx.mapping.tiles(layer.name, per_tile)
                          * ctx.chip.weight_gradient_unit_area_mm2(reram.input_bits))
