@@ -270,7 +270,8 @@ def crossbar_update_cost(layer: LayerTrace, reram: ReramSpec, *, replicas: int =
     mapping = map_layer(layer, reram)
     if record is not None:
         one = recorded_write_cost(record, mapping.row_blocks, reram, writes,
-                                  cols_per_array=min(mapping.cols, reram.crossbar_cols))
+                                  cols_per_array=min(mapping.cols, reram.crossbar_cols),
+                                  arrays_per_row=mapping.crossbars // mapping.row_blocks)
     else:
         one = array_write_cost(mapping.cells, min(mapping.rows, reram.crossbar_rows),
                                reram.cell_bits, reram, writes, parallel_arrays=mapping.crossbars,
