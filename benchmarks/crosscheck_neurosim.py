@@ -364,7 +364,8 @@ def model_figures(chip, batch: int) -> dict[str, float]:
     out = dict.fromkeys(("latency_forward_s", "latency_input_gradient_s", "latency_weight_gradient_s",
                          "latency_weight_update_s", "energy_forward_j", "energy_input_gradient_j",
                          "energy_weight_gradient_j", "energy_weight_update_j", "energy_adc_j"), 0.0)
-    network = chip.costed_training().memory.interconnect  # its wires on the chip's floorplan
+    costed = chip.costed_training()  # what the scheduler charges: wires on the floorplan, MACs at the node
+    network = costed.memory.interconnect
     for key in ("latency_buffer_s", "latency_interconnect_s", "energy_interconnect_j",
                 "latency_compute_fw_ig_s", "_wg_unit_s", "network_bytes"):
         out[key] = 0.0
@@ -375,7 +376,7 @@ def model_figures(chip, batch: int) -> dict[str, float]:
         tiles = -(-cost.crossbars // per_tile)
         fwd = crossbar_phase_cost(layer, reram, batch, "forward", signed_input=first)
         grad_in = crossbar_phase_cost(layer, reram, batch, "backward", needs_input_grad=not first)
-        grad_w = weight_gradient_cost(layer, reram, chip.training, batch, tiles=tiles,
+        grad_w = weight_gradient_cost(layer, reram, costed, batch, tiles=tiles,
                                       signed_input=first)
         update = crossbar_update_cost(layer, reram, writes=chip.training.writes)
         # data movement, phase by phase: the same functions the scheduler charges

@@ -10,9 +10,9 @@ from .adc import (adc_accumulate, adc_accumulate_int, int_adc_fits, int_adc_mult
                   split_input_cycles)
 from .conv import scale_into_nchw, stream_patches
 from .programming import program_cells
-from .quantize import quantize_rows
+from .quantize import quantize_nhwc, quantize_rows
 from .pulsed import apply_pulses
 
 __all__ = ["program_cells", "split_input_cycles", "adc_accumulate", "adc_accumulate_int",
            "int_adc_fits", "int_adc_multiplier", "apply_pulses", "stream_patches",
-           "scale_into_nchw", "quantize_rows"]
+           "scale_into_nchw", "quantize_rows", "quantize_nhwc"]

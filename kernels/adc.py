@@ -99,41 +99,57 @@ def split_input_cycles(codes: np.ndarray, n_cycles: int, cycle_bits: int, n_phas
     return out
 
 
-@jit(parallel=True)
-def _adc_accumulate(currents, m, row_coef, col_coef, n_out, inv_step, code_lo, code_hi, count,
-                    acc):
+@jit()
+def _adc_row(currents, b, m, row_coef, col_coef, n_out, inv_step, code_lo, code_hi, count, acc):
+    """Input ``b``'s conversions, shift-added into ``acc[b]``; its informative count."""
     n_tiles = currents.shape[0]
     n_row_groups = row_coef.shape[0]
     n_col_groups = col_coef.shape[0]
     informative = 0
-    for b in prange(m):
-        for t in range(n_tiles):
-            for r in range(n_row_groups):
-                row = r * m + b
-                rc = row_coef[r]
-                for g in range(n_col_groups):
-                    coef = rc * col_coef[g]
-                    base = g * n_out
-                    if count:
-                        for o in range(n_out):  # selects, not branches: vectorizes, keeps NaN
-                            code = np.rint(currents[t, row, base + o] * inv_step)
-                            informative += (code > code_lo) & (code < code_hi) & (code != 0.0)
-                            code = code_hi if code > code_hi else code
-                            code = code_lo if code < code_lo else code
-                            acc[b, o] += coef * code
-                    else:
-                        for o in range(n_out):
-                            code = np.rint(currents[t, row, base + o] * inv_step)
-                            code = code_hi if code > code_hi else code
-                            code = code_lo if code < code_lo else code
-                            acc[b, o] += coef * code
+    for t in range(n_tiles):
+        for r in range(n_row_groups):
+            row = r * m + b
+            rc = row_coef[r]
+            for g in range(n_col_groups):
+                coef = rc * col_coef[g]
+                base = g * n_out
+                if count:
+                    for o in range(n_out):  # selects, not branches: vectorizes, keeps NaN
+                        code = np.rint(currents[t, row, base + o] * inv_step)
+                        informative += (code > code_lo) & (code < code_hi) & (code != 0.0)
+                        code = code_hi if code > code_hi else code
+                        code = code_lo if code < code_lo else code
+                        acc[b, o] += coef * code
+                else:
+                    for o in range(n_out):
+                        code = np.rint(currents[t, row, base + o] * inv_step)
+                        code = code_hi if code > code_hi else code
+                        code = code_lo if code < code_lo else code
+                        acc[b, o] += coef * code
+    return informative
+
+
+@jit(parallel=True)
+def _adc_accumulate(currents, m, row_coef, col_coef, n_out, inv_step, code_lo, code_hi, count,
+                    until_found, acc):
+    informative = 0
+    first = 0
+    if count and until_found:  # count input by input (in order) until one has an informative code
+        while first < m and informative == 0:
+            informative += _adc_row(currents, first, m, row_coef, col_coef, n_out, inv_step,
+                                    code_lo, code_hi, True, acc)
+            first += 1
+    every = count and not until_found
+    for b in prange(first, m):
+        informative += _adc_row(currents, b, m, row_coef, col_coef, n_out, inv_step, code_lo,
+                                code_hi, every, acc)
     return informative
 
 
 def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef: np.ndarray,
                    n_out: int, step: float, code_lo: float, code_hi: float,
                    out: np.ndarray | None = None, counts: np.ndarray | None = None,
-                   count: bool = True) -> np.ndarray:
+                   count: bool = True, until_found: bool = False) -> np.ndarray:
     """Digitize every column current and shift-add the ADC codes.
 
     Args:
@@ -155,6 +171,10 @@ def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef:
             strictly inside the ADC range and not zero) is added to ``counts[0]``.
         count: False skips counting (nothing is added to ``counts``), for a caller that
             already knows some conversion was informative.
+        until_found: count input by input (``0, 1, ...``) and stop counting after the first
+            input that has an informative conversion (its count is added; the rest convert
+            without the test, about twice as fast): for a caller that only asks whether any
+            conversion was informative.
 
     Returns:
         The ``m x n_out`` float64 accumulator (``out`` when given) plus ``sum_t sum_r sum_g
@@ -182,7 +202,8 @@ def adc_accumulate(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef:
         dtype = np.int32 if currents.dtype == np.int32 else np.float32
         informative = _adc_accumulate(np.ascontiguousarray(currents, dtype=dtype), int(m),
                                       row_coef, col_coef, int(n_out), 1.0 / float(step),
-                                      float(code_lo), float(code_hi), bool(count), acc)
+                                      float(code_lo), float(code_hi), bool(count),
+                                      bool(until_found), acc)
         if counts is not None:
             counts[0] += informative
     return acc
@@ -195,39 +216,59 @@ _F32_EXACT = 1 << 24
 _F64_EXACT = 1 << 53
 
 
-@jit(parallel=True)
-def _adc_accumulate_int(currents, m, row_coef, col_coef, n_out, mult, code_lo, code_hi, count, acc):
+@jit()
+def _adc_int_row(currents, b, m, row_coef, col_coef, n_out, mult, code_lo, code_hi, count, part,
+                 acc):
+    """Input ``b``'s conversions (float32 codes, one row group's shift-add in ``part``), added
+    into ``acc[b]``; its informative count."""
     n_tiles = currents.shape[0]
     n_row_groups = row_coef.shape[0]
     n_col_groups = col_coef.shape[0]
-    n_blocks = (m + _INT_BLOCK - 1) // _INT_BLOCK
     informative = 0
+    for t in range(n_tiles):
+        for r in range(n_row_groups):
+            row = r * m + b
+            part[:] = 0
+            for g in range(n_col_groups):
+                cg = col_coef[g]
+                base = g * n_out
+                if count:
+                    for o in range(n_out):
+                        code = np.rint(np.float32(currents[t, row, base + o]) * mult)
+                        informative += (code > code_lo) & (code < code_hi) & (code != 0)
+                        code = code_hi if code > code_hi else code
+                        code = code_lo if code < code_lo else code
+                        part[o] += cg * code
+                else:  # float32 codes and sums, 16 to a vector
+                    for o in range(n_out):
+                        code = np.rint(np.float32(currents[t, row, base + o]) * mult)
+                        code = code_hi if code > code_hi else code
+                        code = code_lo if code < code_lo else code
+                        part[o] += cg * code
+            rc = row_coef[r]
+            for o in range(n_out):
+                acc[b, o] += rc * np.float64(part[o])
+    return informative
+
+
+@jit(parallel=True)
+def _adc_accumulate_int(currents, m, row_coef, col_coef, n_out, mult, code_lo, code_hi, count,
+                        until_found, acc):
+    informative = 0
+    first = 0
+    if count and until_found:  # count input by input (in order) until one has an informative code
+        part = np.empty(n_out, np.float32)
+        while first < m and informative == 0:
+            informative += _adc_int_row(currents, first, m, row_coef, col_coef, n_out, mult,
+                                        code_lo, code_hi, True, part, acc)
+            first += 1
+    every = count and not until_found
+    n_blocks = (m - first + _INT_BLOCK - 1) // _INT_BLOCK
     for blk in prange(n_blocks):
         part = np.empty(n_out, np.float32)  # one row group's shift-added codes (exact)
-        for b in range(blk * _INT_BLOCK, min(m, (blk + 1) * _INT_BLOCK)):
-            for t in range(n_tiles):
-                for r in range(n_row_groups):
-                    row = r * m + b
-                    part[:] = 0
-                    for g in range(n_col_groups):
-                        cg = col_coef[g]
-                        base = g * n_out
-                        if count:
-                            for o in range(n_out):
-                                code = np.rint(np.float32(currents[t, row, base + o]) * mult)
-                                informative += (code > code_lo) & (code < code_hi) & (code != 0)
-                                code = code_hi if code > code_hi else code
-                                code = code_lo if code < code_lo else code
-                                part[o] += cg * code
-                        else:  # float32 codes and sums, 16 to a vector
-                            for o in range(n_out):
-                                code = np.rint(np.float32(currents[t, row, base + o]) * mult)
-                                code = code_hi if code > code_hi else code
-                                code = code_lo if code < code_lo else code
-                                part[o] += cg * code
-                    rc = row_coef[r]
-                    for o in range(n_out):
-                        acc[b, o] += rc * np.float64(part[o])
+        for b in range(first + blk * _INT_BLOCK, min(m, first + (blk + 1) * _INT_BLOCK)):
+            informative += _adc_int_row(currents, b, m, row_coef, col_coef, n_out, mult,
+                                        code_lo, code_hi, every, part, acc)
     return informative
 
 
@@ -290,7 +331,7 @@ def int_adc_fits(row_coef: np.ndarray, col_coef: np.ndarray, code_lo: float, cod
 
 def adc_accumulate_int(currents: np.ndarray, m: int, row_coef: np.ndarray, col_coef: np.ndarray,
                        n_out: int, mult: np.float32, code_lo: float, code_hi: float,
-                       out: np.ndarray, count: bool = True) -> int:
+                       out: np.ndarray, count: bool = True, until_found: bool = False) -> int:
     """:func:`adc_accumulate` for integer currents (int32, or float32 holding integers below
     ``2**24``: a float32 product's exact sums), in float32 arithmetic.
 
@@ -309,6 +350,8 @@ def adc_accumulate_int(currents: np.ndarray, m: int, row_coef: np.ndarray, col_c
         out: the ``m x n_out`` float64 accumulator, updated in place.
         count: count the informative conversions (False: return 0 and skip the test, for a
             caller that already knows some conversion was informative).
+        until_found: as :func:`adc_accumulate`'s: count only up to the first input that has
+            an informative conversion.
 
     Returns:
         The number of informative conversions (0 when ``count`` is False).
@@ -328,4 +371,4 @@ def adc_accumulate_int(currents: np.ndarray, m: int, row_coef: np.ndarray, col_c
     return int(_adc_accumulate_int(
         np.ascontiguousarray(currents), int(m), np.ascontiguousarray(row_coef, dtype=np.float64),
         np.ascontiguousarray(col_coef, dtype=np.float32), int(n_out), np.float32(mult),
-        np.float32(code_lo), np.float32(code_hi), bool(count), out))
+        np.float32(code_lo), np.float32(code_hi), bool(count), bool(until_found), out))

@@ -10,6 +10,7 @@ float32 and permuting to NCHW do in four).
 from __future__ import annotations
 
 import functools
+from typing import Optional
 
 import numpy as np
 from numba import prange
@@ -134,7 +135,7 @@ def stream_patches(xp: np.ndarray, out_size: tuple[int, int], kernel_size: tuple
 
 
 @jit(parallel=True)
-def _scale_into_nchw(acc, row_scale, col_scale, out):
+def _scale_into_nchw(acc, row_scale, col_scale, bias, has_bias, out):
     n, channels, positions = out.shape
     flat_acc, flat_out = acc.reshape(-1), out.reshape(-1)
     width = np.uint64(channels)
@@ -150,22 +151,32 @@ def _scale_into_nchw(acc, row_scale, col_scale, out):
                     tile[q * width + c] = np.float32((flat_acc[b * width + c] * rs) * col_scale[c])
             for c in range(width):  # write them transposed (contiguous over positions)
                 dst = (np.uint64(s) * width + c) * np.uint64(positions) + np.uint64(p0)
-                for q in range(count):
-                    flat_out[dst + q] = tile[q * width + c]
+                if has_bias:  # one channel's bias, added in float32
+                    bc = bias[c]
+                    for q in range(count):
+                        flat_out[dst + q] = tile[q * width + c] + bc
+                else:
+                    for q in range(count):
+                        flat_out[dst + q] = tile[q * width + c]
 
 
 @jit(parallel=True)
-def _scale_rows(acc, row_scale, col_scale, out):
+def _scale_rows(acc, row_scale, col_scale, bias, has_bias, out):
     # one position per sample (a Linear layer's output): rows scaled in place of a transpose
     for s in prange(acc.shape[0]):
         rs = row_scale[s]
-        for c in range(acc.shape[1]):
-            out[s, c] = np.float32((acc[s, c] * rs) * col_scale[c])
+        if has_bias:  # added in float32
+            for c in range(acc.shape[1]):
+                out[s, c] = np.float32((acc[s, c] * rs) * col_scale[c]) + bias[c]
+        else:
+            for c in range(acc.shape[1]):
+                out[s, c] = np.float32((acc[s, c] * rs) * col_scale[c])
 
 
 def scale_into_nchw(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarray,
-                    out: np.ndarray) -> np.ndarray:
-    """``out[s, c, p] = float32((acc[s * P + p, c] * row_scale[s * P + p]) * col_scale[c])``.
+                    out: np.ndarray, bias: Optional[np.ndarray] = None) -> np.ndarray:
+    """``out[s, c, p] = float32((acc[s * P + p, c] * row_scale[s * P + p]) * col_scale[c])``,
+    plus ``bias[c]`` (a float32 sum) when given.
 
     Args:
         acc: the ``(N * P) x C`` float64 shift-added codes (rows: output positions, ``P`` per
@@ -173,6 +184,8 @@ def scale_into_nchw(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarra
         row_scale: ``N * P`` float64 scales of the rows (ADC step times input unit).
         col_scale: ``C`` float64 scales of the columns (weight unit).
         out: the ``N x C x P`` float32 output (a view of the NCHW output), written.
+        bias: ``C`` float32 biases added to the scaled values, or None (nothing added: a
+            ``-0.0`` stays ``-0.0``).
 
     Returns:
         ``out``.
@@ -185,10 +198,15 @@ def scale_into_nchw(acc: np.ndarray, row_scale: np.ndarray, col_scale: np.ndarra
                          f"{acc.dtype} {acc.shape}")
     if row_scale.shape != (n * positions,) or col_scale.shape != (channels,):
         raise ValueError("row_scale and col_scale must match acc's rows and columns")
+    if bias is not None and (bias.shape != (channels,) or bias.dtype != np.float32):
+        raise ValueError(f"bias must be a float32 array of shape ({channels},), got "
+                         f"{bias.dtype} {bias.shape}")
+    args = (np.ascontiguousarray(acc), np.ascontiguousarray(row_scale, np.float64),
+            np.ascontiguousarray(col_scale, np.float64),
+            np.zeros(channels, np.float32) if bias is None else np.ascontiguousarray(bias),
+            bias is not None)
     if acc.size and positions == 1:
-        _scale_rows(np.ascontiguousarray(acc), np.ascontiguousarray(row_scale, np.float64),
-                    np.ascontiguousarray(col_scale, np.float64), out[:, :, 0])
+        _scale_rows(*args, out[:, :, 0])
     elif acc.size:
-        _scale_into_nchw(np.ascontiguousarray(acc), np.ascontiguousarray(row_scale, np.float64),
-                         np.ascontiguousarray(col_scale, np.float64), out)
+        _scale_into_nchw(*args, out)
     return out

@@ -118,7 +118,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="BN layers kept (first K) in the BN sweep (default 0..all)")
     tp.add_argument("--bn-kept", type=int, default=None,
                     help="BN layers kept (first K) in the size and bandwidth sweeps (default all)")
-    tp.add_argument("--png", help="save the three-panel plot here")
+    tp.add_argument("--png", help="save the four-panel plot here (size, link, GPU idle power, "
+                    "BN count)")
     tp.add_argument("--json", help="write results as JSON here ('-' for stdout)")
 
     cp = sub.add_parser("chip", help="a chip's components: area and power with sources")

@@ -244,11 +244,14 @@ def validation_rows(*, imagenet: bool = True, progress: Callable[[str], None] | 
         "read: context")
     rows.append({"figure": "NeuroSim / MNSIM whole-network figure", "published": math.nan,
                  "model": math.nan, "unit": "", "ratio": math.nan,
-                 "assumptions": "not compared: no whole-network NeuroSim or MNSIM figure (e.g. "
-                                "VGG-8 on CIFAR-10) could be read in this session; NeuroSim V2.1's "
-                                "device constants are used (write pulse, read pulse, ADC sharing)",
+                 "assumptions": "not in this table: DNN+NeuroSim V2.1's VGG-8 training "
+                                "iteration is compared component by component by "
+                                "benchmarks/crosscheck_neurosim.py (docs/scheduler.md, 'Cross-check "
+                                "against DNN+NeuroSim V2.1'; its committed result re-derived by "
+                                "--recompare); no MNSIM whole-network figure was compared",
                  "source": "DNN+NeuroSim V2.1 (github.com/neurosim/DNN_NeuroSim_V2.1)",
-                 "like_for_like": False, "why": "no figure compared"})
+                 "like_for_like": False,
+                 "why": "compared elsewhere (NeuroSim, component by component); MNSIM not compared"})
     return rows
 
 
@@ -359,7 +362,8 @@ def run_sensitivity(model: str = "vgg16", chip: str | Chip = "isaac", batch_size
     note("GPU idle power")  # an assumption (no datasheet figure): its range, on the largest chip
     for idle in idle_powers:
         gpu = dataclasses.replace(base.hardware.gpu, idle_power_w=idle)
-        chip_idle = Chip(base.config, dataclasses.replace(base.hardware, gpu=gpu)).replace(scale=big)
+        chip_idle = Chip(base.config, dataclasses.replace(base.hardware, gpu=gpu),
+                         training=base.training).replace(scale=big)
         plan = schedule(trace_for(kept), batch_size=batch_size, chip=chip_idle)
         out["gpu_idle"].append(row("idle_power_w", idle, plan, kept))
     note("GPU idle policy")

@@ -34,7 +34,14 @@ from reram.cost.silicon import (Component, SiliconSpec, Unit, adc_bits_needed, c
                                 static_power_per_tile_w)
 from reram.cost.training import TrainingSpec
 
-__all__ = ["Chip", "available_chips", "peak_ops_per_s", "peak_power_w"]
+__all__ = ["Chip", "available_chips", "peak_ops_per_s", "peak_power_w",
+           "WEIGHT_GRADIENT_UNIT_NODE_NM", "TRANSPOSED_PERIPHERY_NODE_NM"]
+
+#: The node of :class:`~reram.cost.training.WeightGradientUnit`'s figures (Horowitz, ISSCC 2014), nm.
+WEIGHT_GRADIENT_UNIT_NODE_NM = 45.0
+#: The node of :class:`~reram.cost.training.TrainingSpec`'s transposed-read ADC and DAC areas
+#: (ISAAC's units, Shafiee et al., ISCA 2016: 32 nm), nm.
+TRANSPOSED_PERIPHERY_NODE_NM = 32.0
 
 
 def available_chips() -> list[str]:
@@ -190,8 +197,9 @@ class Chip:
         if new_config is not self.config:
             hw = dataclasses.replace(hw, reram=_conductance_scaled(hw.reram, self.config, new_config))
         if scale is not None:
-            if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
-                raise ValueError(f"scale must be a positive number, got {scale!r}")
+            if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0 \
+                    or not math.isfinite(scale):
+                raise ValueError(f"scale must be a finite positive number, got {scale!r}")
             tiles = max(1, round(hw.reram.tiles * scale))
         if tiles is not None:
             hw = dataclasses.replace(hw, reram=hw.reram.with_tiles(tiles))
@@ -238,36 +246,71 @@ class Chip:
         silicon, reram, spec = self._silicon(), self.hardware.reram, self.training
         target = silicon.node_nm if node_nm is None else node_nm
         crossbars = reram.total_crossbars
-        area_f, _ = node_factors("analog", silicon.node_nm, target)
         rows = [Component("transposed_periphery", crossbars,
-                          spec.transposed_area_mm2(crossbars, reram) * area_f, 0.0, 0.0,
+                          self.transposed_periphery_area_mm2(crossbars, reram, node_nm), 0.0, 0.0,
                           "TrainingSpec.transposed_adc_area_mm2 / transposed_dac_area_mm2 "
                           "(ISAAC's ADC and DAC) per array, for the input gradient's transposed read")]
         if spec.weight_gradient == "digital":
             unit = spec.unit
-            area_f, power_f = node_factors("digital", 45.0, target)
+            _, power_f = node_factors("digital", WEIGHT_GRADIENT_UNIT_NODE_NM, target)
             bits = reram.input_bits
             rows.append(Component(
                 "weight_gradient_unit", reram.tiles,
-                reram.tiles * unit.area_mm2(bits) * area_f,
+                reram.tiles * self.weight_gradient_unit_area_mm2(bits, node_nm),
                 reram.tiles * unit.macs_per_tile * unit.clock_hz * unit.mac_energy_j(bits) * power_f,
                 0.0, f"TrainingSpec.unit: {unit.macs_per_tile} MACs of {bits}-bit operands a tile "
                 f"at {unit.clock_hz / 1e9:g} GHz (Horowitz, ISSCC 2014, 45 nm, moved to "
                 f"{target:g} nm)"))
         return rows
 
+    def transposed_periphery_area_mm2(self, crossbars: int, reram: ReramSpec | None = None,
+                                      node_nm: float | None = None) -> float:
+        """The transposed read's row-side ADCs and column-side DACs on ``crossbars`` arrays,
+        mm2: ``training``'s figures (ISAAC's units, at :data:`TRANSPOSED_PERIPHERY_NODE_NM`)
+        moved to the silicon's node, or ``node_nm``, by the analog rule of
+        :func:`reram.cost.silicon.node_factors` (a chip without a silicon section: the
+        figures as given). What :meth:`training_components` and a plan's
+        ``training_area_mm2`` both count, so that :meth:`at_node` moves them too."""
+        area = self.training.transposed_area_mm2(crossbars, reram or self.hardware.reram)
+        if node_nm is None and self.hardware.silicon is None:
+            return area
+        target = self.hardware.silicon.node_nm if node_nm is None else node_nm
+        return area * node_factors("analog", TRANSPOSED_PERIPHERY_NODE_NM, target)[0]
+
+    def weight_gradient_unit_area_mm2(self, bits: int, node_nm: float | None = None) -> float:
+        """One tile's digital weight-gradient unit (``training.unit``) at ``bits``-bit operands,
+        mm2: Horowitz's 45 nm figures moved to the silicon's node, or ``node_nm``, by
+        :func:`reram.cost.silicon.node_factors` (a chip without a silicon section states no
+        node: the 45 nm figure). What :meth:`training_components` and a plan's
+        ``training_area_mm2`` both count."""
+        area = self.training.unit.area_mm2(bits)
+        if node_nm is None and self.hardware.silicon is None:
+            return area
+        target = self.hardware.silicon.node_nm if node_nm is None else node_nm
+        return area * node_factors("digital", WEIGHT_GRADIENT_UNIT_NODE_NM, target)[0]
+
     def costed_training(self) -> TrainingSpec:
         """``training`` placed on this chip's floorplan (what :func:`reram.cost.schedule`
         charges): the on-chip network's wires as long as the routers' spacing (mesh) or the
         chip's side (H-tree) over tiles of this chip's area per tile (training silicon
         included), at its node's supply
-        (:meth:`TrainingSpec.on_floorplan`). A chip without a silicon section has no floorplan:
-        its spec is returned as it is (no wire energy)."""
+        (:meth:`TrainingSpec.on_floorplan`), and the digital weight-gradient unit's per-MAC
+        energies moved from Horowitz's 45 nm to the chip's node (the digital rule of
+        :func:`reram.cost.silicon.node_factors`, as :meth:`training_components` moves its peak
+        power). A chip without a silicon section has no floorplan and states no node: its spec
+        is returned as it is (no wire energy, 45 nm MACs)."""
         if self.hardware.silicon is None:
             return self.training
+        node = self.hardware.silicon.node_nm
         per_tile, _ = self._per_tile_and_fixed(None, "area_mm2")
-        return self.training.on_floorplan(per_tile, self.hardware.silicon.node_nm,
-                                          self.hardware.reram.tiles)
+        placed = self.training.on_floorplan(per_tile, node, self.hardware.reram.tiles)
+        # the weight-gradient unit's per-MAC energies (Horowitz's 45 nm) at the chip's node, as
+        # training_components moves its peak power
+        _, energy_f = node_factors("digital", WEIGHT_GRADIENT_UNIT_NODE_NM, node)
+        unit = placed.unit
+        return dataclasses.replace(placed, unit=dataclasses.replace(
+            unit, multiply_energy_8bit_j=unit.multiply_energy_8bit_j * energy_f,
+            add_energy_j=unit.add_energy_j * energy_f))
 
     def with_offset_encoding(self) -> Chip:
         """The same silicon costed with an offset-encoded weight sign and single-phase inputs
@@ -306,8 +349,9 @@ class Chip:
         (shift-add, activation/pooling units) and buffers by the digital rule (x L); the
         arrays', DACs' and ADCs' energies stay (analog: set by noise and conductance)."""
         silicon = self._silicon()
-        if isinstance(node_nm, bool) or not isinstance(node_nm, (int, float)) or not node_nm > 0:
-            raise ValueError(f"node_nm must be a positive number, got {node_nm!r}")
+        if isinstance(node_nm, bool) or not isinstance(node_nm, (int, float)) or not node_nm > 0 \
+                or not math.isfinite(node_nm):
+            raise ValueError(f"node_nm must be a finite positive number, got {node_nm!r}")
         units = {}
         for name, unit in silicon.units.items():
             area, power = node_factors(unit.kind, silicon.node_nm, node_nm)
@@ -344,8 +388,9 @@ class Chip:
         return self._fill(power_w, node_nm, "power_w", "power")
 
     def _fill(self, budget: float, node_nm: float | None, key: str, what: str) -> Chip:
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
-            raise ValueError(f"{what} budget must be a positive number, got {budget!r}")
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0 \
+                or not math.isfinite(budget):
+            raise ValueError(f"{what} budget must be a finite positive number, got {budget!r}")
         if node_nm is not None and node_nm != self._silicon().node_nm:
             return self.at_node(node_nm)._fill(budget, None, key, what)
         per_tile, fixed = self._per_tile_and_fixed(None, key)
@@ -413,8 +458,18 @@ class Chip:
         return peak_ops_per_s(reram or self.hardware.reram)
 
     def peak_power_w(self, reram: ReramSpec | None = None) -> float:
-        """Power with every crossbar busy, static power and the link at full rate."""
-        return peak_power_w(reram or self.hardware.reram, self.hardware.link)
+        """Power with every crossbar busy, static power and the link at full rate (once: an
+        always-on link is in the static power, :meth:`costed_link`)."""
+        return peak_power_w(reram or self.hardware.reram, self.costed_link())
+
+    def costed_link(self) -> LinkSpec:
+        """The link as :func:`reram.cost.schedule` charges its bytes: its energy per byte, or
+        none with the silicon's ``link_always_on`` (the PHY's whole power is then in the static
+        power, charged for the whole batch instead of per byte)."""
+        silicon, link = self.hardware.silicon, self.hardware.link
+        if silicon is not None and silicon.link_always_on and "link_phy" in silicon.units:
+            return dataclasses.replace(link, energy_per_byte_j=0.0)
+        return link
 
     def to_dict(self) -> dict:
         """Plain-dict form (JSON-ready): the hardware dict with the config as its crossbar section,

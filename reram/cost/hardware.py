@@ -284,10 +284,11 @@ class GpuSpec:
 
     Attributes:
         name: the GPU's name.
-        peak_flops: peak FP32 throughput, FLOP/s.
+        peak_flops: peak throughput at ``precision`` (FP32, or the tensor cores' for
+            ``"mixed"``), FLOP/s.
         memory_bandwidth_bytes_per_s: DRAM bandwidth, bytes/s.
         kernel_launch_s: fixed overhead per kernel launch, s.
-        energy_per_flop_j: energy per FP32 operation, J.
+        energy_per_flop_j: energy per operation at ``precision``, J.
         energy_per_byte_j: energy per DRAM byte moved, J.
         bytes_per_value: bytes of one tensor element (4 for FP32, 2 for mixed precision).
         idle_power_w: board power while powered but idle, W; charged for the whole batch time

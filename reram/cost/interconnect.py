@@ -91,7 +91,8 @@ class InterconnectSpec:
         partial_sum_bytes: bytes of a partial sum sent between tiles. Default 2: ISAAC's 16-bit
             outputs of an IMA's shift-and-add.
         overlap: transfers overlap compute (double-buffered operands): a layer's per-sample time
-            is the longest of compute, buffer and network; False adds them.
+            is the longest of compute, buffer and network; False adds all three (DNN+NeuroSim
+            V2's accounting).
         wire_capacitance_f_per_mm: capacitance of an on-chip wire per mm, F/mm. Default 0.2 pF/mm
             (0.2 fF/um): the figure DNN+NeuroSim V2.1 uses for its H-tree and bus wires at every
             node; an intermediate-layer copper wire stays near it across nodes because its
@@ -279,8 +280,11 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
 
     Returns:
         A :class:`PhaseCost`: ``per_sample_s`` the longer of the buffer and network times (two
-        resources working side by side), ``parts = {"interconnect": J}`` (the network's hops:
-        routers and wires, :attr:`InterconnectSpec.hop_energy_per_bit_j`).
+        resources working side by side) when ``spec.overlap``, else their sum (the accounting
+        ``overlap=False`` stands for: DNN+NeuroSim V2 adds a layer's buffer and interconnect
+        latencies, and :func:`with_transfers` then adds the compute), ``parts =
+        {"interconnect": J}`` (the network's hops: routers and wires,
+        :attr:`InterconnectSpec.hop_energy_per_bit_j`).
     """
     buffer_bytes, incoming, partial = _traffic(layer, reram, spec, phase, tiles, needs_input_grad)
     network_bytes = incoming + partial
@@ -288,7 +292,7 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
     buffer_s = buffer_bytes / (tiles * spec.buffer_bytes_per_s_per_tile)
     network_s = network_bytes / (tiles * spec.flit_bytes * spec.router_clock_hz)
     energy = network_bit_hops(incoming, partial, tiles, spec) * spec.hop_energy_per_bit_j * batch_size
-    per_sample = max(buffer_s, network_s)
+    per_sample = max(buffer_s, network_s) if spec.overlap else buffer_s + network_s
     return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size, energy_j=energy,
                      parts={"interconnect": energy})
 

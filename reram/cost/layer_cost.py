@@ -220,7 +220,8 @@ def crossbar_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, ph
             weight gradient is :func:`reram.cost.training.weight_gradient_cost`).
         replicas: copies of the layer, each working on its own share of the batch's MVMs.
         needs_input_grad: False for the first compute layer (no gradient to pass back).
-        signed_input: the layer's input has both signs (the model's input): two input phases.
+        signed_input: the layer's input has both signs (the model's input, or
+            ``LayerTrace.input_signed``): two input phases.
 
     Returns:
         The :class:`PhaseCost`; ``per_sample_s * batch_size == batch_s``.
@@ -268,7 +269,9 @@ def crossbar_update_cost(layer: LayerTrace, reram: ReramSpec, *, replicas: int =
     writes = writes or WriteModel()
     mapping = map_layer(layer, reram)
     if record is not None:
-        one = recorded_write_cost(record, mapping.groups * mapping.row_blocks, reram, writes)
+        one = recorded_write_cost(record, mapping.row_blocks, reram, writes,
+                                  cols_per_array=min(mapping.cols, reram.crossbar_cols),
+                                  arrays_per_row=mapping.crossbars // mapping.row_blocks)
     else:
         one = array_write_cost(mapping.cells, min(mapping.rows, reram.crossbar_rows),
                                reram.cell_bits, reram, writes, parallel_arrays=mapping.crossbars,

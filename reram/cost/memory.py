@@ -85,18 +85,19 @@ class MemorySpec:
         if not isinstance(self.interconnect, InterconnectSpec):
             raise TypeError(f"MemorySpec.interconnect must be an InterconnectSpec, "
                             f"got {type(self.interconnect).__name__}")
-        for name in ("buffer_bytes_per_tile", "gradient_bytes_per_value", "master_bytes_per_value"):
+        for name, least in (("buffer_bytes_per_tile", 0), ("gradient_bytes_per_value", 1),
+                            ("master_bytes_per_value", 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"MemorySpec.{name} must be an int >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"MemorySpec.{name} must be an int >= {least}, got {value!r}")
         bits = self.gradient_bits
         if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or bits < 1):
             raise ValueError(f"MemorySpec.gradient_bits must be an int >= 1 or None, got {bits!r}")
-        for name in ("dram_bandwidth_bytes_per_s", "dram_energy_per_byte_j"):
+        for name, bound in (("dram_bandwidth_bytes_per_s", "> 0"), ("dram_energy_per_byte_j", ">= 0")):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or value < 0 or (value == 0 and name.endswith("_s")):
-                raise ValueError(f"MemorySpec.{name} must be a finite number > 0, got {value!r}")
+                    or not math.isfinite(value) or value < 0 or (value == 0 and bound == "> 0"):
+                raise ValueError(f"MemorySpec.{name} must be a finite number {bound}, got {value!r}")
 
     @property
     def gradient_value_bytes(self) -> float:

@@ -35,6 +35,7 @@ This module reads traces, chips and hardware specs only; it does not import the 
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 from dataclasses import asdict, dataclass, field
@@ -125,18 +126,21 @@ class Plan:
         hardware: the chip's name.
         layers: one :class:`LayerCost` per traced layer, in forward order.
         latency_s: time of one batch on the heterogeneous chip.
-        energy_j: energy of one batch: the layers' energies plus the static power of the ReRAM
-            side and the idle power of the GPU over ``latency_s``.
+        energy_j: energy of one batch: the layers' energies, the DRAM traffic (training), and
+            the static power of the ReRAM side and the idle power of the GPU over ``latency_s``
+            (the GPU's as its ``idle_policy`` charges it).
         throughput: samples per second, ``batch_size / latency_s``.
         gpu_latency_s: time of one batch in the GPU-only baseline.
         gpu_energy_j: energy of one batch in the GPU-only baseline.
         gpu_throughput: samples per second of the baseline.
         speedup_vs_gpu: ``gpu_latency_s / latency_s``.
         energy_ratio_vs_gpu: ``gpu_energy_j / energy_j`` (> 1: the chip saves energy).
-        gpu_utilization: the baseline's achieved FLOP/s over the GPU's peak.
+        gpu_utilization: the baseline's achieved FLOP/s (its FLOPs over ``gpu_latency_s``,
+            measured or roofline) over the GPU's peak.
         bottleneck: the slowest pipeline stage: ``{"name", "phase", "per_sample_s"}``.
         update_s: time of the weight-update writes (training).
-        barriers: number of pipeline barriers (BN groups in training).
+        barriers: number of pipeline drains in training: two per GPU group holding a BN (its
+            forward and its backward); 0 in inference.
         crossbars_used: crossbars of all copies of all layers.
         crossbars_available: crossbars on the chip.
         pipelined: whether the inter-layer pipeline was modelled.
@@ -144,8 +148,9 @@ class Plan:
         pipeline: ``"layer"`` (inter-layer pipeline per phase), ``"none"`` or ``"pipelayer"``
             (forward and backward of different samples overlap on separate arrays).
         energy_breakdown: ``energy_j`` split by component (``ENERGY_PARTS``): the layers' parts
-            plus ``"reram_static"`` (the ReRAM side's static power over ``latency_s``) and
-            ``"gpu_idle"`` (the GPU's idle power over ``latency_s``).
+            plus ``"dram"`` (training), ``"reram_static"`` (the ReRAM side's static power over
+            ``latency_s``) and ``"gpu_idle"`` (the GPU's idle power over the seconds its
+            ``idle_policy`` charges: ``latency_s`` for ``"idle"``).
         gpu_energy_breakdown: the baseline's energy: ``"gpu"`` (work) and ``"gpu_idle"``.
         gpu_name: the GPU (both the chip's GPU side and the baseline).
         config: the chip's crossbar config (a dict of its fields), ``None`` for a chip without one.
@@ -155,8 +160,10 @@ class Plan:
         dram_s: DRAM transfer time in ``latency_s`` (training), s.
         endurance: writes per cell per epoch per array kind against the device's endurance, and
             the epochs until wear-out (:func:`reram.cost.writes.endurance_report`; training).
-        training_area_mm2: silicon training adds: ``"weight_gradient_unit"`` (digital dataflow),
-            ``"transposed_periphery"`` (row-side ADCs and column-side DACs of the input gradient).
+        training_area_mm2: silicon training adds on the tiles the layers occupy, mm2:
+            ``"weight_gradient_unit"`` (digital dataflow; at the chip's node, as
+            :meth:`Chip.training_components` counts it), ``"transposed_periphery"`` (row-side
+            ADCs and column-side DACs of the input gradient).
         pulses_from: ``"simulation"`` when every crossbar layer's update pulses were read from
             its pulse record (``update="pulsed"``), ``"mixed"`` when some were, else
             ``"write_model"`` (training only).
@@ -555,7 +562,7 @@ def replicate_layers(trace: Trace, units: Sequence[str], specs: Sequence[ReramSp
         total = _phases_time([stages[p] for p in phases], batch, pipeline)
         if training:
             total += _update_time([u[0] for u in updates.values()],
-                                  sum(u[2] for u in updates.values()), budget, pipeline != "none")
+                                  [u[2] for u in updates.values()], budget, pipeline != "none")
         return total
 
     def slowest(i: int) -> float:
@@ -676,7 +683,8 @@ def _layer_stage(trace: Trace, i: int, unit: str, reram: ReramSpec, spec: Traini
     if unit == "reram":
         cost = crossbar_stage_cost(layer, reram, spec, batch, phase,
                                    replicas=mapping.replicas[layer.name], tiles=tiles,
-                                   needs_input_grad=i != first, signed_input=i == first)
+                                   needs_input_grad=i != first,
+                                   signed_input=i == first or bool(layer.input_signed))
     else:
         cost = digital_phase_cost(layer, reram, batch, phase, tiles=tiles)
     return Stage(name=layer.name, phase=phase, unit=unit, per_sample_s=cost.per_sample_s,
@@ -750,20 +758,23 @@ def update_charges(trace: Trace, units: Sequence[str], mapping: ChipMapping, spe
     when ``records`` has the layer, else the chip's write model. With the pipeline the layers
     update in parallel, and the time is the slowest layer's or the time the chip's write-power
     budget needs for all the writes together (``energy / max_write_power_w``), whichever is
-    longer; without it, one after another.
+    longer; without it, one after another, each at least as long as its own writes take under
+    the budget.
     """
     spec = training_spec or TrainingSpec()
     records = records or {}
-    charges, seconds, write_energy, rerams = [], [], 0.0, []
+    budget = _write_budget(specs[i] for i in range(len(trace.layers)) if units[i] == "reram")
+    charges, seconds, write_energy = [], [], []
     for i, layer in enumerate(trace.layers):
         if units[i] != "reram":
             continue
         busy, charge, written = _layer_update(layer, specs[i], spec, mapping, records.get(layer.name))
-        charges.append(Charge(i, busy, charge.energy_j, 0.0, charge.parts))
+        # one after another, a layer's charge is its share of the update's time
+        shown = busy if pipelined else _update_time([busy], [written], budget, False)
+        charges.append(Charge(i, shown, charge.energy_j, 0.0, charge.parts))
         seconds.append(busy)
-        write_energy += written
-        rerams.append(specs[i])
-    return _update_time(seconds, write_energy, _write_budget(rerams), pipelined), charges
+        write_energy.append(written)
+    return _update_time(seconds, write_energy, budget, pipelined), charges
 
 
 def _layer_update(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec, mapping: ChipMapping,
@@ -786,14 +797,17 @@ def _write_budget(specs: Any) -> float | None:
     return min(budgets) if budgets else None
 
 
-def _update_time(seconds: Sequence[float], write_energy: float, budget: float | None,
+def _update_time(seconds: Sequence[float], write_energy: Sequence[float], budget: float | None,
                  pipelined: bool) -> float:
-    """The update's time: with the pipeline the slowest layer's or the budget's
-    (``write_energy / budget``), whichever is longer; without it the layers one after another."""
+    """The update's time from each layer's time and write energy: with the pipeline the slowest
+    layer's or the budget's for all the writes (``sum(write_energy) / budget``), whichever is
+    longer; without it the layers one after another, each the longer of its own time and its
+    own writes' ``write_energy / budget`` (the budget bounds the write drivers either way)."""
+    if budget is None:
+        return float(sum(seconds)) if not pipelined else max(seconds, default=0.0)
     if not pipelined:
-        return float(sum(seconds))
-    slowest = max(seconds, default=0.0)
-    return slowest if budget is None else max(slowest, write_energy / budget)
+        return float(sum(max(s, e / budget) for s, e in zip(seconds, write_energy)))
+    return max(max(seconds, default=0.0), sum(write_energy) / budget)
 
 
 def endurance_of(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], batch: int,
@@ -859,7 +873,9 @@ def gpu_only_baseline(trace: Trace, gpu: GpuSpec, batch: int, training: bool) ->
 def split_measured(kinds: Sequence[str], roofline_s: Sequence[float],
                    seconds_by_kind: Mapping[str, float]) -> list[float]:
     """Measured per-kind times split over the layers of each kind in proportion to their
-    roofline times (equally when the kind's roofline total is 0)."""
+    roofline times (equally when the kind's roofline total is 0); the measured time of kinds no
+    layer has (the profiler's ``"other"``: the optimizer step, the loss, copies) is spread over
+    all layers the same way, so the baseline's total is all the time measured."""
     out = list(roofline_s)
     for kind in set(kinds):
         members = [i for i, k in enumerate(kinds) if k == kind]
@@ -867,6 +883,11 @@ def split_measured(kinds: Sequence[str], roofline_s: Sequence[float],
         total_kind = seconds_by_kind.get(kind, 0.0)
         for i in members:
             out[i] = total_kind * (roofline_s[i] / share if share > 0 else 1 / len(members))
+    rest = sum(v for k, v in seconds_by_kind.items() if k not in set(kinds))
+    if rest > 0 and out:
+        share = sum(roofline_s)
+        out = [t + rest * (r / share if share > 0 else 1 / len(out))
+               for t, r in zip(out, roofline_s)]
     return out
 
 
@@ -956,7 +977,7 @@ def _heterogeneous(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec
                    ) -> tuple[float, float, list[Stage]]:
     """Run the phases and the update on the chip, charging ``costs``:
     ``(latency_s, update_s, stages)`` (the DRAM time is added by :func:`schedule`)."""
-    hw = chip.hardware
+    hw = _costed_hardware(chip)
     stages, per_phase = [], []
     for phase in ("forward", "backward") if training else ("forward",):
         phase_list = phase_stages(trace, units, mapping, specs, hw, batch, phase, training=training,
@@ -977,6 +998,12 @@ def _heterogeneous(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec
     return latency, update_s, stages
 
 
+def _costed_hardware(chip: Chip) -> HardwareSpec:
+    """The chip's hardware with its link as charged (:meth:`Chip.costed_link`)."""
+    link = chip.costed_link()
+    return chip.hardware if link is chip.hardware.link else dataclasses.replace(chip.hardware, link=link)
+
+
 def _training_extras(trace: Trace, units: Sequence[str], specs: Sequence[ReramSpec], chip: Chip,
                      batch: int, records: Mapping[str, PulseRecord],
                      ) -> tuple[MemoryTraffic, dict[str, Any]]:
@@ -994,7 +1021,7 @@ def _training_extras(trace: Trace, units: Sequence[str], specs: Sequence[ReramSp
 
 def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
              batch_size: int = 64, mode: str = "train", *,
-             chip: Chip | str | Path | None = None, elementwise_unit: str = "digital",
+             chip: Chip | HardwareSpec | str | Path | None = None, elementwise_unit: str = "digital",
              pipeline: bool | str = True, replicate: bool = True,
              gpu_baseline: str = "roofline", device: str | None = None,
              gpu: str | None = None, gpu_precision: str = "fp32",
@@ -1014,8 +1041,9 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
         input_shape: per-sample input shape, e.g. ``(3, 32, 32)``; required for a module.
         batch_size: samples per batch, >= 1.
         mode: ``"train"`` (forward, backward, weight update) or ``"inference"``.
-        chip: a :class:`~reram.cost.chip.Chip`, a preset name or a chip JSON path; default
-            ``"isaac"``. Its ``training`` spec chooses the weight-gradient dataflow, the memory
+        chip: a :class:`~reram.cost.chip.Chip`, a preset name, a chip JSON path or a
+            :class:`~reram.cost.hardware.HardwareSpec` (a legacy spec without a crossbar
+            section: float layers costed with its own geometry); default ``"isaac"``. Its ``training`` spec chooses the weight-gradient dataflow, the memory
             and the write model.
         elementwise_unit: where activations and pooling run: ``"digital"`` (tile units) or
             ``"gpu"``.
@@ -1028,7 +1056,8 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
             (:func:`replicate_layers`).
         gpu_baseline: ``"roofline"`` or ``"measured"`` (times the model with the torch profiler
             on ``device``, default CUDA; per-kind measured time is split across the layers of a
-            kind in proportion to their roofline times).
+            kind in proportion to their roofline times, and the time of ops of no layer kind,
+            such as the optimizer step, across all layers).
         device: device for ``gpu_baseline="measured"``.
         gpu: replace the chip's GPU (and the baseline) by a bundled one: ``"v100"``,
             ``"gtx1080"``, ``"a100"``.
@@ -1058,7 +1087,8 @@ def schedule(model: nn.Module | Trace, input_shape: Sequence[int] | None = None,
     records = dict(pulse_records) if pulse_records is not None else _records_of(model)
     units = route(trace, elementwise_unit)
     specs = layer_specs(trace, the_chip)
-    mapping = map_and_replicate(trace, units, specs, hw, batch_size, training=training,
+    mapping = map_and_replicate(trace, units, specs, _costed_hardware(the_chip), batch_size,
+                                training=training,
                                 replicate=replicate, training_spec=the_chip.costed_training(),
                                 arrays_per_copy=2 if pipeline == "pipelayer" and training else 1,
                                 pipeline=pipeline, records=records)
@@ -1124,9 +1154,10 @@ def _training_area(ctx: PlanContext, specs: Sequence[ReramSpec]) -> dict[str, fl
         weight_arrays = ctx.mapping.crossbars[layer.name] // ctx.mapping.arrays_per_copy
         if spec.weight_gradient == "in-array":
             weight_arrays -= error_mapping(layer, reram).crossbars
-        transposed += spec.transposed_area_mm2(weight_arrays * copies, reram)
+        transposed += ctx.chip.transposed_periphery_area_mm2(weight_arrays * copies, reram)
         if spec.weight_gradient == "digital":
-            unit_mm2 += ctx.mapping.tiles(layer.name, per_tile) * spec.unit.area_mm2(reram.input_bits)
+            unit_mm2 += (ctx.mapping.tiles(layer.name, per_tile)
+                         * ctx.chip.weight_gradient_unit_area_mm2(reram.input_bits))
     out = {"transposed_periphery": transposed}
     if spec.weight_gradient == "digital":
         out["weight_gradient_unit"] = unit_mm2
@@ -1139,7 +1170,6 @@ def _assemble_plan(ctx: PlanContext, costs: Sequence[LayerCost], baseline: GpuBa
     hw, latency = ctx.chip.hardware, ctx.latency_s
     for cost, seconds, joules in zip(costs, gpu_times, baseline.energy_j):
         cost.gpu_latency_s, cost.gpu_energy_j = seconds, joules
-    roofline_latency = sum(baseline.latency_s)
     gpu_latency = sum(c.gpu_latency_s for c in costs)
     breakdown = _merge_parts(c.energy_parts for c in costs)
     if ctx.memory is not None:
@@ -1160,8 +1190,8 @@ def _assemble_plan(ctx: PlanContext, costs: Sequence[LayerCost], baseline: GpuBa
         gpu_throughput=ctx.batch_size / gpu_latency if gpu_latency > 0 else float("inf"),
         speedup_vs_gpu=gpu_latency / latency,
         energy_ratio_vs_gpu=gpu_energy / energy if energy > 0 else float("inf"),
-        gpu_utilization=(baseline.flops / (roofline_latency * hw.gpu.peak_flops)
-                         if roofline_latency > 0 else 0.0),
+        gpu_utilization=(baseline.flops / (gpu_latency * hw.gpu.peak_flops)
+                         if gpu_latency > 0 else 0.0),
         bottleneck=bottleneck_of(ctx.stages), update_s=ctx.update_s,
         barriers=_count_barriers(ctx.units, ctx.trace.layers) if training else 0,
         crossbars_used=ctx.mapping.crossbars_used, crossbars_available=ctx.mapping.available,

@@ -11,7 +11,7 @@ each by physics:
   :func:`adc_area_mm2`): a Walden figure-of-merit term ``FoM x 2**bits`` plus a per-conversion
   floor (comparator, logic, references), least-squares fitted to the published converters of
   :data:`ADC_SURVEY`. A preset's own ADC anchors the absolute figure; the survey gives how it
-  moves with bits (8 b costs 1.9x what 4 b costs, not 16x).
+  moves with bits (8 b costs 2.5x what 4 b costs, not 16x).
 - **DAC** energy and area double per bit (:func:`dac_scale`; MNSIM 2.0's DAC table, derived
   from ISAAC, doubles them per bit from 1 to 4 bits and x4 per 2 bits above).
 - **Arrays**: read power in proportion to cells (rows x cols) and mean cell conductance.
@@ -159,6 +159,10 @@ def node_factors(kind: str, from_nm: float, to_nm: float) -> tuple[float, float]
     (first-order rules, see the module docstring)."""
     if kind not in UNIT_KINDS:
         raise ValueError(f"unit kind must be one of {UNIT_KINDS}, got {kind!r}")
+    for value in (from_nm, to_nm):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"node_nm must be a finite number > 0, got {value!r}")
     s = to_nm / from_nm
     return {"digital": (s ** 2, s), "memory": (s ** 2, s), "analog": (s, 1.0),
             "array": (s ** 2, 1.0), "io": (1.0, 1.0)}[kind]
@@ -197,8 +201,9 @@ class Unit:
             raise ValueError(f"Unit.kind must be one of {UNIT_KINDS}, got {self.kind!r}")
         for name in ("area_mm2", "power_w", "static_w"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"Unit.{name} must be a number >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+                    or not math.isfinite(value):
+                raise ValueError(f"Unit.{name} must be a finite number >= 0, got {value!r}")
         if self.static_w > self.power_w * (1 + 1e-9):
             raise ValueError(f"Unit.static_w ({self.static_w}) must be <= power_w ({self.power_w})")
         bad = [s for s in self.scales if s not in UNIT_SCALES]
@@ -245,6 +250,17 @@ class SiliconSpec:
         for name in ("edram_refresh", "link_always_on"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"SiliconSpec.{name} must be a bool, got {getattr(self, name)!r}")
+        value = self.edram_refresh_w_per_tile
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value) or value < 0:
+            raise ValueError(f"SiliconSpec.edram_refresh_w_per_tile must be a finite number >= 0, "
+                             f"got {value!r}")
+        for key in ("rows", "cols", "adc_bits", "dac_bits", "g_mean_s"):
+            value = self.reference[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"SiliconSpec.reference[{key!r}] must be a finite number > 0, "
+                                 f"got {value!r}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SiliconSpec:
@@ -364,10 +380,11 @@ def components(silicon: SiliconSpec, reram: Any, *, g_mean_s: float | None = Non
         area_f, power_f = _scale(unit, silicon.reference, geo, g_mean_s)
         node_area, node_power = node_factors(unit.kind, silicon.node_nm, target)
         static_f = power_f if "conductance" not in unit.scales else 1.0
+        static = unit.power_w if _always_on(name, unit, silicon) else unit.static_w
         rows.append(Component(
             name=name, count=count, area_mm2=count * unit.area_mm2 * area_f * node_area,
             power_w=count * unit.power_w * power_f * node_power,
-            static_w=count * unit.static_w * static_f * node_power, source=unit.source))
+            static_w=count * static * static_f * node_power, source=unit.source))
     if silicon.edram_refresh and silicon.edram_refresh_w_per_tile > 0:
         refresh = silicon.edram_refresh_w_per_tile * geo["tiles"]
         rows.append(Component("edram_refresh", geo["tiles"], 0.0, refresh, refresh,
@@ -394,12 +411,18 @@ def static_power_per_tile_w(silicon: SiliconSpec, reram: Any) -> float:
     return total
 
 
+def _always_on(name: str, unit: Unit, silicon: SiliconSpec) -> bool:
+    """Whether a unit draws its whole power whenever the chip is on (the link PHY with
+    ``link_always_on``)."""
+    return name == "link_phy" and unit.per == "chip" and silicon.link_always_on
+
+
 def chip_static_power_w(silicon: SiliconSpec) -> float:
     """Always-on power of the chip-level units (the link PHY when ``link_always_on``), W."""
     total = 0.0
     for name, unit in silicon.units.items():
         if unit.per == "chip":
-            total += unit.power_w if (name == "link_phy" and silicon.link_always_on) else unit.static_w
+            total += unit.power_w if _always_on(name, unit, silicon) else unit.static_w
     return total
 
 

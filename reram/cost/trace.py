@@ -2,8 +2,9 @@
 
 A :class:`Trace` is the only thing the cost model reads about a network: a list of
 :class:`LayerTrace` records (plain dataclasses of ints and strings) in execution order. Tracing
-runs the model once on a single zero sample with forward hooks on its leaf modules; shapes are
-per sample, the batch size is applied later by the cost model.
+runs the model once on a single random sample (fixed seed) with forward hooks on its leaf
+modules; shapes are per sample, the batch size is applied later by the cost model, and each
+conv/linear layer notes whether its input had both signs (``LayerTrace.input_signed``).
 
 Recognised layers (``kind``):
 
@@ -74,6 +75,10 @@ class LayerTrace:
         crossbar_config: the layer's own crossbar config when it is a crossbar layer (its
             ``crossbar_config`` attribute, read duck-typed), else ``None`` (a float layer, costed
             with the chip's config).
+        input_signed: conv/linear: whether the layer's input held a negative value on the
+            trace's sample (after a ReLU it cannot; after a BN, a Tanh or a plain conv it does),
+            so a chip streaming inputs in sign phases needs two; ``None``: not known (a trace
+            built by hand, or another kind).
     """
 
     name: str
@@ -88,6 +93,7 @@ class LayerTrace:
     groups: int = 1
     has_bias: bool = False
     crossbar_config: Any = None
+    input_signed: bool | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in LAYER_KINDS:
@@ -202,6 +208,7 @@ def _record(name: str, module: nn.Module, kind: str, x: torch.Tensor,
                   output_shape=tuple(int(d) for d in y.shape[1:]))
     if kind in ("conv", "linear"):
         common["crossbar_config"] = getattr(module, "crossbar_config", None)
+        common["input_signed"] = bool((x < 0).any())
     if kind == "conv":
         return LayerTrace(**common, in_channels=module.in_channels,
                           out_channels=module.out_channels,
@@ -237,9 +244,11 @@ def _warn_uncalled(layers: dict[str, nn.Module], seen: set[str]) -> None:
 def trace_model(model: nn.Module, input_shape: Sequence[int]) -> Trace:
     """Trace the layers of ``model`` for one sample of shape ``input_shape``.
 
-    The model runs once, in eval mode and without gradients, on a zero tensor of shape
-    ``(1, *input_shape)`` on the device of its first parameter; its train/eval flags are restored
-    afterwards. A module called twice (shared weights) appears twice.
+    The model runs once, in eval mode and without gradients, on one standard-normal sample of
+    shape ``(1, *input_shape)`` (a fixed seed) on the device of its first parameter; its
+    train/eval flags are restored afterwards. A module called twice (shared weights) appears
+    twice. Each conv/linear layer records whether its input held a negative value
+    (``input_signed``: the data path decides it, residual branches included).
 
     Args:
         model: any ``nn.Module`` built from the recognised leaf layers.
@@ -288,7 +297,8 @@ def trace_model(model: nn.Module, input_shape: Sequence[int]) -> Trace:
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros((1, *shape), device=device, dtype=dtype))
+            sample = torch.randn((1, *shape), generator=torch.Generator().manual_seed(0))
+            model(sample.to(device=device, dtype=dtype))
     except (RuntimeError, ValueError) as err:
         if isinstance(err, ValueError) and str(err).startswith("cannot trace"):
             raise

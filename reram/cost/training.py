@@ -126,8 +126,9 @@ class TrainingSpec:
                                 f"got {type(getattr(self, name)).__name__}")
         for name in ("transposed_adc_area_mm2", "transposed_dac_area_mm2"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"TrainingSpec.{name} must be a number >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
+                raise ValueError(f"TrainingSpec.{name} must be a finite number >= 0, got {value!r}")
         if isinstance(self.epoch_samples, bool) or not isinstance(self.epoch_samples, int) \
                 or self.epoch_samples < 1:
             raise ValueError(f"TrainingSpec.epoch_samples must be an int >= 1, "

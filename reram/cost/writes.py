@@ -246,14 +246,24 @@ def pulse_records(model: Any) -> dict[str, PulseRecord]:
 
 
 def recorded_write_cost(record: PulseRecord, row_blocks: int, reram: ReramSpec,
-                        model: WriteModel) -> WriteCost:
+                        model: WriteModel, *, cols_per_array: int = 1,
+                        arrays_per_row: int = 1) -> WriteCost:
     """One update's writes from a pulse record (its per-update averages); the rows of the layer's
-    ``row_blocks`` arrays are written in parallel."""
+    ``row_blocks`` arrays are written in parallel (the record counts one group's fan-in, so a
+    grouped layer's groups, on arrays of their own, add no time), each pulse step in
+    ``ceil(cols_per_array / cells_written_per_step)`` parts as in :func:`array_write_cost`.
+    Each row step is verified by one read of every array the row spans (``arrays_per_row``:
+    the layer's column blocks, slices and signs, times its groups, each verifying its own row),
+    as :func:`array_write_cost` reads every array once per row step."""
+    if isinstance(arrays_per_row, bool) or not isinstance(arrays_per_row, int) or arrays_per_row < 1:
+        raise ValueError(f"arrays_per_row must be an int >= 1, got {arrays_per_row!r}")
     n = max(1, record.updates)
     pulses = (record.set_pulses + record.reset_pulses) / n
     row_steps = record.row_steps / n / max(1, row_blocks)
-    seconds = row_steps * model.step_s(reram)
-    verify_j = 0.0 if model.verify_read_s == 0 else record.row_steps / n * reram.crossbar_energy_per_cycle_j
+    parts = math.ceil(max(1, cols_per_array) / reram.cells_written_per_step)
+    seconds = row_steps * parts * model.step_s(reram)
+    verify_j = 0.0 if model.verify_read_s == 0 else (record.row_steps / n * arrays_per_row
+                                                    * reram.crossbar_energy_per_cycle_j)
     return WriteCost(seconds=seconds, energy_j=pulses * reram.write_energy_per_cell_j + verify_j,
                      pulses=pulses, cells_written=record.cells_written / n)
 

@@ -12,7 +12,8 @@ operations whatever the device; a backend supplies them:
 - :meth:`Backend.adc_accumulate`: ADC conversion of every current and the shift-add;
 - :meth:`Backend.scale_into_nchw`: the shift-added codes of a conv scaled into its output;
 - :meth:`Backend.quantize_rows`: input quantization to integer codes in one pass (None where
-  the torch steps run instead).
+  the torch steps run instead); :meth:`Backend.quantize_nhwc` the same for a conv's input,
+  written padded and channels last.
 
 :class:`NumbaBackend` runs the :mod:`reram.kernels` kernels on CPU arrays; :class:`TorchBackend`
 computes the same thing with torch ops (used for CUDA and any other device). Both give the same
@@ -29,8 +30,8 @@ import numpy as np
 import torch
 
 from reram.kernels import (adc_accumulate, adc_accumulate_int, int_adc_fits, int_adc_multiplier,
-                           program_cells, quantize_rows, scale_into_nchw, split_input_cycles,
-                           stream_patches)
+                           program_cells, quantize_nhwc, quantize_rows, scale_into_nchw,
+                           split_input_cycles, stream_patches)
 from reram.kernels.programming import FAULT_SA0, FAULT_SA1
 from reram.sim.products import multiply
 
@@ -45,6 +46,11 @@ LINEAR_GEOMETRY: PatchGeometry = ((1, 1), (1, 1), (1, 1), (1, 1))
 
 #: dtype of the integer product's operands (cell levels and DAC digits).
 INT_PRODUCT_DTYPE = torch.int8
+#: The numba ADC passes count informative conversions only up to the first input that has one
+#: (the callers ask whether any was; the count's test halves the pass's speed: 1.25 -> 0.82 ms
+#: on a Linear 512 one-slice read's 1M currents, AVX2 host); False: every input is counted (an
+#: A/B switch for ``benchmarks/bench_forward_steps.py``; both give the same sums).
+_COUNT_UNTIL_FOUND = True
 
 
 class Backend:
@@ -92,13 +98,27 @@ class Backend:
         kernel or a scale is subnormal (then the caller runs the torch steps)."""
         return None
 
+    def quantize_nhwc(self, x: torch.Tensor, levels: int, dtype: torch.dtype,
+                      padding: tuple[int, int]
+                      ) -> Optional[tuple[torch.Tensor, torch.Tensor, bool]]:
+        """``(codes, scale, negative)`` of ``N x C x H x W`` float32 ``x``, one sample per
+        scale: :meth:`quantize_rows`'s bits, the codes zero-padded by ``padding`` and channels
+        last (``N x H' x W' x C``, :func:`reram.kernels.quantize.quantize_nhwc`); None as
+        :meth:`quantize_rows`."""
+        return None
+
     def scale_into_nchw(self, acc: torch.Tensor, row_scale: torch.Tensor,
-                        col_scale: torch.Tensor, out: torch.Tensor) -> None:
+                        col_scale: torch.Tensor, out: torch.Tensor,
+                        bias: Optional[torch.Tensor] = None) -> None:
         """``out[s, c, p] = float32((acc[s * P + p, c] * row_scale[s * P + p]) * col_scale[c])``
-        (float64 products), into the ``N x C x P`` float32 view ``out``."""
+        (float64 products), into the ``N x C x P`` view ``out`` (float32; another float dtype
+        rounds to it instead), plus ``bias[c]`` added in ``out``'s dtype when given (the bits
+        of ``y + bias``)."""
         rows = (acc * row_scale[:, None]) * col_scale[None, :]
         n, channels, positions = out.shape
         out.copy_(rows.to(out.dtype).reshape(n, positions, channels).permute(0, 2, 1))
+        if bias is not None:
+            out.add_(bias.reshape(1, channels, 1))
 
     def currents(self, digits: torch.Tensor, cells: torch.Tensor,
                  out: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -115,11 +135,12 @@ class Backend:
         """Add ``sum_t,r,g row_coef[r] col_coef[g] clip(round(I / step))`` to ``out``.
 
         ``currents`` is ``T x (R * m) x (G * n_out)`` (float32 or int32); ``out`` an
-        ``m x n_out`` float64 tensor (a view is fine), updated in place. Returns the number of
-        informative conversions (codes strictly inside the ADC range and not zero; 0 with
-        ``count=False``, which skips counting). ``mult``: for integer currents (int32, or the
-        exact float32 sums of a float32 product on the integer path), a float32
-        multiplier that gives every code exactly
+        ``m x n_out`` float64 tensor (a view is fine), updated in place. Returns a count of
+        informative conversions (codes strictly inside the ADC range and not zero), zero
+        exactly when none is (0 with ``count=False``, which skips counting; the numba
+        backend counts only up to the first input that has one). ``mult``: for integer
+        currents (int32, or the exact float32 sums of a float32 product on the integer path),
+        a float32 multiplier that gives every code exactly
         (:func:`reram.kernels.adc.int_adc_multiplier`, with
         :func:`reram.kernels.adc.int_adc_fits` checked): the integer pass may use it.
         """
@@ -158,19 +179,29 @@ class NumbaBackend(Backend):
             return None
         return torch.from_numpy(rows[0]), torch.from_numpy(rows[1]), rows[2]
 
-    def scale_into_nchw(self, acc, row_scale, col_scale, out):
-        if out.dtype != torch.float32:
-            return super().scale_into_nchw(acc, row_scale, col_scale, out)
-        scale_into_nchw(acc.numpy(), row_scale.numpy(), col_scale.numpy(), out.numpy())
+    def quantize_nhwc(self, x, levels, dtype, padding):
+        rows = quantize_nhwc(x.detach().numpy(), levels,
+                             np.int8 if dtype == torch.int8 else np.int16, padding)
+        if rows is None:
+            return None
+        return torch.from_numpy(rows[0]), torch.from_numpy(rows[1]), rows[2]
+
+    def scale_into_nchw(self, acc, row_scale, col_scale, out, bias=None):
+        if out.dtype != torch.float32 or (bias is not None and bias.dtype != torch.float32):
+            return super().scale_into_nchw(acc, row_scale, col_scale, out, bias)
+        scale_into_nchw(acc.numpy(), row_scale.numpy(), col_scale.numpy(), out.numpy(),
+                        None if bias is None else bias.detach().numpy())
 
     def adc_accumulate(self, currents, m, row_coef, col_coef, n_out, step, code_lo, code_hi, out,
                        count=True, mult=None):
         if mult is not None and currents.dtype in (torch.int32, torch.float32):
             return adc_accumulate_int(currents.numpy(), m, row_coef, col_coef, n_out, mult,
-                                      code_lo, code_hi, out.numpy(), count=count)
+                                      code_lo, code_hi, out.numpy(), count=count,
+                                      until_found=_COUNT_UNTIL_FOUND)
         counts = np.zeros(1, np.int64)
         adc_accumulate(currents.numpy(), m, row_coef, col_coef, n_out, step, code_lo, code_hi,
-                       out=out.numpy(), counts=counts, count=count)
+                       out=out.numpy(), counts=counts, count=count,
+                       until_found=_COUNT_UNTIL_FOUND)
         return int(counts[0])
 
 

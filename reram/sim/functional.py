@@ -26,7 +26,8 @@ from reram.config import CrossbarConfig
 from reram.sim.mapping import AdcParams, ProgrammedWeights
 from reram.sim.backends import backend_for, channels_last_patches
 from reram.sim.tiles import (CURRENT_BUFFER_BYTES, ConvPatches, code_dtype, input_phases,
-                             needs_tiles, product_path, simulate_tiles, transposed_read)
+                             needs_tiles, product_path, simulate_tiles, transposed_read,
+                             weight_units)
 
 __all__ = ["quantize_input", "crossbar_linear", "crossbar_conv2d", "simulate_tiles",
            "product_path", "CURRENT_BUFFER_BYTES"]
@@ -37,6 +38,13 @@ CONV_UNFOLD_BYTES = 8 << 20
 #: kernel pass (:func:`_integer_codes`) instead of 15 torch steps; False: the torch steps (an
 #: A/B switch for ``benchmarks/bench_forward_steps.py``; both give the same bits).
 _KERNEL_QUANTIZE = True
+#: A conv's forward on the int8 path without autograd quantizes its input in one kernel pass
+#: straight into padded channels-last codes (:func:`_integer_conv`) instead of 15 torch steps,
+#: a cast, a pad and a permuting copy; False: those steps (an A/B switch; same bits).
+_KERNEL_QUANTIZE_CONV = True
+#: A bias that needs no gradient is added by the output scaling pass (:func:`_fusable_bias`);
+#: False: by a torch add after it (an A/B switch; both give the same bits).
+_FUSE_BIAS = True
 
 def quantize_input(x: torch.Tensor, config: CrossbarConfig, sample_dims: int
                    ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,22 +111,24 @@ class _TiledLinear(torch.autograd.Function):
     """``y = ADC-simulated(codes @ W^T) * scales``; straight-through or analog input gradient."""
 
     @staticmethod
-    def forward(ctx, codes, weight, unit_in, program, config, adc, path, n_phases=None):
+    def forward(ctx, codes, weight, unit_in, program, config, adc, path, n_phases=None,
+                bias=None):
         # integer codes on the int8 path: a half or a quarter of the bytes (a NaN sample gives
         # arbitrary codes here, and NaN outputs through its NaN input scale); ``codes`` may
         # come already cast, with their input phases known (:func:`_integer_codes`); the
-        # output takes ``unit_in``'s dtype
+        # output takes ``unit_in``'s dtype; ``bias`` (one that needs no gradient) is added by
+        # the scaling pass
         small = code_dtype(config) if path == "int8" else None
         acc, informative = simulate_tiles(codes.to(small) if small else codes, program,
                                           config, adc, path=path, n_phases=n_phases)
         _warn_if_no_signal(informative, codes, config, adc)
-        weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward
             ctx.program, ctx.config = program, config
             ctx.save_for_backward(codes, unit_in)
         y = acc.new_empty(acc.shape, dtype=unit_in.dtype)  # float32(acc * step*unit * w_unit)
         backend_for(acc.device).scale_into_nchw(acc, adc.step * unit_in.double(),
-                                                weight_unit.double(), y[:, :, None])
+                                                weight_units(program, acc.device),
+                                                y[:, :, None], bias)
         return y
 
     @staticmethod
@@ -137,7 +147,7 @@ class _TiledLinear(torch.autograd.Function):
             grad_codes = (grad_y @ effective) * unit_in[:, None].to(grad_y.dtype)
         if ctx.needs_input_grad[1]:
             grad_weight = grad_y.t() @ (codes * unit_in[:, None]).to(grad_y.dtype)
-        return grad_codes, grad_weight, None, None, None, None, None, None
+        return grad_codes, grad_weight, None, None, None, None, None, None, None
 
 
 def _conv_out_size(codes: torch.Tensor, geometry) -> tuple[int, int]:
@@ -165,13 +175,8 @@ class _TiledConv2d(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, codes, weight, unit_in, geometry, program, config, adc, path):
+    def forward(ctx, codes, weight, unit_in, geometry, program, config, adc, path, bias=None):
         kernel_size, dilation, stride, groups, padding = geometry
-        n = codes.shape[0]
-        h_out, w_out = _conv_out_size(codes, geometry)
-        n_pos, out_ch = h_out * w_out, weight.shape[0]
-        y = codes.new_empty((n, out_ch, h_out, w_out))
-        weight_unit = program.scale.to(codes.device) / float(config.weight_levels or 1)
         # integer codes on the int8 path: a half or a quarter of the bytes to stream (NaN
         # samples give arbitrary codes here, and NaN outputs through their NaN input scale);
         # an ungrouped conv's digits stream straight from the padded channels-last codes
@@ -182,24 +187,10 @@ class _TiledConv2d(torch.autograd.Function):
         if fused:
             source = F.pad(source, (padding[1], padding[1], padding[0], padding[0]))
             source = source.permute(0, 2, 3, 1).contiguous()
-        chunk = _sample_chunk(codes, geometry, n_pos, out_ch, unfolded=not fused)
-        backend = backend_for(codes.device)
-        col_scale = weight_unit.double()
-        informative = 0
-        for start in range(0, n, chunk):
-            part = source[start:start + chunk]
-            if fused:
-                rows = ConvPatches(part, ((h_out, w_out), kernel_size, dilation, stride))
-            else:
-                rows = _patches(part, kernel_size, dilation, padding, stride,
-                                channels_last=program.row_order is not None)
-            acc, seen = simulate_tiles(rows, program, config, adc, groups=groups, path=path,
-                                       n_phases=n_phases)
-            informative += seen
-            unit_rows = unit_in[start:start + part.shape[0]].repeat_interleave(n_pos)
-            backend.scale_into_nchw(acc, adc.step * unit_rows.double(), col_scale,
-                                    y[start:start + part.shape[0]].view(-1, out_ch, n_pos))
-        if n:
+        y, informative = _read_conv(source, fused, n_phases, _conv_out_size(codes, geometry),
+                                    unit_in, geometry, program, config, adc, path, bias,
+                                    codes.dtype)
+        if codes.shape[0]:
             _warn_if_no_signal(informative, codes, config, adc)
         if any(ctx.needs_input_grad):  # grad mode is always off inside forward
             ctx.program, ctx.geometry, ctx.config = program, geometry, config
@@ -226,7 +217,41 @@ class _TiledConv2d(torch.autograd.Function):
             grad_weight = torch.nn.grad.conv2d_weight(codes * unit, effective.shape, grad_y,
                                                       stride=stride, padding=padding,
                                                       dilation=dilation, groups=groups)
-        return grad_codes, grad_weight, None, None, None, None, None, None
+        return grad_codes, grad_weight, None, None, None, None, None, None, None
+
+
+def _read_conv(source: torch.Tensor, fused: bool, n_phases: int, out_size: tuple[int, int],
+               unit_in: torch.Tensor, geometry, program: ProgrammedWeights,
+               config: CrossbarConfig, adc: AdcParams, path: str, bias: Optional[torch.Tensor],
+               dtype: torch.dtype) -> tuple[torch.Tensor, int]:
+    """``(y, informative)``: a conv's ``N x out x H_out x W_out`` output of ``dtype`` through
+    the tiles, chunks of samples at a time, and its informative ADC conversions.
+
+    ``source``: with ``fused`` the padded channels-last integer codes (``N x H x W x C``,
+    streamed by the digit writer), else the unpadded NCHW codes (unfolded per chunk);
+    ``n_phases`` their input phases; ``bias`` (or None) added by the output scaling pass."""
+    kernel_size, dilation, stride, groups, padding = geometry
+    n, (h_out, w_out) = source.shape[0], out_size
+    n_pos, out_ch = h_out * w_out, program.weight2d.shape[0]
+    y = torch.empty((n, out_ch, h_out, w_out), dtype=dtype, device=source.device)
+    chunk = _sample_chunk(source, geometry, n_pos, out_ch, unfolded=not fused)
+    backend = backend_for(source.device)
+    col_scale = weight_units(program, source.device)
+    informative = 0
+    for start in range(0, n, chunk):
+        part = source[start:start + chunk]
+        if fused:
+            rows = ConvPatches(part, ((h_out, w_out), kernel_size, dilation, stride))
+        else:
+            rows = _patches(part, kernel_size, dilation, padding, stride,
+                            channels_last=program.row_order is not None)
+        acc, seen = simulate_tiles(rows, program, config, adc, groups=groups, path=path,
+                                   n_phases=n_phases)
+        informative += seen
+        unit_rows = unit_in[start:start + part.shape[0]].repeat_interleave(n_pos)
+        backend.scale_into_nchw(acc, adc.step * unit_rows.double(), col_scale,
+                                y[start:start + part.shape[0]].view(-1, out_ch, n_pos), bias)
+    return y, informative
 
 
 def _analog_conv_input_grad(grad_y: torch.Tensor, codes: torch.Tensor, unit_in: torch.Tensor,
@@ -370,10 +395,19 @@ def _linear(x, weight, bias, program, config, force_tiles) -> torch.Tensor:
         return F.linear(x_q.to(weight.dtype), _straight_through(weight, program.effective_weight()),
                         bias)  # float32 like the tiles (a float64 input is returned as float64)
     lead = x.shape[:-1]
+    fused = _fusable_bias(bias)
     y = _TiledLinear.apply(codes.reshape(-1, x.shape[-1]), weight, unit_in.reshape(-1),
-                           program, config, adc, path, n_phases)
+                           program, config, adc, path, n_phases, fused)
     y = y.reshape(*lead, weight.shape[0])
-    return y if bias is None else y + bias
+    return y if bias is None or fused is not None else y + bias
+
+
+def _fusable_bias(bias: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """``bias`` when the output scaling pass may add it (no gradient needed for it: the same
+    float32 sums as ``y + bias`` in one pass fewer and no copy), else None."""
+    if bias is None or not _FUSE_BIAS or (torch.is_grad_enabled() and bias.requires_grad):
+        return None
+    return bias
 
 
 def crossbar_conv2d(x: torch.Tensor, layer: torch.nn.Conv2d, program: ProgrammedWeights,
@@ -402,10 +436,15 @@ def _conv2d(x, layer, program, config, force_tiles) -> torch.Tensor:
     force_tiles = force_tiles or _analog_backward(config, x)
     weight = layer.weight.float()
     bias = None if layer.bias is None else layer.bias.float()
-    codes, scale = quantize_input(x, config, sample_dims=3)
-    unit_in = scale / float(config.input_levels or 1)
     k = weight[0].numel()
     adc = needs_tiles(config, k, force_tiles)
+    if adc is not None:
+        y = _integer_conv(x, layer, program, config, adc, product_path(config, k, force_tiles),
+                          bias)
+        if y is not None:
+            return y
+    codes, scale = quantize_input(x, config, sample_dims=3)
+    unit_in = scale / float(config.input_levels or 1)
     if adc is None:
         x_q = x if config.input_bits is None else codes * unit_in[:, None, None, None]
         return layer._conv_forward(x_q.to(weight.dtype),
@@ -415,10 +454,44 @@ def _conv2d(x, layer, program, config, force_tiles) -> torch.Tensor:
         codes, padding = _explicit_padding(codes, layer), (0, 0)
     geometry = (layer.kernel_size, layer.dilation, layer.stride, layer.groups, tuple(padding))
     path = product_path(config, k, force_tiles)
-    y = _TiledConv2d.apply(codes, weight, unit_in, geometry, program, config, adc, path)
-    if bias is not None:
+    fused = _fusable_bias(bias)
+    y = _TiledConv2d.apply(codes, weight, unit_in, geometry, program, config, adc, path, fused)
+    if bias is not None and fused is None:
         y = y + bias[None, :, None, None]
     return y
+
+
+def _integer_conv(x: torch.Tensor, layer: torch.nn.Conv2d, program: ProgrammedWeights,
+                  config: CrossbarConfig, adc: AdcParams, path: str,
+                  bias: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """An ungrouped conv's output on the int8 path where no gradient is needed, its input
+    quantized by one kernel pass straight into the padded channels-last codes the digit writer
+    reads (:meth:`reram.sim.backends.Backend.quantize_nhwc`: the bits of
+    :func:`quantize_input`, a cast, a pad and a permuting copy, and the input phases from its
+    negative-code flag); None where the autograd function must run (a gradient, a float64
+    input, a subnormal scale, groups, padding modes other than zeros, a device without the
+    kernel)."""
+    small = code_dtype(config) if path == "int8" else None
+    needs_grad = torch.is_grad_enabled() and (
+        x.requires_grad or layer.weight.requires_grad
+        or (layer.bias is not None and layer.bias.requires_grad))
+    if (small is None or not _KERNEL_QUANTIZE_CONV or needs_grad or x.dtype != torch.float32
+            or layer.groups != 1 or program.row_order is None or layer.padding_mode != "zeros"
+            or isinstance(layer.padding, str)):
+        return None
+    padding = tuple(layer.padding)
+    rows = backend_for(x.device).quantize_nhwc(x, config.input_levels, small, padding)
+    if rows is None:
+        return None
+    xp, scale, negative = rows
+    geometry = (layer.kernel_size, layer.dilation, layer.stride, layer.groups, padding)
+    fused = _fusable_bias(bias)
+    y, informative = _read_conv(xp, True, 2 if negative else 1, _conv_out_size(x, geometry),
+                                scale / float(config.input_levels), geometry, program, config,
+                                adc, path, fused, x.dtype)
+    if x.shape[0]:
+        _warn_if_no_signal(informative, xp, config, adc)
+    return y if bias is None or fused is not None else y + bias[None, :, None, None]
 
 
 def _explicit_padding(codes: torch.Tensor, layer: torch.nn.Conv2d) -> torch.Tensor:

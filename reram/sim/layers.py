@@ -253,7 +253,15 @@ class CrossbarLayer:
         return self._programmed
 
     def programmed(self) -> ProgrammedWeights:
-        """The programmed state, re-programming first if ``weight`` changed since."""
+        """The programmed state, re-programming first if ``weight`` changed since (an update)
+        or ``crossbar_config`` was replaced (the same weights programmed under the new config,
+        not an update; defects drawn again from it). What a forward keeps with the programmed
+        state (tile cells) goes with it."""
+        if self._programmed is not None and self._programmed.config is not self._sim_config:
+            if self._programmed_key == self._weight_key():
+                self._reloaded = True  # re-programming unchanged weights is not an update
+            self._defects = None
+            self._programmed = None
         if self._programmed is None or self._programmed_key != self._weight_key():
             self.program()
         prog = self._programmed

@@ -91,6 +91,9 @@ PRODUCTS: dict[str, Product] = {
 
 _override: Optional[str] = None
 _chosen: dict[tuple, str] = {}
+#: :func:`choose_product`'s answers by its exact arguments (and the override, the thread count):
+#: a read asks once per forward, and the shape-class lookup costs about 20 us.
+_answers: dict[tuple, "Product"] = {}
 _runs: dict[tuple[str, str], bool] = {}
 
 
@@ -102,6 +105,7 @@ def set_product(name: Optional[str]) -> None:
         raise ValueError(f"product must be one of {sorted(PRODUCTS)} or None, got {name!r}")
     _override = name
     _chosen.clear()
+    _answers.clear()
 
 
 def product_by_name(name: str) -> Product:
@@ -151,9 +155,18 @@ def choose_product(rows: int, k: int, cols: int, max_current: int,
     """The product for ``rows x k`` digits times ``k x cols`` cells whose currents are at most
     ``max_current``: the override where exact, else the fastest exact candidate measured on
     this shape class (once per process), ``int_mm`` off CPU."""
-    device = torch.device(device)
-    exact = exact_products(max_current, device)
     requested = _requested()
+    key = (rows, k, cols, max_current, device, requested, torch.get_num_threads())
+    answer = _answers.get(key)
+    if answer is None:
+        answer = _answers[key] = _choose(rows, k, cols, max_current, torch.device(device),
+                                         requested)
+    return answer
+
+
+def _choose(rows: int, k: int, cols: int, max_current: int, device: torch.device,
+            requested: Optional[str]) -> Product:
+    exact = exact_products(max_current, device)
     if requested is not None:
         match = [p for p in exact if p.name == requested]
         return match[0] if match else PRODUCTS["int_mm"]

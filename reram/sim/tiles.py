@@ -23,12 +23,15 @@ Imports ``reram.config``, ``reram.sim.mapping``, ``reram.sim.backends`` and
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
+import numpy as np
 import torch
 
 from reram.config import CrossbarConfig
+from reram.sim import mapping
 from reram.sim.backends import (INT_PRODUCT_DTYPE, LINEAR_GEOMETRY, Backend, PatchGeometry,
                                 backend_for, exact_int_adc)
 from reram.sim.mapping import (AdcParams, ProgrammedWeights, _r_min, adc_params,
@@ -36,7 +39,8 @@ from reram.sim.mapping import (AdcParams, ProgrammedWeights, _r_min, adc_params,
 from reram.sim.products import choose_product
 
 __all__ = ["product_path", "integer_product_fits", "code_dtype", "input_phases", "needs_tiles",
-           "simulate_tiles", "transposed_read", "ConvPatches", "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
+           "simulate_tiles", "transposed_read", "kept", "weight_units", "ConvPatches",
+           "PRODUCT_PATHS", "CURRENT_BUFFER_BYTES", "EXACT_ADC"]
 
 #: The names :func:`product_path` returns.
 PRODUCT_PATHS = ("plain", "int8", "fp32")
@@ -58,6 +62,12 @@ INT_CELL_BYTES = 512 << 10
 #: after a ReLU; Linear 1024 about 1% faster; a conv 5-7% slower (its streamed rows span
 #: every tile), so convs keep one tile at a time.
 _BATCH_TILES = True
+#: Values a read needs that depend only on the programmed weights are kept with the layer's
+#: programmed cells (:func:`kept`: the batched read's float32 cells, at most 4x the int8 cells'
+#: bytes, which the batched read caps at :data:`INT_CELL_BYTES`: 2 MiB; the output's weight
+#: units); False: made at every read (an A/B switch for
+#: ``benchmarks/bench_forward_steps.py``; both give the same bits).
+_KEEP = True
 #: Bytes of every tile's currents (and the float64 accumulator rows) held at once by that
 #: batched read: its chunks of inputs are cut to fit (a Linear 512's one-slice batch of 128,
 #: 4 MiB, is one chunk; a layer of many narrow tiles gets shorter chunks, not a huge buffer).
@@ -73,6 +83,8 @@ _INT8_MAX = 127
 
 #: ``matrix(tile, dtype)`` -> the ``rows x (G * n_out)`` cells one tile read drives.
 MatrixFn = Callable[[int, torch.dtype], torch.Tensor]
+#: ``stacked(matrix, n_tiles, width)`` -> :func:`_stack_cells`'s result (perhaps kept).
+StackedFn = Callable[[MatrixFn, int, int], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -131,12 +143,15 @@ def int_tile_widths(n_in: int, size: int) -> tuple[int, list[int]]:
     return width, [min(width, _round_up(n_in - t * width, 16)) for t in range(n_tiles)]
 
 
-def int_chunk_inputs(n_row_groups: int, cols: int, n_out: int = 0) -> int:
+def int_chunk_inputs(n_row_groups: int, cols: int, n_out: int = 0,
+                     buffer_bytes: Optional[int] = None, min_rows: Optional[int] = None) -> int:
     """Inputs per chunk on the integer path: one tile's int32 currents (and the ``n_out``
-    float64 accumulator columns) within :data:`INT_CURRENT_BUFFER_BYTES`, but at least
-    ``_MIN_PRODUCT_ROWS`` product rows."""
-    return max(-(-_MIN_PRODUCT_ROWS // n_row_groups),
-               INT_CURRENT_BUFFER_BYTES // (n_row_groups * cols * 4 + n_out * 8))
+    float64 accumulator columns) within ``buffer_bytes`` (default
+    :data:`INT_CURRENT_BUFFER_BYTES`), but at least ``min_rows`` (``_MIN_PRODUCT_ROWS``)
+    product rows."""
+    buffer_bytes = INT_CURRENT_BUFFER_BYTES if buffer_bytes is None else buffer_bytes
+    min_rows = _MIN_PRODUCT_ROWS if min_rows is None else min_rows
+    return max(-(-min_rows // n_row_groups), buffer_bytes // (n_row_groups * cols * 4 + n_out * 8))
 
 
 def _pad_rows(mat: torch.Tensor, rows: int) -> torch.Tensor:
@@ -219,6 +234,28 @@ def product_path(config: CrossbarConfig, k: int, force_tiles: bool = False) -> s
     return "int8" if integer_product_fits(config, rows) else "fp32"
 
 
+@functools.lru_cache(maxsize=256)
+def _coefficients(config: CrossbarConfig, n_phases: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(row_coefficients, column_coefficients)`` of ``config``, computed once per config
+    (shared by every read: not to be written)."""
+    return row_coefficients(config, n_phases), column_coefficients(config)
+
+
+@functools.lru_cache(maxsize=1024)
+def _int_read_plan(config: CrossbarConfig, n_phases: int, n_in: int, size: int, n_out: int,
+                   buffer_bytes: int, min_rows: int) -> tuple[int, tuple[int, ...], int, int]:
+    """``(width, widths, chunk, max_current)`` of an integer-path read of ``n_in`` rows in
+    ``size``-row tiles (:func:`int_tile_widths`, :func:`int_chunk_inputs` with the current
+    buffer size and minimum product rows passed in, so that they are part of the key), once
+    per layer shape and config."""
+    n_row_groups = len(_coefficients(config, n_phases)[0])
+    cols = len(_coefficients(config, n_phases)[1]) * n_out
+    width, widths = int_tile_widths(n_in, size)
+    chunk = int_chunk_inputs(n_row_groups, cols, n_out, buffer_bytes, min_rows)
+    max_current = width * ((1 << config.slice_bits) - 1) * ((1 << (config.cycle_bits or 0)) - 1)
+    return width, tuple(widths), chunk, max_current
+
+
 def _noisy(levels: torch.Tensor, config: CrossbarConfig, generator: torch.Generator
            ) -> torch.Tensor:
     """One read of cell levels: each conductance times ``1 + read_noise * N(0, 1)``, clipped at
@@ -230,33 +267,32 @@ def _noisy(levels: torch.Tensor, config: CrossbarConfig, generator: torch.Genera
 
 def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: int,
                 config: CrossbarConfig, adc: AdcParams, integer: bool, out: torch.Tensor,
-                backend: Backend, n_phases: Optional[int] = None) -> int:
+                backend: Backend, n_phases: Optional[int] = None,
+                stacked: Optional[StackedFn] = None) -> int:
     """Drive ``m x n_in`` codes (``n_in <= n_tiles * size``) through ``n_tiles`` tiles and add
     the shift-added ADC codes to ``out`` (``m x n_out`` float64). Returns the informative
     conversions (codes inside the ADC range and not zero) counted until the first read that
     finds one (the caller only asks whether any was). ``n_phases``: 2 when some code may be
-    negative (None: look); a second phase of zeros changes no result."""
+    negative (None: look); a second phase of zeros changes no result. ``stacked``: the
+    batched read's float32 cells of every tile, kept between reads (None: built per read)."""
     m, n_in = codes.shape
     if isinstance(codes, ConvPatches) and not (integer and n_phases):
         raise ValueError("conv patches stream on the int8 path only, with n_phases given")
     if n_phases is None:
         n_phases = input_phases(codes)
-    row_coef, col_coef = row_coefficients(config, n_phases), column_coefficients(config)
+    row_coef, col_coef = _coefficients(config, n_phases)
     n_cycles, cycle_bits = config.n_cycles, config.cycle_bits or 0
     cols = len(col_coef) * n_out
     adc_args = (row_coef, col_coef, n_out, adc.step, adc.code_lo, adc.code_hi)
     informative = 0
     if integer:
-        width, widths = int_tile_widths(n_in, size)
-        chunk = int_chunk_inputs(len(row_coef), cols, n_out)
-        max_current = width * ((1 << config.slice_bits) - 1) * ((1 << cycle_bits) - 1)
+        width, widths, chunk, max_current = _int_read_plan(
+            config, n_phases, n_in, size, n_out, INT_CURRENT_BUFFER_BYTES, _MIN_PRODUCT_ROWS)
         mult = exact_int_adc(row_coef, col_coef, adc.step, adc.code_lo, adc.code_hi, n_tiles,
                              max_current)
         product = choose_product(len(row_coef) * min(chunk, m), width, cols, max_current,
                                  codes.device)
         operand = product.operand_dtype
-        buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols),
-                             dtype=product.current_dtype, device=codes.device)
         if isinstance(codes, torch.Tensor) and codes.dtype in _CODE_DTYPES:
             # a Linear layer's codes as 1x1 windows of an m x 1 x 1 x K input, once, not per
             # tile (a conv group's columns: one contiguous copy)
@@ -269,9 +305,12 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
         fits = n_tiles * width * cols <= INT_CELL_BYTES
         if (fits and _BATCH_TILES and n_tiles > 1 and operand == torch.float32
                 and isinstance(codes, ConvPatches) and codes.geometry == LINEAR_GEOMETRY):
-            return _read_tiles_batched(codes, n_tiles, width, matrix, chunk, len(row_coef), cols,
+            mats = (stacked or _stack_cells)(matrix, n_tiles, width)
+            return _read_tiles_batched(codes, mats, chunk, len(row_coef), cols,
                                        (n_cycles, cycle_bits, n_phases), adc_args, mult, out,
                                        backend)
+        buffer = torch.empty((1, len(row_coef) * min(chunk, m), cols),
+                             dtype=product.current_dtype, device=codes.device)
         if fits:  # every tile per chunk: acc rows stay hot
             mats = [cells(t) for t in range(n_tiles)]
             order = [(t, start) for start in starts for t in range(n_tiles)]
@@ -311,24 +350,64 @@ def _read_tiles(codes: Rows, n_tiles: int, size: int, matrix: MatrixFn, n_out: i
     return informative
 
 
-def _read_tiles_batched(codes: ConvPatches, n_tiles: int, width: int, matrix: MatrixFn,
-                        chunk: int, n_row_groups: int, cols: int, stream: tuple[int, int, int],
-                        adc_args: tuple, mult: Optional[float], out: torch.Tensor,
-                        backend: Backend) -> int:
+def _stack_cells(matrix: MatrixFn, n_tiles: int, width: int) -> torch.Tensor:
+    """Every tile's int8 cells as one ``n_tiles x width x cols`` float32 tensor (the last
+    tile's padded with zero rows to ``width``): the batched read's operand."""
+    mats = torch.stack([_pad_rows(matrix(t, INT_PRODUCT_DTYPE), width) for t in range(n_tiles)])
+    return mats.to(torch.float32)
+
+
+def kept(program: ProgrammedWeights, key: tuple, make: Callable[[], torch.Tensor]
+         ) -> torch.Tensor:
+    """``make()``, a tensor that depends only on ``program``'s programmed cells, scale and
+    config, kept with its tile cells (within :data:`reram.sim.mapping.TILE_CACHE_BYTES`), so
+    a read computes it once per programming, not per forward: re-programming (an optimizer
+    step, a pulsed update, ``load_state_dict``, a new config, ``.to()``) makes a new
+    ``program`` with an empty cache. ``key`` starts with a name (the tile cells' keys start
+    with a group number). With ``_KEEP`` off, made at every call."""
+    cache = program._tile_cache
+    value = cache.get(key) if _KEEP else None
+    if value is None:
+        value = make()
+        if _KEEP and value.numel() * value.element_size() <= mapping.TILE_CACHE_BYTES:
+            cache[key] = value
+    return value
+
+
+def _kept_stack(program: ProgrammedWeights, group: int, groups: int, matrix: MatrixFn
+                ) -> StackedFn:
+    """:func:`_stack_cells` for one conv group of ``program``, :func:`kept` with it."""
+    def stacked(_matrix: MatrixFn, n_tiles: int, width: int) -> torch.Tensor:
+        return kept(program, ("stacked", group, groups, width),
+                    lambda: _stack_cells(matrix, n_tiles, width))
+    return stacked
+
+
+def weight_units(program: ProgrammedWeights, device: torch.device) -> torch.Tensor:
+    """``scale / weight_levels`` per output row on ``device``, float64 (the column scale of
+    the output), :func:`kept` with ``program``."""
+    levels = float(program.config.weight_levels or 1)
+    return kept(program, ("weight_units", device),
+                lambda: (program.scale.to(device) / levels).double())
+
+
+def _read_tiles_batched(codes: ConvPatches, mats: torch.Tensor, chunk: int, n_row_groups: int,
+                        cols: int, stream: tuple[int, int, int], adc_args: tuple,
+                        mult: Optional[float], out: torch.Tensor, backend: Backend) -> int:
     """:func:`_read_tiles`'s integer path with a float32 product, every tile in one step per
     chunk of inputs: one digit-writer call streams all the tiles' rows (``n_tiles * width``
     columns, zero-padded), one batched product (``torch.bmm`` over the tiles, the digits read
     in place as ``n_tiles`` column blocks) gives every tile's currents, one ADC call converts
     and shift-adds them. The same products (the last tile's cells padded with zero rows to
     ``width``: zero digits times zero cells) and the same ADC codes as one tile at a time, in
-    a third of the Python steps per tile."""
+    a third of the Python steps per tile. ``mats``: :func:`_stack_cells`'s ``n_tiles x width
+    x cols`` float32 cells."""
     n_cycles, cycle_bits, n_phases = stream
+    n_tiles, width = mats.shape[:2]
     m = codes.shape[0]
     per_input = n_tiles * n_row_groups * cols * 4 + out.shape[1] * 8
     chunk = min(chunk, max(-(-_MIN_PRODUCT_ROWS // n_row_groups),
                            _BATCH_CURRENT_BYTES // per_input))
-    mats = torch.stack([_pad_rows(matrix(t, INT_PRODUCT_DTYPE), width) for t in range(n_tiles)])
-    mats = mats.to(torch.float32)  # one conversion of the int8 cells kept per layer
     rows = n_row_groups * min(chunk, m)
     buffer = torch.empty((n_tiles, rows, cols), dtype=torch.float32, device=codes.device)
     informative = 0
@@ -399,9 +478,11 @@ def simulate_tiles(codes: Rows, program: ProgrammedWeights, config: CrossbarConf
             levels = _noisy(program.tile_levels(g, groups, t), config, generator)
             return lay_out_cells(levels, config).to(device)
         part = codes if patches else codes[:, g * k:(g + 1) * k]
+        stacked = _kept_stack(program, g, groups, matrix) if generator is None else None
         informative += _read_tiles(part, program.n_tiles(), size, matrix,
                                    per_group, config, adc, path == "int8",
-                                   acc[:, g * per_group:(g + 1) * per_group], backend, n_phases)
+                                   acc[:, g * per_group:(g + 1) * per_group], backend, n_phases,
+                                   stacked)
     return acc, informative
 
 

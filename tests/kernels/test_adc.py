@@ -267,3 +267,83 @@ def test_float64_pass_without_counting_gives_the_same_sums():
                          counts=counts, count=False)
     np.testing.assert_array_equal(got, want)                     # NaN in the same place
     assert counts[0] == 0
+
+
+# ------------------------------------------------------------------ counting until found
+def informative_until_found_twin(currents, m, n_row_groups, step, lo, hi):
+    """The informative conversions of the first input (in order) that has one, else 0."""
+    if not currents.size:
+        return 0
+    c = np.rint(currents.astype(np.float64) * (1.0 / step))
+    hits = ((c > lo) & (c < hi) & (c != 0)).reshape(currents.shape[0], n_row_groups, m, -1)
+    per_input = hits.sum(axis=(0, 1, 3))
+    found = np.flatnonzero(per_input)
+    return int(per_input[found[0]]) if found.size else 0
+
+
+def _until_found_cases():
+    """(currents, m, row_coef, col_coef, n_out, step, lo, hi) over shapes and edge cases."""
+    rng = np.random.default_rng(11)
+    cases = []
+    for t, r, m, g, n_out in [(1, 1, 1, 1, 1), (3, 2, 5, 4, 7), (2, 8, 3, 16, 33),
+                              (1, 2, 130, 2, 5), (1, 1, 0, 2, 3), (2, 2, 3, 2, 0)]:
+        currents = rng.integers(0, 385, (t, r * m, g * n_out)).astype(np.int32)
+        cases.append((currents, m, rng.choice([-2.0, -1.0, 1.0, 2.0], r),
+                      rng.choice([-16.0, 1.0, 4.0], g), n_out, 1.5058823529411764, 0.0, 255.0))
+    # no informative code before the last input: zeros and saturated currents first
+    late = np.zeros((2, 2 * 6, 2 * 4), np.int32)
+    late[:, :, ::2] = 10_000                               # saturated
+    late[1, 2 * 6 - 1, 3] = 30                             # input 5, row group 1: code 20
+    cases.append((late, 6, np.array([1.0, 2.0]), np.array([1.0, -1.0]), 4, 1.5, 0.0, 255.0))
+    # nothing informative at all: every input converted, count 0
+    cases.append((np.full((1, 4, 6), 10_000, np.int32), 4, np.array([1.0]),
+                  np.array([1.0, -1.0]), 3, 1.5, 0.0, 255.0))
+    # a bipolar ADC with negative currents
+    cases.append((rng.integers(-5000, 5001, (2, 2 * 9, 2 * 5)).astype(np.int32), 9,
+                  np.array([1.0, -1.0]), np.array([1.0, 4.0]), 5, 3.7, -128.0, 127.0))
+    return cases
+
+
+@pytest.mark.parametrize("case", range(len(_until_found_cases())))
+@pytest.mark.parametrize("dtype", [np.int32, np.float32, np.float64])
+def test_float64_pass_counting_until_found_matches_twin(case, dtype):
+    currents, m, row_coef, col_coef, n_out, step, lo, hi = _until_found_cases()[case]
+    currents = currents.astype(dtype)
+    counts = np.zeros(1, np.int64)
+    got = adc_accumulate(currents, m, row_coef, col_coef, n_out, step, lo, hi, counts=counts,
+                         until_found=True)
+    np.testing.assert_array_equal(got, adc_accumulate(currents, m, row_coef, col_coef, n_out,
+                                                      step, lo, hi))   # the same sums
+    np.testing.assert_allclose(got, adc_accumulate_twin(currents, m, row_coef, col_coef, n_out,
+                                                        step, lo, hi), rtol=1e-12, atol=1e-9)
+    want = informative_until_found_twin(currents, m, len(row_coef), step, lo, hi)
+    assert counts[0] == want
+    assert (want == 0) == (informative_twin(currents, step, lo, hi) == 0)
+
+
+@pytest.mark.parametrize("case", range(len(_until_found_cases())))
+@pytest.mark.parametrize("dtype", [np.int32, np.float32])
+def test_int_pass_counting_until_found_matches_twin(case, dtype):
+    currents, m, row_coef, col_coef, n_out, step, lo, hi = _until_found_cases()[case]
+    currents = currents.astype(dtype)
+    mult = int_adc_multiplier(step, lo, hi, int(np.abs(currents).max(initial=0)))
+    assert mult is not None
+    want = adc_accumulate(currents, m, row_coef, col_coef, n_out, step, lo, hi)
+    got = np.zeros((m, n_out))
+    seen = adc_accumulate_int(currents, m, row_coef, col_coef, n_out, mult, lo, hi, got,
+                              until_found=True)
+    np.testing.assert_array_equal(got, want)
+    assert seen == informative_until_found_twin(currents, m, len(row_coef), step, lo, hi)
+    again = np.zeros((m, n_out))   # count=False wins over until_found
+    assert adc_accumulate_int(currents, m, row_coef, col_coef, n_out, mult, lo, hi, again,
+                              count=False, until_found=True) == 0
+    np.testing.assert_array_equal(again, want)
+
+
+def test_counting_until_found_keeps_nan():
+    currents = np.array([[[0.2, 3.0, 1000.0], [np.nan, 4.0, 0.0]]], np.float32)  # m=2
+    counts = np.zeros(1, np.int64)
+    got = adc_accumulate(currents, 2, np.array([1.0]), np.array([1.0]), 3, 1.0, 0, 255,
+                         counts=counts, until_found=True)
+    assert counts[0] == 1                       # input 0: the code 3 only; input 1 not counted
+    assert np.isnan(got[1, 0]) and got[1, 1] == 4 and got[0, 2] == 255

@@ -159,3 +159,44 @@ def test_scale_into_nchw_one_position_writes_a_strided_output():
     scale_into_nchw(acc, row_scale, col_scale, big[:, :, :1])
     np.testing.assert_array_equal(big[:, :, :1], scale_twin(acc, row_scale, col_scale, 5, 1))
     assert (big[:, :, 1] == -7.0).all()
+
+
+def scale_bias_twin(acc, row_scale, col_scale, bias, n, positions):
+    """The scaled float32 output plus the bias, added in float32 (as ``y + bias`` in torch)."""
+    with np.errstate(over="ignore"):  # 1e300 rounds to float32 infinity, as in the kernel
+        scaled = scale_twin(acc, row_scale, col_scale, n, positions)
+    return (scaled + bias.astype(np.float32)[None, :, None]).astype(np.float32)
+
+
+@pytest.mark.parametrize("n,channels,positions", [(1, 1, 1), (2, 3, 17), (3, 64, 16), (1, 5, 40),
+                                                  (0, 4, 9), (7, 33, 1), (4, 130, 1)])
+def test_scale_into_nchw_adds_the_bias_like_twin(n, channels, positions):
+    rng = np.random.default_rng(n * 10 + channels + positions)
+    acc = rng.integers(-5000, 5000, (n * positions, channels)).astype(np.float64)
+    if acc.size:
+        acc[0, 0] = np.nan                                        # NaN stays NaN
+        acc[-1, -1] = 1e300                                       # float32 overflow: inf
+    row_scale, col_scale = rng.random(n * positions) * 1e-3, rng.random(channels)
+    bias = rng.normal(size=channels).astype(np.float32)
+    out = np.full((n, channels, positions), -7.0, np.float32)
+    scale_into_nchw(acc, row_scale, col_scale, out, bias=bias)
+    np.testing.assert_array_equal(out, scale_bias_twin(acc, row_scale, col_scale, bias, n,
+                                                       positions))
+
+
+def test_scale_into_nchw_without_bias_keeps_negative_zero():
+    acc = np.array([[-0.0, 3.0]])
+    out = np.empty((1, 2, 1), np.float32)
+    scale_into_nchw(acc, np.ones(1), np.ones(2), out)
+    assert np.signbit(out[0, 0, 0])                                # no +0.0 added
+    scale_into_nchw(acc, np.ones(1), np.ones(2), out, bias=np.zeros(2, np.float32))
+    assert not np.signbit(out[0, 0, 0])                            # -0 + 0 = +0, as torch adds
+
+
+def test_scale_into_nchw_bad_bias_raises():
+    with pytest.raises(ValueError, match="bias"):
+        scale_into_nchw(np.zeros((4, 2)), np.ones(4), np.ones(2), np.zeros((1, 2, 4), np.float32),
+                        bias=np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="bias"):
+        scale_into_nchw(np.zeros((4, 2)), np.ones(4), np.ones(2), np.zeros((1, 2, 4), np.float32),
+                        bias=np.zeros(2))

@@ -60,6 +60,8 @@ def test_speedup_with_measured_baseline_on_cpu(tmp_path):
     (["breakdown", "--device", "cuda:7"], "error"),
     (["speedup", "--equal-area", "--chip-scale", "2", "--quiet"], "not allowed with"),
     (["speedup", "--chip-scale", "-1", "--quiet"], "scale must be"),
+    (["chip", "--node-nm", "0"], "node_nm must be a finite number > 0"),
+    (["chip", "--node-nm", "-12"], "node_nm must be a finite number > 0"),
 ])
 def test_bad_input_one_line_error(argv, match, capsys):
     try:

@@ -106,7 +106,8 @@ def test_small_network_on_one_chip_by_hand():
     verify = (64 * 2 + 32 * 2) * 16 * 30e-12  # one read of each of the 16 arrays per row step
     assert parts["writes"] == pytest.approx((64 * 32 + 32 * 10) * 16 * E_CELL + verify)
     assert "gradient_writes" not in parts  # the digital dataflow: no error arrays
-    mac = 0.2e-12 * (16 / 8) ** 2 + 0.1e-12  # 16-bit multiply and a 32-bit add (Horowitz)
+    # a 16-bit multiply and a 32-bit add (Horowitz, 45 nm), at ISAAC's 32 nm (digital: x L)
+    mac = (0.2e-12 * (16 / 8) ** 2 + 0.1e-12) * 32 / 45
     assert parts["weight_gradient"] == pytest.approx(2 * (64 * 32 + 32 * 10) * mac)
     conversions = 2 * (32 * 16 * 30 + 10 * 16 * 15 + 32 * 16 * 30)
     assert parts["adc"] == pytest.approx(conversions * 1.5625e-12)
@@ -169,3 +170,82 @@ def test_chip_round_trips_through_its_dict(tmp_path):
     path.write_text(json.dumps(chip.to_dict()))
     again = Chip.from_json(path)
     assert again.config == chip.config and again.hardware == chip.hardware
+
+
+def test_plan_training_area_is_the_component_tables_per_tile():
+    """A plan's weight-gradient-unit area is the component table's per tile, at the chip's node
+    (the plan once counted Horowitz's 45 nm figures while the table moved them to 32 nm)."""
+    chip = Chip.preset("isaac").replace(tiles=1)
+    plan = schedule(nn.Sequential(nn.Linear(100, 10)), (100,), batch_size=2, mode="train",
+                    chip=chip, replicate=False)
+    assert plan.crossbars_used <= chip.hardware.reram.crossbars_per_tile  # one tile
+    rows = {c.name: c for c in chip.training_components()}
+    assert plan.training_area_mm2["weight_gradient_unit"] == pytest.approx(
+        rows["weight_gradient_unit"].area_mm2)
+    at_45 = chip.training.unit.area_mm2(chip.hardware.reram.input_bits)
+    assert rows["weight_gradient_unit"].area_mm2 == pytest.approx(at_45 * (32 / 45) ** 2)
+    legacy = Chip.from_hardware(dataclasses.replace(chip.hardware, silicon=None))
+    assert legacy.weight_gradient_unit_area_mm2(16) == pytest.approx(chip.training.unit.area_mm2(16))
+
+
+def test_at_node_moves_the_training_silicon_as_the_component_table_does():
+    """``at_node`` moves the transposed read's periphery (ISAAC's 32 nm ADCs and DACs) and the
+    weight-gradient MACs' energy (Horowitz's 45 nm) to the node, as ``components(node_nm=)``
+    does; both once stayed at their reference nodes after ``at_node``."""
+    from reram.cost.silicon import node_factors
+
+    chip = Chip.preset("isaac")
+    moved = chip.at_node(12)
+    table = {c.name: c for c in chip.training_components(node_nm=12)}
+    built = {c.name: c for c in moved.training_components()}
+    assert built["transposed_periphery"].area_mm2 == pytest.approx(table["transposed_periphery"].area_mm2)
+    at_32 = {c.name: c for c in chip.training_components()}["transposed_periphery"].area_mm2
+    assert built["transposed_periphery"].area_mm2 == pytest.approx(
+        at_32 * node_factors("analog", 32, 12)[0])
+    assert built["transposed_periphery"].area_mm2 < at_32
+    # a plan on the moved chip counts the same per-array figure as its table
+    net = nn.Sequential(nn.Linear(100, 10))
+    plan = schedule(net, (100,), batch_size=2, mode="train", chip=moved.replace(tiles=1), replicate=False)
+    per_array = built["transposed_periphery"].area_mm2 / built["transposed_periphery"].count
+    assert plan.training_area_mm2["transposed_periphery"] == pytest.approx(
+        per_array * plan.crossbars_used)
+    # the MACs' energy at the node: the costed spec's and the table's peak power agree
+    bits = chip.hardware.reram.input_bits
+    for c in (chip, moved):
+        unit = c.costed_training().unit
+        peak = {r.name: r for r in c.training_components()}["weight_gradient_unit"].power_w
+        assert peak == pytest.approx(c.hardware.reram.tiles * unit.macs_per_tile * unit.clock_hz
+                                     * unit.mac_energy_j(bits))
+    assert moved.costed_training().unit.mac_energy_j(bits) < chip.costed_training().unit.mac_energy_j(bits) \
+        < chip.training.unit.mac_energy_j(bits)
+    legacy = Chip.from_hardware(dataclasses.replace(chip.hardware, silicon=None))
+    assert legacy.costed_training().unit == legacy.training.unit
+
+
+def test_infinite_or_nan_sizes_and_figures_are_refused_by_name():
+    """An infinite scale, node or budget, a NaN or infinite training area, a negative eDRAM
+    refresh or a zero reference geometry are refused with a one-line error naming the field
+    (they passed the ``> 0`` / ``>= 0`` checks and failed later, or silently)."""
+    import math
+
+    from reram.cost.silicon import SiliconSpec, Unit
+    from reram.cost.training import TrainingSpec
+
+    chip = Chip.preset("isaac")
+    for call, match in ((lambda: chip.replace(scale=math.inf), "scale must be a finite"),
+                        (lambda: chip.at_node(math.inf), "node_nm must be a finite"),
+                        (lambda: chip.at_area(math.inf), "area budget must be a finite"),
+                        (lambda: chip.at_power(math.inf), "power budget must be a finite"),
+                        (lambda: TrainingSpec(transposed_adc_area_mm2=math.nan),
+                         "transposed_adc_area_mm2 must be a finite"),
+                        (lambda: Unit(per="tile", area_mm2=math.inf, power_w=1.0, source="x"),
+                         "Unit.area_mm2 must be a finite"),
+                        (lambda: dataclasses.replace(chip.hardware.silicon,
+                                                     edram_refresh_w_per_tile=-1.0),
+                         "edram_refresh_w_per_tile must be a finite number >= 0"),
+                        (lambda: dataclasses.replace(chip.hardware.silicon, reference={
+                            **chip.hardware.silicon.reference, "rows": 0}),
+                         r"reference\['rows'\] must be a finite number > 0")):
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert isinstance(chip.hardware.silicon, SiliconSpec)

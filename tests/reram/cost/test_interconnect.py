@@ -65,6 +65,11 @@ def test_transfer_cost_by_hand():
     assert cost.batch_s == pytest.approx(3 * network_s)
     assert cost.parts["interconnect"] == pytest.approx(3 * net * 8 * 1.0 * NET.energy_per_bit_hop_j)
     assert cost.energy_j == cost.parts["interconnect"]
+    # not overlapped (DNN+NeuroSim's accounting): the buffer's and the network's times add
+    serial = transfer_cost(conv, RERAM, dataclasses.replace(NET, overlap=False), 3, "forward",
+                           tiles=2, extra_buffer_bytes=100)
+    assert serial.per_sample_s == pytest.approx(buffer_s + network_s)
+    assert serial.energy_j == pytest.approx(cost.energy_j)
     with pytest.raises(ValueError, match="tiles"):
         transfer_cost(conv, RERAM, NET, 3, "forward", tiles=0)
     with pytest.raises(ValueError, match="phase"):
@@ -112,7 +117,9 @@ def test_plans_charge_the_network_in_both_modes():
                                                             overlap=False)))
     added = crossbar_stage_cost(layer, RERAM, serial, 2, "forward")
     compute = crossbar_phase_cost(layer, RERAM, 2, "forward").per_sample_s
-    assert added.per_sample_s == pytest.approx(compute + buffer_s)
+    network_s = transfer_traffic(layer, RERAM, serial.memory.interconnect, "forward")[1] / (4 * 1.2e9)
+    assert network_s > 0
+    assert added.per_sample_s == pytest.approx(compute + buffer_s + network_s)
 
 
 def test_node_supply_by_hand():
@@ -222,7 +229,7 @@ def test_mesh_spacing_ignores_the_tile_count():
         assert chip.training.memory.interconnect.topology == "mesh"
         per_tile, _ = chip._per_tile_and_fixed(None, "area_mm2")
         old = chip.training.on_floorplan(per_tile, chip.hardware.silicon.node_nm)
-        assert chip.costed_training() == old
+        assert chip.costed_training().memory == old.memory
         assert chip.replace(scale=4).costed_training().memory.interconnect.router_spacing_mm \
             == pytest.approx(old.memory.interconnect.router_spacing_mm)
 

@@ -27,7 +27,8 @@ def sized(tiles, crossbars_per_tile):
 
 
 def conv_pair():
-    """Two conv stages: 64 MVMs per sample (signed input), then 16 (stride 2), 16 crossbars each."""
+    """Two conv stages: 64 MVMs per sample, then 16 (stride 2), 16 crossbars each; both inputs
+    signed (the model's, then the first conv's output)."""
     return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Conv2d(2, 2, 1, stride=2))
 
 
@@ -45,7 +46,7 @@ def test_one_linear_layer_on_one_crossbar():
 
 def test_pipeline_bottleneck_and_sum_of_parts():
     piped = on_isaac(conv_pair(), (1, 8, 8), batch_size=4, mode="inference", replicate=False)
-    t0, t1 = 64 * T_SIGNED, 16 * T_MVM
+    t0, t1 = 64 * T_SIGNED, 16 * T_SIGNED  # the second conv reads the first's signed output
     assert piped.latency_s == pytest.approx(t0 + t1 + 3 * t0)
     assert piped.bottleneck["name"] == "0"
     assert piped.bottleneck["per_sample_s"] == pytest.approx(t0)
@@ -102,7 +103,8 @@ def test_training_barrier_latency_by_hand():
 
     bn_fwd = link(32) + roof(8 * 16, 3 * 16 * 4) + link(32)
     bn_bwd = link(32) + roof(12 * 16, 5 * 16 * 4) + link(32)
-    forward = 2 * T_SIGNED + bn_fwd + 2 * T_MVM            # two 1-stage segments of 2 samples
+    # two 1-stage segments of 2 samples; the second Linear reads the BN's signed output
+    forward = 2 * T_SIGNED + bn_fwd + 2 * T_SIGNED
     # backward: the second layer's input gradient (signed errors) outlasts its weight gradient
     # (64 MACs on one tile's 256-MAC unit at 1 GHz); the first layer has only the latter, and
     # its operands (8 inputs and 8 errors of 16 bits) take longer through the tile's 38.4 GB/s
@@ -257,3 +259,46 @@ def test_measured_baseline_on_cpu_splits_by_kind():
                     device="cpu")
     assert plan.gpu_baseline == "measured"
     assert all(l.gpu_latency_s > 0 for l in plan.layers)
+
+
+def test_measured_baseline_utilization_is_the_measured_rate(monkeypatch):
+    """``gpu_utilization`` is the baseline's achieved FLOP/s over peak: with a measured baseline,
+    the measured time's (it once divided by the roofline's time whatever the baseline was)."""
+    import reram.cost.gpu_profile as profile
+    from reram.cost.scheduler import gpu_only_baseline
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 10))
+    measured = {"conv": 2e-3, "act": 1e-3, "linear": 1e-3}
+    monkeypatch.setattr(profile, "measure_breakdown",
+                        lambda *args, **kwargs: {"seconds_by_kind": measured})
+    plan = on_isaac(net, (3, 8, 8), batch_size=2, mode="inference", gpu_baseline="measured")
+    roof = on_isaac(net, (3, 8, 8), batch_size=2, mode="inference")
+    assert plan.gpu_latency_s == pytest.approx(4e-3)
+    flops = gpu_only_baseline(trace_model(net, (3, 8, 8)), CHIP.hardware.gpu, 2, False).flops
+    peak = CHIP.hardware.gpu.peak_flops
+    assert plan.gpu_utilization == pytest.approx(flops / (4e-3 * peak))
+    assert roof.gpu_utilization == pytest.approx(flops / (roof.gpu_latency_s * peak))
+
+
+@pytest.mark.parametrize("act, phases", [(nn.ReLU, 1), (nn.Sigmoid, 1), (nn.Tanh, 2),
+                                          (nn.Identity, 2)])
+def test_a_signed_input_streams_two_phases(act, phases):
+    """A layer whose input has both signs (after a Tanh, or straight after a conv) streams it in
+    two sign phases, as the simulation does and docs/scheduler.md says; only the model's input
+    was charged so (every later layer took one phase whatever fed it)."""
+    net = nn.Sequential(nn.Linear(100, 10), act(), nn.Linear(10, 10))
+    trace = trace_model(net, (100,))
+    assert [l.input_signed for l in trace.of_kind("linear")] == [True, phases == 2]
+    plan = on_isaac(net, (100,), batch_size=1, mode="inference", replicate=False)
+    assert plan.layers[-1].latency_s == pytest.approx(phases * T_MVM)
+
+
+def test_residual_shortcut_sign_follows_the_data():
+    """The sign is read off the data, not the execution order: a ResNet block's shortcut conv runs
+    after the block's last BN but reads the block's (post-ReLU) input."""
+    from reram.models import resnet18
+
+    layers = trace_model(resnet18(), (3, 32, 32)).of_kind("conv", "linear")
+    assert layers[0].input_signed  # the model's input
+    assert not any(l.input_signed for l in layers[1:])
+    assert any("downsample" in l.name for l in layers)

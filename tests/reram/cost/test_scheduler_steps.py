@@ -110,6 +110,32 @@ def test_update_charges_parallel_or_serial():
     assert set(charges[0].parts) == {"digital", "buffer", "writes"}
 
 
+def test_serial_update_keeps_to_the_write_power_budget():
+    """Without the pipeline the layers update one after another, and each layer's writes still
+    draw at most ``max_write_power_w``: its time is at least its write energy over the budget
+    (the pipeline=False path once ignored the budget)."""
+    net = conv_bn_net()
+    trace = trace_model(net, (1, 8, 8))
+    units = route(trace)
+    tight = Chip(CHIP.config, ISAAC.replace(**{"reram.max_write_power_w": 1e-9}))
+    specs = layer_specs(trace, tight)
+    mapping = map_and_replicate(trace, units, specs, tight.hardware, 4, training=True,
+                                replicate=False)
+    free = layer_specs(trace, CHIP)
+    loose_s, loose = update_charges(trace, units, mapping, free, pipelined=False)
+    serial_s, charges = update_charges(trace, units, mapping, specs, pipelined=False)
+    piped_s, _ = update_charges(trace, units, mapping, specs, pipelined=True)
+    writes = [c.parts["writes"] for c in charges]
+    assert serial_s == pytest.approx(sum(w / 1e-9 for w in writes))
+    assert serial_s > loose_s * 1e3
+    assert serial_s == pytest.approx(sum(c.seconds for c in charges))  # charges add up
+    assert piped_s == pytest.approx(sum(writes) / 1e-9)
+    plan = schedule(net, (1, 8, 8), batch_size=4, mode="train", chip=tight, pipeline=False,
+                    replicate=False)
+    assert plan.update_s == pytest.approx(serial_s)
+    assert plan.latency_s == pytest.approx(sum(c.latency_s for c in plan.layers) + plan.dram_s)
+
+
 def test_gpu_only_baseline_hand_case_and_plan_totals():
     trace = trace_model(nn.Sequential(nn.Linear(100, 10)), (100,))
     base = gpu_only_baseline(trace, ISAAC.gpu, 1, training=False)
@@ -129,6 +155,14 @@ def test_split_measured_in_proportion_to_the_roofline():
     out = split_measured(["conv", "conv", "bn", "act"], [1.0, 3.0, 0.0, 2.0],
                          {"conv": 8.0, "bn": 1.0})
     assert out == pytest.approx([2.0, 6.0, 1.0, 0.0])
+
+
+def test_split_measured_keeps_the_time_of_ops_of_no_layer_kind():
+    """The profiler's "other" ops (the optimizer step, the loss) are GPU time too: spread over
+    the layers by their roofline times, not dropped (the baseline once lost them)."""
+    out = split_measured(["conv", "bn"], [1.0, 3.0], {"conv": 2.0, "bn": 1.0, "other": 4.0})
+    assert out == pytest.approx([2.0 + 1.0, 1.0 + 3.0])
+    assert sum(out) == pytest.approx(7.0)
 
 
 def test_charges_add_up_to_the_plan():

@@ -70,6 +70,36 @@ def test_edram_refresh_and_always_on_link_are_stated_options():
     link = chip.replace(silicon=dataclasses.replace(silicon, link_always_on=True))
     assert link.hardware.reram.static_power_w == pytest.approx(
         chip.hardware.reram.static_power_w + 10.4)
+    # the component table shows what is charged: its always-on column sums to the static power
+    # (the always-on link's row once said 0 W while the total counted its 10.4 W)
+    both = chip.replace(silicon=dataclasses.replace(silicon, link_always_on=True, edram_refresh=True))
+    for c in (chip, refresh, link, both):
+        assert sum(r.static_w for r in c.components()) == pytest.approx(c.hardware.reram.static_power_w)
+    (phy,) = [r for r in link.components() if r.name == "link_phy"]
+    assert phy.static_w == pytest.approx(10.4) == pytest.approx(phy.power_w)
+
+
+def test_always_on_link_is_charged_once():
+    """With ``link_always_on`` the PHY's 10.4 W is static power for the whole batch *instead of*
+    per byte (the module's word): the batch's link bytes then cost no energy of their own, and
+    the peak power counts the link once (both charged it twice)."""
+    import dataclasses
+
+    chip = Chip.preset("isaac")
+    on = chip.replace(silicon=dataclasses.replace(chip.hardware.silicon, link_always_on=True))
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(4 * 6 * 6, 10))
+    per_byte = schedule(net, (3, 8, 8), batch_size=4, mode="train", chip=chip)
+    static = schedule(net, (3, 8, 8), batch_size=4, mode="train", chip=on)
+    moved = sum(l.bytes_moved for l in per_byte.layers)
+    assert moved > 0 and per_byte.energy_breakdown["link"] == pytest.approx(moved * 4.06e-10)
+    assert static.energy_breakdown["link"] == 0.0
+    assert sum(l.bytes_moved for l in static.layers) == moved  # the bytes still cross, in time
+    assert static.latency_s == pytest.approx(per_byte.latency_s)
+    assert static.energy_breakdown["reram_static"] == pytest.approx(
+        on.hardware.reram.static_power_w * static.latency_s)
+    # the PHY's 10.4 W as static power in place of 25.6 GB/s x 406 pJ/B at full rate
+    assert on.peak_power_w() == pytest.approx(chip.peak_power_w() - 25.6e9 * 4.06e-10 + 10.4)
 
 
 def test_at_area_and_at_power_fill_the_budget():

@@ -134,6 +134,16 @@ def test_bad_training_specs():
         WeightGradientUnit(macs_per_tile=0)
     with pytest.raises(ValueError, match="epoch_samples"):
         TrainingSpec(epoch_samples=0)
+    # a zero-byte accumulator or master weight would make their traffic free: refused
+    for name in ("gradient_bytes_per_value", "master_bytes_per_value"):
+        with pytest.raises(ValueError, match=f"MemorySpec.{name} must be an int >= 1"):
+            MemorySpec(**{name: 0})
+    assert MemorySpec(buffer_bytes_per_tile=0).buffer_bytes_per_tile == 0  # no buffer: allowed
+    assert MemorySpec(dram_energy_per_byte_j=0.0).dram_energy_per_byte_j == 0.0
+    with pytest.raises(ValueError, match="dram_energy_per_byte_j must be a finite number >= 0"):
+        MemorySpec(dram_energy_per_byte_j=-1.0)
+    with pytest.raises(ValueError, match="dram_bandwidth_bytes_per_s must be a finite number > 0"):
+        MemorySpec(dram_bandwidth_bytes_per_s=0.0)
 
 
 @pytest.fixture(scope="module")

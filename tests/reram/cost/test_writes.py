@@ -64,6 +64,58 @@ def test_recorded_cost_uses_the_per_update_counts():
         PulseRecord.from_values([1, 2, 3])
 
 
+def test_recorded_verify_reads_every_array_a_row_spans():
+    """A verified row step reads the row in every array it spans (column blocks, slices, signs,
+    groups), as the write model's path charges one read per array per row step; the record
+    path once charged one array per row step whatever the layer's width."""
+    from reram.cost.layer_cost import crossbar_update_cost, map_layer
+    from reram.cost.trace import LayerTrace
+
+    record = PulseRecord(updates=2, set_pulses=0, reset_pulses=0, cells_written=0, row_steps=40)
+    model = WriteModel()  # verify reads on
+    read = RERAM.crossbar_energy_per_cycle_j
+    assert recorded_write_cost(record, 1, RERAM, model).energy_j == pytest.approx(20 * read)
+    assert recorded_write_cost(record, 1, RERAM, model, arrays_per_row=6).energy_j == \
+        pytest.approx(20 * 6 * read)
+    wide = LayerTrace(name="l", kind="linear", module_type="Linear", input_shape=(300,),
+                      output_shape=(300,), in_channels=300, out_channels=300)
+    mapping = map_layer(wide, RERAM)
+    spans = mapping.crossbars // mapping.row_blocks
+    assert spans >= mapping.col_blocks * RERAM.slices and spans > 1  # (x2 with a G+/G- pair)
+    cost = crossbar_update_cost(wide, RERAM, writes=model, record=record)
+    assert cost.energy_j == pytest.approx(20 * spans * read)
+    with pytest.raises(ValueError, match="arrays_per_row"):
+        recorded_write_cost(record, 1, RERAM, model, arrays_per_row=0)
+
+
+def test_recorded_update_of_a_grouped_layer_and_narrow_drivers():
+    """A record counts the pulse steps over one group's fan-in (the simulated weight is ``out x
+    in/groups x kh x kw``); the groups sit on arrays of their own, written in parallel, so a
+    depthwise conv takes as long as one group (it was divided by the groups). Write drivers
+    narrower than a row split each step, as in the write model (the record path ignored them)."""
+    from reram.cost.layer_cost import crossbar_update_cost
+    from reram.cost.trace import LayerTrace
+
+    def conv(groups):
+        return LayerTrace(name="c", kind="conv", module_type="Conv2d", input_shape=(8, 8, 8),
+                          output_shape=(8, 8, 8), in_channels=8, out_channels=8,
+                          kernel_size=(3, 3), groups=groups)
+
+    record = PulseRecord(updates=1, set_pulses=72, reset_pulses=72, cells_written=72,
+                         row_steps=18)  # 9 rows, one SET and one RESET step each
+    model = WriteModel(verify_read_s=0.0)
+    step = RERAM.write_latency_s
+    depthwise = crossbar_update_cost(conv(8), RERAM, writes=model, record=record)
+    assert depthwise.batch_s == pytest.approx(18 * step)
+    narrow = dataclasses.replace(RERAM, cells_written_per_step=32)
+    wide = LayerTrace(name="l", kind="linear", module_type="Linear", input_shape=(9,),
+                      output_shape=(100,), in_channels=9, out_channels=100)
+    assert crossbar_update_cost(wide, narrow, writes=model, record=record).batch_s == \
+        pytest.approx(18 * 4 * step)  # 100 columns, 32 drivers: 4 parts a step
+    assert recorded_write_cost(record, 1, narrow, model, cols_per_array=100).seconds == \
+        pytest.approx(18 * 4 * step)
+
+
 def test_endurance_report_and_presets():
     assert set(reram.config.DEVICE_NAMES) <= set(DEVICE_ENDURANCE)
     cycles, source = device_endurance(None)
