@@ -266,9 +266,11 @@ class ProcessExecutor(Executor):
     def _start_worker(self) -> _Worker:
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(target=_worker_loop, args=(child,), daemon=True)
+        previous = signal.getsignal(signal.SIGINT)  # None: set outside Python, cannot be put back
         try:  # a spawned interpreter keeps SIGINT ignored if it starts that way
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:
+            if previous is not None:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
             previous = None
         try:
             process.start()

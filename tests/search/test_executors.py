@@ -148,7 +148,10 @@ class Slow:
 """
 
 INTERRUPTED_SEARCH = """
-import sys
+import signal, sys
+# Ctrl-C as a terminal delivers it: a process started from a shell script's background job (or
+# a CI runner doing so) inherits SIGINT ignored, and Python then installs no handler at all
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from slow_objective import Slow
 from reram.search import minimize_binary
 try:
