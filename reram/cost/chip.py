@@ -293,7 +293,7 @@ class Chip:
         """``training`` placed on this chip's floorplan (what :func:`reram.cost.schedule`
         charges): the on-chip network's wires as long as the routers' spacing (mesh) or the
         chip's side (H-tree) over tiles of this chip's area per tile (training silicon
-        included), at its node's supply
+        included), at its node's supply, with the routers' energy per bit at its node
         (:meth:`TrainingSpec.on_floorplan`), and the digital weight-gradient unit's per-MAC
         energies moved from Horowitz's 45 nm to the chip's node (the digital rule of
         :func:`reram.cost.silicon.node_factors`, as :meth:`training_components` moves its peak

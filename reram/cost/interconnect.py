@@ -27,8 +27,8 @@ V2's accounting, which sums buffer and interconnect latency with compute per lay
 latency of a packet (a few router cycles per hop) is paid once per batch and is not charged.
 Element-wise layers' and DRAM traffic are not charged here (DRAM: :mod:`reram.cost.memory`).
 
-This module imports only :mod:`reram.cost.hardware`, :mod:`reram.cost.trace` and
-:mod:`reram.cost.layer_cost`.
+This module imports only :mod:`reram.cost.hardware`, :mod:`reram.cost.trace`,
+:mod:`reram.cost.layer_cost` and :mod:`reram.cost.silicon`.
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from reram.cost.hardware import ReramSpec
 from reram.cost.layer_cost import PhaseCost, map_layer
+from reram.cost.silicon import node_factors
 from reram.cost.trace import LayerTrace
 
 __all__ = ["InterconnectSpec", "NODE_SUPPLY_V", "TOPOLOGIES", "node_supply_v", "mesh_hops",
@@ -87,7 +88,13 @@ class InterconnectSpec:
             0.137 pJ: ISAAC's router, 42 mW for 8 ports of 32-bit flits at 1.2 GHz (same Table),
             i.e. its power taken as full-load power over its full-load throughput (derived; at a
             lighter load the same power per bit would be higher). The router alone: the wire
-            to the next router is :attr:`wire_energy_per_bit_hop_j`.
+            to the next router is :attr:`wire_energy_per_bit_hop_j`. Stated at
+            :attr:`router_node_nm`; :meth:`on_floorplan` moves it to the chip's node.
+        router_node_nm: the technology node :attr:`energy_per_bit_hop_j` is stated at, nm.
+            Default 32: ISAAC's (same Table). :meth:`on_floorplan` moves the router's energy to
+            the chip's node by the digital rule of :func:`reram.cost.silicon.node_factors`
+            (energy per operation x ``node / router_node_nm``, as the router's silicon power
+            moves in :meth:`reram.cost.chip.Chip.at_node`) and states the result at that node.
         partial_sum_bytes: bytes of a partial sum sent between tiles. Default 2: ISAAC's 16-bit
             outputs of an IMA's shift-and-add.
         overlap: transfers overlap compute (double-buffered operands): a layer's per-sample time
@@ -127,6 +134,7 @@ class InterconnectSpec:
     router_clock_hz: float = 1.2e9
     tiles_per_router: int = 4
     energy_per_bit_hop_j: float = 42e-3 / (8 * 32 * 1.2e9)
+    router_node_nm: float = 32.0
     partial_sum_bytes: int = 2
     overlap: bool = True
     wire_capacitance_f_per_mm: float = 0.2e-12
@@ -140,7 +148,8 @@ class InterconnectSpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"InterconnectSpec.{name} must be an int >= 1, got {value!r}")
-        for name in ("buffer_bytes_per_s_per_tile", "router_clock_hz", "energy_per_bit_hop_j"):
+        for name in ("buffer_bytes_per_s_per_tile", "router_clock_hz", "energy_per_bit_hop_j",
+                     "router_node_nm"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0 or (value == 0 and name != "energy_per_bit_hop_j"):
@@ -166,11 +175,13 @@ class InterconnectSpec:
                              f"got {value!r}")
 
     def on_floorplan(self, tile_area_mm2: float, node_nm: float, tiles: int = 1) -> InterconnectSpec:
-        """This spec placed on a chip of ``tiles`` tiles of ``tile_area_mm2`` each: the wire of one
-        hop, ``sqrt(tiles_per_router x tile_area_mm2)`` on a mesh (routers on a square grid, each
-        serving ``tiles_per_router`` tiles) or ``sqrt(tiles x tile_area_mm2)`` on an H-tree (root
-        to leaf, about the chip's side), and the node's supply, each only where the spec leaves
-        it ``None``."""
+        """This spec placed on a chip of ``tiles`` tiles of ``tile_area_mm2`` each at ``node_nm``:
+        the wire of one hop, ``sqrt(tiles_per_router x tile_area_mm2)`` on a mesh (routers on a
+        square grid, each serving ``tiles_per_router`` tiles) or ``sqrt(tiles x tile_area_mm2)``
+        on an H-tree (root to leaf, about the chip's side), and the node's supply, each only
+        where the spec leaves it ``None``; the router's energy per bit moved from
+        :attr:`router_node_nm` to ``node_nm`` (the digital rule) and stated there, so placing a
+        placed spec again at the same node changes nothing."""
         for name, value in (("tile_area_mm2", tile_area_mm2), ("node_nm", node_nm)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value <= 0:
@@ -182,7 +193,10 @@ class InterconnectSpec:
             per_hop = tiles if self.topology == "htree" else self.tiles_per_router
             spacing = math.sqrt(per_hop * tile_area_mm2)
         supply = self.wire_supply_v if self.wire_supply_v is not None else node_supply_v(node_nm)
-        return dataclasses.replace(self, router_spacing_mm=float(spacing), wire_supply_v=float(supply))
+        _, energy_f = node_factors("digital", self.router_node_nm, node_nm)
+        return dataclasses.replace(self, router_spacing_mm=float(spacing), wire_supply_v=float(supply),
+                                   energy_per_bit_hop_j=self.energy_per_bit_hop_j * energy_f,
+                                   router_node_nm=float(node_nm))
 
     @property
     def wire_energy_per_bit_hop_j(self) -> float:

@@ -246,3 +246,27 @@ def test_htree_chip_plans_charge_its_wires():
     # ISAAC's 168 tiles: one 10.5 mm root-to-leaf crossing costs more than 1-2 mesh hops of 1.6 mm
     assert htree.energy_breakdown["interconnect"] > mesh.energy_breakdown["interconnect"]
     assert htree.latency_s == pytest.approx(mesh.latency_s)
+
+
+def test_router_energy_moves_with_the_node():
+    """The router's energy per bit is ISAAC's at 32 nm; a chip built at another node charges it
+    at that node (the digital rule, x node / 32), as its router silicon's power already moved."""
+    assert NET.router_node_nm == 32.0
+    placed = NET.on_floorplan(0.5, 16)
+    assert placed.energy_per_bit_hop_j == pytest.approx(NET.energy_per_bit_hop_j / 2)
+    assert placed.router_node_nm == 16.0
+    assert placed.on_floorplan(0.5, 16) == placed  # placing a placed spec again changes nothing
+    assert NET.on_floorplan(0.5, 32).energy_per_bit_hop_j == NET.energy_per_bit_hop_j
+    small = CHIP.at_node(16)
+    assert small.costed_training().memory.interconnect.energy_per_bit_hop_j == pytest.approx(
+        CHIP.costed_training().memory.interconnect.energy_per_bit_hop_j / 2)
+    # the same traffic through routers alone (no wire): half the energy at 16 nm
+    no_wire = TrainingSpec(memory=MemorySpec(interconnect=InterconnectSpec(wire_capacitance_f_per_mm=0.0)))
+    net = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1))
+    at32 = schedule(net, (3, 16, 16), batch_size=2, mode="train", chip=CHIP.replace(training=no_wire),
+                    replicate=False)
+    at16 = schedule(net, (3, 16, 16), batch_size=2, mode="train",
+                    chip=small.replace(training=no_wire), replicate=False)
+    assert at16.energy_breakdown["interconnect"] == pytest.approx(at32.energy_breakdown["interconnect"] / 2)
+    with pytest.raises(ValueError, match="router_node_nm"):
+        InterconnectSpec(router_node_nm=0)
