@@ -20,6 +20,17 @@ from ._jit import jit
 _CODE_DTYPES = (np.int8, np.int16)
 
 
+def _checked_code_dtype(dtype: type, levels: int) -> np.dtype:
+    """``dtype`` as a NumPy dtype, checked: int8 or int16, and wide enough for codes in
+    ``[-levels, levels]`` (``levels >= 1``)."""
+    dtype = np.dtype(dtype)
+    if dtype not in _CODE_DTYPES:
+        raise ValueError(f"dtype must be int8 or int16, got {dtype}")
+    if not 1 <= levels <= np.iinfo(dtype).max:
+        raise ValueError(f"levels must be in [1, {np.iinfo(dtype).max}] for {dtype}, got {levels}")
+    return dtype
+
+
 _ABS_MASK = np.int32(0x7FFFFFFF)
 
 
@@ -117,11 +128,7 @@ def quantize_rows(x: np.ndarray, levels: int, dtype: type = np.int8
     """
     if x.ndim != 2 or x.dtype != np.float32:
         raise ValueError(f"x must be a 2-D float32 array, got {x.dtype} {x.shape}")
-    dtype = np.dtype(dtype)
-    if dtype not in _CODE_DTYPES:
-        raise ValueError(f"dtype must be int8 or int16, got {dtype}")
-    if not 1 <= levels <= np.iinfo(dtype).max:
-        raise ValueError(f"levels must be in [1, {np.iinfo(dtype).max}] for {dtype}, got {levels}")
+    dtype = _checked_code_dtype(dtype, levels)
     x = np.ascontiguousarray(x)
     m, k = x.shape
     scale = np.zeros(m, np.float32)
@@ -149,11 +156,7 @@ def quantize_nhwc(x: np.ndarray, levels: int, dtype: type = np.int8,
     """
     if x.ndim != 4 or x.dtype != np.float32:
         raise ValueError(f"x must be a 4-D float32 array (N x C x H x W), got {x.dtype} {x.shape}")
-    dtype = np.dtype(dtype)
-    if dtype not in _CODE_DTYPES:
-        raise ValueError(f"dtype must be int8 or int16, got {dtype}")
-    if not 1 <= levels <= np.iinfo(dtype).max:
-        raise ValueError(f"levels must be in [1, {np.iinfo(dtype).max}] for {dtype}, got {levels}")
+    dtype = _checked_code_dtype(dtype, levels)
     pad_h, pad_w = (int(p) for p in padding)
     if pad_h < 0 or pad_w < 0:
         raise ValueError(f"padding must be non-negative, got {padding}")
