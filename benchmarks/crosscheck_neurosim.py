@@ -33,6 +33,7 @@ in DRAM, buffer and interconnect latency added to compute), then, beside it, wit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import json
@@ -178,7 +179,7 @@ PARAMS = ("numRowSubArray", "numColSubArray", "cellBit", "levelOutput", "numColM
 
 #: Param.cpp values of DNN_NeuroSim_V2.1 (commit 18289cb, the version the committed run used) for
 #: parameters a result written before they were recorded lacks (``--recompare`` of an old JSON).
-PARAMS_V21 = {"levelOutputWG": 16.0, "numRowSubArrayWG": 128.0, "batchSize": 200.0}
+PARAMS_V21 = {"levelOutputWG": 16.0, "numRowSubArrayWG": 128.0, "batchSize": 200.0, "clkFreq": 1e9}
 
 
 def neurosim_params(neurosim_src: Path) -> dict[str, float]:
@@ -257,6 +258,34 @@ ENCODINGS = ("offset", "differential")
 #: Whose architecture the chip has: NeuroSim's where ours can express it, or the preset's.
 ARCHITECTURES = ("neurosim", "ours")
 
+#: DNN+NeuroSim V2.1's floorplan of VGG-8 at the Param.cpp defaults, the facts its buffer
+#: hierarchy and activation block are configured from (read in its sources, commit 18289cb; none
+#: is one of its results). Each register-file line is taken to move in one cycle of its clock
+#: (``clkFreq``; our assumption, the one ISAAC's eDRAM figure is derived with; NeuroSim's own
+#: register-file model gives 0.97 ns a line for a tile's 32 x 32 core and 2.13 ns for the global
+#: buffer's 128 x 128 core).
+NEUROSIM_FLOORPLAN = {
+    # Chip.cpp ChipFloorPlan: tiles of 1024 x 1024 cells (conventional mapping) for layers 1, 7
+    # and 8, of 9 PEs of 512 x 512 (novel mapping, 3x3 kernels) for layers 2-6;
+    # numTileEachLayer 1, 1, 1, 1, 2, 2, 16, 1
+    "tiles": 25,
+    # Chip.cpp globalBusWidth: 1024 + 1024 / numColMuxed per conventional layer, 3 x 512 + 192
+    # per novel one, 12,096 bits for VGG-8, halved under its 8,192-bit cap; its bus is shared by
+    # all tiles, each layer's transfers scaled by ceil(tiles / the layer's tiles)
+    "global_bus_bits": 6048,
+    # Tile.cpp: the input buffer two register-file cores of 32-bit lines accessed in parallel,
+    # the output buffer one (its layer-1 buffer has 38-bit lines)
+    "tile_input_buffer_bits": 2 * 32,
+    "tile_output_buffer_bits": 32,
+    # Chip.cpp GreLu (chipActivation = true): ceil(max(1024, 3 x 512) / numColMuxed) ReLU units,
+    # one element a unit a cycle (its 1,024 max-pooling units are faster; one rate is charged)
+    "activation_units": 192,
+    # Tile.cpp: with chipActivation a tile's output is a partial sum of log2(levelOutput) 6 +
+    # numBitInput 8 + numColPerSynapse 2 + 1 + log2(arrays added in a PE) 2 = 19 bits, stored
+    # with one more
+    "partial_sum_bits": 20,
+}
+
 
 def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, weight_bits: int,
                   input_bits: int, accumulation: str = "per-sample", overlap: bool = False,
@@ -322,7 +351,17 @@ def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, 
     memory = MemorySpec(dram_bandwidth_bytes_per_s=15.2e12 / 8, accumulation=accumulation,
                         interconnect=network)
     if architecture == "neurosim":
-        network = dataclasses.replace(network, topology="htree")
+        # its buffer hierarchy (a chip-level global buffer, tile input and output buffers) and
+        # its chip-level activation block, partial sums leaving the tiles
+        plan = NEUROSIM_FLOORPLAN
+        clock = params["clkFreq"]
+        network = dataclasses.replace(
+            network, topology="htree",
+            buffer_bytes_per_s_per_tile=plan["tile_input_buffer_bits"] / 8 * clock,
+            output_buffer_bytes_per_s_per_tile=plan["tile_output_buffer_bits"] / 8 * clock,
+            global_buffer_bytes_per_s_per_tile=plan["global_bus_bits"] / 8 * clock / plan["tiles"],
+            activation_site="chip", activation_ops_per_s=plan["activation_units"] * clock,
+            partial_sum_bits=plan["partial_sum_bits"])
         memory = dataclasses.replace(memory, interconnect=network,
                                      gradient_bits=neurosim_accumulator_bits(params, input_bits))
         tiles = sum(-(-map_layer(layer, reram).crossbars // reram.crossbars_per_tile)
@@ -352,8 +391,9 @@ def model_figures(chip, batch: int) -> dict[str, float]:
     (NeuroSim's default ``pipeline = false``) with no replication (NeuroSim's ``speedUpDegree =
     1``): the plan from ``reram.schedule`` and its forward / input-gradient / weight-gradient
     split from the same per-layer cost functions."""
-    from reram.cost.interconnect import transfer_cost, transfer_traffic, with_transfers
-    from reram.cost.layer_cost import crossbar_phase_cost, crossbar_update_cost, map_layer
+    from reram.cost.interconnect import buffer_times, layer_traffic, transfer_cost, with_transfers
+    from reram.cost.layer_cost import (crossbar_phase_cost, crossbar_update_cost, digital_phase_cost,
+                                       map_layer)
     from reram.cost.scheduler import schedule
     from reram.cost.training import weight_gradient_cost
 
@@ -379,27 +419,37 @@ def model_figures(chip, batch: int) -> dict[str, float]:
         grad_w = weight_gradient_cost(layer, reram, costed, batch, tiles=tiles,
                                       signed_input=first)
         update = crossbar_update_cost(layer, reram, writes=chip.training.writes)
-        # data movement, phase by phase: the same functions the scheduler charges
-        moved = {}
-        for phase in ("forward", "backward"):
-            buf, net = transfer_traffic(layer, reram, network, phase, tiles=tiles,
-                                        needs_input_grad=not first)
-            moved[phase] = transfer_cost(layer, reram, network, batch, phase, tiles=tiles,
-                                         needs_input_grad=not first)
-            out["network_bytes"] += batch * net
-            out["latency_buffer_s"] += batch * buf / (tiles * network.buffer_bytes_per_s_per_tile)
-            out["latency_interconnect_s"] += batch * net / (tiles * network.flit_bytes
-                                                            * network.router_clock_hz)
+        # data movement, phase by phase: the same functions the scheduler charges; the buffers'
+        # time apart (in the backward phase the input gradient's transfers and the weight
+        # gradient's operands, which the scheduler charges in the same stage)
         mapping = map_layer(layer, reram)
         wg_operands = (mapping.groups * (mapping.rows + mapping.cols) * layer.mvms_per_sample
                        * reram.activation_bytes)
-        wg_buffer_s = batch * wg_operands / (tiles * network.buffer_bytes_per_s_per_tile)
+        moved = {}
+        wg_buffer_s = 0.0
+        for phase in ("forward", "backward"):
+            traffic = layer_traffic(layer, reram, network, phase, tiles=tiles,
+                                    needs_input_grad=not first)
+            extra = wg_operands if phase == "backward" else 0.0
+            kept = ((layer.input_numel + layer.output_numel) * reram.activation_bytes
+                    if phase == "backward" and network.global_buffer_bytes_per_s_per_tile else 0.0)
+            moved[phase] = transfer_cost(layer, reram, network, batch, phase, tiles=tiles,
+                                         needs_input_grad=not first)
+            net = traffic.incoming + traffic.partial
+            out["network_bytes"] += batch * net
+            out["latency_buffer_s"] += batch * sum(buffer_times(traffic, network, tiles))
+            if extra or kept:  # the weight gradient's share of the backward buffers
+                wg_buffer_s = batch * (sum(buffer_times(traffic, network, tiles, extra, kept))
+                                       - sum(buffer_times(traffic, network, tiles)))
+            out["latency_interconnect_s"] += batch * net / (tiles * network.flit_bytes
+                                                            * network.router_clock_hz)
         out["latency_buffer_s"] += wg_buffer_s
         out["latency_compute_fw_ig_s"] += fwd.batch_s + grad_in.batch_s
         out["_wg_unit_s"] += grad_w.batch_s
         fwd = with_transfers(fwd, moved["forward"], network, batch)
         grad_in = with_transfers(grad_in, moved["backward"], network, batch)
-        out["energy_interconnect_j"] += moved["forward"].energy_j + moved["backward"].energy_j
+        out["energy_interconnect_j"] += (moved["forward"].parts["interconnect"]
+                                         + moved["backward"].parts["interconnect"])
         out["latency_forward_s"] += fwd.batch_s
         out["latency_input_gradient_s"] += grad_in.batch_s
         out["latency_weight_gradient_s"] += (grad_w.batch_s + wg_buffer_s if not network.overlap
@@ -411,6 +461,21 @@ def model_figures(chip, batch: int) -> dict[str, float]:
         out["energy_weight_update_j"] += update.energy_j
         out["energy_adc_j"] += fwd.parts.get("adc", 0.0) + grad_in.parts.get("adc", 0.0)
         first = False
+    # NeuroSim charges its chip-level ReLU and max-pooling units inside a layer's forward
+    # latency and energy and its "Synaptic Array w/o ADC" compute (Chip.cpp, ChipCalculatePerformance:
+    # GreLu and maxPool added to readLatency and coreLatencyOther), and no activation or pooling
+    # work in the activation gradient: our digital layers' forward work is added like for like;
+    # their backward work (ReLU masks, un-pooling) has no NeuroSim counterpart and stays in the total
+    out["latency_digital_forward_s"] = out["latency_digital_backward_s"] = 0.0
+    for layer, cost in zip(trace.layers, plan.layers):
+        if cost.unit != "digital":
+            continue
+        forward = digital_phase_cost(layer, reram, batch, "forward")  # energy: tiles do not matter
+        out["latency_digital_forward_s"] += cost.phases["forward"]
+        out["latency_digital_backward_s"] += cost.phases.get("backward", 0.0)
+        for key in ("latency_forward_s", "latency_compute_fw_ig_s"):
+            out[key] += cost.phases["forward"]
+        out["energy_forward_j"] += forward.energy_j
     out["latency_weight_gradient_unit_s"] = out.pop("_wg_unit_s")
     out["energy_weight_gradient_unit_j"] = out["energy_weight_gradient_j"]
     parts = plan.energy_breakdown
@@ -429,9 +494,33 @@ def model_figures(chip, batch: int) -> dict[str, float]:
     return out
 
 
+@contextlib.contextmanager
+def backward_counted_as_forward():
+    """NeuroSim's convention for the input gradient's transfers, for a diagnostic only: its
+    Tile.cpp charges the activation-gradient phase the forward's buffer and H-tree latencies
+    (the unrolled ``rows x P`` vector in the input buffer at the input's bits, ``cols x P``
+    sums in the output buffer), where the transposed read takes ``cols`` errors in and puts
+    ``rows`` partial sums a position out. Inside this context every layer's backward transfers
+    are costed with its forward volumes (the weight gradient's operands as before)."""
+    from reram.cost import interconnect
+
+    real = interconnect.layer_traffic
+
+    def as_forward(layer, reram, spec, phase, *, tiles=1, needs_input_grad=True):
+        if phase == "backward" and needs_input_grad:
+            phase = "forward"
+        return real(layer, reram, spec, phase, tiles=tiles, needs_input_grad=needs_input_grad)
+
+    interconnect.layer_traffic = as_forward
+    try:
+        yield
+    finally:
+        interconnect.layer_traffic = real
+
+
 #: The components compared (key, label, unit).
 COMPONENTS = (
-    ("latency_compute_fw_ig_s", "forward + input-gradient compute latency (arrays, ADC, accumulation; no buffer or interconnect)", "s"),
+    ("latency_compute_fw_ig_s", "forward + input-gradient compute latency (arrays, ADC, accumulation, activation and pooling; no buffer or interconnect)", "s"),
     ("latency_weight_gradient_unit_s", "weight-gradient unit latency (no DRAM)", "s"),
     ("energy_weight_gradient_unit_j", "weight-gradient unit energy (no DRAM)", "J"),
     ("latency_forward_s", "forward latency", "s"),
@@ -459,6 +548,11 @@ COMPONENTS = (
 DEFAULTS_SHOWN = ("latency_forward_s", "latency_input_gradient_s", "latency_weight_gradient_s",
                   "energy_weight_gradient_j", "energy_dram_j", "latency_dram_s", "latency_total_s",
                   "energy_total_j")
+
+#: Components shown for the diagnostic of NeuroSim's input-gradient transfer volumes.
+BACKWARD_SHOWN = ("latency_input_gradient_s", "energy_input_gradient_j", "latency_buffer_s",
+                  "energy_buffer_j", "latency_interconnect_s", "energy_interconnect_j",
+                  "latency_total_s", "energy_total_j")
 
 #: Components shown for the simulation's encoding beside NeuroSim's (those the encoding changes).
 ENCODING_SHOWN = ("latency_compute_fw_ig_s", "latency_forward_s", "latency_input_gradient_s",
@@ -600,6 +694,11 @@ def main(argv: list[str] | None = None) -> int:
     chip = neurosim_chip(**setting)  # NeuroSim's mapping and dataflow
     ours = model_figures(chip, batch)
     rows = compare(neurosim, ours)
+    # a diagnostic: the input gradient's transfers counted with the forward's volumes, as
+    # NeuroSim's Tile.cpp counts them
+    with backward_counted_as_forward():
+        as_neurosim = model_figures(chip, batch)
+    as_neurosim_rows = compare(neurosim, as_neurosim)
     # the simulation's mapping (G+/G- pairs, sign phases) with NeuroSim's dataflow
     differential = model_figures(neurosim_chip(**setting, encoding="differential"), batch)
     differential_rows = compare(neurosim, differential)
@@ -641,6 +740,15 @@ def main(argv: list[str] | None = None) -> int:
                          "in one phase) and dataflow (Chip.cpp: each sample's weight gradient to "
                          "DRAM and back; buffer and interconnect latency added to compute), "
                          "configured, not fitted"},
+              "backward_counted_as_forward": {
+                  "why": "a diagnostic, not our model: NeuroSim's Tile.cpp charges the activation-"
+                         "gradient phase the forward's tile-buffer and H-tree latencies (the "
+                         "unrolled rows x P vector in the input buffer, cols x P sums in the "
+                         "output buffer); the transposed read takes cols errors in and puts rows "
+                         "partial sums a position out. Our model, each layer's backward transfers "
+                         "costed with its forward volumes",
+                  "components": _rows(as_neurosim_rows, BACKWARD_SHOWN),
+                  "summary": summary(as_neurosim_rows)},
               "differential_encoding": {
                   "settings": {"encoding": "differential", "accumulation": "per-sample",
                                "overlap": False, "architecture": "neurosim"},
@@ -663,6 +771,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(table(rows))
     print(said(result["summary"]))
+    print("diagnostic: the input gradient's transfers counted with the forward's volumes, as "
+          "NeuroSim counts them:")
+    print(table([r for r in as_neurosim_rows if r["key"] in BACKWARD_SHOWN]))
+    print(said(result["backward_counted_as_forward"]["summary"]))
     print("the simulation's encoding (G+/G- pairs, sign phases), NeuroSim's dataflow:")
     print(table([r for r in differential_rows if r["key"] in ENCODING_SHOWN]))
     print(said(result["differential_encoding"]["summary"]))

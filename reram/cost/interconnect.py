@@ -41,11 +41,15 @@ from reram.cost.layer_cost import PhaseCost, map_layer
 from reram.cost.silicon import node_factors
 from reram.cost.trace import LayerTrace
 
-__all__ = ["InterconnectSpec", "NODE_SUPPLY_V", "TOPOLOGIES", "node_supply_v", "mesh_hops",
-           "network_bit_hops", "transfer_traffic", "transfer_cost", "with_transfers"]
+__all__ = ["ACTIVATION_SITES", "InterconnectSpec", "NODE_SUPPLY_V", "TOPOLOGIES", "Traffic",
+           "buffer_times", "layer_traffic", "mesh_hops", "network_bit_hops", "node_supply_v",
+           "transfer_cost", "transfer_traffic", "with_transfers"]
 
 #: On-chip network topologies (``InterconnectSpec.topology``).
 TOPOLOGIES = ("mesh", "htree")
+
+#: Where activations and pooling are applied (``InterconnectSpec.activation_site``).
+ACTIVATION_SITES = ("tile", "chip")
 
 #: Nominal supply voltage by technology node (nm -> V): the Predictive Technology Model's
 #: (ptm.asu.edu) nominal supplies, as DNN+NeuroSim V2.1 tabulates them per node (facts, not code).
@@ -127,6 +131,32 @@ class InterconnectSpec:
             half the chip's side in each direction, so root to leaf is about the side,
             ``sqrt(tiles x tile area)``. Its time is the same port model as the mesh's
             (``flit_bytes`` a tile per ``router_clock_hz`` cycle).
+        output_buffer_bytes_per_s_per_tile: a tile's separate output buffer, bytes/s: the MVMs'
+            outputs are written to it (and read out of it to the network) while
+            :attr:`buffer_bytes_per_s_per_tile` is then the input buffer's alone, and the two
+            buffers' times add (``overlap=False``) or overlap. ``None`` (default): one buffer a
+            tile holds inputs and outputs (ISAAC's eDRAM). DNN+NeuroSim V2.1's tiles have an
+            input and an output buffer (Tile.cpp, register files of 32-bit lines).
+        global_buffer_bytes_per_s_per_tile: a chip-level global buffer at the H-tree's root
+            (``topology="htree"`` only), bytes/s per tile: its bus is partitioned among the
+            chip's tiles, so a layer on ``t`` tiles moves ``t`` times this. Every layer's incoming
+            vector is read from it and its outputs are written to it, in every phase; in the
+            backward phase the weight gradient's operands (the kept input and the error) are
+            read from it too. ``None`` (default): no global buffer (ISAAC: tiles send to tiles).
+            DNN+NeuroSim V2.1: one global buffer, its bus ``globalBusWidth`` bits wide, shared
+            by all tiles (Chip.cpp).
+        activation_site: where activations and pooling are applied. ``"tile"`` (default:
+            ISAAC's sigmoid and max-pool units in every tile): the digital units of the tiles
+            that hold the producing layer, and a layer's outputs leave its tiles activated
+            (``activation_bytes`` each). ``"chip"`` (DNN+NeuroSim V2.1's ``chipActivation =
+            true``, ``topology="htree"`` only): a chip-level block at the root applies them at
+            :attr:`activation_ops_per_s`, so every output leaves each tile that holds some of
+            its rows as a partial sum of :attr:`partial_sum_bits`, through the tile's output
+            buffer and up the tree to the root, where the sums are added and activated.
+        activation_ops_per_s: the chip-level activation and pooling block's rate, element
+            operations per second (``activation_site="chip"``: required; else unused).
+        partial_sum_bits: bits of a partial sum leaving a tile. ``None`` (default):
+            ``8 x partial_sum_bytes``.
     """
 
     buffer_bytes_per_s_per_tile: float = 256 / 8 * 1.2e9
@@ -142,6 +172,11 @@ class InterconnectSpec:
     router_spacing_mm: float | None = None
     wire_supply_v: float | None = None
     topology: str = "mesh"
+    output_buffer_bytes_per_s_per_tile: float | None = None
+    global_buffer_bytes_per_s_per_tile: float | None = None
+    activation_site: str = "tile"
+    activation_ops_per_s: float | None = None
+    partial_sum_bits: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("flit_bytes", "tiles_per_router", "partial_sum_bytes"):
@@ -173,6 +208,29 @@ class InterconnectSpec:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"InterconnectSpec.switching_activity must be a number in [0, 1], "
                              f"got {value!r}")
+        for name in ("output_buffer_bytes_per_s_per_tile", "global_buffer_bytes_per_s_per_tile",
+                     "activation_ops_per_s"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value <= 0):
+                raise ValueError(f"InterconnectSpec.{name} must be a finite number > 0 or None, "
+                                 f"got {value!r}")
+        value = self.partial_sum_bits
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"InterconnectSpec.partial_sum_bits must be an int >= 1 or None, "
+                             f"got {value!r}")
+        if self.activation_site not in ACTIVATION_SITES:
+            raise ValueError(f"InterconnectSpec.activation_site must be one of {ACTIVATION_SITES}, "
+                             f"got {self.activation_site!r}")
+        if self.activation_site == "chip" and self.activation_ops_per_s is None:
+            raise ValueError("InterconnectSpec.activation_ops_per_s must be set (> 0) with "
+                             "activation_site='chip', got None")
+        for name, value in (("activation_site", self.activation_site != "tile"),
+                            ("global_buffer_bytes_per_s_per_tile",
+                             self.global_buffer_bytes_per_s_per_tile is not None)):
+            if value and self.topology != "htree":
+                raise ValueError(f"InterconnectSpec.{name} needs topology='htree' (a chip-level "
+                                 f"block at the tree's root), got topology={self.topology!r}")
 
     def on_floorplan(self, tile_area_mm2: float, node_nm: float, tiles: int = 1) -> InterconnectSpec:
         """This spec placed on a chip of ``tiles`` tiles of ``tile_area_mm2`` each at ``node_nm``:
@@ -197,6 +255,14 @@ class InterconnectSpec:
         return dataclasses.replace(self, router_spacing_mm=float(spacing), wire_supply_v=float(supply),
                                    energy_per_bit_hop_j=self.energy_per_bit_hop_j * energy_f,
                                    router_node_nm=float(node_nm))
+
+    @property
+    def partial_sum_bytes_moved(self) -> float:
+        """Bytes of one partial sum leaving a tile: ``partial_sum_bits / 8`` when given, else
+        :attr:`partial_sum_bytes`."""
+        if self.partial_sum_bits is None:
+            return float(self.partial_sum_bytes)
+        return self.partial_sum_bits / 8
 
     @property
     def wire_energy_per_bit_hop_j(self) -> float:
@@ -234,34 +300,95 @@ def transfer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec
     column blocks and, when the layer spans more than one tile, ``row_blocks - 1`` partial sums
     of every output. Backward (the input gradient): the same with rows and columns swapped (the
     errors to each row block, partial sums over column blocks); nothing when the layer needs no
-    input gradient.
+    input gradient. With ``spec.activation_site="chip"`` every row block's outputs leave as
+    partial sums (:class:`Traffic`). The tile buffers' bytes: input and output buffers together.
     """
-    buffer_bytes, incoming, partial = _traffic(layer, reram, spec, phase, tiles, needs_input_grad)
-    return buffer_bytes, incoming + partial
+    moved = layer_traffic(layer, reram, spec, phase, tiles=tiles, needs_input_grad=needs_input_grad)
+    return moved.input_buffer + moved.output_buffer, moved.incoming + moved.partial
 
 
-def _traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, phase: str, tiles: int,
-             needs_input_grad: bool) -> tuple[float, float, float]:
-    """``(buffer_bytes, incoming_bytes, partial_sum_bytes)`` a sample (:func:`transfer_traffic`,
-    the network's two kinds of bytes apart)."""
+@dataclass(frozen=True)
+class Traffic:
+    """Bytes a conv/linear layer moves per sample in one phase (:func:`layer_traffic`).
+
+    Attributes:
+        input_buffer: read from its tiles' (input) buffers: each MVM's input vector; with
+            separate output buffers (``output_buffer_bytes_per_s_per_tile``) the incoming
+            vector's writes into them as well.
+        output_buffer: written to its tiles' (output) buffers: each MVM's outputs, activated
+            (``activation_bytes``) or, with ``activation_site="chip"``, partial sums
+            (``partial_sum_bits``) added into it, one for each tile the layer's row blocks span
+            (``min(row blocks, tiles)``); with separate output buffers, written and read out
+            (with ``"chip"``, the sums that leave: the backward phase's folded onto the
+            layer's input first).
+        incoming: the network's copies of the layer's incoming vector.
+        partial: the network's partial sums: between the layer's tiles, or with
+            ``activation_site="chip"`` all of them, up to the root.
+        global_buffer: through the chip-level global buffer (``global_buffer_bytes_per_s_per_tile``
+            set, else 0): the incoming vector read, the outputs (or partial sums) written.
+        extra_buffer_energy_bytes: the buffer bytes beyond those
+            :func:`reram.cost.layer_cost.mvm_cost` charges energy for (``activation_bytes`` a
+            value in and out): the global buffer's, and the width of partial sums above it.
+    """
+
+    input_buffer: float
+    output_buffer: float
+    incoming: float
+    partial: float
+    global_buffer: float
+    extra_buffer_energy_bytes: float
+
+
+def layer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, phase: str, *,
+                  tiles: int = 1, needs_input_grad: bool = True) -> Traffic:
+    """The :class:`Traffic` of a conv/linear layer per sample in ``phase`` (the input gradient's
+    in ``"backward"``: nothing when the layer needs none)."""
     if phase not in ("forward", "backward"):
         raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
     if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
         raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
     if phase == "backward" and not needs_input_grad:
-        return 0.0, 0.0, 0.0
+        return Traffic(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     mapping = map_layer(layer, reram)
     positions = max(1, layer.mvms_per_sample)
     act = reram.activation_bytes
-    buffer_bytes = mapping.groups * (mapping.rows + mapping.cols) * positions * act
     if phase == "forward":
-        incoming, copies, sums, width = layer.input_numel, mapping.col_blocks, mapping.row_blocks, mapping.cols
+        incoming, copies, sums, inputs, width = (layer.input_numel, mapping.col_blocks,
+                                                 mapping.row_blocks, mapping.rows, mapping.cols)
+        outgoing = layer.output_numel
     else:
-        incoming, copies, sums, width = layer.output_numel, mapping.row_blocks, mapping.col_blocks, mapping.rows
-    partial = 0.0
-    if tiles > 1:
-        partial = float(mapping.groups * (sums - 1) * width * positions * spec.partial_sum_bytes)
-    return float(buffer_bytes), float(incoming * act * copies), partial
+        incoming, copies, sums, inputs, width = (layer.output_numel, mapping.row_blocks,
+                                                 mapping.col_blocks, mapping.cols, mapping.rows)
+        outgoing = layer.input_numel
+    psum = spec.partial_sum_bytes_moved
+    input_buffer = mapping.groups * inputs * positions * act
+    if spec.activation_site == "chip":  # every tile's sums leave it, activated at the root
+        # a tile adds the partial sums of the row blocks it holds into its output buffer (and,
+        # in the backward phase, folds the transposed reads' per-position values onto the
+        # layer's input, col2im): each output leaves as many partial sums as tiles its blocks
+        # span, at most one a block and one a tile
+        spans = min(sums, tiles)
+        output_buffer = mapping.groups * spans * width * positions * psum
+        partial = spans * outgoing * psum
+        written = partial
+        if spec.output_buffer_bytes_per_s_per_tile is not None:
+            output_buffer += partial  # read out of it
+    else:
+        output_buffer = mapping.groups * width * positions * act
+        partial = mapping.groups * (sums - 1) * width * positions * psum if tiles > 1 else 0.0
+        written = outgoing * act + partial
+    incoming_bytes = incoming * act * copies
+    if spec.output_buffer_bytes_per_s_per_tile is not None:
+        # staged buffers: the incoming vector is written into the input buffer before the MVMs
+        # read it, and the outputs are written into the output buffer, then read out of it
+        input_buffer += incoming_bytes
+        if spec.activation_site != "chip":
+            output_buffer *= 2
+    global_buffer = (incoming_bytes + written) if spec.global_buffer_bytes_per_s_per_tile else 0.0
+    charged = mapping.groups * (inputs + width) * positions * act  # by mvm_cost
+    extra = global_buffer + input_buffer + output_buffer - charged
+    return Traffic(float(input_buffer), float(output_buffer), float(incoming_bytes), float(partial),
+                   float(global_buffer), float(extra))
 
 
 def network_bit_hops(incoming_bytes: float, partial_sum_bytes: float, tiles: int,
@@ -269,9 +396,12 @@ def network_bit_hops(incoming_bytes: float, partial_sum_bytes: float, tiles: int
     """Bits times hops of a layer's network bytes on ``tiles`` tiles. Mesh: every byte
     :func:`mesh_hops`. H-tree: the incoming vector goes from the tiles that made it up to the
     chip-level buffer at the root and down to this layer's tiles (2 root-to-leaf paths); partial
-    sums go up to the root, where they are added (1)."""
+    sums go up to the root, where they are added (1). With ``activation_site="chip"`` the
+    producing layer's outputs went up as its partial sums, so the incoming vector only comes
+    down (1)."""
     if spec.topology == "htree":
-        return 8 * (2 * incoming_bytes + partial_sum_bytes)
+        paths = 1 if spec.activation_site == "chip" else 2
+        return 8 * (paths * incoming_bytes + partial_sum_bytes)
     return 8 * (incoming_bytes + partial_sum_bytes) * mesh_hops(tiles, spec.tiles_per_router)
 
 
@@ -279,7 +409,7 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
                   phase: str, *, tiles: int = 1, needs_input_grad: bool = True,
                   extra_buffer_bytes: float = 0.0) -> PhaseCost:
     """Buffer and network traffic of a conv/linear layer for a batch in one phase
-    (:func:`transfer_traffic`), over the buffer bandwidth and the router ports of ``tiles``.
+    (:func:`layer_traffic`), over the buffer bandwidth and the router ports of ``tiles``.
 
     Args:
         layer: a conv/linear layer.
@@ -289,26 +419,53 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
         phase: ``"forward"`` or ``"backward"``.
         tiles: tiles holding the layer's copies (their buffers and router ports share the work).
         needs_input_grad: False for the first compute layer (no error to pass back).
-        extra_buffer_bytes: other bytes per sample through the same buffers (the digital
-            weight-gradient unit's operands).
+        extra_buffer_bytes: other bytes per sample through the same (input) buffers (the digital
+            weight-gradient unit's operands). With a global buffer, the backward phase also
+            reads the kept input and the error from it (``(input + output) x activation_bytes``).
 
     Returns:
-        A :class:`PhaseCost`: ``per_sample_s`` the longer of the buffer and network times (two
-        resources working side by side) when ``spec.overlap``, else their sum (the accounting
-        ``overlap=False`` stands for: DNN+NeuroSim V2 adds a layer's buffer and interconnect
-        latencies, and :func:`with_transfers` then adds the compute), ``parts =
+        A :class:`PhaseCost`: ``per_sample_s`` the longest of the buffers' and the network's
+        times (resources working side by side) when ``spec.overlap``, else their sum (the
+        accounting ``overlap=False`` stands for: DNN+NeuroSim V2 adds a layer's buffer and
+        interconnect latencies, and :func:`with_transfers` then adds the compute); ``parts =
         {"interconnect": J}`` (the network's hops: routers and wires,
-        :attr:`InterconnectSpec.hop_energy_per_bit_j`).
+        :attr:`InterconnectSpec.hop_energy_per_bit_j`) and, with a buffer hierarchy, ``"buffer"``
+        for the bytes :attr:`Traffic.extra_buffer_energy_bytes` says.
     """
-    buffer_bytes, incoming, partial = _traffic(layer, reram, spec, phase, tiles, needs_input_grad)
-    network_bytes = incoming + partial
-    buffer_bytes += extra_buffer_bytes
-    buffer_s = buffer_bytes / (tiles * spec.buffer_bytes_per_s_per_tile)
-    network_s = network_bytes / (tiles * spec.flit_bytes * spec.router_clock_hz)
-    energy = network_bit_hops(incoming, partial, tiles, spec) * spec.hop_energy_per_bit_j * batch_size
-    per_sample = max(buffer_s, network_s) if spec.overlap else buffer_s + network_s
-    return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size, energy_j=energy,
-                     parts={"interconnect": energy})
+    moved = layer_traffic(layer, reram, spec, phase, tiles=tiles, needs_input_grad=needs_input_grad)
+    kept = 0.0  # the weight gradient's operands, the kept input and the error, from the global buffer
+    if phase == "backward" and spec.global_buffer_bytes_per_s_per_tile is not None:
+        kept = (layer.input_numel + layer.output_numel) * reram.activation_bytes
+    times = buffer_times(moved, spec, tiles, extra_buffer_bytes, kept)
+    network_s = (moved.incoming + moved.partial) / (tiles * spec.flit_bytes * spec.router_clock_hz)
+    times.append(network_s)
+    energy = (network_bit_hops(moved.incoming, moved.partial, tiles, spec)
+              * spec.hop_energy_per_bit_j * batch_size)
+    parts = {"interconnect": energy}
+    extra_j = moved.extra_buffer_energy_bytes + kept
+    if extra_j:
+        parts["buffer"] = extra_j * reram.buffer_energy_per_byte_j * batch_size
+    per_sample = max(times) if spec.overlap else sum(times)
+    return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size,
+                     energy_j=sum(parts.values()), parts=parts)
+
+
+def buffer_times(moved: Traffic, spec: InterconnectSpec, tiles: int,
+                 extra_buffer_bytes: float = 0.0, extra_global_bytes: float = 0.0) -> list[float]:
+    """Per-sample seconds of each buffer level a layer on ``tiles`` tiles uses: its tiles' one
+    buffer (``extra_buffer_bytes`` read from it besides the MVMs' inputs), or input and output
+    buffers apart (``output_buffer_bytes_per_s_per_tile``), and the global buffer's share of
+    ``tiles`` (``global_buffer_bytes_per_s_per_tile``; ``extra_global_bytes`` besides)."""
+    inputs = moved.input_buffer + extra_buffer_bytes
+    if spec.output_buffer_bytes_per_s_per_tile is None:
+        times = [(inputs + moved.output_buffer) / (tiles * spec.buffer_bytes_per_s_per_tile)]
+    else:
+        times = [inputs / (tiles * spec.buffer_bytes_per_s_per_tile),
+                 moved.output_buffer / (tiles * spec.output_buffer_bytes_per_s_per_tile)]
+    if spec.global_buffer_bytes_per_s_per_tile is not None:
+        times.append((moved.global_buffer + extra_global_bytes)
+                     / (tiles * spec.global_buffer_bytes_per_s_per_tile))
+    return times
 
 
 def with_transfers(compute: PhaseCost, transfer: PhaseCost, spec: InterconnectSpec,

@@ -291,7 +291,7 @@ def _elementwise_ops(layer: LayerTrace, phase: str) -> float:
 
 
 def digital_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, phase: str, *,
-                       tiles: int = 1) -> PhaseCost:
+                       tiles: int = 1, ops_per_s: float | None = None) -> PhaseCost:
     """Activation or pooling on the digital units of ``tiles`` tiles.
 
     Args:
@@ -300,12 +300,20 @@ def digital_phase_cost(layer: LayerTrace, reram: ReramSpec, batch_size: int, pha
         batch_size: samples per batch.
         phase: ``"forward"`` or ``"backward"``.
         tiles: tiles sharing the work (those that hold the producing layer's crossbars).
+        ops_per_s: the rate of the units that do it, element operations per second; ``None``
+            (default): ``tiles x reram.digital_ops_per_s``. A chip-level activation block
+            (``InterconnectSpec.activation_site="chip"``) passes its own.
     """
     _check_batch(batch_size)
     if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 1:
         raise ValueError(f"tiles must be an int >= 1, got {tiles!r}")
+    if ops_per_s is None:
+        ops_per_s = reram.digital_ops_per_s * tiles
+    elif isinstance(ops_per_s, bool) or not isinstance(ops_per_s, (int, float)) \
+            or not math.isfinite(ops_per_s) or ops_per_s <= 0:
+        raise ValueError(f"ops_per_s must be a finite number > 0 or None, got {ops_per_s!r}")
     ops = _elementwise_ops(layer, phase)
-    per_sample = ops / (reram.digital_ops_per_s * tiles)
+    per_sample = ops / ops_per_s
     moved = (layer.input_numel + layer.output_numel) * reram.activation_bytes
     parts = {"digital": ops * reram.digital_energy_per_op_j * batch_size,
              "buffer": moved * reram.buffer_energy_per_byte_j * batch_size}

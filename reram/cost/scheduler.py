@@ -686,7 +686,9 @@ def _layer_stage(trace: Trace, i: int, unit: str, reram: ReramSpec, spec: Traini
                                    needs_input_grad=i != first,
                                    signed_input=i == first or bool(layer.input_signed))
     else:
-        cost = digital_phase_cost(layer, reram, batch, phase, tiles=tiles)
+        network = spec.memory.interconnect  # a chip-level activation block, or the tiles' units
+        rate = network.activation_ops_per_s if network.activation_site == "chip" else None
+        cost = digital_phase_cost(layer, reram, batch, phase, tiles=tiles, ops_per_s=rate)
     return Stage(name=layer.name, phase=phase, unit=unit, per_sample_s=cost.per_sample_s,
                  batch_s=cost.batch_s,
                  charges=(Charge(i, cost.batch_s, cost.energy_j, 0.0, cost.parts),))

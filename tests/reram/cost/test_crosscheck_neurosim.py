@@ -181,6 +181,13 @@ def test_chip_takes_neurosims_architecture(crosscheck):
     assert reram.tiles == needed < 168  # floorplanned to the network, no spare tiles
     memory = chip.training.memory
     assert memory.interconnect.topology == "htree" and memory.gradient_bits == 23
+    # its buffer hierarchy and chip-level activation block, from its floorplan's facts: 64- and
+    # 32-bit register-file lines a tile, a 6,048-bit global bus over its 25 tiles, 192 ReLU
+    # units, 20-bit partial sums, one line or element a 1 GHz cycle
+    net = memory.interconnect
+    assert (net.buffer_bytes_per_s_per_tile, net.output_buffer_bytes_per_s_per_tile) == (8e9, 4e9)
+    assert net.global_buffer_bytes_per_s_per_tile == pytest.approx(6048 / 8 * 1e9 / 25)
+    assert (net.activation_site, net.activation_ops_per_s, net.partial_sum_bits) == ("chip", 192e9, 20)
     network = chip.costed_training().memory.interconnect
     assert network.router_spacing_mm == pytest.approx(
         (chip.area_mm2() - sum(c.area_mm2 for c in chip.components() if c.name == "link_phy")) ** 0.5)
@@ -191,3 +198,26 @@ def test_chip_takes_neurosims_architecture(crosscheck):
     assert ours.training.memory.gradient_value_bytes == 4.0
     with pytest.raises(ValueError, match="architecture"):
         crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8, architecture="isaac")
+
+
+def test_backward_counted_as_forward_is_a_diagnostic_that_restores_the_model(crosscheck):
+    from reram.cost import interconnect
+    from reram.cost.layer_cost import map_layer
+
+    conv = crosscheck.vgg8_trace().layers[2]  # conv1: 1152 rows, 128 columns, 900 positions
+    params = {"numRowSubArray": 128, "cellBit": 5, "levelOutput": 64, "maxNumLevelLTP": 60,
+              "maxNumLevelLTD": 60}
+    changes = {"changed_fraction": 0.6, "mean_levels_per_changed_cell": 1.2, "row_max_levels": 3.0}
+    chip = crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8)
+    net, reram = chip.training.memory.interconnect, chip.reram_for(None)
+    assert map_layer(conv, reram).rows == 1152
+    real = interconnect.layer_traffic(conv, reram, net, "backward")
+    with crosscheck.backward_counted_as_forward():
+        counted = interconnect.layer_traffic(conv, reram, net, "backward")
+        assert counted == interconnect.layer_traffic(conv, reram, net, "forward")
+        # the first layer still has no input gradient
+        assert interconnect.layer_traffic(conv, reram, net, "backward",
+                                          needs_input_grad=False).partial == 0.0
+    assert interconnect.layer_traffic(conv, reram, net, "backward") == real
+    # the transposed read's 1152 values a position, 20-bit sums, against the forward's 128
+    assert real.output_buffer > counted.output_buffer

@@ -8,8 +8,8 @@ import pytest
 from torch import nn
 
 from reram.cost.chip import Chip
-from reram.cost.interconnect import (InterconnectSpec, mesh_hops, node_supply_v, transfer_cost,
-                                     transfer_traffic, with_transfers)
+from reram.cost.interconnect import (InterconnectSpec, buffer_times, layer_traffic, mesh_hops,
+                                     node_supply_v, transfer_cost, transfer_traffic, with_transfers)
 from reram.cost.layer_cost import PhaseCost, crossbar_phase_cost, map_layer
 from reram.cost.memory import MemorySpec
 from reram.cost.scheduler import crossbar_stage_cost, schedule
@@ -270,3 +270,97 @@ def test_router_energy_moves_with_the_node():
     assert at16.energy_breakdown["interconnect"] == pytest.approx(at32.energy_breakdown["interconnect"] / 2)
     with pytest.raises(ValueError, match="router_node_nm"):
         InterconnectSpec(router_node_nm=0)
+
+
+# ---- the buffer hierarchy and a chip-level activation block (DNN+NeuroSim V2.1's architecture)
+HIER = InterconnectSpec(topology="htree", buffer_bytes_per_s_per_tile=8e9,
+                        output_buffer_bytes_per_s_per_tile=4e9,
+                        global_buffer_bytes_per_s_per_tile=30e9, activation_site="chip",
+                        activation_ops_per_s=192e9, partial_sum_bits=20, overlap=False)
+
+
+def test_hierarchy_defaults_leave_the_single_buffer_as_it_was():
+    conv = one(nn.Conv2d(16, 40, 3, padding=1), (16, 8, 8))
+    moved = layer_traffic(conv, RERAM, NET, "forward", tiles=2)
+    assert (moved.global_buffer, moved.extra_buffer_energy_bytes) == (0.0, 0.0)
+    assert buffer_times(moved, NET, 2) == [pytest.approx((144 + 40) * 64 * 2 / (2 * 38.4e9))]
+    assert NET.partial_sum_bytes_moved == 2.0 and HIER.partial_sum_bytes_moved == 2.5
+
+
+def test_hierarchy_forward_traffic_by_hand():
+    # 144 rows (2 row blocks) x 40 cols, 64 positions, 2-byte values, on 2 tiles
+    conv = one(nn.Conv2d(16, 40, 3, padding=1), (16, 8, 8))
+    moved = layer_traffic(conv, RERAM, HIER, "forward", tiles=2)
+    incoming = 16 * 64 * 2  # one column block
+    sums = 2 * 40 * 64 * 2.5  # each of the 2 tiles' 40 x 64 partial sums, 20 bits
+    assert moved.incoming == incoming and moved.partial == sums
+    assert moved.input_buffer == 144 * 64 * 2 + incoming  # unrolled reads + the vector written
+    assert moved.output_buffer == 2 * sums  # added into the output buffer, then read out
+    assert moved.global_buffer == incoming + sums  # read from the root, sums written to it
+    assert moved.extra_buffer_energy_bytes == pytest.approx(
+        moved.global_buffer + moved.input_buffer + moved.output_buffer - (144 + 40) * 64 * 2)
+    # one tile adds its row blocks itself: one sum an output leaves it
+    assert layer_traffic(conv, RERAM, HIER, "forward", tiles=1).partial == 40 * 64 * 2.5
+    times = buffer_times(moved, HIER, 2)
+    assert times == [pytest.approx(moved.input_buffer / 16e9),
+                     pytest.approx(moved.output_buffer / 8e9),
+                     pytest.approx(moved.global_buffer / 60e9)]
+
+
+def test_hierarchy_backward_folds_the_transposed_reads_before_they_leave():
+    conv = one(nn.Conv2d(16, 40, 3, padding=1), (16, 8, 8))
+    moved = layer_traffic(conv, RERAM, HIER, "backward", tiles=1)
+    # 144 x 64 per-position values accumulated at 20 bits; the folded 16 x 8 x 8 input leaves
+    assert moved.partial == 16 * 64 * 2.5
+    assert moved.output_buffer == 144 * 64 * 2.5 + moved.partial
+    assert moved.incoming == 40 * 64 * 2 * 2  # the errors to both row blocks
+    assert layer_traffic(conv, RERAM, HIER, "backward", needs_input_grad=False).partial == 0.0
+
+
+def test_hierarchy_cost_adds_its_levels_and_charges_their_energy():
+    conv = one(nn.Conv2d(16, 40, 3, padding=1), (16, 8, 8))
+    cost = transfer_cost(conv, RERAM, HIER, 3, "forward", tiles=1)
+    moved = layer_traffic(conv, RERAM, HIER, "forward", tiles=1)
+    network = (moved.incoming + moved.partial) / (4 * 1.2e9)
+    assert cost.per_sample_s == pytest.approx(sum(buffer_times(moved, HIER, 1)) + network)
+    assert cost.parts["buffer"] == pytest.approx(
+        3 * moved.extra_buffer_energy_bytes * RERAM.buffer_energy_per_byte_j)
+    overlapped = transfer_cost(conv, RERAM, dataclasses.replace(HIER, overlap=True), 3, "forward")
+    assert overlapped.per_sample_s == pytest.approx(max(*buffer_times(moved, HIER, 1), network))
+    # the backward phase also reads the kept input and the error from the global buffer
+    back = transfer_cost(conv, RERAM, HIER, 1, "backward", needs_input_grad=False)
+    kept = (16 * 64 + 40 * 64) * 2
+    assert back.per_sample_s == pytest.approx(kept / 30e9)
+    assert back.parts["buffer"] == pytest.approx(kept * RERAM.buffer_energy_per_byte_j)
+
+
+def test_hierarchy_chip_runs_activations_on_its_block():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(8, 8, 3, padding=1))
+    chip = Chip.preset("isaac").replace(training=TrainingSpec(memory=MemorySpec(interconnect=HIER)))
+    plan = schedule(net, (3, 16, 16), batch_size=2, mode="train", chip=chip, replicate=False)
+    relu = next(c for c in plan.layers if c.kind == "act")
+    assert relu.phases["forward"] == pytest.approx(2 * 8 * 16 * 16 / 192e9)
+    tiles = schedule(net, (3, 16, 16), batch_size=2, mode="train", chip=CHIP, replicate=False)
+    assert next(c for c in tiles.layers if c.kind == "act").phases["forward"] > relu.phases["forward"]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("activation_site", "pe", "activation_site must be one of"),
+    ("activation_ops_per_s", -1.0, "activation_ops_per_s must be a finite number > 0"),
+    ("global_buffer_bytes_per_s_per_tile", math.inf, "global_buffer_bytes_per_s_per_tile must be"),
+    ("output_buffer_bytes_per_s_per_tile", 0, "output_buffer_bytes_per_s_per_tile must be"),
+    ("partial_sum_bits", 2.5, "partial_sum_bits must be an int >= 1"),
+])
+def test_hierarchy_bad_values_are_refused(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(HIER, **{field: value})
+
+
+def test_hierarchy_needs_its_tree_and_its_rate():
+    with pytest.raises(ValueError, match="activation_ops_per_s must be set"):
+        InterconnectSpec(topology="htree", activation_site="chip")
+    with pytest.raises(ValueError, match="needs topology='htree'"):
+        InterconnectSpec(activation_site="chip", activation_ops_per_s=1e9)
+    with pytest.raises(ValueError, match="needs topology='htree'"):
+        InterconnectSpec(global_buffer_bytes_per_s_per_tile=1e9)

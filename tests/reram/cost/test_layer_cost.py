@@ -113,6 +113,12 @@ def test_digital_units_share_work_across_tiles():
     assert cost.per_sample_s == pytest.approx(64 * 4 / 2e9)  # 64 outputs x 2x2 window, 2 tiles
     with pytest.raises(ValueError, match="tiles"):
         digital_phase_cost(layer, small_reram(), 2, "forward", tiles=0)
+    # a chip-level block's own rate, whatever the tiles
+    block = digital_phase_cost(layer, small_reram(), 2, "forward", tiles=2, ops_per_s=64e9)
+    assert block.per_sample_s == pytest.approx(64 * 4 / 64e9)
+    assert block.energy_j == pytest.approx(cost.energy_j)
+    with pytest.raises(ValueError, match="ops_per_s must be a finite number > 0"):
+        digital_phase_cost(layer, small_reram(), 2, "forward", ops_per_s=0.0)
 
 
 def test_gpu_roofline_hand_case():
