@@ -1,4 +1,4 @@
-"""On-chip data movement of a crossbar layer: tile-buffer bandwidth and the mesh network.
+"""On-chip data movement of a crossbar layer: buffer bandwidth and the on-chip network.
 
 Every MVM reads its input vector from a tile buffer and writes its outputs back; the layer's
 inputs (forward) or output errors (input gradient) arrive over the on-chip network from the
@@ -18,7 +18,11 @@ the tile that adds them. This module costs that movement per sample:
   C_wire x L x V^2 / 2`` per bit, ``L`` the routers' spacing on the chip's floorplan, ``V`` the
   supply of the chip's node, :meth:`InterconnectSpec.on_floorplan`). On an H-tree
   (``InterconnectSpec.topology="htree"``, DNN+NeuroSim's chip interconnect) the same bytes go
-  through a chip-level buffer at the root instead: wires only, :func:`network_bit_hops`.
+  through a chip-level buffer at the root instead: wires only, :func:`network_bit_hops`;
+* **a buffer hierarchy** where the spec has one (DNN+NeuroSim V2.1's): tile input and output
+  buffers apart, a global buffer at the H-tree's root whose bus the tiles share, and activation
+  at a chip-level block, so outputs leave the tiles as partial sums (:class:`Traffic`, the
+  bytes at every level; :func:`buffer_times`, their seconds).
 
 What overlaps: the transfers of one MVM's operands run while the previous MVM computes (the
 input/output registers of an ISAAC IMA are double-buffered), so with ``overlap=True`` a layer's

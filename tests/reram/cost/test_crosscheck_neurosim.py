@@ -221,3 +221,36 @@ def test_backward_counted_as_forward_is_a_diagnostic_that_restores_the_model(cro
     assert interconnect.layer_traffic(conv, reram, net, "backward") == real
     # the transposed read's 1152 values a position, 20-bit sums, against the forward's 128
     assert real.output_buffer > counted.output_buffer
+
+
+def test_neurosim_weight_gradient_capacity_by_hand(crosscheck):
+    """Chip.cpp's speed-ups for VGG-8 on its 7 x 8 arrays of 128 x 128, against the passes the
+    unit's capacity needs (each layer's 8-bit activations over the columns, positions on rows)."""
+    layers = crosscheck.neurosim_wg_capacity()
+    # layer 1: 900 positions need 8 arrays of rows (7 there: 2 passes), 3 x 8 bits 1 of columns
+    # (8 copies): charged 1/8 of a pass, needs 2/8
+    assert layers[0]["arrays_needed"] == [8, 1] and layers[0]["speedup_charged"] == 8
+    assert layers[0]["time_factor"] == 2.0
+    # layer 4: 196 positions (2 arrays, 3 copies), 256 x 8 bits (16 arrays of 8: 2 passes, where
+    # Chip.cpp's floor(8 / 16) = 0 is set to 1)
+    assert layers[3]["arrays_needed"] == [2, 16] and layers[3]["speedup_charged"] == 3
+    assert layers[3]["time_factor"] == 2.0
+    # layer 7, fully connected: charged 7 x floor(8192 x 8 / 128) = 3584 arrays' speed-up; 64
+    # passes of the 8 column arrays, 7 copies
+    assert layers[6]["fully_connected"] and layers[6]["speedup_charged"] == 3584
+    assert layers[6]["time_factor"] == pytest.approx(64 / 7 * 3584)
+    assert [l["time_factor"] for l in layers][:6] == [2.0, 2.0, 1.0, 2.0, 2.0, 4.0]
+
+
+def test_neurosim_corrections_from_the_committed_breakdown(crosscheck):
+    layers = crosscheck.parse_layers(crosscheck.NEUROSIM_CSV, 250)
+    ns = crosscheck.parse_breakdown(crosscheck.NEUROSIM_CSV, 250)
+    assert len(layers) == 8
+    assert sum(l["latency_weight_gradient_unit_s"] for l in layers) == pytest.approx(
+        ns["latency_weight_gradient_unit_s"], rel=1e-5)  # the CSV's total row is rounded
+    fixed = crosscheck.wg_capacity_correction(crosscheck.NEUROSIM_CSV, 250)
+    assert fixed["reported_s"] < fixed["convolutions_corrected_s"] < fixed["all_corrected_s"]
+    # the unit apart from its adder bank: the split sums to the committed area
+    assert ns["area_weight_gradient_with_accumulator_m2"] == pytest.approx(1.00204e-5)
+    assert ns["area_weight_gradient_m2"] == crosscheck.NEUROSIM_WG_AREA_SPLIT["unit_m2"]
+    assert not crosscheck._split_applies(2e-5)
