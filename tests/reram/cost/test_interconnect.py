@@ -364,3 +364,12 @@ def test_hierarchy_needs_its_tree_and_its_rate():
         InterconnectSpec(activation_site="chip", activation_ops_per_s=1e9)
     with pytest.raises(ValueError, match="needs topology='htree'"):
         InterconnectSpec(global_buffer_bytes_per_s_per_tile=1e9)
+
+
+def test_hierarchy_chip_saves_and_reads_back(tmp_path):
+    import json
+
+    chip = Chip.preset("isaac").replace(training=TrainingSpec(memory=MemorySpec(interconnect=HIER)))
+    path = tmp_path / "chip.json"
+    path.write_text(json.dumps(chip.to_dict()))
+    assert Chip.from_json(path).training.memory.interconnect == HIER
