@@ -478,8 +478,7 @@ def model_figures(chip, batch: int) -> dict[str, float]:
     1``): the plan from ``reram.schedule`` and its forward / input-gradient / weight-gradient
     split from the same per-layer cost functions."""
     from reram.cost.interconnect import buffer_times, layer_traffic, transfer_cost, with_transfers
-    from reram.cost.layer_cost import (crossbar_phase_cost, crossbar_update_cost, digital_phase_cost,
-                                       map_layer)
+    from reram.cost.layer_cost import crossbar_phase_cost, crossbar_update_cost, map_layer
     from reram.cost.scheduler import schedule
     from reram.cost.training import weight_gradient_cost
 
@@ -547,21 +546,7 @@ def model_figures(chip, batch: int) -> dict[str, float]:
         out["energy_weight_update_j"] += update.energy_j
         out["energy_adc_j"] += fwd.parts.get("adc", 0.0) + grad_in.parts.get("adc", 0.0)
         first = False
-    # NeuroSim charges its chip-level ReLU and max-pooling units inside a layer's forward
-    # latency and energy and its "Synaptic Array w/o ADC" compute (Chip.cpp, ChipCalculatePerformance:
-    # GreLu and maxPool added to readLatency and coreLatencyOther), and no activation or pooling
-    # work in the activation gradient: our digital layers' forward work is added like for like;
-    # their backward work (ReLU masks, un-pooling) has no NeuroSim counterpart and stays in the total
-    out["latency_digital_forward_s"] = out["latency_digital_backward_s"] = 0.0
-    for layer, cost in zip(trace.layers, plan.layers):
-        if cost.unit != "digital":
-            continue
-        forward = digital_phase_cost(layer, reram, batch, "forward")  # energy: tiles do not matter
-        out["latency_digital_forward_s"] += cost.phases["forward"]
-        out["latency_digital_backward_s"] += cost.phases.get("backward", 0.0)
-        for key in ("latency_forward_s", "latency_compute_fw_ig_s"):
-            out[key] += cost.phases["forward"]
-        out["energy_forward_j"] += forward.energy_j
+    _add_digital_forward(out, trace, plan, reram, batch)
     out["latency_weight_gradient_unit_s"] = out.pop("_wg_unit_s")
     out["energy_weight_gradient_unit_j"] = out["energy_weight_gradient_j"]
     parts = plan.energy_breakdown
@@ -624,6 +609,27 @@ def backward_counted_as_forward():
         yield
     finally:
         interconnect.layer_traffic = real
+
+
+def _add_digital_forward(out: dict, trace, plan, reram, batch: int) -> None:
+    """Our activation and pooling layers' forward time and energy, added to ``out``'s forward
+    and compute figures. NeuroSim charges its chip-level ReLU and max-pooling units inside a
+    layer's forward latency and energy and its "Synaptic Array w/o ADC" compute (Chip.cpp,
+    ChipCalculatePerformance: GreLu and maxPool added to readLatency and coreLatencyOther), and
+    no activation or pooling work in the activation gradient; their backward work (ReLU masks,
+    un-pooling) has no NeuroSim counterpart and stays in our total only."""
+    from reram.cost.layer_cost import digital_phase_cost
+
+    out["latency_digital_forward_s"] = out["latency_digital_backward_s"] = 0.0
+    for layer, cost in zip(trace.layers, plan.layers):
+        if cost.unit != "digital":
+            continue
+        forward = digital_phase_cost(layer, reram, batch, "forward")  # energy: tiles do not matter
+        out["latency_digital_forward_s"] += cost.phases["forward"]
+        out["latency_digital_backward_s"] += cost.phases.get("backward", 0.0)
+        for key in ("latency_forward_s", "latency_compute_fw_ig_s"):
+            out[key] += cost.phases["forward"]
+        out["energy_forward_j"] += forward.energy_j
 
 
 #: The components compared (key, label, unit).
@@ -792,6 +798,40 @@ def summary(rows: list[dict]) -> dict:
             "total_energy_ratio": totals.get("energy_total_j")}
 
 
+def _said(counts: dict) -> str:
+    return (f"{counts['within_2x']} of {counts['components']} components within 2x; total "
+            f"latency {counts['total_latency_ratio']:.3g}, total dynamic energy "
+            f"{counts['total_energy_ratio']:.3g}")
+
+
+def _report(result: dict, rows: list, as_neurosim_rows: list, differential_rows: list,
+            default_rows: list, ours: dict) -> None:
+    """Print the comparison's tables and the figures counted alike."""
+    print(table(rows))
+    print(_said(result["summary"]))
+    print("diagnostic: the input gradient's transfers counted with the forward's volumes, as "
+          "NeuroSim counts them:")
+    print(table([r for r in as_neurosim_rows if r["key"] in BACKWARD_SHOWN]))
+    print(_said(result["backward_counted_as_forward"]["summary"]))
+    fixes = result["neurosim_corrections"]
+    capacity = fixes["weight_gradient_capacity"]
+    if capacity["layers"]:  # a breakdown with its per-layer rows
+        print(f"NeuroSim's weight-gradient unit, its capacity charged: {capacity['reported_s']:.3g} s "
+              f"as reported, {capacity['convolutions_corrected_s']:.3g} s with its convolutions' "
+              f"passes (ours {ours['latency_weight_gradient_unit_s']:.3g} s, "
+              f"{ours['latency_weight_gradient_unit_s'] / capacity['convolutions_corrected_s']:.3g}x), "
+              f"{capacity['all_corrected_s']:.3g} s with its fully connected layers' too")
+        alike = fixes["total_latency_alike"]
+        print(f"total latency counted alike: ours {alike['model_backward_counted_as_forward_s']:.3g} "
+              f"s, NeuroSim {alike['neurosim_convolutions_corrected_s']:.3g} s, {alike['ratio']:.3g}x")
+    print("the simulation's encoding (G+/G- pairs, sign phases), NeuroSim's dataflow:")
+    print(table([r for r in differential_rows if r["key"] in ENCODING_SHOWN]))
+    print(_said(result["differential_encoding"]["summary"]))
+    print("our defaults (G+/G- pairs, batch-blocked accumulation, transfers overlapped, ISAAC's "
+          "architecture):")
+    print(table([r for r in default_rows if r["key"] in DEFAULTS_SHOWN]))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     params, info, breakdown, run_s = _neurosim_run(args)
@@ -883,34 +923,7 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
     if args.out.resolve().parent == NEUROSIM_CSV.parent and breakdown.resolve() != NEUROSIM_CSV:
         atomic_write_text(NEUROSIM_CSV, breakdown.read_text(encoding="utf-8"))
-    def said(counts: dict) -> str:
-        return (f"{counts['within_2x']} of {counts['components']} components within 2x; total "
-                f"latency {counts['total_latency_ratio']:.3g}, total dynamic energy "
-                f"{counts['total_energy_ratio']:.3g}")
-
-    print(table(rows))
-    print(said(result["summary"]))
-    print("diagnostic: the input gradient's transfers counted with the forward's volumes, as "
-          "NeuroSim counts them:")
-    print(table([r for r in as_neurosim_rows if r["key"] in BACKWARD_SHOWN]))
-    print(said(result["backward_counted_as_forward"]["summary"]))
-    fixes = result["neurosim_corrections"]
-    capacity = fixes["weight_gradient_capacity"]
-    if capacity["layers"]:  # a breakdown with its per-layer rows
-        print(f"NeuroSim's weight-gradient unit, its capacity charged: {capacity['reported_s']:.3g} s "
-              f"as reported, {capacity['convolutions_corrected_s']:.3g} s with its convolutions' "
-              f"passes (ours {ours['latency_weight_gradient_unit_s']:.3g} s, "
-              f"{ours['latency_weight_gradient_unit_s'] / capacity['convolutions_corrected_s']:.3g}x), "
-              f"{capacity['all_corrected_s']:.3g} s with its fully connected layers' too")
-        alike = fixes["total_latency_alike"]
-        print(f"total latency counted alike: ours {alike['model_backward_counted_as_forward_s']:.3g} "
-              f"s, NeuroSim {alike['neurosim_convolutions_corrected_s']:.3g} s, {alike['ratio']:.3g}x")
-    print("the simulation's encoding (G+/G- pairs, sign phases), NeuroSim's dataflow:")
-    print(table([r for r in differential_rows if r["key"] in ENCODING_SHOWN]))
-    print(said(result["differential_encoding"]["summary"]))
-    print("our defaults (G+/G- pairs, batch-blocked accumulation, transfers overlapped, ISAAC's "
-          "architecture):")
-    print(table([r for r in default_rows if r["key"] in DEFAULTS_SHOWN]))
+    _report(result, rows, as_neurosim_rows, differential_rows, default_rows, ours)
     print(f"wrote {args.out}")
     return 0
 
