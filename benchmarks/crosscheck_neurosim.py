@@ -367,7 +367,20 @@ NEUROSIM_FLOORPLAN = {
     # numBitInput 8 + numColPerSynapse 2 + 1 + log2(arrays added in a PE) 2 = 19 bits, stored
     # with one more
     "partial_sum_bits": 20,
+    # Chip.cpp: a layer's global-buffer reads are C k^2 x numBitInput x numInVector bits, its
+    # tiles' input buffers take rows x numInVector: the inputs go to the tiles unrolled (its
+    # novel mapping then divides them by k, Chip.cpp; not expressed here)
+    "unrolled_inputs": True,
+    # Param.cpp: globalBufferType, tileBufferType and peBufferType false, "register file"
+    "buffers": "register files",
 }
+
+#: Energy of a register-file access relative to a large on-chip buffer's: Eyeriss (Chen, Emer
+#: and Sze, ISCA 2016, Table IV, a commercial 65 nm process, normalized to a MAC): a 0.5 KB
+#: register file 1x, a 100-plus KB global buffer 6x. The cross-check chip's buffers are register
+#: files (NeuroSim's Param.cpp), so every buffer byte is charged the preset's per-byte figure
+#: (ISAAC's 64 KB eDRAM) times this.
+REGISTER_FILE_ENERGY_RATIO = 1 / 6
 
 
 def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, weight_bits: int,
@@ -395,11 +408,11 @@ def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, 
     buffer at the root whose bus its tiles share, tile input and output buffers) and its
     chip-level activation block, so partial sums leave the tiles (:data:`NEUROSIM_FLOORPLAN`);
     and its weight-gradient sums at its ``gradientAccum`` width
-    (:func:`neurosim_accumulator_bits`). Not expressed: its PE buffers (0.4% of its buffer
-    time), its tiles receiving unrolled vectors (ours unroll in the tile), and its SRAM
-    compute-in-memory weight-gradient unit (docs/scheduler.md). ``"ours"``: the preset's
-    (ISAAC's 168 tiles, c-mesh, one eDRAM buffer a tile, activation in the tiles, 32-bit
-    accumulators).
+    (:func:`neurosim_accumulator_bits`); its inputs sent to the tiles unrolled; its buffers'
+    technology, register files (:data:`REGISTER_FILE_ENERGY_RATIO`). Not expressed: its PE
+    buffers (0.4% of its buffer time), its novel mapping, and its SRAM compute-in-memory
+    weight-gradient unit (docs/scheduler.md). ``"ours"``: the preset's (ISAAC's 168 tiles,
+    c-mesh, one eDRAM buffer a tile, activation in the tiles, 32-bit accumulators).
     """
     from reram.cost.chip import Chip
     from reram.cost.interconnect import InterconnectSpec
@@ -447,13 +460,27 @@ def neurosim_chip(params: dict[str, float], level_changes: dict[str, float], *, 
             output_buffer_bytes_per_s_per_tile=plan["tile_output_buffer_bits"] / 8 * clock,
             global_buffer_bytes_per_s_per_tile=plan["global_bus_bits"] / 8 * clock / plan["tiles"],
             activation_site="chip", activation_ops_per_s=plan["activation_units"] * clock,
-            partial_sum_bits=plan["partial_sum_bits"])
+            partial_sum_bits=plan["partial_sum_bits"], unrolled_inputs=plan["unrolled_inputs"])
+        chip = _with_register_file_buffers(chip)
         memory = dataclasses.replace(memory, interconnect=network,
                                      gradient_bits=neurosim_accumulator_bits(params, input_bits))
         tiles = sum(-(-map_layer(layer, reram).crossbars // reram.crossbars_per_tile)
                     for layer in vgg8_trace().layers if layer.kind in ("conv", "linear"))
         chip = chip.replace(tiles=tiles)
     return chip.replace(training=TrainingSpec(weight_gradient="digital", writes=writes, memory=memory))
+
+
+def _with_register_file_buffers(chip):
+    """``chip`` with its buffers' energy per byte at :data:`REGISTER_FILE_ENERGY_RATIO` of its
+    own (every buffer access: the MVMs' operands, the transfers, the weight gradient's operands
+    and accumulators, the element-wise layers')."""
+    from reram.cost.chip import Chip
+
+    reram = chip.hardware.reram
+    reram = dataclasses.replace(reram, buffer_energy_per_byte_j=reram.buffer_energy_per_byte_j
+                                * REGISTER_FILE_ENERGY_RATIO)
+    return Chip(config=chip.config, hardware=dataclasses.replace(chip.hardware, reram=reram),
+                training=chip.training)
 
 
 def neurosim_accumulator_bits(params: dict[str, float], input_bits: int) -> int:
@@ -876,13 +903,18 @@ def main(argv: list[str] | None = None) -> int:
                              "HTree.cpp; the wire from our floorplan), its buffer hierarchy "
                              "and chip-level activation (Chip.cpp, Tile.cpp: a global buffer on "
                              "a 6,048-bit bus shared by 25 tiles, tile input and output register "
-                             "files, 192 ReLU units, 20-bit partial sums), its gradientAccum "
+                             "files, 192 ReLU units, 20-bit partial sums, inputs sent "
+                             "unrolled), its buffers' technology (Param.cpp: register files, "
+                             "charged a sixth of the preset's eDRAM energy a byte, Eyeriss's "
+                             "ratio), its gradientAccum "
                              "width outPrecision + ceil(log2(batchSize)) (Chip.cpp, "
                              "WeightGradientUnit.cpp)",
                       "buffers_bytes_per_s_per_tile": {
                           "input": network.buffer_bytes_per_s_per_tile,
                           "output": network.output_buffer_bytes_per_s_per_tile,
                           "global": network.global_buffer_bytes_per_s_per_tile},
+                      "buffer_energy_per_byte_j": chip.reram_for(None).buffer_energy_per_byte_j,
+                      "unrolled_inputs": network.unrolled_inputs,
                       "activation": {"site": network.activation_site,
                                      "ops_per_s": network.activation_ops_per_s,
                                      "partial_sum_bits": network.partial_sum_bits}},

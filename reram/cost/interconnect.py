@@ -161,6 +161,12 @@ class InterconnectSpec:
             operations per second (``activation_site="chip"``: required; else unused).
         partial_sum_bits: bits of a partial sum leaving a tile. ``None`` (default):
             ``8 x partial_sum_bytes``.
+        unrolled_inputs: a layer's tiles receive their forward inputs already unrolled, one
+            ``rows``-long vector a position (``groups x rows x P`` values to each column block),
+            as DNN+NeuroSim V2.1's global buffer sends them (Chip.cpp: a layer's global-buffer
+            reads are ``C k^2 x numBitInput x P`` bits); the network and the global buffer carry
+            them. ``False`` (default): the feature map is sent once and each tile unrolls it
+            (``input_numel`` values a column block; a 3x3 convolution's inputs are 9x fewer).
     """
 
     buffer_bytes_per_s_per_tile: float = 256 / 8 * 1.2e9
@@ -181,6 +187,7 @@ class InterconnectSpec:
     activation_site: str = "tile"
     activation_ops_per_s: float | None = None
     partial_sum_bits: int | None = None
+    unrolled_inputs: bool = False
 
     def __post_init__(self) -> None:
         for name in ("flit_bytes", "tiles_per_router", "partial_sum_bytes"):
@@ -194,8 +201,10 @@ class InterconnectSpec:
                     or not math.isfinite(value) or value < 0 or (value == 0 and name != "energy_per_bit_hop_j"):
                 raise ValueError(f"InterconnectSpec.{name} must be a finite number > 0 "
                                  f"(energy >= 0), got {value!r}")
-        if not isinstance(self.overlap, bool):
-            raise ValueError(f"InterconnectSpec.overlap must be True or False, got {self.overlap!r}")
+        for name in ("overlap", "unrolled_inputs"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"InterconnectSpec.{name} must be True or False, "
+                                 f"got {getattr(self, name)!r}")
         for name, optional in (("wire_capacitance_f_per_mm", False), ("router_spacing_mm", True),
                                ("wire_supply_v", True)):
             value = getattr(self, name)
@@ -360,6 +369,8 @@ def layer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, p
         incoming, copies, sums, inputs, width = (layer.input_numel, mapping.col_blocks,
                                                  mapping.row_blocks, mapping.rows, mapping.cols)
         outgoing = layer.output_numel
+        if spec.unrolled_inputs:  # one rows-long vector a position, unrolled before it is sent
+            incoming = mapping.groups * mapping.rows * positions
     else:
         incoming, copies, sums, inputs, width = (layer.output_numel, mapping.row_blocks,
                                                  mapping.col_blocks, mapping.cols, mapping.rows)

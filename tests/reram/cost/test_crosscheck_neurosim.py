@@ -188,6 +188,12 @@ def test_chip_takes_neurosims_architecture(crosscheck):
     assert (net.buffer_bytes_per_s_per_tile, net.output_buffer_bytes_per_s_per_tile) == (8e9, 4e9)
     assert net.global_buffer_bytes_per_s_per_tile == pytest.approx(6048 / 8 * 1e9 / 25)
     assert (net.activation_site, net.activation_ops_per_s, net.partial_sum_bits) == ("chip", 192e9, 20)
+    assert net.unrolled_inputs  # its global buffer sends the tiles unrolled inputs
+    # its buffers are register files: a sixth of the preset's eDRAM energy a byte (Eyeriss)
+    preset = crosscheck.neurosim_chip(params, changes, weight_bits=8, input_bits=8,
+                                      architecture="ours")
+    assert reram.buffer_energy_per_byte_j == pytest.approx(
+        preset.reram_for(None).buffer_energy_per_byte_j / 6)
     network = chip.costed_training().memory.interconnect
     assert network.router_spacing_mm == pytest.approx(
         (chip.area_mm2() - sum(c.area_mm2 for c in chip.components() if c.name == "link_phy")) ** 0.5)

@@ -373,3 +373,16 @@ def test_hierarchy_chip_saves_and_reads_back(tmp_path):
     path = tmp_path / "chip.json"
     path.write_text(json.dumps(chip.to_dict()))
     assert Chip.from_json(path).training.memory.interconnect == HIER
+
+
+def test_unrolled_inputs_arrive_one_vector_a_position():
+    conv = one(nn.Conv2d(16, 40, 3, padding=1), (16, 8, 8))
+    unrolled = dataclasses.replace(HIER, unrolled_inputs=True)
+    moved = layer_traffic(conv, RERAM, unrolled, "forward", tiles=1)
+    assert moved.incoming == 144 * 64 * 2  # 144 rows a position, 64 positions, one column block
+    assert moved.input_buffer == 2 * 144 * 64 * 2  # written as it arrives, read by the MVMs
+    assert moved.global_buffer == moved.incoming + moved.partial
+    # the errors of the transposed read are not unrolled: the backward phase is as it was
+    assert layer_traffic(conv, RERAM, unrolled, "backward") == layer_traffic(conv, RERAM, HIER, "backward")
+    with pytest.raises(ValueError, match="unrolled_inputs must be True or False"):
+        dataclasses.replace(HIER, unrolled_inputs=1)
