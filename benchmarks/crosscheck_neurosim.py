@@ -504,10 +504,11 @@ def model_figures(chip, batch: int) -> dict[str, float]:
     (NeuroSim's default ``pipeline = false``) with no replication (NeuroSim's ``speedUpDegree =
     1``): the plan from ``reram.schedule`` and its forward / input-gradient / weight-gradient
     split from the same per-layer cost functions."""
-    from reram.cost.interconnect import buffer_times, layer_traffic, transfer_cost, with_transfers
-    from reram.cost.layer_cost import crossbar_phase_cost, crossbar_update_cost, map_layer
+    from reram.cost.interconnect import (buffer_times, kept_operand_bytes, layer_traffic,
+                                         network_seconds, transfer_cost, with_transfers)
+    from reram.cost.layer_cost import crossbar_phase_cost, crossbar_update_cost
     from reram.cost.scheduler import schedule
-    from reram.cost.training import weight_gradient_cost
+    from reram.cost.training import weight_gradient_cost, weight_gradient_operand_bytes
 
     trace = vgg8_trace()
     plan = schedule(trace, batch_size=batch, mode="train", chip=chip, pipeline=False, replicate=False)
@@ -534,17 +535,14 @@ def model_figures(chip, batch: int) -> dict[str, float]:
         # data movement, phase by phase: the same functions the scheduler charges; the buffers'
         # time apart (in the backward phase the input gradient's transfers and the weight
         # gradient's operands, which the scheduler charges in the same stage)
-        mapping = map_layer(layer, reram)
-        wg_operands = (mapping.groups * (mapping.rows + mapping.cols) * layer.mvms_per_sample
-                       * reram.activation_bytes)
+        wg_operands = weight_gradient_operand_bytes(layer, reram)
         moved = {}
         wg_buffer_s = 0.0
         for phase in ("forward", "backward"):
             traffic = layer_traffic(layer, reram, network, phase, tiles=tiles,
                                     needs_input_grad=not first)
             extra = wg_operands if phase == "backward" else 0.0
-            kept = ((layer.input_numel + layer.output_numel) * reram.activation_bytes
-                    if phase == "backward" and network.global_buffer_bytes_per_s_per_tile else 0.0)
+            kept = kept_operand_bytes(layer, reram, network, phase)
             moved[phase] = transfer_cost(layer, reram, network, batch, phase, tiles=tiles,
                                          needs_input_grad=not first)
             net = traffic.incoming + traffic.partial
@@ -553,8 +551,7 @@ def model_figures(chip, batch: int) -> dict[str, float]:
             if extra or kept:  # the weight gradient's share of the backward buffers
                 wg_buffer_s = batch * (sum(buffer_times(traffic, network, tiles, extra, kept))
                                        - sum(buffer_times(traffic, network, tiles)))
-            out["latency_interconnect_s"] += batch * net / (tiles * network.flit_bytes
-                                                            * network.router_clock_hz)
+            out["latency_interconnect_s"] += batch * network_seconds(traffic, network, tiles)
         out["latency_buffer_s"] += wg_buffer_s
         out["latency_compute_fw_ig_s"] += fwd.batch_s + grad_in.batch_s
         out["_wg_unit_s"] += grad_w.batch_s

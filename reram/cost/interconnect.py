@@ -46,8 +46,9 @@ from reram.cost.silicon import node_factors
 from reram.cost.trace import LayerTrace
 
 __all__ = ["ACTIVATION_SITES", "InterconnectSpec", "NODE_SUPPLY_V", "TOPOLOGIES", "Traffic",
-           "buffer_times", "layer_traffic", "mesh_hops", "network_bit_hops", "node_supply_v",
-           "transfer_cost", "transfer_traffic", "with_transfers"]
+           "buffer_times", "kept_operand_bytes", "layer_traffic", "mesh_hops", "network_bit_hops",
+           "network_seconds", "node_supply_v", "transfer_cost", "transfer_traffic",
+           "with_transfers"]
 
 #: On-chip network topologies (``InterconnectSpec.topology``).
 TOPOLOGIES = ("mesh", "htree")
@@ -313,8 +314,9 @@ def transfer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec
     column blocks and, when the layer spans more than one tile, ``row_blocks - 1`` partial sums
     of every output. Backward (the input gradient): the same with rows and columns swapped (the
     errors to each row block, partial sums over column blocks); nothing when the layer needs no
-    input gradient. With ``spec.activation_site="chip"`` every row block's outputs leave as
-    partial sums (:class:`Traffic`). The tile buffers' bytes: input and output buffers together.
+    input gradient. With ``spec.activation_site="chip"`` the outputs leave as partial sums, one
+    from each tile the layer's row blocks span (:class:`Traffic`). The tile buffers' bytes:
+    input and output buffers together.
     """
     moved = layer_traffic(layer, reram, spec, phase, tiles=tiles, needs_input_grad=needs_input_grad)
     return moved.input_buffer + moved.output_buffer, moved.incoming + moved.partial
@@ -385,20 +387,17 @@ def layer_traffic(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, p
         spans = min(sums, tiles)
         output_buffer = mapping.groups * spans * width * positions * psum
         partial = spans * outgoing * psum
-        written = partial
-        if spec.output_buffer_bytes_per_s_per_tile is not None:
-            output_buffer += partial  # read out of it
+        written = leaving = partial
     else:
-        output_buffer = mapping.groups * width * positions * act
+        output_buffer = leaving = mapping.groups * width * positions * act
         partial = mapping.groups * (sums - 1) * width * positions * psum if tiles > 1 else 0.0
         written = outgoing * act + partial
     incoming_bytes = incoming * act * copies
     if spec.output_buffer_bytes_per_s_per_tile is not None:
         # staged buffers: the incoming vector is written into the input buffer before the MVMs
-        # read it, and the outputs are written into the output buffer, then read out of it
+        # read it, and what leaves the tile is read out of the output buffer it was written to
         input_buffer += incoming_bytes
-        if spec.activation_site != "chip":
-            output_buffer *= 2
+        output_buffer += leaving
     global_buffer = (incoming_bytes + written) if spec.global_buffer_bytes_per_s_per_tile else 0.0
     charged = mapping.groups * (inputs + width) * positions * act  # by mvm_cost
     extra = global_buffer + input_buffer + output_buffer - charged
@@ -448,12 +447,9 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
         for the bytes :attr:`Traffic.extra_buffer_energy_bytes` says.
     """
     moved = layer_traffic(layer, reram, spec, phase, tiles=tiles, needs_input_grad=needs_input_grad)
-    kept = 0.0  # the weight gradient's operands, the kept input and the error, from the global buffer
-    if phase == "backward" and spec.global_buffer_bytes_per_s_per_tile is not None:
-        kept = (layer.input_numel + layer.output_numel) * reram.activation_bytes
+    kept = kept_operand_bytes(layer, reram, spec, phase)
     times = buffer_times(moved, spec, tiles, extra_buffer_bytes, kept)
-    network_s = (moved.incoming + moved.partial) / (tiles * spec.flit_bytes * spec.router_clock_hz)
-    times.append(network_s)
+    times.append(network_seconds(moved, spec, tiles))
     energy = (network_bit_hops(moved.incoming, moved.partial, tiles, spec)
               * spec.hop_energy_per_bit_j * batch_size)
     parts = {"interconnect": energy}
@@ -463,6 +459,21 @@ def transfer_cost(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec, b
     per_sample = max(times) if spec.overlap else sum(times)
     return PhaseCost(per_sample_s=per_sample, batch_s=per_sample * batch_size,
                      energy_j=sum(parts.values()), parts=parts)
+
+
+def kept_operand_bytes(layer: LayerTrace, reram: ReramSpec, spec: InterconnectSpec,
+                       phase: str) -> float:
+    """Bytes a sample the weight gradient reads from the global buffer in ``phase``: the kept
+    input and the error, ``(input + output) x activation_bytes``, in the backward phase of a
+    chip with a global buffer; else 0."""
+    if phase != "backward" or spec.global_buffer_bytes_per_s_per_tile is None:
+        return 0.0
+    return float((layer.input_numel + layer.output_numel) * reram.activation_bytes)
+
+
+def network_seconds(moved: Traffic, spec: InterconnectSpec, tiles: int) -> float:
+    """Per-sample seconds of a layer's network bytes over the router ports of its ``tiles``."""
+    return (moved.incoming + moved.partial) / (tiles * spec.flit_bytes * spec.router_clock_hz)
 
 
 def buffer_times(moved: Traffic, spec: InterconnectSpec, tiles: int,

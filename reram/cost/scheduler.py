@@ -53,7 +53,7 @@ from reram.cost.interconnect import transfer_cost, with_transfers
 from reram.cost.memory import MemoryTraffic, training_memory
 from reram.cost.trace import LayerTrace, Trace, trace_model
 from reram.cost.training import (TrainingSpec, error_mapping, training_crossbars,
-                                 weight_gradient_cost)
+                                 weight_gradient_cost, weight_gradient_operand_bytes)
 from reram.cost.writes import (PulseRecord, endurance_report, pulse_records, pulses_per_level,
                                random_rewrite_activity)
 
@@ -452,9 +452,7 @@ def crossbar_stage_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec,
     else:
         compute = backward_cost(layer, reram, spec, batch, replicas=replicas, tiles=tiles,
                                 needs_input_grad=needs_input_grad, signed_input=signed_input)
-        mapping = map_layer(layer, reram)
-        extra = (mapping.groups * (mapping.rows + mapping.cols) * max(1, layer.mvms_per_sample)
-                 * reram.activation_bytes)
+        extra = weight_gradient_operand_bytes(layer, reram)
     moved = transfer_cost(layer, reram, network, batch, phase, tiles=tiles,
                           needs_input_grad=needs_input_grad, extra_buffer_bytes=extra)
     return with_transfers(compute, moved, network, batch)

@@ -40,7 +40,7 @@ from reram.cost.interconnect import InterconnectSpec
 from reram.cost.writes import WriteActivity, WriteModel, array_write_cost, random_rewrite_activity
 
 __all__ = ["WEIGHT_GRADIENT_DATAFLOWS", "WeightGradientUnit", "TrainingSpec", "error_mapping",
-           "weight_gradient_cost", "training_crossbars"]
+           "weight_gradient_cost", "weight_gradient_operand_bytes", "training_crossbars"]
 
 #: Where weight gradients are computed: a digital unit per tile, or errors written into arrays.
 WEIGHT_GRADIENT_DATAFLOWS = ("digital", "in-array")
@@ -208,6 +208,14 @@ def _check_positive_int(name: str, value: int) -> None:
         raise ValueError(f"{name} must be an int >= 1, got {value!r}")
 
 
+def weight_gradient_operand_bytes(layer: LayerTrace, reram: ReramSpec) -> float:
+    """Bytes a sample the digital weight-gradient unit reads from the buffers: each MVM's input
+    patch and output error, ``groups x (rows + cols) x P`` values."""
+    mapping = map_layer(layer, reram)
+    return float(mapping.groups * (mapping.rows + mapping.cols) * max(1, layer.mvms_per_sample)
+                 * reram.activation_bytes)
+
+
 def weight_gradient_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec, batch_size: int,
                          *, tiles: int = 1, replicas: int = 1, signed_input: bool = False) -> PhaseCost:
     """The weight gradient of a conv/linear layer for a batch, by the chip's dataflow.
@@ -230,14 +238,12 @@ def weight_gradient_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec
     _check_positive_int("batch_size", batch_size)
     _check_positive_int("tiles", tiles)
     _check_positive_int("replicas", replicas)
-    mapping = map_layer(layer, reram)
     acc_bytes = spec.memory.gradient_value_bytes
     accumulators_j = layer.weight_count * acc_bytes * reram.buffer_energy_per_byte_j  # once a batch
     if spec.weight_gradient == "digital":
         macs = float(layer.macs_per_sample)
         per_sample = macs / (tiles * spec.unit.macs_per_tile * spec.unit.clock_hz)
-        operands = (mapping.groups * (mapping.rows + mapping.cols) * max(1, layer.mvms_per_sample)
-                    * reram.activation_bytes)
+        operands = weight_gradient_operand_bytes(layer, reram)
         parts = {"weight_gradient": macs * spec.unit.mac_energy_j(reram.input_bits) * batch_size,
                  "buffer": operands * reram.buffer_energy_per_byte_j * batch_size + accumulators_j}
     else:
@@ -246,7 +252,7 @@ def weight_gradient_cost(layer: LayerTrace, reram: ReramSpec, spec: TrainingSpec
                                  reram, spec.writes, random_rewrite_activity(reram.cell_bits),
                                  parallel_arrays=errors.crossbars,
                                  cols_per_array=min(errors.cols, reram.crossbar_cols))
-        streams = mapping.rows  # one MVM per input-patch row, each giving a row of dW
+        streams = map_layer(layer, reram).rows  # one MVM per input-patch row, each a row of dW
         mvm_s, mvm_parts = mvm_cost(errors, reram, transposed=False, signed=signed_input)
         # each sample's dW partial is added into the accumulators (read and write)
         accumulate = layer.weight_count * acc_bytes * 2 * reram.buffer_energy_per_byte_j
